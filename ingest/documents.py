@@ -1,0 +1,44 @@
+"""Plain data records passed between the loaders, the chunker and the indexer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class IngestError(Exception):
+    """A file that cannot be ingested; str() is the one-line message shown to users."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass
+class Document:
+    """One decoded source file."""
+
+    source: str  # identity in the index: path relative to the indexed root, POSIX separators
+    path: Path  # where it was read from
+    text: str  # the whole decoded text (front matter included); chunk offsets point into it
+    title: str  # front matter title, else first heading / first non-empty line, else file stem
+    sha256: str  # of the raw bytes: the file's content hash
+    date: str | None = None  # front matter date (ISO string) if any
+    categories: list[str] = field(default_factory=list)
+    body_start: int = 0  # offset of the text after the YAML front matter (0 when none)
+    encoding: str = "utf-8"
+
+
+@dataclass
+class Chunk:
+    """A span of a document, sized for the embedder."""
+
+    source: str
+    title: str
+    section: str  # heading or dated post the chunk belongs to ("" when none)
+    text: str  # == document.text[start:end]
+    start: int
+    end: int
+    ordinal: int  # position of the chunk within its document
+    date: str | None = None  # the dated post's or the document's date

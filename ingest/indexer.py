@@ -1,0 +1,175 @@
+"""Incremental indexing: only new or changed chunks are embedded; chunks of deleted files leave the index."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from ingest.chunker import Chunker
+from ingest.documents import Chunk, Document, IngestError
+from ingest.loaders import iter_files, load_document
+from rag.keyword import KeywordIndex
+from rag.store import ChunkStore
+from rag.text import keyword_tokens
+
+
+@dataclass
+class IndexReport:
+    """What one `index()` run did, counted in files (and chunks where named)."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0  # chunks in the index after the run
+    embedded: int = 0  # chunks embedded by this run
+    errors: list[str] = field(default_factory=list)  # one line per file that could not be read
+
+    def summary(self) -> str:
+        line = (
+            f"added {self.added}, updated {self.updated}, removed {self.removed}, unchanged {self.unchanged} files; "
+            f"{self.chunks} chunks in the index ({self.embedded} embedded)"
+        )
+        return line + "".join(f"\nerror: {e}" for e in self.errors)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def chunk_ids(source: str, chunks: list[Chunk]) -> list[str]:
+    """Deterministic ids from the source and the chunk text, so an unchanged chunk keeps its id (and embedding)."""
+    prefix = hashlib.sha1(source.encode()).hexdigest()[:12]
+    seen: dict[str, int] = {}
+    ids = []
+    for chunk in chunks:
+        digest = hashlib.sha1(chunk.text.encode()).hexdigest()[:16]
+        seen[digest] = seen.get(digest, 0) + 1  # the same text twice in one file gets two ids
+        ids.append(f"{prefix}-{digest}-{seen[digest]}")
+    return ids
+
+
+def chunk_metadata(chunk: Chunk, doc: Document) -> dict:
+    meta = {
+        "source": doc.source,
+        "title": chunk.title,
+        "section": chunk.section,
+        "start": chunk.start,
+        "end": chunk.end,
+        "ordinal": chunk.ordinal,
+        "file_sha256": doc.sha256,
+        "terms": " ".join(keyword_tokens(f"{chunk.title} {chunk.section} {chunk.text}")),
+    }
+    if chunk.date:
+        meta["date"] = chunk.date
+    return meta  # Chroma rejects None values, so optional keys are left out
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What the embedder sees: the chunk with its title and section, which carry its topic."""
+    header = " · ".join(p for p in (chunk.title, chunk.section) if p)
+    return f"{header}\n{chunk.text}" if header else chunk.text
+
+
+class Indexer:
+    """Brings the Chroma store and the keyword index in step with a set of files."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        keywords: KeywordIndex,
+        chunker: Chunker,
+        embed: Callable[[list[str]], "object"],
+        home: Path,
+        batch_size: int = 32,
+        progress: bool = True,
+    ):
+        self.store = store
+        self.keywords = keywords
+        self.chunker = chunker
+        self.embed = embed
+        self.home = home.resolve()
+        self.batch_size = batch_size
+        self.progress = progress
+
+    def source_name(self, file: Path) -> str:
+        """The file's identity: relative to the notebook's home when inside it (stable across cwd), else absolute."""
+        resolved = file.resolve()
+        try:
+            return resolved.relative_to(self.home).as_posix()
+        except ValueError:
+            return resolved.as_posix()
+
+    def _scope(self, paths: Iterable[Path]) -> tuple[list[str], set[str]]:
+        """Folder prefixes and file names whose vanished sources this run may remove."""
+        prefixes, files = [], set()
+        for p in paths:
+            name = self.source_name(p)
+            if p.is_dir():
+                prefixes.append(name.rstrip("/") + "/")
+            else:
+                files.add(name)
+        return prefixes, files
+
+    def run(self, paths: Iterable[str | Path]) -> IndexReport:
+        paths = [Path(p) for p in paths]
+        report = IndexReport()
+        existing = self.store.metadata_by_source()
+        seen: set[str] = set()
+        pending: list[tuple[str, Chunk, dict]] = []  # chunks still to embed, with their ids and metadata
+        stale: list[str] = []
+        for file, _root in iter_files([p for p in paths if p.exists()]):
+            source = self.source_name(file)
+            seen.add(source)
+            try:
+                doc = load_document(file)
+                doc.source = source
+                chunks = self.chunker.split(doc)
+                if not chunks:
+                    raise IngestError(file, "no text to index")
+            except IngestError as err:
+                report.errors.append(str(err))
+                print(f"error: {err}", file=sys.stderr)
+                continue  # what was indexed for this file before stays: nothing indexed is lost
+            old = existing.get(source, {})
+            ids = chunk_ids(source, chunks)
+            metas = [chunk_metadata(c, doc) for c in chunks]
+            if set(ids) == set(old) and all(m.get("file_sha256") == doc.sha256 for m in old.values()):
+                report.unchanged += 1
+                continue
+            if old:
+                report.updated += 1
+            else:
+                report.added += 1
+            keep = [(i, m) for i, m in zip(ids, metas) if i in old]
+            self.store.update_metadata([i for i, _ in keep], [m for _, m in keep])  # offsets may have moved
+            pending += [(i, c, m) for i, c, m in zip(ids, chunks, metas) if i not in old]
+            stale += [i for i in old if i not in set(ids)]
+        self._embed_and_upsert(pending)
+        report.embedded = len(pending)
+        # Stale chunks go only after their replacements are stored: a crash in between is mended by a rerun.
+        self.store.delete(stale)
+        prefixes, files = self._scope(paths)
+        for source, old in existing.items():
+            if source not in seen and (source in files or any(source.startswith(p) for p in prefixes)):
+                self.store.delete(list(old))
+                report.removed += 1
+        self.keywords.sync(self.store)
+        report.chunks = self.store.count()
+        return report
+
+    def _embed_and_upsert(self, pending: list[tuple[str, Chunk, dict]]) -> None:
+        if not pending:
+            return
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(pending), unit="chunk", desc="embedding", disable=not self.progress, file=sys.stderr)
+        # Each batch is stored as soon as it is embedded, so an interrupted run keeps its finished work.
+        for start in range(0, len(pending), self.batch_size):
+            ids, chunks, metas = zip(*pending[start : start + self.batch_size])
+            vectors = self.embed([embed_text(c) for c in chunks])
+            self.store.upsert(list(ids), vectors, [c.text for c in chunks], list(metas))
+            bar.update(len(ids))
+        bar.close()

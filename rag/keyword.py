@@ -1,0 +1,97 @@
+"""BM25 keyword index over jieba terms, derived from the terms stored with each chunk in Chroma."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rag.store import ChunkStore
+
+
+def fingerprint(ids: list[str]) -> str:
+    """Identity of a set of chunks: the index is stale when Chroma's ids no longer hash to it."""
+    return hashlib.sha1("\n".join(sorted(ids)).encode()).hexdigest()
+
+
+class KeywordIndex:
+    """bm25s over the chunk terms; saved beside Chroma and rebuilt whenever Chroma's chunk set changed."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.ids: list[str] = []
+        self.fingerprint = ""
+        self.bm25 = None
+
+    def sync(self, store: ChunkStore) -> None:
+        """Make the index match the store: load the saved one if current, else rebuild and save it."""
+        ids = store.all_ids()
+        want = fingerprint(ids)
+        if want == self.fingerprint:
+            return
+        if self._load(want):
+            return
+        ids, terms = store.all_ids_and_terms()
+        self._build(ids, terms)
+        self._save()
+
+    def _build(self, ids: list[str], terms: list[list[str]]) -> None:
+        import bm25s
+
+        self.ids = ids
+        self.fingerprint = fingerprint(ids)
+        self.bm25 = None
+        if ids:
+            self.bm25 = bm25s.BM25()
+            # A chunk with no terms still needs a slot so row numbers stay aligned with ids.
+            self.bm25.index([t or ["\u0000"] for t in terms], show_progress=False)
+
+    def _save(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self.bm25 is not None:
+            self.bm25.save(str(self.folder), show_progress=False)
+        # The manifest is written last: a crash before it leaves a folder that _load refuses.
+        (self.folder / "manifest.json").write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids}))
+
+    def _load(self, want: str) -> bool:
+        manifest = self.folder / "manifest.json"
+        if not manifest.exists():
+            return False
+        data = json.loads(manifest.read_text())
+        if data.get("fingerprint") != want:
+            return False
+        import bm25s
+
+        self.ids = data["ids"]
+        self.fingerprint = want
+        self.bm25 = bm25s.BM25.load(str(self.folder), show_progress=False) if self.ids else None
+        return True
+
+    def idf(self, term: str) -> float:
+        """BM25 idf of a term (0 for unknown terms): how much a match on it says."""
+        if self.bm25 is None or term not in self.bm25.vocab_dict:
+            return 0.0
+        n = len(self.ids)
+        col = self.bm25.vocab_dict[term]
+        df = self._df(col)
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+    def _df(self, col: int) -> int:
+        indptr = self.bm25.scores["indptr"]
+        return int(indptr[col + 1] - indptr[col])
+
+    def search(self, terms: list[str], n: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        """Top-n (chunk_id, bm25 score) with a positive score, optionally only among `allowed` ids."""
+        if self.bm25 is None:
+            return []
+        known = [t for t in terms if t in self.bm25.vocab_dict]
+        if not known:
+            return []
+        scores = self.bm25.get_scores(known)
+        if allowed is not None:
+            mask = np.fromiter((i in allowed for i in self.ids), dtype=bool, count=len(self.ids))
+            scores = np.where(mask, scores, 0.0)
+        top = np.argsort(-scores)[:n]
+        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]

@@ -1,0 +1,53 @@
+"""One typed settings object for the whole notebook, read from RAG_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_EMBEDDER = "e5-small-offline"  # the e5 folder rebuilt from PyPI packages at set-up
+
+
+class Settings(BaseSettings):
+    """Every knob of the notebook; each can be set as RAG_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    path: Path = Field(Path(".rag"), description="Data folder holding the Chroma database and the keyword index.")
+    cache_dir: Path = Field(
+        REPO_ROOT / ".cache", description="Git-ignored cache where offline models are built at set-up."
+    )
+    embedder: str = Field(
+        DEFAULT_EMBEDDER,
+        description="Sentence-transformers model: a folder path or hub id; the default is built offline.",
+    )
+    collection: str = Field("notebook", description="Chroma collection name.")
+    chunk_tokens: int = Field(256, description="Target chunk size in embedder tokens.")
+    chunk_overlap: int = Field(48, description="Overlap between consecutive chunks, in embedder tokens.")
+    embed_batch: int = Field(32, description="Texts per embedding batch.")
+    candidates: int = Field(40, description="Hits taken from each retriever before fusion.")
+    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant: larger flattens the rank weights.")
+    dense_weight: float = Field(1.0, description="Weight of the dense (e5) ranking in the fusion.")
+    keyword_weight: float = Field(1.0, description="Weight of the BM25 ranking in the fusion.")
+    k: int = Field(5, description="Passages returned by search and read by the answerer.")
+    answer_sentences: int = Field(4, description="Most sentences the extractive answer quotes.")
+    coverage_weight: float = Field(0.3, description="Weight of question-keyword coverage beside e5 similarity when scoring answer sentences.")
+    answer_threshold: float = Field(0.85, description="Best sentence score below which the answer is a refusal (calibrated on dev.jsonl).")
+    answer_margin: float = Field(0.08, description="Sentences scoring this far below the best one are left out of the answer.")
+    default_script: str = Field(
+        "zh-Hant", description="Script used for Chinese questions written only in characters common to both scripts."
+    )
+    seeds: Path = Field(REPO_ROOT / "seeds", description="Folder indexed by `make run` and the UI's re-index button.")
+    host: str = Field("127.0.0.1", description="Address the chat UI binds to.")
+    port: int = Field(7860, description="Port of the chat UI.")
+
+    def embedder_path(self) -> str:
+        """The model to load: the offline e5 folder (built if missing) unless another model is named."""
+        if self.embedder != DEFAULT_EMBEDDER:
+            return self.embedder
+        from rag.embedder import ensure_e5
+
+        return str(ensure_e5(self.cache_dir))
