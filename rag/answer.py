@@ -92,7 +92,10 @@ class ExtractiveAnswerer(Answerer):
                 text = hit.text[a:b]
                 key = "".join(text.split())
                 informative = len(key) >= 8 if han_share(text) > 0.5 else len(text.split()) >= 4
-                if informative and key not in seen:  # overlapping chunks repeat sentences
+                is_label = key in ("".join(hit.title.split()), "".join(hit.section.split())) or key in "".join(
+                    hit.section.split()
+                )
+                if informative and not is_label and key not in seen:  # overlapping chunks repeat sentences
                     seen.add(key)
                     out.append(Candidate(h, a, b, text))
         return out
@@ -111,10 +114,19 @@ class ExtractiveAnswerer(Answerer):
         vectors = self.embedder.embed_passages([c.text for c in cands])
         sims = np.asarray(vectors) @ np.asarray(q)
         terms = keyword_tokens(question, for_query=True)
+        asked = set(terms) | set(keyword_tokens(question))
         for c, sim in zip(cands, sims):
             c.similarity = float(sim)
             c.coverage = self.coverage(terms, c.text)
-            c.score = c.similarity + self.settings.coverage_weight * c.coverage + 0.01 / (1 + c.hit_index)
+            said = set(keyword_tokens(c.text))
+            # A sentence that only repeats the question (a title, the question quoted) answers nothing.
+            novelty = len(said - asked) / len(said) if said else 0.0
+            c.score = (
+                c.similarity
+                + self.settings.coverage_weight * c.coverage
+                - self.settings.echo_penalty * max(0.0, 0.5 - novelty)
+                + 0.01 / (1 + c.hit_index)
+            )
 
     def is_answerable(self, cands: list[Candidate]) -> bool:
         """Refuse unless some sentence is close to the question (e5 scores are compressed: calibrated on dev)."""

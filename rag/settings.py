@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     k: int = Field(5, description="Passages returned by search and read by the answerer.")
     answer_sentences: int = Field(4, description="Most sentences the extractive answer quotes.")
     coverage_weight: float = Field(0.3, description="Weight of question-keyword coverage beside e5 similarity when scoring answer sentences.")
+    echo_penalty: float = Field(0.4, description="Penalty for answer sentences that mostly repeat the question's own words.")
     answer_threshold: float = Field(0.85, description="Best sentence score below which the answer is a refusal (calibrated on dev.jsonl).")
     answer_margin: float = Field(0.08, description="Sentences scoring this far below the best one are left out of the answer.")
     default_script: str = Field(

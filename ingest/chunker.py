@@ -1,0 +1,427 @@
+"""Chinese-aware recursive splitter: sections (headings, dated posts), then paragraphs → lines → sentences → clauses."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ingest.documents import Chunk, Document
+
+# Split levels, coarse to fine.
+PARAGRAPH, LINE, SENTENCE, CLAUSE, COMMA, SPACE, HARD = range(7)
+
+_CJK_RE = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
+_CLOSERS = "」』”’\"'）)\\]】》〉"
+
+
+@dataclass
+class Section:
+    """A heading or dated post and the text under it: doc.text[start:end] (heading line included)."""
+
+    start: int
+    end: int
+    label: str  # "" for text before the first heading / documents without headings
+    date: str | None = None  # ISO date of the dated post it belongs to
+
+
+@dataclass
+class _Piece:
+    start: int
+    end: int
+    tokens: int  # count of the stripped text, minus the count of ""
+
+
+@dataclass
+class _Line:
+    start: int  # offset of the line in doc.text
+    text: str  # without its "\n"
+
+    @property
+    def stripped(self) -> str:
+        return self.text.strip()
+
+
+class Chunker:
+    """Split a Document into Chunks of at most max_tokens (never more than hard_max_tokens) tokens, measured
+    with count_tokens, each overlapping the previous one in its section by up to overlap_tokens of whole
+    sentences. Subclass and override the class attributes or the section_* / cut_points methods to adapt."""
+
+    heading_max_chars = 40
+    post_title_max_chars = 80
+    section_sep = " · "  # between a dated post's date line and its title
+    subsection_sep = " › "  # between a dated post's label and a heading inside it
+
+    md_heading_re = re.compile(r"^[ ]{0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
+    fence_re = re.compile(r"^[ ]{0,3}(```|~~~)")
+    date_line_re = re.compile(r"^\s*(\d{4})年(\d{1,2})月(\d{1,2})日(.*)$")
+    list_item_re = re.compile(r"^\s*(?:[-*+•·▪●○◦‣]\s|\d{1,3}[.)、．]|[(（]\d{1,3}[)）]|[A-Za-z][.)]\s)")
+    heading_bad_re = re.compile(r"[。！？!?：:，,]|\.(?:\s|$)")
+    annotation_re = re.compile(r"^[\[（(【<].*[\]）)】>]$|^https?://|^<")
+
+    paragraph_re = re.compile(r"\n(?:[^\S\n]*\n)+")
+    sentence_re = re.compile(
+        rf"[。！？][。！？!?]*[{_CLOSERS}]*[^\S\n]*"
+        rf"|[!?]+[{_CLOSERS}]*(?:[^\S\n]+|(?=\n)|$|(?=[{_CJK_RE}]))"
+        rf"|\.[{_CLOSERS}]*(?:[^\S\n]+|(?=\n)|$)"
+        rf"|(?<=[{_CJK_RE}])\.(?![0-9])[^\S\n]*"
+    )
+    clause_re = re.compile(rf"[；：][^\S\n]*|[;:](?:[^\S\n]+|(?=[{_CJK_RE}]))|(?<=[{_CJK_RE}])[;:][^\S\n]*")
+    comma_re = re.compile(rf"[，、][^\S\n]*|,(?:[^\S\n]+|(?=[{_CJK_RE}]))|(?<=[{_CJK_RE}]),[^\S\n]*")
+    space_re = re.compile(r"\s+")
+    abbreviations = frozenset(
+        "mr mrs ms dr prof sr jr st vs v e.g i.e cf fig figs no nos approx dept est inc ltd co corp jan feb "
+        "mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m ph.d".split()
+    )
+
+    def __init__(
+        self,
+        count_tokens: Callable[[str], int],
+        max_tokens: int = 256,
+        overlap_tokens: int = 48,
+        hard_max_tokens: int | None = None,
+    ):
+        if max_tokens < 1:
+            raise ValueError("max_tokens must be positive")
+        if not 0 <= overlap_tokens < max_tokens:
+            raise ValueError("overlap_tokens must be in [0, max_tokens)")
+        self.count_tokens = count_tokens
+        self.max_tokens = max_tokens
+        self.overlap_tokens = overlap_tokens
+        self.hard_max_tokens = max_tokens if hard_max_tokens is None else hard_max_tokens
+        if self.hard_max_tokens < max_tokens:
+            raise ValueError("hard_max_tokens must be >= max_tokens")
+        # What count_tokens charges for nothing (e.g. [CLS] + [SEP]): subtracted per piece when summing.
+        self._base = count_tokens("")
+        self._cache: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ public
+
+    def split(self, doc: Document) -> list[Chunk]:
+        """The chunks of doc's body, in order, ordinal 0..n-1."""
+        self._cache = {}  # per document: keeps memory bounded
+        chunks: list[Chunk] = []
+        for section in self.sections(doc):
+            for start, end in self.split_section(doc.text, section.start, section.end):
+                chunks.append(
+                    Chunk(
+                        source=doc.source,
+                        title=doc.title,
+                        section=section.label,
+                        text=doc.text[start:end],
+                        start=start,
+                        end=end,
+                        ordinal=len(chunks),
+                        date=section.date or doc.date,
+                    )
+                )
+        return chunks
+
+    # ---------------------------------------------------------------- sections
+
+    def sections(self, doc: Document) -> list[Section]:
+        """Split the body into sections at markdown headings, dated-post lines and short standalone
+        heading lines. Covers doc.text[doc.body_start:] contiguously; heading-only sections are folded
+        into the next one."""
+        text = doc.text
+        lines: list[_Line] = []
+        pos = doc.body_start
+        for raw in text[doc.body_start :].split("\n"):
+            lines.append(_Line(pos, raw))
+            pos += len(raw) + 1
+
+        starts: list[tuple[int, str, str | None, bool]] = []  # (line index, label, date, is a dated post)
+        post_label: str | None = None
+        post_date: str | None = None
+        in_fence = False
+        skip_to = -1
+        for i, line in enumerate(lines):
+            if self.fence_re.match(line.text):
+                in_fence = not in_fence
+                continue
+            if in_fence or i <= skip_to:
+                continue
+            stripped = line.stripped
+            if not stripped:
+                continue
+            date = self.section_date(stripped)
+            if date is not None:
+                title_idx = self._next_nonblank(lines, i + 1)
+                label = stripped
+                if title_idx is not None:
+                    title = lines[title_idx].stripped
+                    if self.section_date(title) is None and not self.md_heading_re.match(lines[title_idx].text):
+                        label = f"{stripped}{self.section_sep}{self._trim(title, self.post_title_max_chars)}"
+                        skip_to = title_idx  # the post's title line is not a heading of its own
+                post_label, post_date = label, date
+                starts.append((i, label, date, True))
+                continue
+            heading = self.section_heading(lines, i)
+            if heading is not None:
+                md_date = self.section_date(heading)
+                if md_date is not None:  # "## 2025年1月2日 …": a dated post written as a heading
+                    post_label, post_date = heading, md_date
+                    starts.append((i, heading, md_date, True))
+                elif post_label is not None:
+                    starts.append((i, f"{post_label}{self.subsection_sep}{heading}", post_date, False))
+                else:
+                    starts.append((i, heading, None, False))
+
+        body_end = len(text)
+        first = lines[starts[0][0]].start if starts else body_end
+        bounds: list[tuple[Section, int | None]] = []  # (section, end of its heading line unless a post)
+        if text[doc.body_start : first].strip():
+            bounds.append((Section(doc.body_start, first, ""), None))
+        for k, (i, label, date, is_post) in enumerate(starts):
+            sec_start = lines[i].start if k or bounds else doc.body_start
+            sec_end = lines[starts[k + 1][0]].start if k + 1 < len(starts) else body_end
+            head_end = None if is_post else lines[i].start + len(lines[i].text)
+            bounds.append((Section(sec_start, sec_end, label, date), head_end))
+
+        # Fold a heading with nothing under it into the next section (not a dated post: its title is content).
+        out: list[Section] = []
+        carry: int | None = None
+        for k, (sec, head_end) in enumerate(bounds):
+            if carry is not None:
+                sec.start, carry = carry, None
+            if head_end is not None and k + 1 < len(bounds) and not text[head_end : sec.end].strip():
+                carry = sec.start
+                continue
+            out.append(sec)
+        return out
+
+    def section_date(self, line: str) -> str | None:
+        """ISO date if line is a dated-post line such as "2025年11月26日 星期三" (short, no sentence after)."""
+        m = self.date_line_re.match(line)
+        if not m:
+            return None
+        rest = m.group(4).strip()
+        if len(rest) > 20 or re.search(r"[。！？!?，,：:；;]", rest):
+            return None
+        try:
+            return _dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+        except ValueError:
+            return None
+
+    def section_heading(self, lines: list[_Line], i: int) -> str | None:
+        """The heading text if lines[i] is a markdown heading or a short standalone heading line."""
+        line = lines[i]
+        m = self.md_heading_re.match(line.text)
+        if m:
+            return m.group(2).strip() or None
+        s = line.stripped
+        if len(s) > self.heading_max_chars:
+            return None
+        # A paragraph of one line, after a blank line.
+        if i == 0 or lines[i - 1].stripped or (i + 1 < len(lines) and lines[i + 1].stripped):
+            return None
+        if self.heading_bad_re.search(s) or self.list_item_re.match(line.text) or self.annotation_re.search(s):
+            return None
+        if s.startswith("|") or not any(ch.isalnum() for ch in s):
+            return None
+        # Followed by a longer paragraph.
+        j = self._next_nonblank(lines, i + 1)
+        if j is None or self.md_heading_re.match(lines[j].text) or self.section_date(lines[j].stripped):
+            return None
+        para = []
+        while j < len(lines) and lines[j].stripped:
+            para.append(lines[j].stripped)
+            j += 1
+        if len(para) == 1 and len(para[0]) < max(2 * len(s), 20):
+            return None
+        return s
+
+    @staticmethod
+    def _next_nonblank(lines: list[_Line], i: int) -> int | None:
+        while i < len(lines):
+            if lines[i].stripped:
+                return i
+            i += 1
+        return None
+
+    @staticmethod
+    def _trim(s: str, n: int) -> str:
+        return s if len(s) <= n else s[: n - 1].rstrip() + "…"
+
+    # ------------------------------------------------------------- splitting
+
+    def tokens(self, text: str) -> int:
+        """count_tokens of the stripped text minus the empty-string baseline, cached."""
+        s = text.strip()
+        n = self._cache.get(s)
+        if n is None:
+            n = self.count_tokens(s) - self._base
+            self._cache[s] = n
+        return n
+
+    def cut_points(self, text: str, start: int, end: int, level: int) -> list[int]:
+        """Offsets strictly inside (start, end) where text[start:end] may be cut at this level; the
+        separator stays with the left piece."""
+        seg = text[start:end]
+        if level == PARAGRAPH:
+            cuts = [m.end() for m in self.paragraph_re.finditer(seg)]
+        elif level == LINE:
+            cuts = [m.end() for m in re.finditer("\n", seg) if not self._is_wrap(seg, m.start())]
+        elif level == SENTENCE:
+            cuts = [m.end() for m in self.sentence_re.finditer(seg) if self._is_sentence_end(seg, m)]
+        elif level == CLAUSE:
+            cuts = [m.end() for m in self.clause_re.finditer(seg)]
+        elif level == COMMA:
+            cuts = [m.end() for m in self.comma_re.finditer(seg)]
+        elif level == SPACE:
+            cuts = [m.end() for m in self.space_re.finditer(seg)]
+        else:
+            return []
+        return [start + c for c in cuts if 0 < c < len(seg)]
+
+    @staticmethod
+    def _is_wrap(seg: str, i: int) -> bool:
+        """A newline that only hard-wraps an English sentence (letter/comma before, lowercase after)."""
+        j = i - 1
+        while j >= 0 and seg[j] in " \t":
+            j -= 1
+        k = i + 1
+        while k < len(seg) and seg[k] in " \t":
+            k += 1
+        return j >= 0 and k < len(seg) and (seg[j].isascii() and (seg[j].isalpha() or seg[j] in ",-")) and (
+            seg[k].isascii() and seg[k].islower()
+        )
+
+    def _is_sentence_end(self, seg: str, m: re.Match[str]) -> bool:
+        if seg[m.start()] != ".":
+            return True
+        # "e.g. x", "Mr. Smith", "U.S. market", "J. Smith", "1. item", "approx. five" are not sentence ends.
+        k = m.end()
+        while k < len(seg) and seg[k] in " \t":
+            k += 1
+        if k < len(seg) and seg[k].isascii() and seg[k].islower():
+            return False
+        before = seg[max(0, m.start() - 24) : m.start()]
+        word = re.search(r"[A-Za-z.]*$", before).group().lower()  # type: ignore[union-attr]
+        if word in self.abbreviations or re.fullmatch(r"(?:[a-z]\.)*[a-z]", word):
+            return False
+        marker = re.search(r"(?:^|\n)[ \t]*\d{1,3}$", seg[max(0, m.start() - 8) : m.start()])
+        if marker and (m.start() - 8 <= 0 or marker.group().startswith("\n")):
+            return False  # a numbered list marker at the start of a line ("1. item")
+        return True
+
+    def atomize(self, text: str, start: int, end: int, level: int = PARAGRAPH) -> list[_Piece]:
+        """Pieces of text[start:end], each within hard_max_tokens, cut at the coarsest level that makes
+        them fit (a piece that fits is never cut). Whitespace-only pieces are dropped."""
+        out: list[_Piece] = []
+        self._atomize(text, start, end, level, out)
+        return out
+
+    def _atomize(self, text: str, start: int, end: int, level: int, out: list[_Piece]) -> None:
+        seg = text[start:end]
+        if not seg.strip():
+            return
+        n = self.tokens(seg)
+        if n + self._base <= self.hard_max_tokens:
+            out.append(_Piece(start, end, n))
+            return
+        while level < HARD:
+            cuts = self.cut_points(text, start, end, level)
+            if cuts:
+                prev = start
+                for c in [*cuts, end]:
+                    self._atomize(text, prev, c, level + 1, out)
+                    prev = c
+                return
+            level += 1
+        self._hard_cut(text, start, end, out)
+
+    def _hard_cut(self, text: str, start: int, end: int, out: list[_Piece]) -> None:
+        """Last resort for an unbroken string: the longest prefixes that fit, found by binary search."""
+        limit = self.hard_max_tokens + self._base
+        while start < end:
+            seg = text[start:end]
+            if self.count_tokens(seg.strip()) <= limit:
+                out.append(_Piece(start, end, self.tokens(seg)))
+                return
+            lo, hi = 1, len(seg)  # invariant: prefix of lo fits (or lo == 1), prefix of hi does not
+            guess = 2
+            while guess < hi and self.count_tokens(seg[:guess].strip()) <= limit:
+                lo, guess = guess, guess * 2
+            hi = min(hi, guess)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if self.count_tokens(seg[:mid].strip()) <= limit:
+                    lo = mid
+                else:
+                    hi = mid
+            cut = lo
+            # Don't separate a combining mark, variation selector or joiner from its base character.
+            while cut > 1 and (unicodedata.combining(seg[cut]) or seg[cut] in "\u200d\ufe0f\ufe0e"):
+                cut -= 1
+            out.append(_Piece(start, start + cut, self.tokens(seg[:cut])))
+            start += cut
+
+    def split_section(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        """(start, end) spans of the chunks of text[start:end]: pieces merged greedily up to max_tokens,
+        each chunk after the first starting with the last whole sentences of the previous one."""
+        pieces = self.atomize(text, start, end)
+        spans: list[tuple[int, int]] = []
+        i = 0
+        prev: tuple[int, int] | None = None  # piece indexes of the previous chunk (its overlap excluded)
+        while i < len(pieces):
+            overlap = self._overlap(text, pieces[prev[0] : prev[1]]) if prev else []
+            ov_tokens = sum(u.tokens for u in overlap)
+            # Drop overlap sentences from the front until the first new piece fits beside them.
+            while overlap and self._base + ov_tokens + pieces[i].tokens > self.max_tokens:
+                ov_tokens -= overlap.pop(0).tokens
+            total = self._base + ov_tokens + pieces[i].tokens
+            j = i + 1
+            while j < len(pieces) and total + pieces[j].tokens <= self.max_tokens:
+                total += pieces[j].tokens
+                j += 1
+            # Verify with one real count: summed counts can underestimate.
+            while True:
+                cstart = overlap[0].start if overlap else pieces[i].start
+                s, e = self._trim_span(text, cstart, pieces[j - 1].end)
+                limit = self.max_tokens if (j - i > 1 or overlap) else self.hard_max_tokens
+                if j - i == 1 and not overlap:
+                    break  # a single piece: measured exactly when it was cut
+                if self.count_tokens(text[s:e]) <= limit:
+                    break
+                if j - i > 1:
+                    j -= 1
+                else:
+                    ov_tokens -= overlap.pop(0).tokens
+            spans.append((s, e))
+            prev = (i, j)
+            i = j
+        return spans
+
+    def _overlap(self, text: str, prev: list[_Piece]) -> list[_Piece]:
+        """The trailing whole sentences (or pieces) of the previous chunk's pieces that fit in overlap_tokens."""
+        if self.overlap_tokens <= 0 or not prev:
+            return []
+        pstart, pend = prev[0].start, prev[-1].end
+        # Unit boundaries: piece boundaries plus paragraph, line and sentence ends inside the pieces.
+        bounds = {p.start for p in prev} | {pend}
+        for level in (PARAGRAPH, LINE, SENTENCE):
+            bounds.update(self.cut_points(text, pstart, pend, level))
+        edges = sorted(bounds)
+        units: list[_Piece] = []
+        used = 0
+        for a, b in zip(reversed(edges[:-1]), reversed(edges[1:])):
+            if not text[a:b].strip():
+                continue
+            if a <= pstart:
+                break  # never repeat the whole previous chunk
+            n = self.tokens(text[a:b])
+            if used + n > self.overlap_tokens:
+                break
+            used += n
+            units.insert(0, _Piece(a, b, n))
+        return units
+
+    @staticmethod
+    def _trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+        seg = text[start:end]
+        left = len(seg) - len(seg.lstrip())
+        right = len(seg.rstrip())
+        return start + left, start + right

@@ -1,0 +1,285 @@
+"""Read .txt/.md files into Documents: encoding detection (UTF-8, GB18030, Big5), front matter, title."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ingest.documents import Document, IngestError
+
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md"})
+
+TITLE_MAX_CHARS = 120
+
+# Share of control bytes (other than tab, newline, CR, FF, VT) above which a file counts as binary.
+_MAX_CONTROL_SHARE = 0.05
+_CONTROL_BYTES = frozenset(set(range(0x00, 0x09)) | set(range(0x0E, 0x20)) | {0x7F})
+
+_FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.DOTALL)
+_MD_HEADING_RE = re.compile(r"^[ ]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
+
+
+def _build_common_cjk() -> frozenset[str]:
+    """The frequently used hanzi of both scripts: GB2312 level 1 plus Big5 level 1 (常用字)."""
+    chars: set[str] = set()
+    for lead in range(0xB0, 0xD8):  # GB2312 level 1: rows 16-55, 3755 simplified characters
+        for trail in range(0xA1, 0xFF):
+            try:
+                chars.add(bytes((lead, trail)).decode("gb2312"))
+            except UnicodeDecodeError:
+                pass
+    for lead in range(0xA4, 0xC7):  # Big5 0xA440-0xC67E: 5401 frequently used traditional characters
+        for trail in list(range(0x40, 0x7F)) + list(range(0xA1, 0xFF)):
+            try:
+                chars.add(bytes((lead, trail)).decode("big5"))
+            except UnicodeDecodeError:
+                pass
+    return frozenset(c for c in chars if len(c) == 1 and "\u4e00" <= c <= "\u9fff")
+
+
+_COMMON_CJK = _build_common_cjk()
+
+
+def _is_cjk(ch: str) -> bool:
+    cp = ord(ch)
+    return 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2FFFF or 0xF900 <= cp <= 0xFAFF
+
+
+def _is_bad(ch: str) -> bool:
+    """Characters that a correct decoding of a text file should not produce."""
+    cp = ord(ch)
+    return (
+        cp == 0xFFFD
+        or 0xE000 <= cp <= 0xF8FF  # private use
+        or cp >= 0xF0000  # supplementary private use planes
+        or 0x80 <= cp <= 0x9F  # C1 controls
+    )
+
+
+def _is_odd(ch: str) -> bool:
+    """Characters that show up when Big5 is read as GB18030 or the reverse (kana, Greek, Cyrillic, box
+    drawing, spacing modifiers, rare full-width forms)."""
+    cp = ord(ch)
+    return (
+        0x3040 <= cp <= 0x30FF
+        or 0x0370 <= cp <= 0x04FF
+        or 0x2500 <= cp <= 0x257F
+        or 0x02B0 <= cp <= 0x02FF
+        or (0xFF00 <= cp <= 0xFFEF and ch not in _COMMON_PUNCT)
+    )
+
+
+# Punctuation that Chinese text of either script uses all the time.
+_COMMON_PUNCT = frozenset("，。、；：？！「」『』（）《》〈〉【】〔〕…—～·　％＋－／＝．０１２３４５６７８９")
+
+
+def decoding_score(text: str) -> float:
+    """How plausible a decoded Chinese text is: share of its non-ASCII characters that are common hanzi or
+    CJK punctuation, minus penalties for rare-script, private-use and replacement characters."""
+    good = odd = bad = total = 0
+    for ch in text:
+        if ch < "\x80":
+            continue
+        total += 1
+        if ch in _COMMON_CJK:
+            good += 1
+        elif _is_bad(ch):
+            bad += 1
+        elif _is_odd(ch):
+            odd += 1
+        elif _is_cjk(ch):
+            pass  # a rare hanzi: neither evidence for nor against
+        elif ch in _COMMON_PUNCT or 0x2010 <= ord(ch) <= 0x2027:
+            good += 1  # CJK punctuation, dashes, curly quotes, ellipsis
+    if total == 0:
+        return 0.0
+    return (good - 2 * odd - 5 * bad) / total
+
+
+def _bad_share(text: str) -> float:
+    non_ascii = [ch for ch in text if ch >= "\x80"]
+    if not non_ascii:
+        return 0.0
+    return sum(map(_is_bad, non_ascii)) / len(non_ascii)
+
+
+def _looks_binary(raw: bytes) -> bool:
+    if b"\x00" in raw:
+        return True
+    controls = sum(1 for b in raw if b in _CONTROL_BYTES)
+    return controls > 0 and controls / len(raw) > _MAX_CONTROL_SHARE
+
+
+def decode_bytes(raw: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
+    """Decode raw file bytes, returning (text, encoding name); raise IngestError when it is not text."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        try:
+            return raw[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise IngestError(path, "cannot decode as UTF-8, GB18030 or Big5 (broken UTF-8 after a BOM)") from exc
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM (e.g. Windows Notepad "Unicode")
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            pass  # fall through: most likely binary
+    if _looks_binary(raw):
+        raise IngestError(path, "binary file, not text")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    candidates: list[tuple[float, int, str, str]] = []
+    big5_done = False
+    # cp950 is the Big5 that Windows writes; plain Big5 and Big5-HKSCS only when it fails.
+    for rank, encoding in enumerate(("gb18030", "cp950", "big5", "big5hkscs")):
+        if encoding != "gb18030" and big5_done:
+            continue
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        # Higher score wins; on a tie the earlier (GB18030) wins.
+        big5_done = big5_done or encoding != "gb18030"
+        candidates.append((decoding_score(text), -rank, encoding, text))
+    if candidates:
+        _, _, encoding, text = max(candidates)
+        if _bad_share(text) <= 0.2:
+            return text, encoding
+    raise IngestError(path, "cannot decode as UTF-8, GB18030 or Big5")
+
+
+def _iso_date(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (_dt.date, _dt.datetime)):  # datetime is a date subclass
+        return value.isoformat()
+    return str(value).strip() or None
+
+
+def _categories(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value.strip()] if value.strip() else []
+    if isinstance(value, (list, tuple, set)):
+        return [str(v).strip() for v in value if v is not None and str(v).strip()]
+    return [str(value)]
+
+
+def parse_front_matter(text: str) -> tuple[dict[str, Any], int]:
+    """YAML front matter at the top of text: (mapping, offset of the body). ({}, 0) when there is none or
+    it is not a valid YAML mapping (then it stays part of the body)."""
+    match = _FRONT_MATTER_RE.match(text)
+    if not match:
+        return {}, 0
+    try:
+        data = yaml.safe_load(match.group(1) or "")
+    except yaml.YAMLError:
+        return {}, 0
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return {}, 0
+    return data, match.end()
+
+
+_DATE_LINE_RE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日\s*(星期.|週.|周.)?$")
+
+
+def guess_title(body: str, fallback: str) -> str:
+    """First markdown heading, else first line with a letter or digit (without leading #), else fallback."""
+    match = _MD_HEADING_RE.search(body)
+    if match and match.group(1).strip():
+        return match.group(1).strip()[:TITLE_MAX_CHARS]
+    for line in body.split("\n"):
+        line = line.strip().lstrip("#").strip()
+        if _DATE_LINE_RE.match(line):  # a blog file opens with its first post's date: the title follows it
+            continue
+        if any(ch.isalnum() for ch in line):  # skips "---", "***" and the like
+            return line[:TITLE_MAX_CHARS]
+    return fallback
+
+
+def load_document(path: Path, root: Path | None = None) -> Document:
+    """Read one .txt/.md file; raise IngestError (message names the file and the reason) when it can't be."""
+    path = Path(path)
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise IngestError(path, f"unsupported file type {path.suffix or '(none)'!r}; only .txt and .md")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    if not raw.strip():
+        raise IngestError(path, "empty file")
+    text, encoding = decode_bytes(raw, path)
+    text = text.replace("\r\n", "\n")
+    if not text.strip():
+        raise IngestError(path, "empty file")
+
+    meta, body_start = parse_front_matter(text)
+    title = str(meta.get("title") or "").strip()[:TITLE_MAX_CHARS]
+    if not title:
+        title = guess_title(text[body_start:], path.stem)
+
+    if root is not None:
+        try:
+            source = path.resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            source = path.name
+    else:
+        source = path.name
+
+    return Document(
+        source=source,
+        path=path,
+        text=text,
+        title=title,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        date=_iso_date(meta.get("date")),
+        categories=_categories(meta.get("categories")),
+        body_start=body_start,
+        encoding=encoding,
+    )
+
+
+def _is_supported(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def iter_files(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """(file, root) pairs to load: a directory gives its .txt/.md files (recursive, sorted, hidden
+    files and folders skipped) with itself as root; a file given directly is kept with its folder as root
+    (so an unsupported one reaches load_document and is reported). Duplicates are dropped."""
+    out: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+
+    def add(file: Path, root: Path) -> None:
+        key = file.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append((file, root))
+
+    for given in paths:
+        given = Path(given)
+        if given.is_dir():
+            found: list[Path] = []
+            for dirpath, dirnames, filenames in os.walk(given):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                for name in filenames:
+                    file = Path(dirpath) / name
+                    if not name.startswith(".") and _is_supported(file) and file.is_file():
+                        found.append(file)
+            for file in sorted(found, key=lambda p: p.relative_to(given).as_posix()):
+                add(file, given)
+        elif given.is_file():
+            add(given, given.parent)
+        else:
+            raise IngestError(given, "no such file or directory")
+    return out

@@ -1,0 +1,179 @@
+"""Tests for ingest.loaders: decoding, errors, front matter, titles, file discovery."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from ingest.documents import IngestError
+from ingest.loaders import decode_bytes, iter_files, load_document
+
+TRAD = (
+    "最近韓國有個研究很有意思，他們想知道人工智慧在模擬賭博時，會不會像人一樣做出不太理性的選擇。"
+    "於是研究團隊拿幾個主流語言模型來跑上萬次拉霸機實驗，觀察在不同提示語和下注方式下的決策。\n"
+    "結果發現，只要讓模型自己決定下注金額，它就很容易越下越多；連輸時也常會加碼想翻本。\n"
+    "Google 的 TPU 與 NVIDIA 的 GPU 之爭，台灣供應鏈也受到關注。"
+)
+SIMP = (
+    "最近韩国有个研究很有意思，他们想知道人工智能在模拟赌博时，会不会像人一样做出不太理性的选择。"
+    "于是研究团队拿几个主流语言模型来跑上万次拉霸机实验，观察在不同提示语和下注方式下的决策。\n"
+    "结果发现，只要让模型自己决定下注金额，它就很容易越下越多；连输时也常会加码想翻本。\n"
+    "吉姆哈克的交易员说：产能过剩，应用端竞争激烈。"
+)
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("data", "expected", "encoding"),
+    [
+        (TRAD.encode("utf-8"), TRAD, "utf-8"),
+        (b"\xef\xbb\xbf" + TRAD.encode("utf-8"), TRAD, "utf-8-sig"),
+        (SIMP.encode("gb18030"), SIMP, "gb18030"),
+        (TRAD.encode("gb18030"), TRAD, "gb18030"),  # traditional characters written as GB18030
+        (TRAD.encode("big5"), TRAD, "cp950"),
+        (TRAD.encode("cp950"), TRAD, "cp950"),
+        ("hello world\n".encode("ascii"), "hello world\n", "utf-8"),
+    ],
+    ids=["utf8", "utf8-bom", "gb18030-simplified", "gb18030-traditional", "big5", "cp950", "ascii"],
+)
+def test_decodes_to_the_right_text(tmp_path: Path, data: bytes, expected: str, encoding: str) -> None:
+    doc = load_document(write(tmp_path, "a.txt", data))
+    assert doc.text == expected
+    assert doc.encoding == encoding
+    assert not doc.text.startswith("\ufeff")
+
+
+@pytest.mark.parametrize("encoding", ["big5", "gb18030"])
+def test_each_line_of_a_mixed_text_decodes(encoding: str) -> None:
+    """Short inputs are the hard case for telling Big5 from GB18030; each line of a mixed text must survive."""
+    source = TRAD if encoding == "big5" else SIMP
+    for line in source.split("\n"):
+        text, _ = decode_bytes(line.encode(encoding))
+        assert text == line
+
+
+def test_short_big5_and_gb18030_words() -> None:
+    for word in ["繁體中文", "台灣", "半導體產業", "晶片需求"]:
+        assert decode_bytes(word.encode("big5"))[0] == word
+    for word in ["简体中文", "半导体产业", "芯片需求", "人工智能"]:
+        assert decode_bytes(word.encode("gb18030"))[0] == word
+
+
+def test_crlf_normalised_and_sha256_of_raw_bytes(tmp_path: Path) -> None:
+    raw = "標題\r\n\r\n第一段。\r\n第二段。\r\n".encode("utf-8")
+    doc = load_document(write(tmp_path, "a.md", raw))
+    assert doc.text == "標題\n\n第一段。\n第二段。\n"
+    assert doc.sha256 == hashlib.sha256(raw).hexdigest()
+
+
+def assert_error(path: Path, reason: str) -> None:
+    with pytest.raises(IngestError) as info:
+        load_document(path)
+    message = str(info.value)
+    assert path.name in message
+    assert reason in message
+    assert info.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n\t\r\n ", b"\xef\xbb\xbf", "\u3000\n".encode("utf-8")])
+def test_empty_file(tmp_path: Path, data: bytes) -> None:
+    assert_error(write(tmp_path, "empty.txt", data), "empty file")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00",
+        bytes(range(1, 8)) * 40 + b"some text",
+        "中文 with a NUL\x00 inside".encode("utf-8"),
+    ],
+    ids=["png", "control-chars", "nul"],
+)
+def test_binary_file(tmp_path: Path, data: bytes) -> None:
+    assert_error(write(tmp_path, "blob.txt", data), "binary file, not text")
+
+
+def test_undecodable_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.md", b"hello \x80\xff\x80\xff world \xff")
+    assert_error(path, "cannot decode as UTF-8, GB18030 or Big5")
+
+
+def test_unsupported_suffix(tmp_path: Path) -> None:
+    assert_error(write(tmp_path, "paper.pdf", b"%PDF-1.7 text"), "unsupported file type")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(IngestError) as info:
+        load_document(tmp_path / "missing.txt")
+    assert "missing.txt" in str(info.value)
+
+
+def test_front_matter(tmp_path: Path) -> None:
+    text = (
+        "---\n"
+        'title: "AI 半導體格局"\n'
+        "date: 2024-12-13\n"
+        "categories: [Semiconductor, AI]\n"
+        "---\n"
+        "正文第一段。\n"
+    )
+    doc = load_document(write(tmp_path, "post.txt", text.encode("utf-8")))
+    assert doc.title == "AI 半導體格局"
+    assert doc.date == "2024-12-13"
+    assert doc.categories == ["Semiconductor", "AI"]
+    assert doc.text == text
+    assert doc.text[doc.body_start :] == "正文第一段。\n"
+
+
+def test_front_matter_string_category_and_datetime(tmp_path: Path) -> None:
+    text = "---\ntitle: T\ndate: 2024-01-02 03:04:05\ncategories: 投資\n---\nbody\n"
+    doc = load_document(write(tmp_path, "p.md", text.encode("utf-8")))
+    assert doc.categories == ["投資"]
+    assert doc.date is not None and doc.date.startswith("2024-01-02")
+
+
+def test_broken_front_matter_is_kept_as_text(tmp_path: Path) -> None:
+    text = "---\ntitle: [unclosed\n: : :\n---\n# 真正的標題\n內容。\n"
+    doc = load_document(write(tmp_path, "p.md", text.encode("utf-8")))
+    assert doc.body_start == 0
+    assert doc.title == "真正的標題"
+    assert doc.date is None and doc.categories == []
+
+
+def test_title_fallbacks(tmp_path: Path) -> None:
+    heading = load_document(write(tmp_path, "h.md", "intro line\n\n## 第二節 標題 ##\ntext\n".encode("utf-8")))
+    assert heading.title == "第二節 標題"
+    first_line = load_document(write(tmp_path, "f.txt", ("\n\n  " + "長" * 200 + "\nmore\n").encode("utf-8")))
+    assert first_line.title == "長" * 120
+    stem = load_document(write(tmp_path, "只有符號.txt", "---\n***\n".encode("utf-8")))
+    assert stem.title == "只有符號"
+
+
+def test_source_relative_to_root(tmp_path: Path) -> None:
+    path = write(tmp_path, "notes/2024/a.md", b"# A\n")
+    assert load_document(path, tmp_path).source == "notes/2024/a.md"
+    assert load_document(path).source == "a.md"
+
+
+def test_iter_files(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    for name in ["b.md", "a.txt", "sub/c.TXT", "sub/d.pdf", ".hidden.md", ".git/e.txt", "sub/.cache/f.md"]:
+        write(corpus, name, b"x\n")
+    single = write(tmp_path / "other", "g.md", b"g\n")
+    found = iter_files([corpus / "sub", corpus, single, single])
+    assert [(f.relative_to(r).as_posix(), r) for f, r in found] == [
+        ("c.TXT", corpus / "sub"),
+        ("a.txt", corpus),
+        ("b.md", corpus),  # sub/c.TXT is not listed twice
+        ("g.md", tmp_path / "other"),
+    ]
+    with pytest.raises(IngestError):
+        iter_files([tmp_path / "nope"])
