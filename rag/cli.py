@@ -51,6 +51,14 @@ def cmd_ask(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from rag.evaluate import evaluate, format_report, load_questions
+
+    report = evaluate(_notebook(args), load_questions(args.file), k=args.k, answers=args.answers)
+    print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
+    return 0
+
+
 def cmd_status(args) -> int:
     print(json.dumps(_notebook(args).status(), ensure_ascii=False, indent=None if args.json else 2))
     return 0
@@ -94,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--index-seeds", action="store_true", help="index seeds/ before serving")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", parents=[common], help="retrieval (and answer) metrics on a question file")
+    p.add_argument("file", type=Path, help="JSONL like eval/dev.jsonl: question, lang, type, evidence, answer_facts")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--answers", action="store_true", help="also ask each question and score the answers")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("status", parents=[common], help="what the notebook holds")
     p.add_argument("--json", action="store_true")

@@ -116,3 +116,26 @@ def evaluate(notebook, questions: list[dict], k: int = 5, answers: bool = False)
         report["answers"]["false_refusals"] = sum(r["refused"] for r in answerable_rows)
     report["rows"] = rows
     return report
+
+
+def format_report(report: dict) -> str:
+    """A readable table of an `evaluate` report."""
+    lines = []
+    for part in ("retrieval", "answers"):
+        if part not in report:
+            continue
+        block = report[part]
+        keys = [key for key in block["all"] if key != "n"]
+        lines.append(f"## {part} (k={report['k']})")
+        lines.append("| group | n | " + " | ".join(keys) + " |")
+        lines.append("|---" * (len(keys) + 2) + "|")
+        groups = [("all", block["all"])] + [(f"type={k}", v) for k, v in block["by_type"].items()]
+        groups += [(f"lang={k}", v) for k, v in block["by_lang"].items()]
+        for name, row in groups:
+            cells = ["—" if row.get(k) is None else f"{row[k]:.3f}" for k in keys]
+            lines.append(f"| {name} | {row['n']} | " + " | ".join(cells) + " |")
+        for key in ("refusal_accuracy_unanswerable", "false_refusals"):
+            if key in block:
+                lines.append(f"{key}: {block[key]}")
+        lines.append("")
+    return "\n".join(lines)

@@ -70,12 +70,11 @@ class KeywordIndex:
         return True
 
     def idf(self, term: str) -> float:
-        """BM25 idf of a term (0 for unknown terms): how much a match on it says."""
-        if self.bm25 is None or term not in self.bm25.vocab_dict:
-            return 0.0
+        """BM25 idf of a term: how much a match on it says. A term no chunk has gets the highest idf,
+        since a question about it is likely about something the documents do not cover."""
         n = len(self.ids)
-        col = self.bm25.vocab_dict[term]
-        df = self._df(col)
+        known = self.bm25 is not None and term in self.bm25.vocab_dict
+        df = self._df(self.bm25.vocab_dict[term]) if known else 0
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
     def _df(self, col: int) -> int:

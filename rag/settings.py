@@ -36,7 +36,14 @@ class Settings(BaseSettings):
     answer_sentences: int = Field(4, description="Most sentences the extractive answer quotes.")
     coverage_weight: float = Field(0.3, description="Weight of question-keyword coverage beside e5 similarity when scoring answer sentences.")
     echo_penalty: float = Field(0.4, description="Penalty for answer sentences that mostly repeat the question's own words.")
-    answer_threshold: float = Field(0.85, description="Best sentence score below which the answer is a refusal (calibrated on dev.jsonl).")
+    answer_threshold: float = Field(
+        0.87, description="Best sentence score below which the answer is a refusal (calibrated on dev.jsonl)."
+    )
+    answer_min_similarity: float = Field(
+        0.846,
+        description="Best e5 sentence similarity below which the answer is a refusal (calibrated on dev.jsonl "
+        "and off-topic questions: answerable ≥ 0.849, off-topic ≤ 0.843).",
+    )
     answer_margin: float = Field(0.08, description="Sentences scoring this far below the best one are left out of the answer.")
     default_script: str = Field(
         "zh-Hant", description="Script used for Chinese questions written only in characters common to both scripts."

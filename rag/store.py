@@ -65,7 +65,7 @@ class ChunkStore:
         """Chunks by id, in the order asked (missing ids are skipped)."""
         if not ids:
             return []
-        got = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        got = self.collection.get(ids=list(dict.fromkeys(ids)), include=["documents", "metadatas"])
         found = {i: StoredChunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [found[i] for i in ids if i in found]
 

@@ -1,0 +1,1 @@
+"""Benchmarks: the seeds, the dev questions and the external retrieval sets (`make bench`)."""

@@ -1,0 +1,144 @@
+"""Incremental indexing on a temp folder with a real Chroma and the real embedder."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.indexer import chunk_ids
+from ingest.loaders import iter_files, load_document
+from rag import Notebook
+
+POSTS = {
+    "tpu.md": "---\ntitle: TPU 筆記\ndate: 2025-11-26\n---\n# TPU\n\nTPU 是 Google 的專用晶片。它擅長矩陣運算。\n\n## 訓練\n\nGemini 3 完全在 TPU 上訓練。",
+    "dram.txt": "DRAM is a cyclical business. The gross margin is negative at the bottom of the cycle.\n\nThe top of the cycle is about 60%.",
+    "llama.txt": "Llama3 有 1B、70B 和 405B 三种大小。\n\n一般人最常用的是 70B 版本。",
+}
+
+
+def write(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def expected_ids(nb: Notebook, folder: Path) -> set[str]:
+    """The chunk ids a correct index holds for the files now in `folder`."""
+    home = nb.path.resolve().parent
+    ids = set()
+    for file, _ in iter_files([folder]):
+        source = file.resolve().relative_to(home).as_posix()
+        ids |= set(chunk_ids(source, nb.chunker.split(load_document(file))))
+    return ids
+
+
+def assert_consistent(nb: Notebook, folder: Path) -> None:
+    stored = nb.store.all_ids()
+    assert len(stored) == len(set(stored))
+    assert set(stored) == expected_ids(nb, folder)  # no orphan, nothing missing
+    nb.keywords.sync(nb.store)
+    assert sorted(nb.keywords.ids) == sorted(stored)
+
+
+@pytest.fixture
+def notebook(tmp_path) -> Notebook:
+    return Notebook(path=tmp_path / ".rag")
+
+
+def test_add_modify_delete_unchanged(notebook, tmp_path):
+    docs = tmp_path / "docs"
+    write(docs, POSTS)
+    first = notebook.index(docs, progress=False)
+    assert (first.added, first.updated, first.removed, first.unchanged) == (3, 0, 0, 0)
+    assert first.chunks == notebook.store.count() > 0
+    assert_consistent(notebook, docs)
+
+    again = notebook.index(docs, progress=False)
+    assert (again.added, again.updated, again.removed, again.unchanged, again.embedded) == (0, 0, 0, 3, 0)
+
+    (docs / "dram.txt").write_text(POSTS["dram.txt"] + "\n\nThe average is about 20%.", encoding="utf-8")
+    (docs / "llama.txt").unlink()
+    write(docs, {"new.txt": "Cerebras 的推理速度大約每秒 1,500 個 token。"})
+    changed = notebook.index(docs, progress=False)
+    assert (changed.added, changed.updated, changed.removed, changed.unchanged) == (1, 1, 1, 1)
+    assert 0 < changed.embedded < first.chunks + 2  # only the new file's and the changed chunks
+    assert_consistent(notebook, docs)
+    assert not any(h.source.endswith("llama.txt") for h in notebook.search("Llama3 有哪幾種大小", k=10))
+    assert notebook.search("Cerebras 每秒多少 token", k=1)[0].source == "docs/new.txt"
+
+
+def test_unchanged_files_compute_zero_embeddings(notebook, tmp_path):
+    docs = tmp_path / "docs"
+    write(docs, POSTS)
+    notebook.index(docs, progress=False)
+    calls = []
+    real = notebook.embedder.embed_passages
+    notebook.embedder.embed_passages = lambda texts: calls.append(len(texts)) or real(texts)
+    report = notebook.index(docs, progress=False)
+    assert calls == [] and report.unchanged == 3 and report.embedded == 0
+
+
+def test_other_folders_keep_their_chunks(notebook, tmp_path):
+    write(tmp_path / "a", {"one.txt": "第一份文件的內容。"})
+    write(tmp_path / "b", {"two.txt": "Second document content here."})
+    notebook.index(tmp_path / "a", progress=False)
+    notebook.index(tmp_path / "b", progress=False)
+    assert {s["source"] for s in notebook.sources()} == {"a/one.txt", "b/two.txt"}
+
+
+def test_ctrl_c_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
+    docs = tmp_path / "docs"
+    write(docs, {f"post{i}.txt": f"第 {i} 篇文章。" + "這是一段關於晶片與模型的長文字。" * 40 for i in range(6)})
+    nb = Notebook(path=tmp_path / ".rag", embed_batch=2)
+    real = nb.embedder.embed_passages
+    calls = []
+
+    def interrupted(texts):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(texts)
+
+    nb.embedder.embed_passages = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        nb.index(docs, progress=False)
+    assert 0 < nb.store.count()
+    nb.embedder.embed_passages = real
+    # A file also changes before the rerun: its old chunks must go, the finished ones must stay.
+    (docs / "post0.txt").write_text("改寫後的第一篇。" * 30, encoding="utf-8")
+    report = nb.index(docs, progress=False)
+    assert report.embedded < report.chunks  # work finished before the interrupt was kept
+    assert_consistent(nb, docs)
+
+
+def test_kill_9_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
+    docs = tmp_path / "docs"
+    write(docs, {f"note{i}.md": f"# Note {i}\n\n" + f"Paragraph {i} about accelerators and memory. " * 120 for i in range(8)})
+    env = dict(os.environ, RAG_EMBED_BATCH="2")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "--path", str(tmp_path / ".rag"), "index", str(docs)],
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    seen = bytearray()
+    reader = threading.Thread(target=lambda: [seen.extend(b) for b in iter(lambda: proc.stderr.read(1), b"")], daemon=True)
+    reader.start()
+    deadline = time.time() + 240
+    while time.time() < deadline and not re.search(rb"embedding: +\d+%.*\| *([4-9]|\d\d+)/", bytes(seen)):
+        time.sleep(0.05)
+    assert proc.poll() is None, "the indexer finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    nb = Notebook(path=tmp_path / ".rag")
+    partial = nb.store.count()
+    report = nb.index(docs, progress=False)
+    assert report.chunks > partial > 0
+    assert_consistent(nb, docs)

@@ -1,0 +1,49 @@
+"""Search and ask on the real seeds: the owner's TPU question, citations that quote the chunk, refusals."""
+
+from __future__ import annotations
+
+from rag.text import detect_script
+
+
+def test_tpu_question_finds_the_tpu_vs_gpu_post(seeds_notebook):
+    hits = seeds_notebook.search("TPU能否取代GPU?", k=5)
+    top3 = hits[:3]
+    assert any(h.source.endswith("001_a39377fc7e6609dd.txt") and "TPU" in h.text and "GPU" in h.text for h in top3)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.chunk_id and h.title and h.text for h in hits)
+
+
+def test_ask_cites_quotes_that_are_in_the_cited_chunks(seeds_notebook):
+    answer = seeds_notebook.ask("TPU能否取代GPU?")
+    assert not answer.refused
+    assert answer.citations
+    chunks = {c.chunk_id: c.text for c in seeds_notebook.store.get([c.chunk_id for c in answer.citations])}
+    for c in answer.citations:
+        assert c.quote in chunks[c.chunk_id]
+        assert f"[{c.n}]" in answer.text
+    assert "TPU" in answer.text
+
+
+def test_answer_is_written_in_the_questions_script(seeds_notebook):
+    simplified = seeds_notebook.ask("DeepSeek这种小公司,跟美国顶级AI实验室比资源差了多少?")
+    assert not simplified.refused
+    assert detect_script(simplified.text) == "zh-Hans"
+    traditional = seeds_notebook.ask("KKR有人發明了什麼新詞來調侃大家吹噓要建多少GW?")
+    assert not traditional.refused
+    assert "Bragawatt" in traditional.text
+    assert detect_script(traditional.text) == "zh-Hant"
+
+
+def test_off_topic_questions_are_refused_without_citations(seeds_notebook):
+    for question in ["如何烤出好吃的酸種麵包?", "What is the best hiking trail in the Alps?"]:
+        answer = seeds_notebook.ask(question)
+        assert answer.refused, (question, answer.text)
+        assert answer.citations == []
+    assert seeds_notebook.ask("如何烤出好吃的酸種麵包?").text == "文件中沒有找到相關內容。"
+    assert seeds_notebook.ask("What is the best hiking trail in the Alps?").text == "The documents do not say."
+
+
+def test_ask_stream_yields_the_same_text_in_pieces(seeds_notebook):
+    pieces = list(seeds_notebook.ask_stream("TPU能否取代GPU?"))
+    assert len(pieces) > 1
+    assert "".join(pieces) == seeds_notebook.ask("TPU能否取代GPU?").text

@@ -1,0 +1,41 @@
+"""The Gradio app starts on loopback and answers through gradio_client."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(seeds_notebook):
+    from ui.app import build_app
+
+    app = build_app(seeds_notebook)
+    port = free_port()
+    app.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def test_chat_answers_with_citations(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    reply, passages = client.predict("TPU能否取代GPU?", api_name="/chat")
+    assert "[1]" in reply and "TPU" in reply
+    assert "cite-1" in passages and "<mark>" in passages
+
+
+def test_chat_refuses_off_topic(app_url):
+    from gradio_client import Client
+
+    reply, passages = Client(app_url, verbose=False).predict("What is the best hiking trail in the Alps?", api_name="/chat")
+    assert reply == "The documents do not say."
+    assert "<mark>" not in passages
