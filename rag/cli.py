@@ -17,8 +17,9 @@ def _notebook(args):
 
 def cmd_index(args) -> int:
     nb = _notebook(args)
-    report = nb.index(*(args.paths or [nb.settings.seeds]))
-    print(json.dumps(report.as_dict(), ensure_ascii=False) if args.json else report.summary())
+    report = nb.index(*(args.paths or [nb.settings.seeds]), progress=not args.json)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
     return 0
 
 

@@ -59,7 +59,10 @@ class Notebook:
         return ExtractiveAnswerer(self.embedder, self.keywords, self.settings)
 
     def index(self, *paths: str | Path | Iterable[str | Path], progress: bool = True) -> IndexReport:
-        """Bring the index in step with files/folders: add new, re-embed changed, drop deleted."""
+        """Bring the index in step with files/folders: add new, re-embed changed, drop deleted.
+
+        With `progress`, shows a progress bar while embedding and prints the counts at the end.
+        """
         flat: list[Path] = []
         for p in paths or (self.settings.seeds,):
             flat += [Path(x) for x in p] if isinstance(p, (list, tuple, set)) else [Path(p)]
@@ -72,7 +75,10 @@ class Notebook:
             batch_size=self.settings.embed_batch,
             progress=progress,
         )
-        return indexer.run(flat)
+        report = indexer.run(flat)
+        if progress:
+            print(report.summary(), flush=True)
+        return report
 
     def sources(self) -> list[dict]:
         """The indexed documents: source, title, date and chunk count."""

@@ -91,7 +91,7 @@ def serve(path: str | Path = ".rag", host: str = "127.0.0.1", port: int = 7860, 
     """Open the chat on host:port (loopback unless asked otherwise)."""
     notebook = Notebook(path=path)
     if index_seeds:
-        print(notebook.index(notebook.settings.seeds).summary())
+        notebook.index(notebook.settings.seeds)
     notebook.embedder  # load the model before the first question, not during it
     app = build_app(notebook)
     print(f"Notebook chat on http://{host}:{port}", flush=True)

@@ -142,3 +142,23 @@ def test_kill_9_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
     report = nb.index(docs, progress=False)
     assert report.chunks > partial > 0
     assert_consistent(nb, docs)
+
+
+def test_bad_files_are_named_and_the_rest_is_indexed(notebook, tmp_path, capsys):
+    docs = tmp_path / "docs"
+    write(docs, POSTS)
+    notebook.index(docs, progress=False)
+    before = set(notebook.store.all_ids())
+    (docs / "empty.txt").write_bytes(b"")
+    (docs / "binary.md").write_bytes(bytes(range(256)) * 8)
+    (docs / "garbled.txt").write_bytes(b"\xff\xfe\xfa" * 50 + b"\x81\x00\x81" * 3)
+    (docs / "dram.txt").write_bytes(b"\x00\x01\x02 now a binary blob \x00")  # was indexed: must stay
+    report = notebook.index(docs, progress=False)
+    errors = "\n".join(report.errors)
+    assert len(report.errors) == 4
+    for name in ("empty.txt", "binary.md", "garbled.txt", "dram.txt"):
+        assert name in errors
+    assert "empty" in errors and "binary" in errors
+    assert all("\n" not in e for e in report.errors)
+    assert before <= set(notebook.store.all_ids())  # nothing indexed before is lost
+    assert "error:" in capsys.readouterr().err
