@@ -29,14 +29,24 @@ class Notebook:
             overrides["path"] = Path(path)
         self.settings = base.model_copy(update=overrides)
         self.path = Path(self.settings.path)
-        self.store = ChunkStore(self.path, self.settings.collection)
-        self.keywords = KeywordIndex(self.path / "bm25")
+        self.store = ChunkStore(self.path, self.settings.collection_name())
+        self.keywords = KeywordIndex(self.path / "bm25" / self.settings.collection_name())
 
     @cached_property
     def embedder(self):
         from rag.embedder import Embedder
 
         return Embedder(self.settings.embedder_path(), batch_size=self.settings.embed_batch)
+
+    @cached_property
+    def dense_embedder(self):
+        """What the dense index is built with: the main embedder, fused with USE unless turned off."""
+        if not self.settings.second_embedder:
+            return self.embedder
+        from rag.multi_embedder import ConcatEmbedder, UseEmbedder
+
+        w = self.settings.second_embedder_weight
+        return ConcatEmbedder([(self.embedder, 1.0 - w), (UseEmbedder(), w)])
 
     @cached_property
     def chunker(self):
@@ -52,7 +62,7 @@ class Notebook:
 
     @cached_property
     def retriever(self) -> HybridRetriever:
-        return HybridRetriever(self.store, self.keywords, self.embedder, self.settings)
+        return HybridRetriever(self.store, self.keywords, self.dense_embedder, self.settings)
 
     @cached_property
     def answerer(self) -> Answerer:
@@ -70,7 +80,7 @@ class Notebook:
             self.store,
             self.keywords,
             self.chunker,
-            self.embedder.embed_passages,
+            self.dense_embedder.embed_passages,
             home=self.path.resolve().parent,
             batch_size=self.settings.embed_batch,
             progress=progress,

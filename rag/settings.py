@@ -24,7 +24,16 @@ class Settings(BaseSettings):
         DEFAULT_EMBEDDER,
         description="Sentence-transformers model: a folder path or hub id; the default is built offline.",
     )
-    collection: str = Field("notebook", description="Chroma collection name.")
+    collection: str = Field(
+        "notebook", description="Chroma collection name prefix; the embedder set-up is appended so a change re-embeds."
+    )
+    second_embedder: bool = Field(
+        True,
+        description="Fuse USE multilingual v3 (offline, fast) into the dense vectors: better across languages.",
+    )
+    second_embedder_weight: float = Field(
+        0.5, description="Share of the USE cosine in the fused dense similarity (the main embedder has the rest)."
+    )
     chunk_tokens: int = Field(256, description="Target chunk size in embedder tokens.")
     chunk_overlap: int = Field(48, description="Overlap between consecutive chunks, in embedder tokens.")
     embed_batch: int = Field(32, description="Texts per embedding batch.")
@@ -51,6 +60,13 @@ class Settings(BaseSettings):
     seeds: Path = Field(REPO_ROOT / "seeds", description="Folder indexed by `make run` and the UI's re-index button.")
     host: str = Field("127.0.0.1", description="Address the chat UI binds to.")
     port: int = Field(7860, description="Port of the chat UI.")
+
+    def collection_name(self) -> str:
+        """Chroma collection for this embedder set-up: vectors of another set-up are never mixed in."""
+        import hashlib
+
+        setup = f"{self.embedder}|{self.second_embedder and self.second_embedder_weight}"
+        return f"{self.collection}-{hashlib.sha1(setup.encode()).hexdigest()[:8]}"
 
     def embedder_path(self) -> str:
         """The model to load: the offline e5 folder (built if missing) unless another model is named."""
