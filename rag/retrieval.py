@@ -85,10 +85,10 @@ class HybridRetriever:
         dense = self.dense(question, n, sources)
         keyword = self.keyword(question, n, sources)
         fused = rrf([([c.chunk_id for c in dense], s.dense_weight), ([i for i, _ in keyword], s.keyword_weight)], s.rrf_k)
-        best = sorted(fused, key=lambda i: -fused[i])[:k]
         known = {c.chunk_id: c for c in dense}
-        stored = {c.chunk_id: c for c in self.store.get([i for i in best if i not in known])}
+        stored = {c.chunk_id: c for c in self.store.get([i for i in fused if i not in known])}
         stored.update(known)
+        best = sorted(fused, key=lambda i: -fused[i])[:k]
         dense_rank = {c.chunk_id: r for r, c in enumerate(dense, start=1)}
         keyword_rank = {i: r for r, (i, _) in enumerate(keyword, start=1)}
         hits = []

@@ -8,7 +8,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_EMBEDDER = "e5-small-offline"  # the e5 folder rebuilt from PyPI packages at set-up
+DEFAULT_EMBEDDER = "e5-small-offline"
+# Bump when chunking, keyword terms or embedded text change: the index is then rebuilt, never mixed.
+INDEX_VERSION = 2  # the e5 folder rebuilt from PyPI packages at set-up
 
 
 class Settings(BaseSettings):
@@ -65,7 +67,10 @@ class Settings(BaseSettings):
         """Chroma collection for this embedder set-up: vectors of another set-up are never mixed in."""
         import hashlib
 
-        setup = f"{self.embedder}|{self.second_embedder and self.second_embedder_weight}"
+        setup = (
+            f"{INDEX_VERSION}|{self.embedder}|{self.second_embedder and self.second_embedder_weight}|"
+            f"{self.chunk_tokens}|{self.chunk_overlap}"
+        )
         return f"{self.collection}-{hashlib.sha1(setup.encode()).hexdigest()[:8]}"
 
     def embedder_path(self) -> str:

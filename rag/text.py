@@ -17,7 +17,7 @@ STOP_WORDS = frozenset(
     如何 为什么 哪 哪些 多少 几 有 没有 会 能 能否 可以 吗 之 其 于 对 从 向 到 说 我 你 他 她 它 我们 你们 他们 呢 吗
     a an the of to in on at for by with from and or but is are was were be been being it its this that these those
     what which who whom whose how why when where do does did can could would should will shall may might about as into
-    than then so such not no yes i you he she we they me him her us them my your our their""".split()
+    than then so such not no yes if will i you he she we they me him her us them my your our their""".split()
 )
 
 
@@ -75,8 +75,19 @@ def _jieba():
     return jieba
 
 
+@lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+_ASCII_WORD = re.compile(r"^[a-z]+$")
+
+
 def keyword_tokens(text: str, for_query: bool = False) -> list[str]:
-    """BM25 terms: Simplified, lowercased jieba words without punctuation and stop words.
+    """BM25 terms: Simplified, lowercased jieba words (English ones stemmed: overfits ~ overfitting)
+    without punctuation and stop words.
 
     Documents use jieba's search mode (adds the sub-words of long compounds) so that a precise-mode
     query word matches either the compound or its parts.
@@ -84,7 +95,9 @@ def keyword_tokens(text: str, for_query: bool = False) -> list[str]:
     jieba = _jieba()
     normalised = to_simplified(text).lower()
     words = jieba.lcut(normalised) if for_query else jieba.lcut_for_search(normalised)
-    return [w for w in (w.strip() for w in words) if w and _TOKEN_OK.search(w) and w not in STOP_WORDS]
+    kept = [w for w in (w.strip() for w in words) if w and _TOKEN_OK.search(w) and w not in STOP_WORDS]
+    stem = _stemmer().stemWord
+    return [stem(w) if _ASCII_WORD.match(w) else w for w in kept]
 
 
 _SENTENCE_END = re.compile(r"[。！？!?]+[」』”\"')）]*|(?<![0-9A-Z])\.(?=\s|$)|\n+")
