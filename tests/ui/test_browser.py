@@ -1,0 +1,245 @@
+"""The notebook page in a real browser (Debian's Chromium via Playwright): ask, open citations, scope, upload."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOT = REPO / "docs" / "screenshot.png"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+]
+TIMEOUT_MS = 90_000  # a first answer on a busy 2-core machine
+QUESTION = "TPU能否取代GPU?"
+SCOPED = "seeds/004_f9c305b453ef41f2.txt"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: run `make browser` (apt)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def notebook(seeds_notebook, seeds_home, tmp_path_factory):
+    """A copy of the indexed seeds notebook in its own home: uploads and removals here leave the shared one alone."""
+    from rag import Notebook
+
+    home = tmp_path_factory.mktemp("browser-home")
+    shutil.copytree(seeds_home / "seeds", home / "seeds")
+    shutil.copytree(seeds_notebook.path, home / ".rag")
+    nb = Notebook(path=home / ".rag", seeds=home / "seeds")
+    for loaded in ("embedder", "dense_embedder"):  # share the loaded models instead of loading them twice
+        nb.__dict__[loaded] = getattr(seeds_notebook, loaded)
+    assert nb.store.count() == seeds_notebook.store.count()
+    return nb
+
+
+@pytest.fixture(scope="module")
+def url(notebook) -> Iterator[str]:
+    from ui.app import build_app, launch_options
+
+    app = build_app(notebook)
+    port = free_port()
+    app.queue().launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options()
+    )
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, url: str, locale: str = "zh-TW"):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.requests = []  # every URL the page asked for: all must stay on loopback
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.goto(url)
+    page.wait_for_selector("#question textarea")
+    return page
+
+
+@pytest.fixture
+def page(browser, url):
+    page = open_page(browser, url)
+    page.wait_for_function("() => document.querySelector('#title').innerText.includes('筆記本')")
+    yield page
+    offsite = [u for u in page.requests if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
+    page.context.close()
+    assert not offsite, f"the page reached outside loopback: {offsite}"
+
+
+def ask(page, question: str) -> str:
+    """Type a question, send it, wait for the finished answer; its text."""
+    answers = page.locator("#chatbot [data-testid='bot']").count()
+    page.fill("#question textarea", question)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function(
+        """([n]) => document.querySelectorAll('#chatbot [data-testid="bot"]').length > n
+             && document.querySelector('#passages').innerText.trim().length > 0""",
+        arg=[answers],
+    )
+    return page.locator("#chatbot [data-testid='bot']").last.inner_text()
+
+
+def upload(page, *files: Path) -> str:
+    """Send files through the upload box; the status text once it reports (every report line opens with ✓ or ✗)."""
+    page.locator("#status").evaluate("e => e.dataset.before = e.innerText")
+    page.set_input_files("#upload input[type=file]", [str(f) for f in files])
+    page.wait_for_function(
+        """() => { const s = document.querySelector('#status');
+                   return /[✓✗]/.test(s.innerText) && s.innerText !== s.dataset.before; }"""
+    )
+    return page.inner_text("#status")
+
+
+def mark_in_view(page) -> bool:
+    """Whether the first highlighted passage lies inside the visible part of the document box."""
+    return page.evaluate(
+        """() => { const m = document.querySelector('#source-panel mark'); const box = m.closest('.doc-text');
+                   const a = m.getBoundingClientRect(), b = box.getBoundingClientRect();
+                   return a.top >= b.top - 1 && a.top < b.bottom && a.bottom > b.top; }"""
+    )
+
+
+def test_answer_streams_and_citation_opens_passage_in_its_document(page, notebook):
+    expected = notebook.ask(QUESTION)
+    assert not expected.refused
+    reply = ask(page, QUESTION)
+    assert "[1]" in reply and "TPU" in reply
+    assert page.locator("#passages .passage").count() >= 1
+
+    page.locator("#chatbot a.cite", has_text="[1]").first.click()
+    mark = page.locator("#source-panel mark").first
+    mark.wait_for(state="visible")
+    quotes = [c.quote for c in expected.citations if c.n == 1]
+    assert mark.inner_text().strip() in [q.strip() for q in quotes]
+    first = next(c for c in expected.citations if c.n == 1)
+    panel = page.inner_text("#source-panel")
+    assert first.title in panel and first.source in panel
+    page.wait_for_function("() => document.querySelector('#source-panel .doc-text').scrollTop > 0")
+    assert mark_in_view(page)
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+
+def test_follow_up_keeps_the_conversation_and_its_citations(page, notebook):
+    page.locator("#chatbot button", has_text=QUESTION).first.click()  # an example question starts the chat
+    page.wait_for_function("() => document.querySelector('#passages .passage')")
+    assert QUESTION in page.locator("#chatbot [data-testid='user']").first.inner_text()
+    follow_up = "亞馬遜機房裡最多的CPU是哪種?"
+    expected = notebook.ask(follow_up)
+    reply = ask(page, follow_up)
+    assert page.locator("#chatbot [data-testid='user']").count() == 2
+    assert page.locator("#chatbot [data-testid='bot']").count() == 2
+    assert "[1]" in reply
+    page.locator("#chatbot [data-testid='bot']").last.locator("a.cite", has_text="[1]").first.click()
+    page.locator("#source-panel mark").first.wait_for(state="visible")
+    quotes = [c.quote.strip() for c in expected.citations if c.n == 1]
+    assert page.locator("#source-panel mark").first.inner_text().strip() in quotes
+
+
+def test_scope_to_one_document_cites_only_it(page):
+    page.check(f"#scope input[name='{SCOPED}']")
+    ask(page, QUESTION)
+    metas = page.locator("#passages .passage .meta").all_inner_texts()
+    assert metas and all(m.startswith(SCOPED) for m in metas)
+    page.locator("#chatbot a.cite").first.click()
+    page.locator("#source-panel mark").first.wait_for(state="visible")
+    assert SCOPED in page.inner_text("#source-panel")
+
+
+def test_uploaded_note_is_indexed_answered_and_removed(page, notebook, tmp_path):
+    note = tmp_path / "藍鯨咖啡館.txt"
+    note.write_text(
+        "藍鯨咖啡館\n\n藍鯨咖啡館的招牌飲料是桂花烏龍拿鐵，每杯售價一百二十元。\n老闆說這款拿鐵每天只賣五十杯。\n",
+        encoding="utf-8",
+    )
+    status = upload(page, note)
+    assert "藍鯨咖啡館.txt" in status and "✗" not in status
+    saved = notebook.path.parent / "uploads" / "藍鯨咖啡館.txt"
+    assert saved.is_file()
+    page.locator("#scope input[name='uploads/藍鯨咖啡館.txt']").wait_for()
+
+    reply = ask(page, "藍鯨咖啡館的招牌飲料是什麼?")
+    assert "桂花烏龍拿鐵" in reply
+
+    page.click("#remove-pick input")
+    page.get_by_role("option", name="藍鯨咖啡館 · 藍鯨咖啡館.txt").click()
+    page.click("#remove")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('已移除')")
+    page.locator("#scope input[name='uploads/藍鯨咖啡館.txt']").wait_for(state="detached")
+    assert not saved.exists()
+    assert all(s["source"] != "uploads/藍鯨咖啡館.txt" for s in notebook.sources())
+
+
+def test_bad_uploads_show_errors_in_the_page(page, notebook, tmp_path):
+    exe = tmp_path / "setup.exe"
+    exe.write_bytes(b"MZ\x90\x00binary")
+    binary = tmp_path / "garbled.txt"
+    binary.write_bytes(bytes(range(256)) * 4)
+    status = upload(page, exe, binary)
+    assert "setup.exe" in status and "只接受 .txt 和 .md" in status
+    assert "garbled.txt" in status and "無法讀取為文字" in status
+    assert "Traceback" not in page.inner_text("body")
+    uploads = notebook.path.parent / "uploads"
+    assert not (uploads / "setup.exe").exists() and not (uploads / "garbled.txt").exists()
+
+
+def test_search_only_lists_passages_with_scores(page):
+    page.click("#settings")  # open the settings accordion
+    page.check("#scores input")
+    page.click("#mode label:has-text('只搜尋')")
+    reply = ask(page, QUESTION)
+    assert "5" in reply
+    hits = page.locator("#passages .passage.hit")
+    assert hits.count() == 5
+    assert page.locator("#passages .score").count() == 5
+    hits.first.locator("a.cite").click()
+    page.locator("#source-panel mark").first.wait_for(state="visible")
+
+
+def test_labels_follow_the_browser_language_and_the_switch(browser, url):
+    page = open_page(browser, url, locale="en-US")
+    try:
+        page.wait_for_function("() => document.querySelector('#title').innerText.includes('Notebook')")
+        assert "Click a citation" in page.inner_text("#source-panel")
+        page.click("#lang label:has-text('简体中文')")
+        page.wait_for_function("() => document.querySelector('#title').innerText.includes('笔记本')")
+        assert "原文会在这里打开" in page.inner_text("#source-panel")
+        assert page.get_by_text("只问这些文档").count() == 1
+    finally:
+        page.context.close()
+
+
+def test_reindex_reports_what_changed(page):
+    page.click("#reindex")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('未變更 5')")
+    assert "新增 0" in page.inner_text("#status")

@@ -1,0 +1,101 @@
+"""The UI's parts without a browser: labels, upload names and checks, the source panel, per-request settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from ui.labels import LABELS, pick_language
+from ui.render import Span, source_html
+from ui.uploads import MAX_UPLOAD_BYTES, UploadError, safe_name, save_upload
+
+
+def test_every_language_has_every_label():
+    keys = set(LABELS["en"])
+    assert all(set(strings) == keys for strings in LABELS.values())
+
+
+@pytest.mark.parametrize(
+    "tag, expected",
+    [("zh-TW", "zh-Hant"), ("zh-HK", "zh-Hant"), ("zh-Hant-TW", "zh-Hant"), ("zh-CN", "zh-Hans"), ("zh", "zh-Hans"),
+     ("zh_SG", "zh-Hans"), ("en-US", "en"), ("fr", "en"), ("", "zh-Hant")],
+)  # fmt: skip
+def test_browser_language_picks_the_ui_language(tag, expected):
+    assert pick_language(tag) == expected
+
+
+@pytest.mark.parametrize(
+    "name, safe",
+    [("筆記.txt", "筆記.txt"), ("Report 2024.MD", "Report 2024.md"), ("../../etc/passwd.txt", "passwd.txt"),
+     ("C:\\Users\\me\\會議紀錄.md", "會議紀錄.md"), ("a<b>|c?.txt", "a_b_c.txt"), ("簡報（草稿）.txt", "簡報_草稿.txt")],
+)  # fmt: skip
+def test_upload_names_are_sanitised(name, safe):
+    assert safe_name(name) == safe
+
+
+@pytest.mark.parametrize(
+    "name, key",
+    [(".env.md", "bad_name"), ("../.hidden.txt", "bad_name"), ("???.txt", "bad_name"), ("setup.exe", "bad_type"),
+     ("notes", "bad_type"), ("paper.pdf", "bad_type"), ("x.txt.exe", "bad_type")],
+)  # fmt: skip
+def test_bad_upload_names_are_refused(name, key):
+    with pytest.raises(UploadError) as err:
+        safe_name(name)
+    assert err.value.key == key
+
+
+def test_uploads_are_checked_before_they_replace_a_file(tmp_path):
+    folder = tmp_path / "uploads"
+    good = tmp_path / "in" / "筆記.txt"
+    good.parent.mkdir()
+    good.write_text("第一版的內容。", encoding="utf-8")
+    saved = save_upload(good, folder)
+    assert saved == (folder / "筆記.txt").resolve() and saved.read_text(encoding="utf-8") == "第一版的內容。"
+    good.write_bytes(bytes(range(256)) * 8)  # binary under the same name: refused, the saved file stays
+    with pytest.raises(UploadError) as err:
+        save_upload(good, folder)
+    assert err.value.key == "unreadable"
+    assert saved.read_text(encoding="utf-8") == "第一版的內容。"
+    assert sorted(p.name for p in folder.iterdir()) == ["筆記.txt"]
+    big = tmp_path / "in" / "big.txt"
+    big.write_bytes(b"a" * (MAX_UPLOAD_BYTES + 1))
+    with pytest.raises(UploadError) as err:
+        save_upload(big, folder)
+    assert err.value.key == "too_big"
+
+
+def test_source_panel_marks_the_passage_in_its_document(tmp_path):
+    doc = tmp_path / "doc.md"
+    text = "# 標題\n\n" + "前文。" * 800 + "\n這是被引用的句子。\n" + "後文。" * 800
+    doc.write_text(text, encoding="utf-8")
+    start = text.index("這是被引用的句子。")
+    html = source_html(
+        doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")], "2024-01-02", lang="zh-Hant"
+    )
+    assert "<mark>這是被引用的句子。</mark>" in html
+    assert "doc.md" in html and "2024-01-02" in html and "<h4>標題</h4>" in html
+    assert html.count("前文。") < 800 and "…" in html  # a window around the passage, not the whole file
+
+    doc.write_text("新增一行。\n" + text, encoding="utf-8")  # offsets moved: found by its text
+    assert "<mark>這是被引用的句子。</mark>" in source_html(
+        doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")]
+    )
+
+    doc.unlink()  # gone: the indexed passage itself, with a note
+    html = source_html(doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")], lang="en")
+    assert "<mark>這是被引用的句子。</mark>" in html and "no longer on disk" in html
+
+
+def test_per_request_settings_leave_the_notebook_alone(seeds_notebook):
+    from ui import actions
+
+    before = seeds_notebook.settings.k
+    assert len(actions.search(seeds_notebook, "TPU能否取代GPU?", 2)) == 2
+    view = actions.answering_view(seeds_notebook, 2)
+    assert view.settings.k == 2 and seeds_notebook.settings.k == before
+    assert view.store is seeds_notebook.store and view.answerer is seeds_notebook.answerer
+    assert actions.scope(seeds_notebook, []) is None
+    every = [s["source"] for s in seeds_notebook.sources()]
+    assert actions.scope(seeds_notebook, every) is None
+    assert actions.scope(seeds_notebook, every[:1] + ["not/indexed.txt"]) == every[:1]
+    with pytest.raises(actions.BackendUnavailable):
+        list(actions.ask_events(seeds_notebook, "TPU能否取代GPU?", backend="no-such-backend"))

@@ -1,0 +1,176 @@
+"""HTML for the page: cited passages, search hits, and a cited passage shown highlighted in its document."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.documents import IngestError
+from ingest.loaders import load_document
+from rag.answer import Answer, Citation
+from rag.retrieval import Hit
+from ui.labels import labels
+
+WINDOW_CHARS = 1500  # document text shown on each side of a cited passage
+
+
+def cite_link(key: str, text: str) -> str:
+    """A link the page's script turns into "open this in the source panel" (see ui/app.py SCRIPT)."""
+    return f"<a class='cite' href='#{html.escape(key)}'>{html.escape(text)}</a>"
+
+
+def _meta(source: str, section: str = "", date: str | None = None, score: float | None = None, lang: str = "en") -> str:
+    L = labels(lang)
+    parts = [html.escape(source)]
+    if section:
+        parts.append(html.escape(section))
+    if date:
+        parts.append(html.escape(date))
+    if score is not None:
+        parts.append(f"<span class='score'>{L['score']} {score:.4f}</span>")
+    return f"<div class='meta'>{' · '.join(parts)}</div>"
+
+
+def _mark_quotes(text: str, quotes: list[str]) -> str:
+    body = html.escape(text)
+    for quote in quotes:
+        q = html.escape(quote)
+        if q and f"<mark>{q}</mark>" not in body:
+            body = body.replace(q, f"<mark>{q}</mark>", 1)
+    return body
+
+
+def passages_html(answer: Answer | None, turn: int | None = None, show_scores: bool = False, lang: str = "en") -> str:
+    """The cited passages: number, title, file and the passage text with the quoted sentences marked."""
+    if answer is None:
+        return ""
+    L = labels(lang)
+    if not answer.citations:
+        return f"<p class='meta'>{L['no_passages']}</p>"
+    by_n: dict[int, list[Citation]] = {}
+    for c in answer.citations:
+        by_n.setdefault(c.n, []).append(c)
+    hits = {h.chunk_id: h for h in answer.hits}
+    parts = []
+    for n, cites in sorted(by_n.items()):
+        first = cites[0]
+        hit = hits.get(first.chunk_id)
+        body = _mark_quotes(hit.text if hit else first.quote, [c.quote for c in cites])
+        meta = _meta(
+            first.source, first.section, hit.date if hit else None, hit.score if hit and show_scores else None, lang
+        )
+        link = f" {cite_link(f'cite:{turn}:{n}', L['open'])}" if turn is not None else ""
+        parts.append(
+            f"<div class='passage' id='cite-{n}'><b>[{n}] {html.escape(first.title)}</b>{link}{meta}<div>{body}</div></div>"
+        )
+    return "".join(parts)
+
+
+def hits_html(hits: list[Hit], turn: int | None = None, show_scores: bool = False, lang: str = "en") -> str:
+    """Search results: title, file, section, score and text of each passage."""
+    L = labels(lang)
+    if not hits:
+        return f"<p class='meta'>{L['no_hits']}</p>"
+    parts = []
+    for i, hit in enumerate(hits):
+        meta = _meta(hit.source, hit.section, hit.date, hit.score if show_scores else None, lang)
+        link = f" {cite_link(f'hit:{turn}:{i}', L['open'])}" if turn is not None else ""
+        parts.append(
+            f"<div class='passage hit'><b>{i + 1}. {html.escape(hit.title)}</b>{link}{meta}"
+            f"<div>{html.escape(hit.text)}</div></div>"
+        )
+    return "".join(parts)
+
+
+@dataclass
+class Span:
+    """A passage to show in its document: character offsets in the file's text and the text expected there."""
+
+    start: int
+    end: int
+    text: str
+
+
+def _locate(doc_text: str, span: Span, near: int = 0) -> tuple[int, int] | None:
+    """Where a span is in the document now: at its offsets when unchanged, else found by its text."""
+    if doc_text[span.start : span.end] == span.text:
+        return span.start, span.end
+    at = doc_text.find(span.text, max(0, near - WINDOW_CHARS))
+    if at < 0:
+        at = doc_text.find(span.text)
+    return (at, at + len(span.text)) if at >= 0 and span.text else None
+
+
+def _window(text: str, start: int, end: int) -> tuple[int, int]:
+    """About WINDOW_CHARS either side of [start, end), widened to whole lines when a line end is close."""
+    lo, hi = max(0, start - WINDOW_CHARS), min(len(text), end + WINDOW_CHARS)
+    if lo > 0:
+        nl = text.find("\n", lo, start)
+        lo = nl + 1 if 0 <= nl and nl - lo < 300 else lo
+    if hi < len(text):
+        nl = text.rfind("\n", end, hi)
+        hi = nl if nl >= 0 and hi - nl < 300 else hi
+    return lo, hi
+
+
+def source_html(
+    path: Path, source: str, title: str, spans: list[Span], date: str | None = None, section: str = "", lang: str = "en"
+) -> str:
+    """The document around the cited spans, spans in <mark>, with its title, file and date above."""
+    L = labels(lang)
+    note = ""
+    doc_text: str | None = None
+    try:
+        doc = load_document(path)
+        doc_text, date = doc.text, date or doc.date
+        title = title or doc.title
+    except IngestError:
+        note = L["file_missing"].format(file=source)
+    found = [_locate(doc_text, s, spans[0].start) for s in spans] if doc_text is not None else []
+    located = sorted({f for f in found if f})
+    if doc_text is not None and not located:
+        note = L["file_changed"].format(file=source)
+    if not located:  # show the indexed text itself
+        doc_text = "\n\n".join(dict.fromkeys(s.text for s in spans))
+        located = sorted({(doc_text.find(s.text), doc_text.find(s.text) + len(s.text)) for s in spans})
+    lo, hi = _window(doc_text, located[0][0], located[-1][1])
+    pieces, pos = [], lo
+    for a, b in located:
+        a = max(a, pos)  # overlapping spans: mark the rest only
+        if a >= b:
+            continue
+        pieces.append(html.escape(doc_text[pos:a]))
+        pieces.append(f"<mark>{html.escape(doc_text[a:b])}</mark>")
+        pos = b
+    pieces.append(html.escape(doc_text[pos:hi]))
+    body = ("…" if lo > 0 else "") + "".join(pieces) + ("…" if hi < len(doc_text) else "")
+    rows = [f"<b>{L['file']}</b> {html.escape(source)}"]
+    if date:
+        rows.append(f"<b>{L['date']}</b> {html.escape(date)}")
+    if section:
+        rows.append(f"<b>{L['section']}</b> {html.escape(section)}")
+    note_html = f"<p class='note'>{html.escape(note)}</p>" if note else ""
+    return (
+        f"<div class='source-doc'><h4>{html.escape(title)}</h4><div class='meta'>{' · '.join(rows)}</div>"
+        f"{note_html}<div class='doc-text'>{body}</div></div>"
+    )
+
+
+def message_html(text: str) -> str:
+    """A short note for a panel (escaped)."""
+    return f"<p class='meta'>{html.escape(text)}</p>"
+
+
+def report_text(report, lang: str = "en") -> str:
+    """An index report in the UI language, one line per file that could not be read."""
+    L = labels(lang)
+    line = "✓ " + L["report"].format(
+        added=report.added,
+        updated=report.updated,
+        removed=report.removed,
+        unchanged=report.unchanged,
+        chunks=report.chunks,
+        embedded=report.embedded,
+    )
+    return line + "".join(f"  \n✗ {e}" for e in report.errors)

@@ -1,0 +1,74 @@
+"""Browser uploads: check type, size and text, sanitise the name (CJK kept) and save into the uploads folder."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+from ingest.documents import IngestError
+from ingest.loaders import load_document
+
+ALLOWED_SUFFIXES: tuple[str, ...] = (".txt", ".md")
+MAX_UPLOAD_MB = 5
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+MAX_STEM_CHARS = 100
+UPLOADS_FOLDER = "uploads"  # inside the notebook home (the parent of the data folder)
+
+# Kept: letters and digits of any script (CJK included), and - _ . ( ) and spaces; anything else becomes "_".
+_UNSAFE = re.compile(r"[^\w\-. ()]+", re.UNICODE)
+
+
+class UploadError(Exception):
+    """An upload refused; `key` names its message in ui.labels, `name` the file as the user sent it."""
+
+    def __init__(self, key: str, name: str, reason: str = ""):
+        self.key = key
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name}: {key} {reason}".strip())
+
+
+def original_name(name: str) -> str:
+    """The last component of an uploaded name, whichever separator the browser used."""
+    return re.split(r"[\\/]", name)[-1]
+
+
+def safe_name(name: str) -> str:
+    """A safe file name for an upload: basename only, no hidden file, unsafe characters → "_", .txt/.md only."""
+    base = unicodedata.normalize("NFC", original_name(name)).strip()
+    if base.startswith("."):
+        raise UploadError("bad_name", base or name)
+    stem, dot, suffix = base.rpartition(".")
+    if not dot or f".{suffix.lower()}" not in ALLOWED_SUFFIXES:
+        raise UploadError("bad_type", base or name)
+    stem = _UNSAFE.sub("_", unicodedata.normalize("NFC", stem)).strip(" ._")[:MAX_STEM_CHARS].strip(" ._")
+    if not stem or not any(ch.isalnum() for ch in stem):
+        raise UploadError("bad_name", base)
+    return f"{stem}.{suffix.lower()}"
+
+
+def save_upload(path: str | Path, folder: Path, name: str | None = None) -> Path:
+    """Check an uploaded temp file (name, size, readable as text) and move a copy into `folder`; the saved path.
+
+    The copy is checked under a hidden name first, so a bad upload never replaces a good file of that name.
+    """
+    path = Path(path)
+    name = name or path.name
+    target_name = safe_name(name)
+    if path.stat().st_size > MAX_UPLOAD_BYTES:
+        raise UploadError("too_big", original_name(name))
+    folder.mkdir(parents=True, exist_ok=True)
+    target = (folder / target_name).resolve()
+    if target.parent != folder.resolve():  # belt and braces: safe_name never yields a separator
+        raise UploadError("bad_name", original_name(name))
+    staging = folder / f".uploading-{target_name}"  # hidden: the indexer skips it
+    shutil.copyfile(path, staging)
+    try:
+        load_document(staging)
+    except IngestError as err:
+        staging.unlink(missing_ok=True)
+        raise UploadError("unreadable", original_name(name), err.reason) from err
+    staging.replace(target)
+    return target
