@@ -12,7 +12,7 @@ from rag.keyword import KeywordIndex
 from rag.prompts import refusal
 from rag.retrieval import Hit
 from rag.settings import Settings
-from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script
+from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script, to_simplified
 
 
 @dataclass
@@ -37,6 +37,9 @@ class Answer:
     backend: str = "extractive"
     script: str = "en"
     hits: list[Hit] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # generated claims that failed verification
+    notice: str = ""  # one line when the LLM failed or could not be verified (the extractive answer follows)
+    rewritten_query: str | None = None  # the standalone question a follow-up was rewritten into
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +47,9 @@ class Answer:
             "refused": self.refused,
             "backend": self.backend,
             "citations": [asdict(c) for c in self.citations],
+            "unsupported": self.unsupported,
+            "notice": self.notice,
+            "rewritten_query": self.rewritten_query,
         }
 
 
@@ -62,6 +68,11 @@ class Answerer(Runnable[dict, Answer]):
 
     def stream(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
         raise NotImplementedError
+
+
+def _core(text: str) -> str:
+    """Letters and digits only, Simplified, lowercased: for spotting a question quoted in a sentence."""
+    return "".join(ch for ch in to_simplified(text).lower() if ch.isalnum())
 
 
 @dataclass
@@ -115,16 +126,19 @@ class ExtractiveAnswerer(Answerer):
         sims = np.asarray(vectors) @ np.asarray(q)
         terms = keyword_tokens(question, for_query=True)
         asked = set(terms) | set(keyword_tokens(question))
+        core = _core(question)
         for c, sim in zip(cands, sims):
             c.similarity = float(sim)
             c.coverage = self.coverage(terms, c.text)
             said = set(keyword_tokens(c.text))
             # A sentence that only repeats the question (a title, the question quoted) answers nothing.
             novelty = len(said - asked) / len(said) if said else 0.0
+            # ... and one that quotes the question itself talks about the question, it does not answer it.
+            quotes_question = len(core) >= 4 and core in _core(c.text)
             c.score = (
                 c.similarity
                 + self.settings.coverage_weight * c.coverage
-                - self.settings.echo_penalty * max(0.0, 0.5 - novelty)
+                - self.settings.echo_penalty * (max(0.0, 0.5 - novelty) + 0.5 * quotes_question)
                 + 0.01 / (1 + c.hit_index)
             )
 
@@ -168,7 +182,7 @@ class ExtractiveAnswerer(Answerer):
                 Citation(n, hit.chunk_id, hit.source, hit.title, c.text, hit.section, hit.start + c.start, hit.start + c.end)
             )
             sentence = to_script(c.text, script) if script != "en" and han_share(c.text) > 0 else c.text
-            joiner = " " if pieces and (script == "en" or han_share(sentence) < 0.5) else ""
+            joiner = " " if pieces else ""  # keeps "[1]" apart from the next sentence in either language
             piece = f"{joiner}{sentence} [{n}]"
             pieces.append(piece)
             yield piece
