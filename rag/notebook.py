@@ -66,7 +66,18 @@ class Notebook:
 
     @cached_property
     def answerer(self) -> Answerer:
-        return ExtractiveAnswerer(self.embedder, self.keywords, self.settings)
+        extractive = ExtractiveAnswerer(self.embedder, self.keywords, self.settings)
+        if self.settings.backend == "extractive":
+            return extractive
+        from rag.generative import cross_lingual_embedder, make_answerer
+
+        return make_answerer(self.settings, extractive, cross_lingual_embedder(self.dense_embedder))
+
+    def use_backend(self, backend: str, **llm_settings) -> None:
+        """Answer with another backend from now on (rag.generative.backends() lists them), e.g.
+        `nb.use_backend("openai", llm_base_url="http://127.0.0.1:11434/v1", llm_model="qwen2.5")`."""
+        self.settings = self.settings.model_copy(update={"backend": backend, **llm_settings})
+        self.__dict__.pop("answerer", None)
 
     def index(self, *paths: str | Path | Iterable[str | Path], progress: bool = True) -> IndexReport:
         """Bring the index in step with files/folders: add new, re-embed changed, drop deleted.
@@ -103,24 +114,33 @@ class Notebook:
         self.keywords.sync(self.store)
         return self.retriever.search(question, k or self.settings.k, sources)
 
-    def ask_events(self, question: str, sources: list[str] | None = None) -> Iterator[str | Answer]:
-        """Text pieces of the answer as they come, then the finished Answer."""
+    def ask_events(
+        self, question: str, sources: list[str] | None = None, history: list | None = None
+    ) -> Iterator[str | Answer]:
+        """Text pieces of the answer as they come, then the finished Answer.
+
+        `history`: earlier turns as (question, answer) pairs (or role/content dicts); with a generative
+        backend a follow-up is rewritten into a standalone question before retrieval (`Answer.rewritten_query`).
+        """
         if self.store.count() == 0:
             script = detect_script(question, self.settings.default_script)
             text = EMPTY_NOTEBOOK.get(script, EMPTY_NOTEBOOK["en"])
             yield text
             yield Answer(text=text, refused=True, script=script)
             return
-        hits = self.search(question, self.settings.k, sources)
-        yield from self.answerer.stream({"question": question, "hits": hits})
+        query, llm_error = question, None
+        if history and hasattr(self.answerer, "standalone_question"):
+            query, llm_error = self.answerer.standalone_question(question, history)
+        hits = self.search(query, self.settings.k, sources)
+        yield from self.answerer.stream({"question": question, "query": query, "hits": hits, "llm_error": llm_error})
 
-    def ask(self, question: str, sources: list[str] | None = None) -> Answer:
+    def ask(self, question: str, sources: list[str] | None = None, history: list | None = None) -> Answer:
         """A cited answer from the documents, or a plain refusal when they do not contain one."""
-        return next(e for e in self.ask_events(question, sources) if isinstance(e, Answer))
+        return next(e for e in self.ask_events(question, sources, history) if isinstance(e, Answer))
 
-    def ask_stream(self, question: str, sources: list[str] | None = None) -> Iterator[str]:
+    def ask_stream(self, question: str, sources: list[str] | None = None, history: list | None = None) -> Iterator[str]:
         """The answer's text, piece by piece."""
-        return (e for e in self.ask_events(question, sources) if isinstance(e, str))
+        return (e for e in self.ask_events(question, sources, history) if isinstance(e, str))
 
     def status(self) -> dict:
         return {

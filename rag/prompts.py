@@ -18,3 +18,97 @@ EMPTY_NOTEBOOK = {
 def refusal(script: str) -> str:
     """The fixed sentence said when the documents do not contain the answer."""
     return REFUSAL.get(script, REFUSAL["en"])
+
+
+# ---------------------------------------------------------------- generative answers (rag/generative.py)
+
+# The answer language, named explicitly: small models drift between 繁/简 and into the passages' language.
+LANGUAGE_NAME = {
+    "zh-Hant": "繁體中文 (Traditional Chinese)",
+    "zh-Hans": "简体中文 (Simplified Chinese)",
+    "en": "English",
+}
+
+ANSWER_SYSTEM = """You answer questions using only the numbered passages you are given.
+Rules:
+1. Write the answer in {language}, whatever language the passages are in.
+2. Use only facts stated in the passages. Never add outside knowledge; never invent names or numbers.
+3. After every sentence that states a fact, put the number of the passage it comes from in square brackets, like [1] or [2][3].
+4. Answer the question directly in your own words, in at most {sentences} sentences: no headings, no preamble, do not copy the passages or their headers.
+5. If the passages do not contain the answer, reply with exactly this sentence and nothing else: {refusal}"""
+
+ANSWER_USER = """Passages:
+
+{passages}
+
+Question: {question}
+
+Answer in {language}, with a [n] citation after every sentence:"""
+
+# One numbered passage in the prompt; `where` is the source file and, when known, the section.
+PASSAGE = "[{n}] {title} ({where})\n{text}"
+
+REWRITE_SYSTEM = """You rewrite the user's last question so that it can be understood without the conversation.
+Replace words like "it", "they", "that", "他", "它", "這個", "这个" with what they refer to in the conversation.
+Keep the question's language and script: {language}. Do not answer it.
+Reply with the rewritten question only, on one line."""
+
+REWRITE_USER = """Conversation:
+{history}
+
+Last question: {question}
+
+Standalone question:"""
+
+HISTORY_TURN = "User: {question}\nAssistant: {answer}"
+
+# One line said in the answer stream when the generative backend fails; the extractive answer follows.
+LLM_UNREACHABLE = {
+    "zh-Hant": "無法連線到 LLM 伺服器 {url}：{detail}；以下改為摘錄式回答。",
+    "zh-Hans": "无法连接到 LLM 服务器 {url}：{detail}；以下改为摘录式回答。",
+    "en": "LLM server unreachable at {url}: {detail}; showing the extractive answer.",
+}
+LLM_TIMEOUT = {
+    "zh-Hant": "LLM 伺服器 {url} 在 {timeout:g} 秒內沒有回應；以下改為摘錄式回答。",
+    "zh-Hans": "LLM 服务器 {url} 在 {timeout:g} 秒内没有响应；以下改为摘录式回答。",
+    "en": "LLM server at {url} did not answer within {timeout:g} s; showing the extractive answer.",
+}
+LLM_HTTP_ERROR = {
+    "zh-Hant": "LLM 伺服器 {url} 回傳錯誤（{detail}）；以下改為摘錄式回答。",
+    "zh-Hans": "LLM 服务器 {url} 返回错误（{detail}）；以下改为摘录式回答。",
+    "en": "LLM server at {url} returned an error ({detail}); showing the extractive answer.",
+}
+LLM_UNAVAILABLE = {
+    "zh-Hant": "本機模型無法使用：{detail}；以下改為摘錄式回答。",
+    "zh-Hans": "本机模型无法使用：{detail}；以下改为摘录式回答。",
+    "en": "Local model unavailable: {detail}; showing the extractive answer.",
+}
+LLM_FAILED = {
+    "zh-Hant": "LLM 出錯（{detail}）；以下改為摘錄式回答。",
+    "zh-Hans": "LLM 出错（{detail}）；以下改为摘录式回答。",
+    "en": "The LLM failed ({detail}); showing the extractive answer.",
+}
+LLM_STOPPED = {
+    "zh-Hant": "LLM 回答到一半中斷（{detail}）；以上回答不完整。",
+    "zh-Hans": "LLM 回答到一半中断（{detail}）；以上回答不完整。",
+    "en": "The LLM stopped mid-answer ({detail}); the answer above is incomplete.",
+}
+UNVERIFIED = {
+    "zh-Hant": "模型的回答無法對照文件查證；以下改為摘錄式回答。",
+    "zh-Hans": "模型的回答无法对照文件查证；以下改为摘录式回答。",
+    "en": "The model's answer could not be verified against the documents; showing the extractive answer.",
+}
+LLAMA_CPP_MISSING = "llama-cpp-python is not installed (make llm)"
+GGUF_MISSING = "no GGUF model at {path} (make llm, or set RAG_GGUF_PATH)"
+
+
+def say(messages: dict[str, str], script: str, **values) -> str:
+    """One of the messages above in the answer's script, its {placeholders} filled in."""
+    return messages.get(script, messages["en"]).format(**values)
+
+# Names of the answer backends, for a picker (rag.generative.backends()).
+BACKEND_LABEL = {
+    "extractive": "Extractive (no LLM)",
+    "openai": "OpenAI-compatible server",
+    "llamacpp": "Local GGUF model (llama.cpp)",
+}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +63,38 @@ class Settings(BaseSettings):
     seeds: Path = Field(REPO_ROOT / "seeds", description="Folder indexed by `make run` and the UI's re-index button.")
     host: str = Field("127.0.0.1", description="Address the chat UI binds to.")
     port: int = Field(7860, description="Port of the chat UI.")
+    # Generative answers (rag/generative.py); the extractive answer stays the offline default and fallback.
+    backend: Literal["extractive", "openai", "llamacpp"] = Field(
+        "extractive",
+        description="Answerer: extractive (no LLM), openai (any OpenAI-compatible chat server) or llamacpp "
+        "(a local GGUF file through llama-cpp-python, `make llm`).",
+    )
+    llm_base_url: str = Field(
+        "http://127.0.0.1:8080/v1",
+        description="OpenAI-compatible endpoint for the openai backend (llama.cpp server :8080/v1, Ollama :11434/v1).",
+    )
+    llm_api_key: SecretStr = Field(SecretStr("not-needed"), description="API key sent to the server (local ones ignore it).")
+    llm_model: str = Field("local-model", description="Model name sent to the OpenAI-compatible server.")
+    llm_timeout: float = Field(60.0, description="Seconds to wait for the server (connect and each streamed read).")
+    gguf_path: Path | None = Field(
+        None, description="GGUF model for the llamacpp backend; default: the Qwen2.5-Coder-0.5B `make llm` assembles."
+    )
+    llm_max_context_tokens: int = Field(
+        4096,
+        description="Model context (cl100k_base tokens): prompt + answer; the lowest-ranked passages are trimmed to fit.",
+    )
+    llm_answer_tokens: int = Field(512, description="Most tokens the model may generate for one answer.")
+    llm_history_turns: int = Field(3, description="Previous turns used to rewrite a follow-up into a standalone question.")
+    verify_min_overlap: float = Field(
+        0.5,
+        description="Share of a generated sentence's keywords its cited passage must contain (dev.jsonl: reference "
+        "sentences vs their evidence chunk ≥ 0.6, vs the best other-document chunk ≤ 0.36).",
+    )
+    verify_min_similarity: float = Field(
+        0.5,
+        description="USE cosine a sentence needs to its passage's closest sentence when they are in different "
+        "languages (dev.jsonl: evidence ≥ 0.52, other documents ≤ 0.47).",
+    )
 
     def collection_name(self) -> str:
         """Chroma collection for this embedder set-up: vectors of another set-up are never mixed in."""
