@@ -463,6 +463,20 @@ class GenerativeAnswerer(Answerer):
 
     # -- answering
 
+    def _draft_answer(self, draft: _Draft, script: str, hits: list, rewritten: str | None, notice: str = "") -> Answer:
+        """The Answer made of the sentences accepted so far; a notice (the LLM stopped) is appended."""
+        return Answer(
+            text="".join(draft.pieces) + (f"\n{notice}" if notice else ""),
+            refused=False,
+            citations=draft.citations,
+            backend=self.backend,
+            script=script,
+            hits=hits,
+            unsupported=draft.unsupported,
+            notice=notice,
+            rewritten_query=rewritten,
+        )
+
     def _fallback(self, events: list, notice: str, draft: _Draft | None, rewritten: str | None) -> Iterator[Any]:
         """The notice line, then the extractive answer."""
         extractive: Answer = events[-1]
@@ -574,30 +588,11 @@ class GenerativeAnswerer(Answerer):
                 return
             notice = prompts.say(prompts.LLM_STOPPED, script, detail=_one_line(f"{type(exc).__name__}: {exc}"))
             yield "\n" + notice
-            yield Answer(
-                text="".join(draft.pieces) + "\n" + notice,
-                refused=False,
-                citations=draft.citations,
-                backend=self.backend,
-                script=script,
-                hits=hits,
-                unsupported=draft.unsupported,
-                notice=notice,
-                rewritten_query=rewritten,
-            )
+            yield self._draft_answer(draft, script, hits, rewritten, notice)
             return
 
         if draft.pieces:
-            yield Answer(
-                text="".join(draft.pieces),
-                refused=False,
-                citations=draft.citations,
-                backend=self.backend,
-                script=script,
-                hits=hits,
-                unsupported=draft.unsupported,
-                rewritten_query=rewritten,
-            )
+            yield self._draft_answer(draft, script, hits, rewritten)
         elif draft.refused:
             text = prompts.refusal(script)
             yield text
