@@ -69,12 +69,15 @@ class KeywordIndex:
         self.bm25 = bm25s.BM25.load(str(self.folder), show_progress=False) if self.ids else None
         return True
 
+    def knows(self, term: str) -> bool:
+        """Whether some chunk has the term."""
+        return self.bm25 is not None and term in self.bm25.vocab_dict
+
     def idf(self, term: str) -> float:
         """BM25 idf of a term: how much a match on it says. A term no chunk has gets the highest idf,
         since a question about it is likely about something the documents do not cover."""
         n = len(self.ids)
-        known = self.bm25 is not None and term in self.bm25.vocab_dict
-        df = self._df(self.bm25.vocab_dict[term]) if known else 0
+        df = self._df(self.bm25.vocab_dict[term]) if self.knows(term) else 0
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
     def _df(self, col: int) -> int:

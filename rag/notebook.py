@@ -64,7 +64,12 @@ class Notebook:
 
     @cached_property
     def retriever(self) -> HybridRetriever:
-        return HybridRetriever(self.store, self.keywords, self.dense_embedder, self.settings)
+        glossary = None
+        if self.settings.translate_query:
+            from rag.glossary import Glossary
+
+            glossary = Glossary(self.settings.cache_dir)
+        return HybridRetriever(self.store, self.keywords, self.dense_embedder, self.settings, glossary)
 
     @cached_property
     def answerer(self) -> Answerer:

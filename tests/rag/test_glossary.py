@@ -1,0 +1,65 @@
+"""The CC-CEDICT glossary and the other-language keyword leg of retrieval, on tiny inline corpora."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.glossary import Glossary, is_chinese_text
+
+
+@pytest.fixture(scope="module")
+def glossary(tmp_path_factory) -> Glossary:
+    return Glossary(tmp_path_factory.mktemp("cache"))
+
+
+def test_chinese_words_become_stemmed_english_terms(glossary):
+    terms = glossary.english_terms("写那篇做空英伟达长文的作者以前在哪些对冲基金干过?")
+    for term in ("hedg", "fund", "nvidia", "short", "author"):
+        assert term in terms
+    assert glossary.words("对冲基金干过") == ["对冲基金"]  # the longest dictionary word wins
+
+
+def test_traditional_questions_are_looked_up_in_simplified(glossary):
+    assert "hedg" in glossary.english_terms("對沖基金")
+    assert "microsoft" in glossary.english_terms("微軟的資本支出")
+
+
+def test_english_words_and_phrases_become_chinese_terms(glossary):
+    terms = glossary.chinese_terms("Which hedge fund did the author work for?")
+    assert "对冲基金" in terms
+    assert "作者" in terms
+    assert glossary.chinese_terms("the of and") == []  # stop words are not looked up
+
+
+def test_the_question_language_picks_the_direction(glossary):
+    assert is_chinese_text("TPU能否取代GPU?")
+    assert not is_chinese_text("Can the TPU replace the GPU?")
+    assert "replac" in glossary.other_language_terms("TPU能否取代GPU?")
+    assert "取代" in glossary.other_language_terms("Can the TPU replace the GPU?")
+
+
+def test_the_parsed_tables_are_cached_and_reloaded(tmp_path):
+    first = Glossary(tmp_path)
+    assert list((tmp_path / "glossary").glob("cedict-*.pkl"))
+    again = Glossary(tmp_path)
+    assert again.zh_en["对冲基金"] == first.zh_en["对冲基金"] == ["hedge fund"]
+
+
+def test_a_chinese_question_finds_the_english_passage_through_the_glossary(tmp_path):
+    from rag import Notebook
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fund.md").write_text(
+        "# Career\n\nBefore this he spent ten years at two hedge funds as an analyst.\n", encoding="utf-8"
+    )
+    (docs / "chips.md").write_text("# 晶片\n\n台積電為輝達代工先進製程晶片，產能吃緊。\n", encoding="utf-8")
+    (docs / "cloud.md").write_text("# 雲端\n\n雲端業者自研晶片，降低對單一供應商的依賴。\n", encoding="utf-8")
+    question = "他以前在对冲基金做什么?"
+    with_leg = Notebook(tmp_path / ".rag")
+    with_leg.index(docs, progress=False)
+    hits = with_leg.search(question, k=3)
+    english = next(h for h in hits if h.source.endswith("fund.md"))
+    assert english.translated_rank == 1
+    without = Notebook(tmp_path / ".rag", translate_query=False)
+    assert all(h.translated_rank is None for h in without.search(question, k=3))
