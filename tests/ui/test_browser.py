@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -146,8 +147,8 @@ def test_answer_streams_and_citation_opens_passage_in_its_document(page, noteboo
     page.wait_for_function("() => document.querySelector('#source-panel .doc-text').scrollTop > 0")
     assert mark_in_view(page)
 
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    if os.environ.get("RAG_UPDATE_SCREENSHOT"):  # the README's picture; a plain test run leaves the tree clean
+        page.screenshot(path=str(SCREENSHOT))
 
 
 def test_follow_up_keeps_the_conversation_and_its_citations(page, notebook):
