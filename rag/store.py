@@ -69,6 +69,14 @@ class ChunkStore:
         found = {i: StoredChunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [found[i] for i in ids if i in found]
 
+    def embeddings(self, ids: list[str]) -> np.ndarray:
+        """Stored embeddings, in the order asked (ids must exist)."""
+        if not ids:
+            return np.zeros((0, 0), dtype=np.float32)
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        row = {i: e for i, e in zip(got["ids"], got["embeddings"])}
+        return np.asarray([row[i] for i in ids], dtype=np.float32)
+
     def all_ids_and_terms(self) -> tuple[list[str], list[list[str]]]:
         """Every chunk id with its stored keyword terms, for (re)building the BM25 index."""
         got = self.collection.get(include=["metadatas"])

@@ -100,6 +100,23 @@ def keyword_tokens(text: str, for_query: bool = False) -> list[str]:
     return [stem(w) if _ASCII_WORD.match(w) else w for w in kept]
 
 
+_HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
+
+
+def han_bigrams(text: str) -> list[str]:
+    """Overlapping character pairs of each run of Han characters (Simplified); a lone character stays."""
+    out: list[str] = []
+    for run in _HAN_RUN.findall(to_simplified(text)):
+        out += [run[i : i + 2] for i in range(len(run) - 1)] if len(run) > 1 else [run]
+    return out
+
+
+def bm25_terms(text: str, for_query: bool = False) -> list[str]:
+    """What BM25 indexes and matches: keyword_tokens plus Han character bigrams, which catch the words
+    jieba segments differently in the question and the passage (DRCD sample200 R@1 0.915 -> 0.95)."""
+    return keyword_tokens(text, for_query) + han_bigrams(text)
+
+
 _SENTENCE_END = re.compile(r"[。！？!?]+[」』”\"')）]*|(?<![0-9A-Z])\.(?=\s|$)|\n+")
 
 

@@ -1,0 +1,51 @@
+"""Fusion of the dense, keyword and other-language lists, and the BM25 terms, on tiny inline data."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.retrieval import normalised_scores, rrf
+from rag.settings import Settings
+from rag.text import bm25_terms, han_bigrams
+
+
+def test_han_bigrams_are_simplified_character_pairs():
+    assert han_bigrams("台積電代工") == ["台积", "积电", "电代", "代工"]
+    assert han_bigrams("TPU與GPU") == ["与"]  # a lone character between Latin words stays
+    terms = bm25_terms("台積電代工 GPUs")
+    assert "gpus" in terms or "gpu" in terms
+    assert "积电" in terms
+
+
+def test_rrf_adds_weighted_reciprocal_ranks():
+    fused = rrf([(["a", "b"], 1.0), (["b", "c"], 0.5)], k=10)
+    assert fused["b"] == pytest.approx(1 / 12 + 0.5 / 11)
+    assert max(fused, key=fused.get) == "b"
+
+
+def test_score_fusion_keeps_a_clear_keyword_win_and_a_weak_list_weak():
+    s = Settings(dense_weight=1.0, keyword_weight=1.0, translation_weight=0.5)
+    dense = {"a": 0.90, "b": 0.86, "c": 0.80}
+    # b matches the question's words ten times better than anything else: it must come first
+    fused = normalised_scores(dense, 0.80, [("b", 10.0), ("c", 1.0)], [], s)
+    assert fused == pytest.approx({"a": 1.0, "b": 0.6 + 1.0, "c": 0.1})
+    # a chunk below the floor gets nothing from the dense list; the other-language list counts half
+    fused = normalised_scores({"a": 0.9, "d": 0.7}, 0.8, [], [("d", 4.0)], s)
+    assert fused == pytest.approx({"a": 1.0, "d": 0.5})
+
+
+def test_rrf_and_score_fusion_are_both_selectable(seeds_notebook):
+    question = "KKR有人發明了什麼新詞來調侃大家吹噓要建多少GW?"
+    by_score = seeds_notebook.search(question, k=5)
+    assert [h.score for h in by_score] == sorted((h.score for h in by_score), reverse=True)
+    assert all(h.dense_similarity is not None for h in by_score)  # keyword-only hits get their exact cosine
+    assert "Bragawatt" in by_score[0].text
+    seeds_notebook.settings = seeds_notebook.settings.model_copy(update={"fusion": "rrf"})
+    seeds_notebook.__dict__.pop("retriever", None)
+    try:
+        by_rank = seeds_notebook.search(question, k=5)
+        assert all(h.score < 0.1 for h in by_rank)  # reciprocal ranks, not normalised scores
+        assert any("Bragawatt" in h.text for h in by_rank)
+    finally:
+        seeds_notebook.settings = seeds_notebook.settings.model_copy(update={"fusion": "score"})
+        seeds_notebook.__dict__.pop("retriever", None)
