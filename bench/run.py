@@ -169,6 +169,37 @@ def bench_seeds(report: dict) -> None:
     print(json.dumps(report["seeds"]), flush=True)
 
 
+def bench_embedders(report: dict) -> None:
+    """Embedding throughput alone on the seed chunks (mixed zh/en, up to 256 tokens each): the int8 ONNX
+    e5 the notebook uses, the torch fp32 e5 it replaces, USE, and both fused as indexed."""
+    from rag.embedder import Embedder, load_embedder
+    from rag.multi_embedder import ConcatEmbedder, UseEmbedder
+
+    nb = Notebook(path=WORK / "seeds" / ".rag")
+    got = nb.store.collection.get(include=["documents", "metadatas"])
+    if not got["ids"]:
+        return
+
+    texts = list(got["documents"])
+    folder = nb.settings.embedder_path()
+    onnx = load_embedder(folder, backend="auto")
+    use = UseEmbedder()
+    candidates = {
+        f"e5 {onnx.backend}": onnx,
+        "e5 torch fp32": Embedder(folder),
+        "USE v3": use,
+        f"e5 {onnx.backend} + USE (indexed)": ConcatEmbedder([(onnx, 0.7), (use, 0.3)]),
+    }
+    rows = {}
+    for name, embedder in candidates.items():
+        embedder.embed_passages(texts[:16])  # warm
+        t = time.perf_counter()
+        embedder.embed_passages(texts)
+        rows[name] = round(len(texts) / (time.perf_counter() - t), 1)
+    report["embedding_chunks_per_s"] = {"chunks": len(texts), **rows}
+    print(json.dumps(report["embedding_chunks_per_s"]), flush=True)
+
+
 def bench_sets(report: dict, names: list[str], full: bool, naive: bool) -> None:
     indexes: dict[str, tuple] = {}
     for name in names:
@@ -234,6 +265,11 @@ def markdown(report: dict) -> str:
             f"refusal accuracy on unanswerable {a['refusal_accuracy_unanswerable']}, false refusals {a['false_refusals']}",
             "",
         ]
+    if "embedding_chunks_per_s" in report:
+        e = report["embedding_chunks_per_s"]
+        lines += [f"## Embedding alone ({e['chunks']} seed chunks, chunks/s)", "", "| embedder | chunks/s |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in e.items() if k != "chunks"]
+        lines += [""]
     if "retrieval" in report:
         lines += ["## Retrieval (passage level; naive = LangChain 1000/200 + same embedder + Chroma)", ""]
         lines += ["| set | queries | R@1 | R@5 | R@10 | MRR@10 | naive R@5 | R@5 ratio | p50 ms | p95 ms |", "|---" * 10 + "|"]
@@ -261,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full", action="store_true", help="full query files instead of queries.sample200.jsonl")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive LangChain baseline")
     ap.add_argument("--no-seeds", action="store_true", help="skip the seeds/dev.jsonl part")
+    ap.add_argument("--no-embedders", action="store_true", help="skip the embedding-throughput comparison")
     ap.add_argument("--tag", default="", help="suffix for the result files")
     args = ap.parse_args(argv)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
@@ -271,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.no_seeds:
         bench_seeds(report)
+        if not args.no_embedders:
+            bench_embedders(report)
     names = [n for n in args.sets.split(",") if n]
     if names:
         if not DATA.exists():

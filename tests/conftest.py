@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,15 @@ def seeds_notebook(seeds_home):
     report = nb.index(seeds_home / "seeds", progress=False)
     assert report.added == 5 and not report.errors
     return nb
+
+
+def _unused_loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[[], int]:
+    """Call it for a port nothing listens on at 127.0.0.1 (servers started by tests, or a server that is down)."""
+    return _unused_loopback_port

@@ -9,7 +9,6 @@ import copy
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -120,12 +119,6 @@ def chunks(text: str, size: int = 6) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ---------------------------------------------------------------- fixtures
 
 
@@ -224,7 +217,7 @@ def test_a_timeout_shows_one_line_and_the_extractive_answer(seeds_notebook):
     assert not answer.refused and answer.citations == extractive.citations and answer.text.endswith(extractive.text)
 
 
-def test_a_server_that_is_down_gives_one_line_and_no_traceback(seeds_notebook, tpu_hits):
+def test_a_server_that_is_down_gives_one_line_and_no_traceback(seeds_notebook, tpu_hits, free_port):
     url = f"http://127.0.0.1:{free_port()}/v1"
     _, _, answer = run(answerer(seeds_notebook, url), TPU_QUESTION, tpu_hits)
     assert answer.notice.startswith(f"無法連線到 LLM 伺服器 {url}：") and "\n" not in answer.notice
@@ -312,7 +305,7 @@ def test_a_follow_up_is_rewritten_before_retrieval(seeds_notebook):
     assert seeds_notebook.settings.backend == "extractive"
 
 
-def test_a_down_server_during_the_rewrite_is_reported_once(seeds_notebook):
+def test_a_down_server_during_the_rewrite_is_reported_once(seeds_notebook, free_port):
     nb = copy.copy(seeds_notebook)
     url = f"http://127.0.0.1:{free_port()}/v1"
     nb.use_backend("openai", llm_base_url=url)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def app_url(seeds_notebook):
+def app_url(seeds_notebook, free_port):
     from ui.app import build_app
 
     app = build_app(seeds_notebook)

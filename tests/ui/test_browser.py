@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,12 +30,6 @@ SCOPED = "seeds/004_f9c305b453ef41f2.txt"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: run `make browser` (apt)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def notebook(seeds_notebook, seeds_home, tmp_path_factory):
     """A copy of the indexed seeds notebook in its own home: uploads and removals here leave the shared one alone."""
@@ -53,7 +46,7 @@ def notebook(seeds_notebook, seeds_home, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def url(notebook) -> Iterator[str]:
+def url(notebook, free_port) -> Iterator[str]:
     from ui.app import build_app, launch_options
 
     app = build_app(notebook)
