@@ -90,6 +90,7 @@ def token_timings(nb: Notebook, question: str, runs: int) -> dict:
 
 def answer_timing(nb: Notebook, question: str) -> dict:
     """The product path (retrieval, generation, verification): time to the first verified piece and to the Answer."""
+    chat_model(nb.settings, "llamacpp").load().reset()  # the same prompt as token_timings: no cached prefix
     start = time.perf_counter()
     first = None
     for event in nb.ask_events(question):
