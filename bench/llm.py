@@ -82,8 +82,8 @@ def token_timings(nb: Notebook, question: str, runs: int) -> dict:
         "prompt_tokens": usage.get("prompt_tokens"),
         "model_load_s": round(load_s, 2),
         "runs": rows,
-        "ttft_s_median": statistics.median(r["ttft_s"] for r in rows),
-        "tokens_per_s_median": statistics.median(r["tokens_per_s"] for r in rows if r["tokens_per_s"]),
+        "ttft_s_median": round(statistics.median(r["ttft_s"] for r in rows), 2),
+        "tokens_per_s_median": round(statistics.median(r["tokens_per_s"] for r in rows if r["tokens_per_s"]), 1),
         "sample_answer": "".join(text)[:400],
     }
 
