@@ -29,6 +29,8 @@ CSS = """
 .passage mark, .source-doc mark {background: #fde68a; padding: 0 1px;}
 .passage .meta, .source-doc .meta, p.meta {color: #6b7280; font-size: 0.85em;}
 .passage .cite {font-size: 0.85em; margin-left: 6px;}
+.unsupported {border-left: 3px solid #dc2626; background: #fef2f2; padding: 4px 10px; margin: 8px 0; color: #991b1b;}
+.unsupported ul {margin: 4px 0 0 0; padding-left: 18px;}
 a.cite {color: #4f46e5; text-decoration: none; cursor: pointer; font-weight: 600;}
 a.cite:hover {text-decoration: underline;}
 .source-doc h4 {margin: 0 0 4px 0;}

@@ -46,8 +46,9 @@ def passages_html(answer: Answer | None, turn: int | None = None, show_scores: b
     if answer is None:
         return ""
     L = labels(lang)
+    notes = answer_notes_html(answer, lang)
     if not answer.citations:
-        return f"<p class='meta'>{L['no_passages']}</p>"
+        return f"{notes}<p class='meta'>{L['no_passages']}</p>"
     by_n: dict[int, list[Citation]] = {}
     for c in answer.citations:
         by_n.setdefault(c.n, []).append(c)
@@ -64,7 +65,20 @@ def passages_html(answer: Answer | None, turn: int | None = None, show_scores: b
         parts.append(
             f"<div class='passage' id='cite-{n}'><b>[{n}] {html.escape(first.title)}</b>{link}{meta}<div>{body}</div></div>"
         )
-    return "".join(parts)
+    return notes + "".join(parts)
+
+
+def answer_notes_html(answer: Answer, lang: str = "en") -> str:
+    """Above the passages: the query actually searched when a follow-up was rewritten, and the generated
+    claims that failed verification, struck through and flagged so they are never read as cited facts."""
+    L = labels(lang)
+    out = []
+    if answer.rewritten_query:
+        out.append(f"<p class='meta rewritten'>{html.escape(L['rewritten'])}{html.escape(answer.rewritten_query)}</p>")
+    if answer.unsupported:
+        items = "".join(f"<li><del>⚠ {html.escape(claim)}</del></li>" for claim in answer.unsupported)
+        out.append(f"<div class='unsupported'><b>{html.escape(L['unsupported'])}</b><ul>{items}</ul></div>")
+    return "".join(out)
 
 
 def hits_html(hits: list[Hit], turn: int | None = None, show_scores: bool = False, lang: str = "en") -> str:

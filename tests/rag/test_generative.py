@@ -256,6 +256,10 @@ def test_wrong_citations_are_moved_and_invented_numbers_withheld(seeds_notebook,
     assert re.findall(r"\[(\d+)\]", answer.text) == ["1"]  # [n+5] pointed nowhere: re-pointed, renumbered
     assert answer.citations[0].chunk_id == tpu_hits[state["n"] - 1].chunk_id
     assert "".join(pieces) == answer.text
+    from ui.render import passages_html
+
+    panel = passages_html(answer, 0, lang="zh-Hant")  # the UI's cited-passages panel flags the withheld claim
+    assert "<del>⚠ TPU的訓練成本比GPU低87%。</del>" in panel and "文件不支持" in panel
     assert_quotes_verbatim(seeds_notebook, answer)
 
 

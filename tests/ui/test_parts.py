@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ui.labels import LABELS, pick_language
-from ui.render import Span, source_html
+from rag.answer import Answer
+from ui.render import Span, passages_html, source_html
 from ui.uploads import MAX_UPLOAD_BYTES, UploadError, safe_name, save_upload
 
 
@@ -99,3 +100,17 @@ def test_per_request_settings_leave_the_notebook_alone(seeds_notebook):
     assert actions.scope(seeds_notebook, every[:1] + ["not/indexed.txt"]) == every[:1]
     with pytest.raises(actions.BackendUnavailable):
         list(actions.ask_events(seeds_notebook, "TPU能否取代GPU?", backend="no-such-backend"))
+
+
+def test_the_passages_panel_shows_the_rewritten_query_and_strikes_unsupported_claims():
+    answer = Answer(
+        text="The documents do not say.",
+        refused=False,
+        rewritten_query="What does TPU <v7> cost?",
+        unsupported=["TPU costs 87% less <b>than</b> GPUs."],
+    )
+    panel = passages_html(answer, 0, lang="en")
+    assert "Searched as (rewritten with the conversation): What does TPU &lt;v7&gt; cost?" in panel
+    assert "<del>⚠ TPU costs 87% less &lt;b&gt;than&lt;/b&gt; GPUs.</del>" in panel  # escaped, struck, flagged
+    assert "No passages cited." in panel
+    assert passages_html(Answer(text="x", refused=False), 0) == "<p class='meta'>No passages cited.</p>"
