@@ -8,32 +8,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
-import subprocess
 import time
-from pathlib import Path
 
 from rag.offline import go_offline
 
 go_offline()
 
+from bench.run import WORK as BENCH_WORK  # noqa: E402
+from bench.run import run_header, write_results  # noqa: E402
 from rag.evaluate import evaluate, format_report, load_questions  # noqa: E402
 from rag.generative import QWEN_GGUF, answer_messages, chat_model, fit_passages, passage_budget  # noqa: E402
 from rag.notebook import Notebook  # noqa: E402
-from rag.settings import REPO_ROOT, Settings  # noqa: E402
+from rag.settings import Settings  # noqa: E402
 from rag.text import detect_script  # noqa: E402
 
-WORK = REPO_ROOT / "bench" / "work" / "llm"
-RESULTS = REPO_ROOT / "bench" / "results"
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
-    except OSError:
-        return "unknown"
+WORK = BENCH_WORK / "llm"
 
 
 def token_timings(nb: Notebook, question: str, runs: int) -> dict:
@@ -120,12 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     base = Settings(path=WORK / ".rag")
     nb = Notebook(settings=base)
     nb.index(base.seeds, progress=False)
-    result: dict = {
-        "commit": _commit(),
-        "machine": {"cpus": len(os.sched_getaffinity(0)), "processor": platform.processor() or platform.machine()},
-        "when": time.strftime("%Y-%m-%d %H:%M"),
-        "models": {},
-    }
+    result: dict = {**run_header(), "models": {}}
     if args.eval:
         report = evaluate(nb, load_questions(args.eval), answers=True)
         result["extractive_eval"] = {k: v for k, v in report.items() if k != "rows"}
@@ -146,18 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         result["models"][size] = figures
         print(json.dumps({k: v for k, v in figures.items() if k not in ("eval_rows", "eval")}, ensure_ascii=False, indent=1), flush=True)
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"llm-{result['commit']}{'-' + args.tag if args.tag else ''}"
-    stem.with_suffix(".json").write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    stem.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
-    print(stem.with_suffix(".md"))
+    print(write_results(f"llm-{result['commit']}{'-' + args.tag if args.tag else ''}", result, markdown(result)))
     return 0
 
 
 def markdown(result: dict) -> str:
-    m = result["machine"]
     lines = [
-        f"# Local GGUF answers — commit {result['commit']}, {m['cpus']} CPUs ({m['processor']}), {result['when']}",
+        f"# Local GGUF answers — commit {result['commit']}, {result['when']}",
+        "",
+        f"Machine: {result['machine']}",
         "",
         "| model | load s | prompt tokens | TTFT s (median) | tokens/s (median) | first verified piece s | answer s |",
         "|---|---|---|---|---|---|---|",

@@ -19,6 +19,7 @@ from rag.offline import go_offline
 go_offline()
 
 from rag import Notebook  # noqa: E402
+from rag.embedder import available_cpus  # noqa: E402
 from rag.evaluate import evaluate, load_questions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +37,24 @@ SETS = {
     "mixed_drcd_xquad": "mixed_drcd_xquad",
 }
 FULL_BY_DEFAULT = {"mixed_drcd_xquad"}  # its target is stated on the full query file
+
+
+def run_header() -> dict:
+    """When, which commit, which machine: the head of every result file (bench.run, bench.llm)."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    return {
+        "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit or "unknown",
+        "machine": f"{platform.machine()} {platform.processor() or ''} {available_cpus()} cores, Python {platform.python_version()}",
+    }
+
+
+def write_results(name: str, result: dict, table: str) -> Path:
+    """bench/results/<name>.json and .md; returns the markdown file."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (RESULTS / f"{name}.md").write_text(table, encoding="utf-8")
+    return RESULTS / f"{name}.md"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -198,24 +217,19 @@ def bench_seeds(report: dict) -> None:
 def bench_embedders(report: dict) -> None:
     """Embedding throughput alone on the seed chunks (mixed zh/en, up to 256 tokens each): the int8 ONNX
     e5 the notebook uses, the torch fp32 e5 it replaces, USE, and both fused as indexed."""
-    from rag.embedder import Embedder, load_embedder
-    from rag.multi_embedder import ConcatEmbedder, UseEmbedder
+    from rag.embedder import Embedder
 
     nb = Notebook(path=WORK / "seeds" / ".rag")
-    got = nb.store.collection.get(include=["documents", "metadatas"])
-    if not got["ids"]:
+    texts = nb.store.collection.get(include=["documents"])["documents"]
+    if not texts:
         return
-
-    texts = list(got["documents"])
-    folder = nb.settings.embedder_path()
-    onnx = load_embedder(folder, backend="auto")
-    use = UseEmbedder()
-    candidates = {
-        f"e5 {onnx.backend}": onnx,
-        "e5 torch fp32": Embedder(folder),
-        "USE v3": use,
-        f"e5 {onnx.backend} + USE (indexed)": ConcatEmbedder([(onnx, 0.7), (use, 0.3)]),
-    }
+    # The notebook's own embedders (as its settings build them), plus the torch fp32 e5 for comparison.
+    candidates = {f"e5 {nb.embedder.backend}": nb.embedder, "e5 torch fp32": Embedder(nb.settings.embedder_path())}
+    for part, _ in getattr(nb.dense_embedder, "parts", ()):
+        if part is not nb.embedder:
+            candidates[part.name] = part
+    if nb.dense_embedder is not nb.embedder:
+        candidates["fused (as indexed)"] = nb.dense_embedder
     rows = {}
     for name, embedder in candidates.items():
         embedder.embed_passages(texts[:16])  # warm
@@ -343,12 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-embedders", action="store_true", help="skip the embedding-throughput comparison")
     ap.add_argument("--tag", default="", help="suffix for the result files")
     args = ap.parse_args(argv)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
-    report: dict = {
-        "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit,
-        "machine": f"{platform.machine()} {platform.processor() or ''} {subprocess.getoutput('nproc')} cores, Python {platform.python_version()}",
-    }
+    report = run_header()
     if not args.no_seeds:
         bench_seeds(report)
         if not args.no_embedders:
@@ -359,10 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{DATA}: benchmark data not found (../shared/data/bench)")
         bench_sets(report, names, args.full, not args.no_naive)
     report["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = f"bench-{commit}{'-' + args.tag if args.tag else ''}"
-    (RESULTS / f"{stem}.json").write_text(json.dumps(report, ensure_ascii=False, indent=1))
-    (RESULTS / f"{stem}.md").write_text(markdown(report))
+    write_results(f"bench-{report['commit']}{'-' + args.tag if args.tag else ''}", report, markdown(report))
     print(markdown(report))
     return 0
 

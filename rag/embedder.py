@@ -460,7 +460,7 @@ def build_e5_onnx(folder: Path) -> Path:
             ids = _encode_texts(tok, _ONNX_CHECK_TEXTS, max_len)
             pad_id = int(cfg.get("pad_token_id") or 0)
             ref = _torch_reference(model, ids, pad_id)
-            got = _OnnxSession(work / ONNX_FILE, threads=_available_cpus()).embed(ids, batch_size=8, pad_id=pad_id)
+            got = _OnnxSession(work / ONNX_FILE, threads=available_cpus()).embed(ids, batch_size=8, pad_id=pad_id)
         cos = (ref * got).sum(1)
         if not cos.min() >= _ONNX_CHECK_MIN_COS:
             raise RuntimeError(f"int8 ONNX encoder disagrees with torch: cosine {cos.min():.4f}")
@@ -520,7 +520,8 @@ def _try_build_onnx(folder: Path) -> Path | None:
 # --------------------------------------------------------------------------- embed
 
 
-def _available_cpus() -> int:
+def available_cpus() -> int:
+    """Cores this process may run on: thread counts above it only add contention (2-core laptops)."""
     try:
         return len(os.sched_getaffinity(0))  # honours taskset/cgroup pinning, unlike cpu_count
     except AttributeError:
@@ -648,8 +649,8 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
 
         # More threads than usable cores only adds contention (2-core machines).
-        if torch.get_num_threads() > _available_cpus():
-            torch.set_num_threads(_available_cpus())
+        if torch.get_num_threads() > available_cpus():
+            torch.set_num_threads(available_cpus())
         self.batch_size = batch_size
         # fp16/bf16 checkpoints would otherwise compute in half precision, which is slow on CPUs.
         kwargs = {"model_kwargs": {"dtype": torch.float32}} if device.startswith("cpu") else {}
@@ -779,7 +780,7 @@ class OnnxEmbedder(Embedder):
         self.prompts = dict(st_cfg.get("prompts") or {})
         self._passage_prompt = self._pick_prompt(self.passage_prompt_names)
         self._query_prompt = self._pick_prompt(self.query_prompt_names)
-        self._session = _OnnxSession(onnx_path, threads or _available_cpus())
+        self._session = _OnnxSession(onnx_path, threads or available_cpus())
 
     def count_tokens(self, text: str) -> int:
         return len(self._fast.encode(text, add_special_tokens=False).ids)

