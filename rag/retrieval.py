@@ -111,7 +111,12 @@ class HybridRetriever:
         return self.store.query(vector, n, sources)
 
     def keyword(self, question: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
-        return self.keywords.search(bm25_terms(question, for_query=True), n, allowed)
+        """BM25 hits for the question's terms, with the names it mentions also in the other script
+        (微軟 also matches "Microsoft" written inside Chinese text)."""
+        terms = bm25_terms(question, for_query=True)
+        if self.glossary is not None:
+            terms += [t for t in self.glossary.name_terms(question) if t not in terms]
+        return self.keywords.search(terms, n, allowed)
 
     def translated(self, question: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
         """BM25 hits for the question's keywords in the other language (empty without a glossary)."""

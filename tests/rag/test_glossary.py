@@ -38,6 +38,14 @@ def test_the_question_language_picks_the_direction(glossary):
     assert "取代" in glossary.other_language_terms("Can the TPU replace the GPU?")
 
 
+def test_names_are_looked_up_in_the_other_script(glossary):
+    assert "microsoft" in glossary.name_terms("微軟的資本支出")  # only ever a name: 微软 /Microsoft Corporation/
+    assert "现代" in glossary.name_terms("How much is Hyundai investing?")
+    assert "tsmc" in glossary.name_terms("台積電的產能")  # the acronym beside the full name
+    # 现代 is also "modern": a Chinese word that is not only a name brings no English name along.
+    assert glossary.name_terms("现代社会") == []
+
+
 def test_the_parsed_tables_are_cached_and_reloaded(tmp_path):
     first = Glossary(tmp_path)
     assert list((tmp_path / "glossary").glob("cedict-*.pkl"))
@@ -63,3 +71,23 @@ def test_a_chinese_question_finds_the_english_passage_through_the_glossary(tmp_p
     assert english.translated_rank == 1
     without = Notebook(tmp_path / ".rag", translate_query=False)
     assert all(h.translated_rank is None for h in without.search(question, k=3))
+
+
+def test_a_name_in_chinese_finds_the_chinese_passage_that_writes_it_in_latin_letters(tmp_path):
+    from rag import Notebook
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "capex.md").write_text("# 資本支出\n\n過去 Microsoft 的資本支出只佔銷售額的 1% 或 2%。\n", encoding="utf-8")
+    (docs / "other.md").write_text("# 支出\n\n政府的支出與銷售額在去年都成長了。\n", encoding="utf-8")
+    nb = Notebook(tmp_path / ".rag")
+    nb.index(docs, progress=False)
+    retriever = nb.retriever
+    nb.keywords.sync(nb.store)
+    ranked = [chunk_id for chunk_id, _ in retriever.keyword("微軟以前的支出佔銷售額多少?", 5, None)]
+    capex = next(h.chunk_id for h in nb.search("資本支出", k=2) if h.source.endswith("capex.md"))
+    assert ranked[0] == capex
+    without = Notebook(tmp_path / ".rag", translate_query=False)
+    without.keywords.sync(without.store)
+    scores = dict(without.retriever.keyword("微軟以前的支出佔銷售額多少?", 5, None))
+    assert scores.get(capex, 0.0) < dict(retriever.keyword("微軟以前的支出佔銷售額多少?", 5, None))[capex]
