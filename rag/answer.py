@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
+import re
+
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from rag.keyword import KeywordIndex
-from rag.prompts import refusal
+from rag.prompts import NO_TIME, REFUSAL, refusal
 from rag.retrieval import Hit
 from rag.settings import Settings
 from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script, to_simplified
@@ -70,6 +72,38 @@ class Answerer(Runnable[dict, Answer]):
         raise NotImplementedError
 
 
+# What kind of answer a question asks for, and how a sentence shows it has one (extractive QA's answer types).
+_ASKS_TIME = re.compile(
+    r"什么时候|什麼時候|何时|何時|哪一年|哪年|几月|幾月|哪天|多久|\bwhen\b|what year|what date|how long", re.I
+)
+_ASKS_AMOUNT = re.compile(r"多少|幾[個台家種次倍年歲%％]|几[个台家种次倍年岁%％]|多大|多快|\bhow (much|many|fast|big|large)\b", re.I)
+_HAS_TIME = re.compile(
+    r"\d{4}|\d{1,2}\s*[月日號号]|[一二三四五六七八九十〇零兩两]+\s*[年月日]|[今明去前后後]年|[今明昨前后後]天|年[中底初]|[上下]半年|"
+    r"[上下本这這][個个]?(月|週|周|星期|季)|季度|最近|近期|目前|即將|即将|不久|之後|之后|以後|以后|\d+\s*(年|天|週|周|個月|个月|小時|小时)|"
+    r"Q[1-4]\b|\b(19|20)\d\d\b|\b(next|this|last|coming) (year|month|quarter|week)\b|\b(january|february|march|april|"
+    r"may|june|july|august|september|october|november|december|today|tomorrow|yesterday|recently|soon|ago|later|"
+    r"currently|now)\b|\b\d+ (years?|months?|days?|weeks?|hours?)\b|\b\d+s\b",
+    re.I,
+)
+_HAS_AMOUNT = re.compile(r"\d|[一二兩两三四五六七八九十百千萬万億亿]+\s*[倍個个台家種种次年%％美元億亿萬万]")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def answer_type(question: str) -> re.Pattern | None:
+    """The pattern a sentence answering `question` must show: a time for "when", a number for "how much"."""
+    if _ASKS_TIME.search(question):
+        return _HAS_TIME
+    if _ASKS_AMOUNT.search(question):
+        return _HAS_AMOUNT
+    return None
+
+
+def shows_answer_type(pattern: re.Pattern, sentence: str, question: str) -> bool:
+    """The sentence has the asked-for kind of fact, not only numbers the question itself gives."""
+    asked = set(_NUMBER.findall(question))
+    return bool(pattern.search(_NUMBER.sub(lambda m: "" if m.group(0) in asked else m.group(0), sentence)))
+
+
 def _core(text: str) -> str:
     """Letters and digits only, Simplified, lowercased: for spotting a question quoted in a sentence."""
     return "".join(ch for ch in to_simplified(text).lower() if ch.isalnum())
@@ -84,6 +118,7 @@ class Candidate:
     score: float = 0.0
     similarity: float = 0.0
     coverage: float = 0.0
+    typed: bool = False  # has the kind of fact the question asks for (a time, a number)
 
 
 class ExtractiveAnswerer(Answerer):
@@ -91,10 +126,11 @@ class ExtractiveAnswerer(Answerer):
 
     backend = "extractive"
 
-    def __init__(self, embedder, keywords: KeywordIndex, settings: Settings):
+    def __init__(self, embedder, keywords: KeywordIndex, settings: Settings, glossary=None):
         self.embedder = embedder
         self.keywords = keywords
         self.settings = settings
+        self.glossary = glossary  # rag.glossary.Glossary: question keywords in the other language, for coverage
 
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
         out, seen = [], set()
@@ -126,10 +162,19 @@ class ExtractiveAnswerer(Answerer):
         sims = np.asarray(vectors) @ np.asarray(q)
         terms = keyword_tokens(question, for_query=True)
         asked = set(terms) | set(keyword_tokens(question))
+        # A sentence in the other language is judged on the question's words in that language (and its names),
+        # at half weight: dictionary senses are a looser match than the question's own words.
+        other, chinese_question = [], han_share(question) > 0.5
+        if self.glossary is not None:
+            other = self.glossary.other_language_terms(question, self.keywords.knows) + self.glossary.name_terms(question)
         core = _core(question)
+        wanted = answer_type(question)
         for c, sim in zip(cands, sims):
             c.similarity = float(sim)
             c.coverage = self.coverage(terms, c.text)
+            if other and (han_share(c.text) > 0.5) != chinese_question:
+                c.coverage = max(c.coverage, 0.5 * self.coverage(other, c.text))
+            c.typed = wanted is not None and shows_answer_type(wanted, c.text, question)
             said = set(keyword_tokens(c.text))
             # A sentence that only repeats the question (a title, the question quoted) answers nothing.
             novelty = len(said - asked) / len(said) if said else 0.0
@@ -139,6 +184,7 @@ class ExtractiveAnswerer(Answerer):
                 c.similarity
                 + self.settings.coverage_weight * c.coverage
                 - self.settings.echo_penalty * (max(0.0, 0.5 - novelty) + 0.5 * quotes_question)
+                + self.settings.answer_type_weight * c.typed
                 + 0.01 / (1 + c.hit_index)
             )
 
@@ -165,15 +211,18 @@ class ExtractiveAnswerer(Answerer):
         cands = self.candidates(hits)
         if cands:
             self.score(question, hits, cands)
-        if not cands or not self.is_answerable(cands):
-            text = refusal(script)
+        chosen = self.select(cands) if cands and self.is_answerable(cands) else []
+        # A "when" question answered by sentences without any time only sounds like an answer.
+        untimed = chosen and answer_type(question) is _HAS_TIME and not any(c.typed for c in chosen)
+        if not chosen or untimed:
+            text = refusal(script, NO_TIME if untimed else REFUSAL)
             yield text
             yield Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend)
             return
         citations: list[Citation] = []
         number: dict[int, int] = {}
         pieces = []
-        for c in self.select(cands):
+        for c in chosen:
             hit = hits[c.hit_index]
             if c.hit_index not in number:
                 number[c.hit_index] = len(number) + 1

@@ -73,7 +73,7 @@ class Notebook:
 
     @cached_property
     def answerer(self) -> Answerer:
-        extractive = ExtractiveAnswerer(self.embedder, self.keywords, self.settings)
+        extractive = ExtractiveAnswerer(self.embedder, self.keywords, self.settings, self.retriever.glossary)
         if self.settings.backend == "extractive":
             return extractive
         from rag.generative import cross_lingual_embedder, make_answerer

@@ -8,6 +8,13 @@ REFUSAL = {
     "en": "The documents do not say.",
 }
 
+# Said instead when the passages are on the question's topic but none gives a time for a "when" question.
+NO_TIME = {
+    "zh-Hant": "文件中沒有提到具體時間。",
+    "zh-Hans": "文件中没有提到具体时间。",
+    "en": "The documents do not say when.",
+}
+
 EMPTY_NOTEBOOK = {
     "zh-Hant": "筆記本還是空的：請先建立索引（rag index seeds/）。",
     "zh-Hans": "笔记本还是空的：请先建立索引（rag index seeds/）。",
@@ -15,9 +22,9 @@ EMPTY_NOTEBOOK = {
 }
 
 
-def refusal(script: str) -> str:
-    """The fixed sentence said when the documents do not contain the answer."""
-    return REFUSAL.get(script, REFUSAL["en"])
+def refusal(script: str, reason: dict[str, str] = REFUSAL) -> str:
+    """The fixed sentence said when the documents do not contain the answer (`reason`: which sentence set)."""
+    return reason.get(script, reason["en"])
 
 
 # ---------------------------------------------------------------- generative answers (rag/generative.py)

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     k: int = Field(5, description="Passages returned by search and read by the answerer.")
     answer_sentences: int = Field(4, description="Most sentences the extractive answer quotes.")
     coverage_weight: float = Field(0.3, description="Weight of question-keyword coverage beside e5 similarity when scoring answer sentences.")
+    answer_type_weight: float = Field(
+        0.05,
+        description="Bonus for answer sentences holding the kind of fact the question asks for: a time for "
+        "when/什麼時候, a number for how much/多少.",
+    )
     echo_penalty: float = Field(0.4, description="Penalty for answer sentences that mostly repeat the question's own words.")
     answer_threshold: float = Field(
         0.87, description="Best sentence score below which the answer is a refusal (calibrated on dev.jsonl)."

@@ -1,0 +1,23 @@
+"""The extractive answerer's answer types: what a "when" or "how much" question needs from a sentence."""
+
+from __future__ import annotations
+
+from rag.answer import answer_type, shows_answer_type
+
+
+def test_when_questions_need_a_time_and_how_much_questions_a_number():
+    when = answer_type("金管會對AI Agent的規範什麼時候開始上路?")
+    assert when is answer_type("When will Blackwell ship?")
+    assert shows_answer_type(when, "Blockwhale架構預計明年中問世。", "什麼時候會出?")
+    assert shows_answer_type(when, "It ships in March 2025.", "When will it ship?")
+    assert not shows_answer_type(when, "金管會將規範Agent的商業應用。", "什麼時候開始上路?")
+    amount = answer_type("how much are hyundai and nvidia putting into it?")
+    assert amount is answer_type("會寫CUDA的GPU工程師薪水行情大概多少?")
+    assert shows_answer_type(amount, "現代汽車集團與NVIDIA宣布共同投資30億美元", "how much?")
+    assert answer_type("What did KKR call it?") is None
+
+
+def test_numbers_the_question_gives_do_not_count_as_the_answer():
+    when = answer_type("What happened to Nvidia in 2025, and when?")
+    assert not shows_answer_type(when, "In 2025 Nvidia kept growing.", "What happened to Nvidia in 2025, and when?")
+    assert shows_answer_type(when, "In 2025 Nvidia kept growing until March.", "What happened to Nvidia in 2025, and when?")
