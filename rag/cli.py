@@ -61,7 +61,11 @@ def cmd_ask(args) -> int:
 def cmd_eval(args) -> int:
     from rag.evaluate import evaluate, format_report, load_questions
 
-    report = evaluate(_notebook(args), load_questions(args.file), k=args.k, answers=args.answers)
+    nb = _notebook(args)
+    if nb.store.count() == 0:  # every metric would be 0 and look like a retrieval failure
+        print(f"rag eval: the notebook at {nb.path} is empty: index the documents first (rag index seeds/)", file=sys.stderr)
+        return 2
+    report = evaluate(nb, load_questions(args.file), k=args.k, answers=args.answers)
     print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
     return 0
 

@@ -6,6 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+DEV = Path(__file__).resolve().parents[1] / "data" / "dev.jsonl"
 
 
 def rag(*args: str, path) -> dict:
@@ -40,3 +43,15 @@ def test_index_and_status_json(seeds_notebook, seeds_home):
     assert report["unchanged"] == 5 and report["embedded"] == 0 and report["chunks"] > 0
     status = rag("status", path=seeds_notebook.path)
     assert status["documents"] == 5 and status["chunks"] == report["chunks"]
+
+
+def test_eval_on_an_empty_notebook_says_so_instead_of_scoring_zero(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "--path", str(tmp_path / "empty"), "eval", str(DEV)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2
+    assert "is empty" in out.stderr and "rag index" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
