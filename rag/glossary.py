@@ -37,6 +37,41 @@ def is_chinese_text(text: str) -> bool:
     return len(_HAN.findall(text)) * 2 >= len(_LATIN.findall(text)) and bool(_HAN.search(text))
 
 
+# Company names as tech and finance articles write them in Taiwan, Hong Kong and the Mainland, which CC-CEDICT
+# lacks (輝達) or lists only as a common word (蘋果 "apple", 三星 "three stars"): English name -> Chinese spellings.
+TECH_NAMES = {
+    "NVIDIA": ["輝達", "英偉達", "英伟达"],
+    "AMD": ["超微"],
+    "Intel": ["英特爾", "英特尔"],
+    "TSMC": ["台積電", "台积电"],
+    "MediaTek": ["聯發科", "联发科"],
+    "Qualcomm": ["高通"],
+    "Broadcom": ["博通"],
+    "Micron": ["美光"],
+    "Hynix": ["海力士"],
+    "Samsung": ["三星"],
+    "ASML": ["艾司摩爾", "阿斯麥"],
+    "Apple": ["蘋果"],
+    "Google": ["谷歌", "谷哥"],
+    "Microsoft": ["微軟", "微软"],
+    "Amazon": ["亞馬遜", "亚马逊"],
+    "Facebook": ["臉書", "脸书"],
+    "Oracle": ["甲骨文"],
+    "Tesla": ["特斯拉"],
+    "SoftBank": ["軟銀", "软银"],
+    "Huawei": ["華為", "华为"],
+    "Tencent": ["騰訊", "腾讯"],
+    "Alibaba": ["阿里巴巴"],
+    "ByteDance": ["字節跳動", "字节跳动"],
+    "Baidu": ["百度"],
+    "Foxconn": ["鴻海", "鸿海", "富士康"],
+    "Quanta": ["廣達", "广达"],
+    "Supermicro": ["美超微"],
+    "Dell": ["戴爾", "戴尔"],
+    "Hyundai": ["現代汽車", "现代汽车"],
+}
+
+
 def english_phrases(text: str) -> list[tuple[int, int, str]]:
     """(position, length, phrase) for the two-word phrases of a text, then its single words, lowercased."""
     words = _ENGLISH_WORD.findall(text.lower())
@@ -55,6 +90,21 @@ class Glossary:
         self.senses = senses
         self.max_word_chars = max_word_chars
         self.zh_en, self.en_zh, self.names, self.en_names = self._load(cache_dir)
+        for english, spellings in TECH_NAMES.items():
+            for chinese in dict.fromkeys(to_simplified(w) for w in spellings):
+                self.names[chinese] = english
+                # First sense, so words() segments it and english_terms translates it as the company.
+                self.zh_en[chinese] = [english] + [x for x in self.zh_en.get(chinese, []) if x != english]
+                aliases = self.en_names.setdefault(english.lower(), [])
+                if chinese not in aliases:
+                    aliases.insert(0, chinese)
+        # 苹果公司 adds nothing to 苹果 but the generic 公司: keep a spelling only if no kept one is inside it.
+        for english, aliases in self.en_names.items():
+            kept: list[str] = []
+            for alias in aliases:
+                if not any(k in alias for k in kept):
+                    kept.append(alias)
+            self.en_names[english] = kept
 
     def _load(self, cache_dir: Path | None) -> tuple[dict, dict, dict, dict]:
         # Parsing the 115k-line file takes ~1.5 s; the pickled tables load in a fraction of that.
@@ -159,7 +209,8 @@ class Glossary:
         return list(dict.fromkeys(terms))
 
     def name_terms(self, question: str, per_name: int = 3) -> list[str]:
-        """Names in the question written the other way round: 微軟 -> microsoft, Hyundai -> 现代.
+        """Names in the question written the other way round (微軟 -> microsoft, Hyundai -> 现代) and in the
+        other Chinese spellings of the same name (輝達 -> 英伟达).
 
         Chinese text often writes a company or person in Latin letters (and English text sometimes in
         Chinese), so these go into the question's own keyword search, not only the other-language one.
@@ -169,7 +220,11 @@ class Glossary:
             if _HAN.search(run):
                 for word in self.words(run):
                     if word in self.names:
-                        terms += keyword_tokens(self.names[word], for_query=True)
+                        english = self.names[word]
+                        terms += keyword_tokens(english, for_query=True)
+                        for alias in self.en_names.get(english.lower(), [])[:per_name]:
+                            if alias != word:
+                                terms += bm25_terms(alias, for_query=True)
             else:
                 for _, _, phrase in english_phrases(run):
                     for name in self.en_names.get(phrase, [])[:per_name]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.glossary import is_chinese_text
 from rag.keyword import KeywordIndex
 from rag.settings import Settings
 from rag.store import ChunkStore, StoredChunk
@@ -111,18 +112,21 @@ class HybridRetriever:
         return self.store.query(vector, n, sources)
 
     def keyword(self, question: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
-        """BM25 hits for the question's terms, with the names it mentions also in the other script
-        (微軟 also matches "Microsoft" written inside Chinese text)."""
+        """BM25 hits for the question's terms; a Chinese question's names also in Latin letters (微軟 also
+        matches "Microsoft" written inside Chinese text) and in their other Chinese spellings (輝達, 英偉達)."""
         terms = bm25_terms(question, for_query=True)
-        if self.glossary is not None:
+        if self.glossary is not None and is_chinese_text(question):
             terms += [t for t in self.glossary.name_terms(question) if t not in terms]
         return self.keywords.search(terms, n, allowed)
 
     def translated(self, question: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
-        """BM25 hits for the question's keywords in the other language (empty without a glossary)."""
+        """BM25 hits for the question's keywords in the other language (empty without a glossary); an
+        English question's names in Chinese spellings are among them (Hyundai -> 现代)."""
         if self.glossary is None:
             return []
         terms = self.glossary.other_language_terms(question, self.keywords.knows)
+        if not is_chinese_text(question):
+            terms += [t for t in self.glossary.name_terms(question) if t not in terms]
         return self.keywords.search(terms, n, allowed) if terms else []
 
     def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:

@@ -46,6 +46,15 @@ def test_names_are_looked_up_in_the_other_script(glossary):
     assert glossary.name_terms("现代社会") == []
 
 
+def test_company_names_match_their_other_chinese_spellings(glossary):
+    # Taiwan writes 輝達 where the Mainland writes 英伟达 and many articles write NVIDIA.
+    terms = glossary.name_terms("輝達下一代的架構")
+    assert "nvidia" in terms and "伟达" in terms
+    assert "辉达" in glossary.name_terms("英偉達的毛利率")
+    assert "辉达" in glossary.name_terms("What does Nvidia say?")
+    assert glossary.name_terms("微軟的資本支出") == ["microsoft"]  # 微软公司 adds only the generic 公司
+
+
 def test_the_parsed_tables_are_cached_and_reloaded(tmp_path):
     first = Glossary(tmp_path)
     assert list((tmp_path / "glossary").glob("cedict-*.pkl"))
@@ -91,3 +100,18 @@ def test_a_name_in_chinese_finds_the_chinese_passage_that_writes_it_in_latin_let
     without.keywords.sync(without.store)
     scores = dict(without.retriever.keyword("微軟以前的支出佔銷售額多少?", 5, None))
     assert scores.get(capex, 0.0) < dict(retriever.keyword("微軟以前的支出佔銷售額多少?", 5, None))[capex]
+
+
+def test_an_english_question_finds_a_chinese_passage_by_the_chinese_spelling_of_a_name(tmp_path):
+    from rag import Notebook
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "hyundai.md").write_text("# 投資\n\n現代汽車集團宣布投資30億美元成立研究中心。\n", encoding="utf-8")
+    (docs / "other.md").write_text("# 投資\n\n政府宣布投資新的研究中心。\n", encoding="utf-8")
+    nb = Notebook(tmp_path / ".rag")
+    nb.index(docs, progress=False)
+    nb.keywords.sync(nb.store)
+    hyundai = next(h.chunk_id for h in nb.search("現代汽車", k=2) if h.source.endswith("hyundai.md"))
+    ranked = [chunk_id for chunk_id, _ in nb.retriever.translated("How much is Hyundai investing?", 5, None)]
+    assert ranked[:1] == [hyundai]
