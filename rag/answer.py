@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
-
-import re
 
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -76,7 +75,9 @@ class Answerer(Runnable[dict, Answer]):
 _ASKS_TIME = re.compile(
     r"什么时候|什麼時候|何时|何時|哪一年|哪年|几月|幾月|哪天|多久|\bwhen\b|what year|what date|how long", re.I
 )
-_ASKS_AMOUNT = re.compile(r"多少|幾[個台家種次倍年歲%％]|几[个台家种次倍年岁%％]|多大|多快|\bhow (much|many|fast|big|large)\b", re.I)
+_ASKS_AMOUNT = re.compile(
+    r"多少|幾[個台家種次倍年歲%％]|几[个台家种次倍年岁%％]|多大|多快|\bhow (much|many|fast|big|large)\b", re.I
+)
 _HAS_TIME = re.compile(
     r"\d{4}|\d{1,2}\s*[月日號号]|[一二三四五六七八九十〇零兩两]+\s*[年月日]|[今明去前后後]年|[今明昨前后後]天|年[中底初]|[上下]半年|"
     r"[上下本这這][個个]?(月|週|周|星期|季)|季度|最近|近期|目前|即將|即将|不久|之後|之后|以後|以后|\d+\s*(年|天|週|周|個月|个月|小時|小时)|"
@@ -166,7 +167,8 @@ class ExtractiveAnswerer(Answerer):
         # at half weight: dictionary senses are a looser match than the question's own words.
         other, chinese_question = [], han_share(question) > 0.5
         if self.glossary is not None:
-            other = self.glossary.other_language_terms(question, self.keywords.knows) + self.glossary.name_terms(question)
+            other = self.glossary.other_language_terms(question, self.keywords.knows)
+            other += self.glossary.name_terms(question)
         core = _core(question)
         wanted = answer_type(question)
         for c, sim in zip(cands, sims):

@@ -21,7 +21,11 @@ _ENGLISH_WORD = re.compile(r"[a-z][a-z'\-]+")
 # A proper noun's English name: its first sense when that is all capitalised words ("Microsoft Corporation",
 # "NVIDIA, computer graphics card company"), without a generic company suffix, or the acronym given beside it
 # ("Taiwan Semiconductor Manufacturing Company (TSMC)").
-_NAME = re.compile(r"^([A-Z][\w.&'-]*(?: [A-Z][\w.&'-]*)*?)(?: (?:Corporation|Company|Group|Inc\.?|Corp\.?|Ltd\.?))?(?: \(([A-Z]{2,})\))?\s*(?:[,;(/]|$)")
+_NAME = re.compile(
+    r"^([A-Z][\w.&'-]*(?: [A-Z][\w.&'-]*)*?)"  # the capitalised words
+    r"(?: (?:Corporation|Company|Group|Inc\.?|Corp\.?|Ltd\.?))?"  # a company suffix, dropped
+    r"(?: \(([A-Z]{2,})\))?\s*(?:[,;(/]|$)"  # the acronym beside it, then the end of the sense
+)
 _ARTICLE = re.compile(r"^(the|a|an) ")
 _PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 # Senses that name no meaning of their own: cross-references, classifiers, readings.
@@ -193,7 +197,9 @@ class Glossary:
                     terms += keyword_tokens(sense, for_query=True)
         return list(dict.fromkeys(terms))
 
-    def chinese_terms(self, question: str, known: Callable[[str], bool] | None = None, per_phrase: int = 3) -> list[str]:
+    def chinese_terms(
+        self, question: str, known: Callable[[str], bool] | None = None, per_phrase: int = 3
+    ) -> list[str]:
         """BM25 terms of an English question in Chinese: dictionary words whose sense is one of its
         words or two-word phrases (e.g. "hedge fund" -> 对冲基金), at most `per_phrase` each, taken
         among the `known` ones (e.g. words of the corpus) when given."""

@@ -18,6 +18,7 @@ def test_when_questions_need_a_time_and_how_much_questions_a_number():
 
 
 def test_numbers_the_question_gives_do_not_count_as_the_answer():
-    when = answer_type("What happened to Nvidia in 2025, and when?")
-    assert not shows_answer_type(when, "In 2025 Nvidia kept growing.", "What happened to Nvidia in 2025, and when?")
-    assert shows_answer_type(when, "In 2025 Nvidia kept growing until March.", "What happened to Nvidia in 2025, and when?")
+    question = "What happened to Nvidia in 2025, and when?"
+    when = answer_type(question)
+    assert not shows_answer_type(when, "In 2025 Nvidia kept growing.", question)
+    assert shows_answer_type(when, "In 2025 Nvidia kept growing until March.", question)

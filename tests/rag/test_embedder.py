@@ -3,6 +3,7 @@ the int8 ONNX encoder that ensure_e5 adds agrees with the torch one."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -104,6 +105,16 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1)
 
 
+@contextlib.contextmanager
+def small_batches(embedder, size: int = 3):
+    """Embed in batches of `size` for the block (batches mixing lengths), then restore the embedder's own."""
+    saved, embedder.batch_size = embedder.batch_size, size
+    try:
+        yield embedder
+    finally:
+        embedder.batch_size = saved
+
+
 def test_build_writes_a_complete_sentence_transformers_folder(e5_dir):
     names = {p.relative_to(e5_dir).as_posix() for p in e5_dir.rglob("*") if p.is_file()}
     assert {
@@ -157,11 +168,8 @@ def test_embedder_uses_the_e5_prompts_and_keeps_input_order(embedder, engine):
     assert _cos(q, engine.query(TEXTS)).min() >= 0.999
     # Batched in token-length order, returned in input order: each row equals its own embedding.
     one_by_one = np.stack([embedder.embed_passages([t])[0] for t in TEXTS])
-    batch_size, embedder.batch_size = embedder.batch_size, 3
-    try:
+    with small_batches(embedder):
         assert _cos(embedder.embed_passages(TEXTS), one_by_one).min() > 0.9999
-    finally:
-        embedder.batch_size = batch_size
     assert embedder.embed_passages([]).shape == (0, 384)
 
 
@@ -285,13 +293,10 @@ def test_onnx_embedder_tokenises_and_counts_like_torch(onnx_embedder, embedder):
 def test_onnx_embedder_keeps_input_order(onnx_embedder):
     texts = TEXTS + [CHUNK_TEXT, LONG_TEXT]
     one_by_one = np.stack([onnx_embedder.embed_passages([t])[0] for t in texts])
-    batch_size, onnx_embedder.batch_size = onnx_embedder.batch_size, 3
-    try:
+    with small_batches(onnx_embedder):
         # int8 activation scales are per forward call, so batch-mates shift short texts slightly
         # (measured 0.997); a row landing in the wrong place scores far lower.
         assert _cos(onnx_embedder.embed_passages(texts), one_by_one).min() > 0.99
-    finally:
-        onnx_embedder.batch_size = batch_size
     # Texts over half of ONNX_FORWARD_TOKENS are encoded alone: their vectors do not depend on the batch.
     assert _cos(onnx_embedder.embed_passages([LONG_TEXT] + TEXTS)[:1], one_by_one[-1:]).min() > 0.99999
     assert onnx_embedder.embed_passages([]).shape == (0, 384)

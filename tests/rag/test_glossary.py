@@ -62,19 +62,32 @@ def test_the_parsed_tables_are_cached_and_reloaded(tmp_path):
     assert again.zh_en["对冲基金"] == first.zh_en["对冲基金"] == ["hedge fund"]
 
 
-def test_a_chinese_question_finds_the_english_passage_through_the_glossary(tmp_path):
+def indexed(tmp_path, files: dict[str, str]):
+    """A real notebook over tiny inline files, its keyword index in step with Chroma."""
     from rag import Notebook
 
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "fund.md").write_text(
-        "# Career\n\nBefore this he spent ten years at two hedge funds as an analyst.\n", encoding="utf-8"
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    nb = Notebook(tmp_path / ".rag")
+    nb.index(docs, progress=False)
+    nb.keywords.sync(nb.store)
+    return nb
+
+
+def test_a_chinese_question_finds_the_english_passage_through_the_glossary(tmp_path):
+    from rag import Notebook
+
+    with_leg = indexed(
+        tmp_path,
+        {
+            "fund.md": "# Career\n\nBefore this he spent ten years at two hedge funds as an analyst.\n",
+            "chips.md": "# 晶片\n\n台積電為輝達代工先進製程晶片，產能吃緊。\n",
+            "cloud.md": "# 雲端\n\n雲端業者自研晶片，降低對單一供應商的依賴。\n",
+        },
     )
-    (docs / "chips.md").write_text("# 晶片\n\n台積電為輝達代工先進製程晶片，產能吃緊。\n", encoding="utf-8")
-    (docs / "cloud.md").write_text("# 雲端\n\n雲端業者自研晶片，降低對單一供應商的依賴。\n", encoding="utf-8")
     question = "他以前在对冲基金做什么?"
-    with_leg = Notebook(tmp_path / ".rag")
-    with_leg.index(docs, progress=False)
     hits = with_leg.search(question, k=3)
     english = next(h for h in hits if h.source.endswith("fund.md"))
     assert english.translated_rank == 1
@@ -85,14 +98,14 @@ def test_a_chinese_question_finds_the_english_passage_through_the_glossary(tmp_p
 def test_a_name_in_chinese_finds_the_chinese_passage_that_writes_it_in_latin_letters(tmp_path):
     from rag import Notebook
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "capex.md").write_text("# 資本支出\n\n過去 Microsoft 的資本支出只佔銷售額的 1% 或 2%。\n", encoding="utf-8")
-    (docs / "other.md").write_text("# 支出\n\n政府的支出與銷售額在去年都成長了。\n", encoding="utf-8")
-    nb = Notebook(tmp_path / ".rag")
-    nb.index(docs, progress=False)
+    nb = indexed(
+        tmp_path,
+        {
+            "capex.md": "# 資本支出\n\n過去 Microsoft 的資本支出只佔銷售額的 1% 或 2%。\n",
+            "other.md": "# 支出\n\n政府的支出與銷售額在去年都成長了。\n",
+        },
+    )
     retriever = nb.retriever
-    nb.keywords.sync(nb.store)
     ranked = [chunk_id for chunk_id, _ in retriever.keyword("微軟以前的支出佔銷售額多少?", 5, None)]
     capex = next(h.chunk_id for h in nb.search("資本支出", k=2) if h.source.endswith("capex.md"))
     assert ranked[0] == capex
@@ -103,15 +116,13 @@ def test_a_name_in_chinese_finds_the_chinese_passage_that_writes_it_in_latin_let
 
 
 def test_an_english_question_finds_a_chinese_passage_by_the_chinese_spelling_of_a_name(tmp_path):
-    from rag import Notebook
-
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "hyundai.md").write_text("# 投資\n\n現代汽車集團宣布投資30億美元成立研究中心。\n", encoding="utf-8")
-    (docs / "other.md").write_text("# 投資\n\n政府宣布投資新的研究中心。\n", encoding="utf-8")
-    nb = Notebook(tmp_path / ".rag")
-    nb.index(docs, progress=False)
-    nb.keywords.sync(nb.store)
+    nb = indexed(
+        tmp_path,
+        {
+            "hyundai.md": "# 投資\n\n現代汽車集團宣布投資30億美元成立研究中心。\n",
+            "other.md": "# 投資\n\n政府宣布投資新的研究中心。\n",
+        },
+    )
     hyundai = next(h.chunk_id for h in nb.search("現代汽車", k=2) if h.source.endswith("hyundai.md"))
     ranked = [chunk_id for chunk_id, _ in nb.retriever.translated("How much is Hyundai investing?", 5, None)]
     assert ranked[:1] == [hyundai]
