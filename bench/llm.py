@@ -15,13 +15,16 @@ from rag.offline import go_offline
 
 go_offline()
 
-from bench.run import WORK as BENCH_WORK  # noqa: E402
-from bench.run import run_header, write_results  # noqa: E402
-from rag.evaluate import evaluate, format_report, load_questions  # noqa: E402
-from rag.generative import QWEN_GGUF, answer_messages, chat_model, fit_passages, passage_budget  # noqa: E402
-from rag.notebook import Notebook  # noqa: E402
-from rag.settings import Settings  # noqa: E402
-from rag.text import detect_script  # noqa: E402
+from bench.run import WORK as BENCH_WORK
+from bench.run import run_header, write_results
+from rag.answer.context import answer_messages, fit_passages, passage_budget
+from rag.evaluate import evaluate, format_report, load_questions
+from rag.llm import chat_model
+from rag.notebook import Notebook
+from rag.provision.gguf import QWEN_GGUF
+from rag.settings import Settings
+from rag.text import detect_script
+from rag.types import Delta, Final
 
 WORK = BENCH_WORK / "llm"
 
@@ -84,9 +87,10 @@ def answer_timing(nb: Notebook, question: str) -> dict:
     start = time.perf_counter()
     first = None
     for event in nb.ask_events(question):
-        if isinstance(event, str) and first is None:
+        if isinstance(event, Delta) and first is None:
             first = time.perf_counter()
-        answer = event
+        if isinstance(event, Final):
+            answer = event.answer
     end = time.perf_counter()
     return {
         "first_piece_s": round((first or end) - start, 2),

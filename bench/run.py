@@ -19,7 +19,7 @@ from rag.offline import go_offline
 go_offline()
 
 from rag import Notebook  # noqa: E402
-from rag.embedder import available_cpus  # noqa: E402
+from rag.util import available_cpus  # noqa: E402
 from rag.evaluate import evaluate, load_questions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,14 +217,14 @@ def bench_seeds(report: dict) -> None:
 def bench_embedders(report: dict) -> None:
     """Embedding throughput alone on the seed chunks (mixed zh/en, up to 256 tokens each): the int8 ONNX
     e5 the notebook uses, the torch fp32 e5 it replaces, USE, and both fused as indexed."""
-    from rag.embedder import Embedder
+    from rag.embed.transformer import TransformerEmbedder
 
     nb = Notebook(path=WORK / "seeds" / ".rag")
     texts = nb.store.collection.get(include=["documents"])["documents"]
     if not texts:
         return
     # The notebook's own embedders (as its settings build them), plus the torch fp32 e5 for comparison.
-    candidates = {f"e5 {nb.embedder.backend}": nb.embedder, "e5 torch fp32": Embedder(nb.settings.embedder_path())}
+    candidates = {f"e5 {nb.embedder.backend}": nb.embedder, "e5 torch fp32": TransformerEmbedder(nb.settings.embedder_path())}
     for part, _ in getattr(nb.dense_embedder, "parts", ()):
         if part is not nb.embedder:
             candidates[part.name] = part

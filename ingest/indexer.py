@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -14,29 +13,7 @@ from ingest.loaders import iter_files, load_document
 from rag.keyword import KeywordIndex
 from rag.store import ChunkStore
 from rag.text import bm25_terms
-
-
-@dataclass
-class IndexReport:
-    """What one `index()` run did, counted in files (and chunks where named)."""
-
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    chunks: int = 0  # chunks in the index after the run
-    embedded: int = 0  # chunks embedded by this run
-    errors: list[str] = field(default_factory=list)  # one line per file that could not be read
-
-    def summary(self) -> str:
-        line = (
-            f"added {self.added}, updated {self.updated}, removed {self.removed}, unchanged {self.unchanged} files; "
-            f"{self.chunks} chunks in the index ({self.embedded} embedded)"
-        )
-        return line + "".join(f"\nerror: {e}" for e in self.errors)
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
+from rag.types import IndexReport
 
 
 def chunk_ids(source: str, chunks: list[Chunk]) -> list[str]:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = ["Notebook", "Settings"]
+__all__ = ["Answer", "Citation", "Hit", "IndexReport", "Notebook", "Settings"]
+
+# Lazy: `python -m rag.provision e5`, the CLI's help and `from rag import Answer` should not pay for
+# importing Chroma or LangChain.
+_HOMES = {
+    "Notebook": "rag.notebook",
+    "Settings": "rag.settings",
+    "Hit": "rag.types",
+    "Citation": "rag.types",
+    "Answer": "rag.types",
+    "IndexReport": "rag.types",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: `python -m rag.embedder build` and the CLI's help should not pay for importing Chroma.
-    if name == "Notebook":
-        from rag.notebook import Notebook
-
-        return Notebook
-    if name == "Settings":
-        from rag.settings import Settings
-
-        return Settings
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(name)

@@ -36,6 +36,8 @@ def cmd_search(args) -> int:
 
 
 def cmd_ask(args) -> int:
+    from rag.types import collect
+
     nb = _notebook(args)
     llm = {"llm_base_url": args.base_url, "llm_model": args.model}
     llm = {k: v for k, v in llm.items() if v is not None}
@@ -44,16 +46,11 @@ def cmd_ask(args) -> int:
     if args.json:
         print(json.dumps(nb.ask(args.question).as_dict(), ensure_ascii=False))
         return 0
-    answer = None
-    for event in nb.ask_events(args.question):
-        if isinstance(event, str):
-            print(event, end="", flush=True)
-        else:
-            answer = event
+    answer = collect(nb.ask_events(args.question), on_delta=lambda text: print(text, end="", flush=True))
     print()
-    for c in answer.citations if answer else []:
+    for c in answer.citations:
         print(f"[{c.n}] {c.title} — {c.source}: {c.quote}")
-    for claim in answer.unsupported if answer else []:
+    for claim in answer.unsupported:
         print(f"✗ unsupported, not shown: {claim}")
     return 0
 
@@ -83,6 +80,8 @@ def cmd_serve(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from rag.llm import BACKENDS
+
     parser = argparse.ArgumentParser(prog="rag", description="Offline bilingual research notebook.")
     parser.add_argument(
         "--path", default=os.environ.get("RAG_PATH", ".rag"), help="data folder (default: $RAG_PATH or .rag/)"
@@ -108,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument(
         "--backend",
-        choices=["extractive", "openai", "llamacpp"],
+        choices=list(BACKENDS),
         help="answerer (default: $RAG_BACKEND or extractive): openai = any OpenAI-compatible server, llamacpp = local GGUF",
     )
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $RAG_LLM_BASE_URL)")

@@ -1,4 +1,5 @@
-"""Every user-facing sentence the answerers say, in each script: one place to read and change them."""
+"""Every user-facing sentence the answerers say (refusals, LLM notices, install hints), in each script: one place
+to read and change them. The LLM's own instructions are in rag/prompts.py."""
 
 from __future__ import annotations
 
@@ -27,47 +28,7 @@ def refusal(script: str, reason: dict[str, str] = REFUSAL) -> str:
     return reason.get(script, reason["en"])
 
 
-# ---------------------------------------------------------------- generative answers (rag/generative.py)
-
-# The answer language, named explicitly: small models drift between 繁/简 and into the passages' language.
-LANGUAGE_NAME = {
-    "zh-Hant": "繁體中文 (Traditional Chinese)",
-    "zh-Hans": "简体中文 (Simplified Chinese)",
-    "en": "English",
-}
-
-ANSWER_SYSTEM = """You answer questions using only the numbered passages you are given.
-Rules:
-1. Write the answer in {language}, whatever language the passages are in.
-2. Use only facts stated in the passages. Never add outside knowledge; never invent names or numbers.
-3. After every sentence that states a fact, put the number of the passage it comes from in square brackets, like [1] or [2][3].
-4. Answer the question directly in your own words, in at most {sentences} sentences: no headings, no preamble, do not copy the passages or their headers.
-5. If the passages do not contain the answer, reply with exactly this sentence and nothing else: {refusal}"""
-
-ANSWER_USER = """Passages:
-
-{passages}
-
-Question: {question}
-
-Answer in {language}, with a [n] citation after every sentence:"""
-
-# One numbered passage in the prompt; `where` is the source file and, when known, the section.
-PASSAGE = "[{n}] {title} ({where})\n{text}"
-
-REWRITE_SYSTEM = """You rewrite the user's last question so that it can be understood without the conversation.
-Replace words like "it", "they", "that", "他", "它", "這個", "这个" with what they refer to in the conversation.
-Keep the question's language and script: {language}. Do not answer it.
-Reply with the rewritten question only, on one line."""
-
-REWRITE_USER = """Conversation:
-{history}
-
-Last question: {question}
-
-Standalone question:"""
-
-HISTORY_TURN = "User: {question}\nAssistant: {answer}"
+# ---------------------------------------------------------------- generative answers (rag/answer/generative.py)
 
 # One line said in the answer stream when the generative backend fails; the extractive answer follows.
 LLM_UNREACHABLE = {
@@ -106,16 +67,11 @@ UNVERIFIED = {
     "en": "The model's answer could not be verified against the documents; showing the extractive answer.",
 }
 LLAMA_CPP_MISSING = "llama-cpp-python is not installed (make llm)"
+OPENAI_MISSING = "langchain-openai is not installed (pip install -e .[openai])"
+OPENAI_INSTALL = "pip install langchain-openai"
 GGUF_MISSING = "no GGUF model at {path} (make llm, or set RAG_GGUF_PATH)"
 
 
 def say(messages: dict[str, str], script: str, **values) -> str:
     """One of the messages above in the answer's script, its {placeholders} filled in."""
     return messages.get(script, messages["en"]).format(**values)
-
-# Names of the answer backends, for a picker (rag.generative.backends()).
-BACKEND_LABEL = {
-    "extractive": "Extractive (no LLM)",
-    "openai": "OpenAI-compatible server",
-    "llamacpp": "Local GGUF model (llama.cpp)",
-}

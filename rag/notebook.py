@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from rag.offline import go_offline
 from rag.settings import Settings
 
 go_offline()
 
-from ingest.indexer import Indexer, IndexReport  # noqa: E402
-from rag.answer import Answer, Answerer, ExtractiveAnswerer  # noqa: E402
+from ingest.indexer import Indexer  # noqa: E402
+from rag.answer import Answerer, make_answerer  # noqa: E402
+from rag.answer.extractive import ExtractiveAnswerer  # noqa: E402
 from rag.keyword import KeywordIndex  # noqa: E402
-from rag.prompts import EMPTY_NOTEBOOK  # noqa: E402
-from rag.retrieval import Hit, HybridRetriever  # noqa: E402
+from rag.messages import EMPTY_NOTEBOOK  # noqa: E402
+from rag.retrieval import HybridRetriever  # noqa: E402
 from rag.store import ChunkStore  # noqa: E402
 from rag.text import detect_script  # noqa: E402
+from rag.types import Answer, AnswerEvent, AnswerRequest, Delta, Final, Hit, IndexReport, collect  # noqa: E402
 
 
 class Notebook:
@@ -34,7 +36,7 @@ class Notebook:
 
     @cached_property
     def embedder(self):
-        from rag.embedder import load_embedder
+        from rag.embed import load_embedder
 
         return load_embedder(
             self.settings.embedder_path(), batch_size=self.settings.embed_batch, backend=self.settings.embedder_backend
@@ -45,7 +47,8 @@ class Notebook:
         """What the dense index is built with: the main embedder, fused with USE unless turned off."""
         if not self.settings.second_embedder:
             return self.embedder
-        from rag.multi_embedder import ConcatEmbedder, UseEmbedder
+        from rag.embed.fused import ConcatEmbedder
+        from rag.embed.use import UseEmbedder
 
         w = self.settings.second_embedder_weight
         return ConcatEmbedder([(self.embedder, 1.0 - w), (UseEmbedder(), w)])
@@ -76,12 +79,12 @@ class Notebook:
         extractive = ExtractiveAnswerer(self.embedder, self.keywords, self.settings, self.retriever.glossary)
         if self.settings.backend == "extractive":
             return extractive
-        from rag.generative import cross_lingual_embedder, make_answerer
+        from rag.embed.fused import cross_lingual_embedder
 
         return make_answerer(self.settings, extractive, cross_lingual_embedder(self.dense_embedder))
 
     def use_backend(self, backend: str, **llm_settings) -> None:
-        """Answer with another backend from now on (rag.generative.backends() lists them), e.g.
+        """Answer with another backend from now on (rag.llm.backends() lists them), e.g.
         `nb.use_backend("openai", llm_base_url="http://127.0.0.1:11434/v1", llm_model="qwen2.5")`."""
         self.settings = self.settings.model_copy(update={"backend": backend, **llm_settings})
         self.__dict__.pop("answerer", None)
@@ -123,8 +126,8 @@ class Notebook:
 
     def ask_events(
         self, question: str, sources: list[str] | None = None, history: list | None = None
-    ) -> Iterator[str | Answer]:
-        """Text pieces of the answer as they come, then the finished Answer.
+    ) -> Iterator[AnswerEvent]:
+        """Delta text pieces of the answer as they come, then Final(the finished Answer).
 
         `history`: earlier turns as (question, answer) pairs (or role/content dicts); with a generative
         backend a follow-up is rewritten into a standalone question before retrieval (`Answer.rewritten_query`).
@@ -132,22 +135,22 @@ class Notebook:
         if self.store.count() == 0:
             script = detect_script(question, self.settings.default_script)
             text = EMPTY_NOTEBOOK.get(script, EMPTY_NOTEBOOK["en"])
-            yield text
-            yield Answer(text=text, refused=True, script=script)
+            yield Delta(text)
+            yield Final(Answer(text=text, refused=True, script=script))
             return
         query, llm_error = question, None
-        if history and hasattr(self.answerer, "standalone_question"):
+        if history:
             query, llm_error = self.answerer.standalone_question(question, history)
         hits = self.search(query, self.settings.k, sources)
-        yield from self.answerer.stream({"question": question, "query": query, "hits": hits, "llm_error": llm_error})
+        yield from self.answerer.stream(AnswerRequest(question=question, query=query, hits=hits, llm_error=llm_error))
 
     def ask(self, question: str, sources: list[str] | None = None, history: list | None = None) -> Answer:
         """A cited answer from the documents, or a plain refusal when they do not contain one."""
-        return next(e for e in self.ask_events(question, sources, history) if isinstance(e, Answer))
+        return collect(self.ask_events(question, sources, history))
 
     def ask_stream(self, question: str, sources: list[str] | None = None, history: list | None = None) -> Iterator[str]:
         """The answer's text, piece by piece."""
-        return (e for e in self.ask_events(question, sources, history) if isinstance(e, str))
+        return (e.text for e in self.ask_events(question, sources, history) if isinstance(e, Delta))
 
     def status(self) -> dict:
         return {

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import numpy as np
 
 from rag.glossary import is_chinese_text
@@ -12,43 +9,7 @@ from rag.keyword import KeywordIndex
 from rag.settings import Settings
 from rag.store import ChunkStore, StoredChunk
 from rag.text import bm25_terms
-
-
-@dataclass
-class Hit:
-    """One retrieved chunk; `score` is the fused score (higher is better; see Settings.fusion)."""
-
-    chunk_id: str
-    source: str
-    title: str
-    text: str
-    score: float
-    section: str = ""
-    date: str | None = None
-    start: int = 0
-    end: int = 0
-    dense_rank: int | None = None  # 1-based rank in the dense list, None when absent from it
-    keyword_rank: int | None = None
-    translated_rank: int | None = None  # rank in the other-language keyword list
-    dense_similarity: float | None = None  # cosine similarity to the question
-
-    @classmethod
-    def from_stored(cls, chunk: StoredChunk, score: float = 0.0) -> "Hit":
-        m = chunk.meta
-        return cls(
-            chunk_id=chunk.chunk_id,
-            source=m["source"],
-            title=m.get("title", ""),
-            text=chunk.text,
-            score=score,
-            section=m.get("section", ""),
-            date=m.get("date"),
-            start=m.get("start", 0),
-            end=m.get("end", 0),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from rag.types import Hit
 
 
 def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:

@@ -139,6 +139,6 @@ class Settings(BaseSettings):
         """The model to load: the offline e5 folder (built if missing) unless another model is named."""
         if self.embedder != DEFAULT_EMBEDDER:
             return self.embedder
-        from rag.embedder import ensure_e5
+        from rag.embed import offline_e5_folder
 
-        return str(ensure_e5(self.cache_dir))
+        return str(offline_e5_folder(self.cache_dir))

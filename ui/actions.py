@@ -9,19 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag import Notebook
-from rag.answer import Answer
-from rag.retrieval import Hit
+from rag.llm import BackendUnavailable, backends
+from rag.types import Answer, AnswerEvent, Hit
 
-# Answer backends offered when rag.generative (which lists openai/llamacpp with their availability) is absent.
-ANSWER_BACKENDS: list[str] = ["extractive"]
 DEFAULT_BACKEND = "extractive"
 # Settings fields the model and endpoint textboxes set, when the notebook's settings have them.
 MODEL_FIELD, ENDPOINT_FIELD = "llm_model", "llm_base_url"
 _answerers: dict[tuple, object] = {}  # answerers built for a backend/model/endpoint other than the notebook's
-
-
-class BackendUnavailable(Exception):
-    """The chosen answer backend is not available in this build."""
 
 
 @dataclass
@@ -51,13 +45,8 @@ def source_path(notebook: Notebook, source: str) -> Path:
 
 
 def answer_backends(notebook: Notebook) -> list[tuple[str, str]]:
-    """(label, name) for the backend picker: rag.generative's list when it is there, else ANSWER_BACKENDS."""
-    try:
-        from rag.generative import backends
-
-        return [(str(b.get("label") or b["name"]), str(b["name"])) for b in backends(notebook.settings)]
-    except Exception:  # noqa: BLE001 -- absent or failing: the extractive answerer always works
-        return [(name, name) for name in ANSWER_BACKENDS]
+    """(label, name) for the backend picker, from the rag.llm registry."""
+    return [(b["label"], b["name"]) for b in backends(notebook.settings)]
 
 
 def setting(notebook: Notebook, name: str, default: str = "") -> str:
@@ -110,8 +99,8 @@ def ask_events(
     model: str = "",
     endpoint: str = "",
     history: list[dict] | None = None,
-) -> Iterator[str | Answer]:
-    """Text pieces then the Answer, from the chosen backend (model and endpoint are for backends that use them).
+) -> Iterator[AnswerEvent]:
+    """Delta text pieces then Final(Answer), from the chosen backend (model and endpoint are for backends that use them).
 
     `history` (earlier role/content messages) is passed on when the notebook takes it (to rewrite follow-ups).
     """

@@ -14,6 +14,7 @@ go_offline()
 import gradio as gr
 
 from rag import Notebook
+from rag.types import accumulate
 from ui import actions, render
 from ui.actions import DEFAULT_BACKEND, ENDPOINT_FIELD, MODEL_FIELD, BackendUnavailable, Turn
 from ui.labels import DEFAULT_LANGUAGE, LANGUAGES, labels, pick_language
@@ -175,18 +176,15 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                 history[-1]["content"] = L["found"].format(n=len(hits))
                 yield history, turns + [Turn(None, hits)], render.hits_html(hits, turn, show_scores, lang), gr.skip()
                 return
-            text = ""
             earlier = history[:-2]  # the conversation before this question, for follow-ups
             events = actions.ask_events(notebook, question, sources, int(k), backend, model, endpoint, earlier)
-            for event in events:
-                if isinstance(event, str):
-                    text += event
-                    history[-1]["content"] = text
+            for text, answer in accumulate(events):
+                history[-1]["content"] = text
+                if answer is None:
                     yield history, gr.skip(), gr.skip(), gr.skip()
                 else:
-                    history[-1]["content"] = event.text
-                    passages = render.passages_html(event, turn, show_scores, lang)
-                    yield history, turns + [Turn(event, event.hits)], passages, render.message_html(L["source_empty"])
+                    passages = render.passages_html(answer, turn, show_scores, lang)
+                    yield history, turns + [Turn(answer, answer.hits)], passages, render.message_html(L["source_empty"])
         except BackendUnavailable as err:
             history[-1]["content"] = L["no_backend"].format(backend=err)
             yield history, turns + [Turn()], "", gr.skip()
@@ -297,13 +295,8 @@ def build_app(notebook: Notebook) -> gr.Blocks:
 
     def chat_api(message: str) -> Iterator[tuple[str, str]]:
         """The /chat endpoint: the streamed reply and, at the end, the cited passages."""
-        text = ""
-        for event in notebook.ask_events(message):
-            if isinstance(event, str):
-                text += event
-                yield text, ""
-            else:
-                yield event.text, render.passages_html(event)
+        for text, answer in accumulate(notebook.ask_events(message)):
+            yield text, "" if answer is None else render.passages_html(answer)
 
     def detect_language(browser_language: str) -> str:
         return pick_language(browser_language)

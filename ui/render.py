@@ -8,8 +8,7 @@ from pathlib import Path
 
 from ingest.documents import IngestError
 from ingest.loaders import load_document
-from rag.answer import Answer, Citation
-from rag.retrieval import Hit
+from rag.types import Answer, Citation, Hit
 from ui.labels import labels
 
 WINDOW_CHARS = 1500  # document text shown on each side of a cited passage

@@ -1,75 +1,21 @@
-"""Answering behind one LangChain Runnable interface; the offline default quotes the best sentences with [n]."""
+"""The offline default answerer (no LLM): quotes the retrieved sentences closest to the question, each cited [n]."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import RunnableConfig
 
+from rag.answer import Answerer
 from rag.keyword import KeywordIndex
-from rag.prompts import NO_TIME, REFUSAL, refusal
-from rag.retrieval import Hit
+from rag.messages import NO_TIME, REFUSAL, refusal
 from rag.settings import Settings
 from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script, to_simplified
-
-
-@dataclass
-class Citation:
-    """A numbered pointer from the answer to the chunk a quoted sentence came from."""
-
-    n: int
-    chunk_id: str
-    source: str
-    title: str
-    quote: str  # verbatim from the chunk text
-    section: str = ""
-    start: int = 0  # character offsets of the quote in the source file
-    end: int = 0
-
-
-@dataclass
-class Answer:
-    text: str
-    refused: bool
-    citations: list[Citation] = field(default_factory=list)
-    backend: str = "extractive"
-    script: str = "en"
-    hits: list[Hit] = field(default_factory=list)
-    unsupported: list[str] = field(default_factory=list)  # generated claims that failed verification
-    notice: str = ""  # one line when the LLM failed or could not be verified (the extractive answer follows)
-    rewritten_query: str | None = None  # the standalone question a follow-up was rewritten into
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "answer": self.text,
-            "refused": self.refused,
-            "backend": self.backend,
-            "citations": [asdict(c) for c in self.citations],
-            "unsupported": self.unsupported,
-            "notice": self.notice,
-            "rewritten_query": self.rewritten_query,
-        }
-
-
-class Answerer(Runnable[dict, Answer]):
-    """Input {"question": str, "hits": list[Hit]}; `stream` yields text pieces, then the finished Answer."""
-
-    backend = "base"
-
-    def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
-        answer = None
-        for piece in self.stream(input, config):
-            if isinstance(piece, Answer):
-                answer = piece
-        assert answer is not None, f"{type(self).__name__}.stream ended without an Answer"
-        return answer
-
-    def stream(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
-        raise NotImplementedError
-
+from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
 
 # What kind of answer a question asks for, and how a sentence shows it has one (extractive QA's answer types).
 _ASKS_TIME = re.compile(
@@ -206,9 +152,9 @@ class ExtractiveAnswerer(Answerer):
             order.setdefault(c.hit_index, len(order))
         return sorted(chosen, key=lambda c: (order[c.hit_index], c.start))
 
-    def stream(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
-        question: str = input["question"]
-        hits: list[Hit] = input["hits"]
+    def stream(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+        question = input.question
+        hits: list[Hit] = input.hits
         script = detect_script(question, self.settings.default_script)
         cands = self.candidates(hits)
         if cands:
@@ -218,8 +164,8 @@ class ExtractiveAnswerer(Answerer):
         untimed = chosen and answer_type(question) is _HAS_TIME and not any(c.typed for c in chosen)
         if not chosen or untimed:
             text = refusal(script, NO_TIME if untimed else REFUSAL)
-            yield text
-            yield Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend)
+            yield Delta(text)
+            yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
             return
         citations: list[Citation] = []
         number: dict[int, int] = {}
@@ -236,5 +182,6 @@ class ExtractiveAnswerer(Answerer):
             joiner = " " if pieces else ""  # keeps "[1]" apart from the next sentence in either language
             piece = f"{joiner}{sentence} [{n}]"
             pieces.append(piece)
-            yield piece
-        yield Answer(text="".join(pieces), refused=False, citations=citations, script=script, hits=hits, backend=self.backend)
+            yield Delta(piece)
+        answer = Answer(text="".join(pieces), refused=False, citations=citations, script=script, hits=hits, backend=self.backend)
+        yield Final(answer)

@@ -2,7 +2,7 @@
 supports its sentence (shared keywords, every number present), else the citation is moved or the
 sentence is reported as unsupported.
 
-Thresholds (calibrated on eval/dev.jsonl by `python -m rag.verify calibrate`, see `calibrate`):
+Thresholds (calibrated on tests/data/dev.jsonl by `python -m bench.calibrate verify`):
 - same language: a claim is supported when ≥ `min_overlap` of its keyword tokens occur in the passage;
 - across languages (English claim, Chinese passage or the reverse) keywords cannot match, so the
   cosine of the claim and the passage's closest sentence (USE multilingual) must reach `min_similarity`;
@@ -13,8 +13,9 @@ Thresholds (calibrated on eval/dev.jsonl by `python -m rag.verify calibrate`, se
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -29,7 +30,9 @@ DEFAULT_MIN_OVERLAP = 0.5
 DEFAULT_MIN_SIMILARITY = 0.5
 
 
-class Embedder(Protocol):
+class SentenceEmbedder(Protocol):
+    """The cross-language check embeds passage sentences and claims alike (USE multilingual, rag.embed.use)."""
+
     def embed_passages(self, texts: list[str]) -> np.ndarray: ...
 
 
@@ -161,7 +164,7 @@ class Verifier:
     """Scores claims against passages; `embedder` (optional) enables the cross-language check."""
 
     passages: Sequence[str]
-    embedder: Embedder | None = None
+    embedder: SentenceEmbedder | None = None
     min_overlap: float = DEFAULT_MIN_OVERLAP
     min_similarity: float = DEFAULT_MIN_SIMILARITY
     _tokens: dict[int, set[str]] = field(default_factory=dict, repr=False)
@@ -304,59 +307,3 @@ class SentenceStream:
         sentences, _ = _split(self.buffer)
         self.buffer = ""
         yield from sentences
-
-
-# ---------------------------------------------------------------- calibration
-
-
-def calibrate(notebook, questions_path, embedder=None) -> list[dict]:
-    """Support scores of dev reference-answer sentences: against the chunk that holds their evidence
-    (should pass) and against the best chunk of another document (should fail)."""
-    import json
-
-    chunks = notebook.store.get(notebook.store.all_ids())
-    docs_of = [c.meta["source"].rsplit("/", 1)[-1] for c in chunks]
-    v = Verifier([c.text for c in chunks], embedder, min_overlap=0.0, min_similarity=-1.0)
-    rows = []
-    for line in open(questions_path, encoding="utf-8"):
-        q = json.loads(line)
-        docs = q.get("doc")
-        if not docs or not q.get("reference_answer"):
-            continue
-        docs = [docs] if isinstance(docs, str) else docs
-        own = [i for i, c in enumerate(chunks) if docs_of[i] in docs and any(e in c.text for e in q["evidence"])]
-        other = [i for i in range(len(chunks)) if docs_of[i] not in docs]
-        answer = q["reference_answer"]
-        for a, b in sentence_spans(answer):
-            claim = answer[a:b]
-            if not own or not is_claim(claim):
-                continue
-            for label, pool in (("own", own), ("other", other)):
-                checks = [(i, v.check(claim, [i])) for i in pool]
-                i, top = max(checks, key=lambda t: t[1].strength)
-                rows.append(
-                    {
-                        "id": q["id"],
-                        "type": q["type"],
-                        "pair": label,
-                        "cross": _is_chinese(claim) != _is_chinese(chunks[i].text),
-                        "overlap": round(top.overlap, 3),
-                        "similarity": None if top.similarity is None else round(top.similarity, 3),
-                        "missing_numbers": top.missing_numbers,
-                        "claim": claim,
-                    }
-                )
-    return rows
-
-
-if __name__ == "__main__":  # python -m rag.verify calibrate [eval/dev.jsonl]: prints the score table
-    import sys
-
-    from rag.notebook import Notebook
-    from rag.multi_embedder import UseEmbedder
-
-    path = sys.argv[2] if len(sys.argv) > 2 else "eval/dev.jsonl"
-    for r in calibrate(Notebook(), path, UseEmbedder()):
-        sim = "" if r["similarity"] is None else f"{r['similarity']:.3f}"
-        print(f"{r['id']} {r['pair']:5} {'cross' if r['cross'] else 'same ':5} overlap={r['overlap']:.3f} "
-              f"sim={sim:5} missing={r['missing_numbers']} {r['claim'][:60]}")

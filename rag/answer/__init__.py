@@ -1,0 +1,51 @@
+"""Answering: the Answerer base class (an AnswerRequest in, Delta pieces and a Final Answer out) and
+`make_answerer`, which picks the answerer for the settings' backend from the rag.llm registry.
+
+extractive.py quotes the best retrieved sentences (no LLM, the default and fallback); generative.py asks a chat
+model and verify.py checks each of its sentences against the passages; context.py fits the passages to the
+model's context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from rag.types import Answer, AnswerEvent, AnswerRequest, collect
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+
+class Answerer(Runnable[AnswerRequest, Answer]):
+    """`stream(AnswerRequest)` yields Delta text pieces, then one Final(Answer); `invoke` returns the Answer."""
+
+    backend = "base"
+
+    def standalone_question(self, question: str, history: Sequence | None) -> tuple[str, str | None]:
+        """(`question` rewritten to stand alone given the conversation, error notice or None): as is here;
+        an answerer with an LLM rewrites follow-ups."""
+        return question, None
+
+    def invoke(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+        try:
+            return collect(self.stream(input, config))
+        except ValueError:
+            raise AssertionError(f"{type(self).__name__}.stream ended without an Answer") from None
+
+    def stream(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[AnswerEvent]:
+        raise NotImplementedError
+
+
+def make_answerer(settings: Settings, extractive: Answerer, embedder=None) -> Answerer:
+    """The answerer for `settings.backend`: the extractive one itself, or a GenerativeAnswerer over it."""
+    from rag.llm import BACKENDS, chat_model, endpoint
+
+    name = settings.backend.lower()
+    if BACKENDS[name].chat_model is None:
+        return extractive
+    from rag.answer.generative import GenerativeAnswerer
+
+    return GenerativeAnswerer(chat_model(settings, name), extractive, settings, name, endpoint(settings, name), embedder)

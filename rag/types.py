@@ -1,0 +1,164 @@
+"""The data that crosses layers: hits, citations, answers, index reports, answer requests and answer-stream events.
+
+Dataclasses and the standard library only (no Chroma, LangChain, numpy or torch), so the UI, the CLI and tests
+can use them without loading the models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Hit:
+    """One retrieved chunk; `score` is the fused score (higher is better; see Settings.fusion)."""
+
+    chunk_id: str
+    source: str
+    title: str
+    text: str
+    score: float
+    section: str = ""
+    date: str | None = None
+    start: int = 0
+    end: int = 0
+    dense_rank: int | None = None  # 1-based rank in the dense list, None when absent from it
+    keyword_rank: int | None = None
+    translated_rank: int | None = None  # rank in the other-language keyword list
+    dense_similarity: float | None = None  # cosine similarity to the question
+
+    @classmethod
+    def from_stored(cls, chunk: Any, score: float = 0.0) -> Hit:
+        """From a rag.store.StoredChunk (chunk_id, text, meta)."""
+        m = chunk.meta
+        return cls(
+            chunk_id=chunk.chunk_id,
+            source=m["source"],
+            title=m.get("title", ""),
+            text=chunk.text,
+            score=score,
+            section=m.get("section", ""),
+            date=m.get("date"),
+            start=m.get("start", 0),
+            end=m.get("end", 0),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Citation:
+    """A numbered pointer from the answer to the chunk a quoted sentence came from."""
+
+    n: int
+    chunk_id: str
+    source: str
+    title: str
+    quote: str  # verbatim from the chunk text
+    section: str = ""
+    start: int = 0  # character offsets of the quote in the source file
+    end: int = 0
+
+
+@dataclass
+class Answer:
+    text: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    backend: str = "extractive"
+    script: str = "en"
+    hits: list[Hit] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # generated claims that failed verification
+    notice: str = ""  # one line when the LLM failed or could not be verified (the extractive answer follows)
+    rewritten_query: str | None = None  # the standalone question a follow-up was rewritten into
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "refused": self.refused,
+            "backend": self.backend,
+            "citations": [asdict(c) for c in self.citations],
+            "unsupported": self.unsupported,
+            "notice": self.notice,
+            "rewritten_query": self.rewritten_query,
+        }
+
+
+@dataclass
+class IndexReport:
+    """What one `index()` run did, counted in files (and chunks where named)."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0  # chunks in the index after the run
+    embedded: int = 0  # chunks embedded by this run
+    errors: list[str] = field(default_factory=list)  # one line per file that could not be read
+
+    def summary(self) -> str:
+        line = (
+            f"added {self.added}, updated {self.updated}, removed {self.removed}, unchanged {self.unchanged} files; "
+            f"{self.chunks} chunks in the index ({self.embedded} embedded)"
+        )
+        return line + "".join(f"\nerror: {e}" for e in self.errors)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class AnswerRequest:
+    """What an answerer is asked: the user's question and the hits retrieved for it.
+
+    `query` is the standalone rewrite of a follow-up that the hits were retrieved for (None: the question
+    itself); `llm_error` is a notice when the LLM already failed (during the rewrite): it is then not asked.
+    """
+
+    question: str
+    query: str | None = None
+    hits: list[Hit] = field(default_factory=list)
+    llm_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of the answer's text as it is produced; the pieces add up to the final Answer.text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Final:
+    """The finished answer: always the last event of an answer stream."""
+
+    answer: Answer
+
+
+AnswerEvent = Delta | Final
+
+
+def accumulate(events: Iterable[AnswerEvent]) -> Iterator[tuple[str, Answer | None]]:
+    """(the text so far, None) after each Delta, then (the answer's text, the Answer) at the Final: for
+    consumers that show the answer as it grows (the chat UI)."""
+    text = ""
+    for event in events:
+        if isinstance(event, Final):
+            yield event.answer.text, event.answer
+            return
+        text += event.text
+        yield text, None
+    raise ValueError("the answer stream ended without a Final event")
+
+
+def collect(events: Iterable[AnswerEvent], on_delta: Callable[[str], Any] | None = None) -> Answer:
+    """The Answer at the end of an answer stream; `on_delta` sees each text piece as it comes (e.g. print)."""
+    for event in events:
+        if isinstance(event, Final):
+            return event.answer
+        if on_delta is not None:
+            on_delta(event.text)
+    raise ValueError("the answer stream ended without a Final event")
