@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from rag.answer import Answer, Citation
 from rag.evaluate import evaluate, evidence_share, fact_recall, first_hit_rank, format_report, retrieval_row
+from rag.types import Answer, Citation
 
 
 def test_first_hit_rank_ignores_whitespace_and_takes_any_evidence():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rag.types import Answer
 from ui.labels import LABELS, pick_language
-from rag.answer import Answer
 from ui.render import Span, passages_html, source_html
 from ui.uploads import MAX_UPLOAD_BYTES, UploadError, safe_name, save_upload
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.answer import answer_type, shows_answer_type
+from rag.answer.extractive import answer_type, shows_answer_type
 
 
 def test_when_questions_need_a_time_and_how_much_questions_a_number():

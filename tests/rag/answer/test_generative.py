@@ -17,19 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from rag.answer import Answer
-from rag.generative import (
-    GenerativeAnswerer,
-    backends,
-    chat_model,
-    count_tokens,
-    cross_lingual_embedder,
-    fit_passages,
-    gguf_path,
-    llama_cpp_installed,
-)
-from rag.prompts import REFUSAL
+from rag.answer.context import count_tokens, fit_passages
+from rag.answer.generative import GenerativeAnswerer
+from rag.embed.fused import cross_lingual_embedder
+from rag.llm import backends, chat_model, gguf_path, llama_cpp_installed
+from rag.messages import REFUSAL
 from rag.text import detect_script, sentence_spans, to_simplified, to_traditional
+from rag.types import AnswerRequest, Delta, Final
 
 TPU_QUESTION = "TPU能否取代GPU?"
 
@@ -137,11 +131,11 @@ def answerer(nb, url: str, **settings) -> GenerativeAnswerer:
 def run(answerer_, question, hits, **extra):
     started = time.monotonic()
     pieces, times, answer = [], [], None
-    for event in answerer_.stream({"question": question, "hits": hits, **extra}):
-        if isinstance(event, Answer):
-            answer = event
-        else:
-            pieces.append(event)
+    for event in answerer_.stream(AnswerRequest(question=question, hits=hits, **extra)):
+        if isinstance(event, Final):
+            answer = event.answer
+        elif isinstance(event, Delta):
+            pieces.append(event.text)
             times.append(time.monotonic() - started)
     return pieces, times, answer
 
@@ -315,9 +309,9 @@ def test_a_down_server_during_the_rewrite_is_reported_once(seeds_notebook, free_
     nb.use_backend("openai", llm_base_url=url)
     events = list(nb.ask_events("那它的毛利率呢?", history=[{"role": "user", "content": "DRAM 景氣循環?"},
                                                             {"role": "assistant", "content": "很明顯。"}]))  # fmt: skip
-    answer = events[-1]
+    answer = events[-1].answer
     assert "無法連線" in answer.notice and answer.rewritten_query is None
-    assert sum("無法連線" in e for e in events[:-1]) == 1
+    assert sum("無法連線" in e.text for e in events[:-1]) == 1
 
 
 def test_rag_ask_streams_from_a_server_and_reports_json(seeds_notebook):
@@ -330,7 +324,7 @@ def test_rag_ask_streams_from_a_server_and_reports_json(seeds_notebook):
         out = subprocess.run(
             [sys.executable, "-m", "rag.cli", "ask", "how profitable is the DRAM business over a cycle?",
              "--backend", "openai", "--base-url", server.url, "--model", "fake-model", "--json"],
-            capture_output=True, text=True, timeout=300, env=dict(os.environ, RAG_PATH=str(seeds_notebook.path)),
+            capture_output=True, text=True, timeout=300, env=dict(os.environ, RAG_PATH=str(seeds_notebook.path)), check=False,
         )  # fmt: skip
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
@@ -367,7 +361,7 @@ def test_a_real_local_gguf_model_answers_with_verified_citations(seeds_notebook)
 
 
 def test_only_drifted_characters_are_converted():
-    from rag.generative import _in_script
+    from rag.answer.generative import _in_script
 
     assert _in_script("這證明了TPU可以訓練頂級模型。", "zh-Hant") == "這證明了TPU可以訓練頂級模型。"  # not 證明瞭
     assert _in_script("微軟靠开源模型卖token。", "zh-Hant") == "微軟靠開源模型賣token。"

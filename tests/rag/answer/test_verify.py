@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.verify import (
+from rag.answer.verify import (
     SentenceStream,
     Verifier,
     citation_numbers,
@@ -60,7 +60,7 @@ def test_an_invented_number_makes_the_claim_unsupported():
 
 
 def test_cross_language_claims_are_checked_with_the_multilingual_embedder(seeds_notebook):
-    from rag.generative import cross_lingual_embedder
+    from rag.embed.fused import cross_lingual_embedder
 
     v = Verifier(PASSAGES, cross_lingual_embedder(seeds_notebook.dense_embedder))
     s = v.best("Amazon's most common data-center CPU is a 24-core Intel CPU made between 2015 and 2020.", [1])
