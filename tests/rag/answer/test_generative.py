@@ -194,7 +194,7 @@ def test_the_prompt_fits_the_token_budget_trimming_lowest_ranked_passages(seeds_
 def test_http_500_shows_one_line_and_the_extractive_answer(seeds_notebook, tpu_hits):
     with FakeOpenAIServer(lambda r: {"status": 500}) as server:
         pieces, _, answer = run(answerer(seeds_notebook, server.url), TPU_QUESTION, tpu_hits)
-    extractive = seeds_notebook.answerer.invoke({"question": TPU_QUESTION, "hits": tpu_hits})
+    extractive = seeds_notebook.answerer.invoke(AnswerRequest(question=TPU_QUESTION, hits=tpu_hits))
     assert answer.notice == f"LLM 伺服器 {server.url} 回傳錯誤（HTTP 500: model crashed）；以下改為摘錄式回答。"
     assert pieces[0] == answer.notice + "\n"
     assert answer.text == answer.notice + "\n" + extractive.text and "".join(pieces) == answer.text
@@ -207,7 +207,7 @@ def test_a_timeout_shows_one_line_and_the_extractive_answer(seeds_notebook):
     with FakeOpenAIServer(lambda r: {"sleep": 3, "pieces": ["too late"]}) as server:
         _, _, answer = run(answerer(seeds_notebook, server.url, llm_timeout=0.5), question, hits)
     assert answer.notice == f"LLM server at {server.url} did not answer within 0.5 s; showing the extractive answer."
-    extractive = seeds_notebook.answerer.invoke({"question": question, "hits": hits})
+    extractive = seeds_notebook.answerer.invoke(AnswerRequest(question=question, hits=hits))
     assert not answer.refused and answer.citations == extractive.citations and answer.text.endswith(extractive.text)
 
 
