@@ -8,7 +8,7 @@ How an answer is made (`GenerativeAnswerer.stream`):
 2. The passages are numbered in rank order and fitted into `llm_max_context_tokens` (cl100k_base
    tokens, offline): the lowest-ranked passages go first; a passage that must be shortened is cut at
    a sentence boundary, never mid-sentence.
-3. The model's tokens are cut into sentences as they stream. Each sentence is verified (rag/verify.py)
+3. The model's tokens are cut into sentences as they stream. Each sentence is verified (rag/answer/verify.py)
    before it is shown: its [n] must point to a passage that supports it, otherwise the citation is moved
    to a passage that does, or the sentence is withheld and listed in `Answer.unsupported`. The script is
    converted with OpenCC when the model drifted (繁 question → 繁 answer). Citations are renumbered in
