@@ -41,7 +41,8 @@ FULL_BY_DEFAULT = {"mixed_drcd_xquad"}  # its target is stated on the full query
 
 def run_header() -> dict:
     """When, which commit, which machine: the head of every result file (bench.run, bench.llm)."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO, check=False).stdout.strip()
+    git = ["git", "rev-parse", "--short", "HEAD"]
+    commit = subprocess.run(git, capture_output=True, text=True, cwd=REPO, check=False).stdout.strip()
     return {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit or "unknown",

@@ -1,4 +1,7 @@
-"""The LLM prompt templates of the generative answerer (rag/answer/generative.py); what the user reads is in rag/messages.py."""
+"""The LLM prompt templates of the generative answerer (rag/answer/generative.py).
+
+What the user reads (refusals, notices) is in rag/messages.py.
+"""
 
 from __future__ import annotations
 

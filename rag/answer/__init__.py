@@ -35,7 +35,9 @@ class Answerer(Runnable[AnswerRequest, Answer]):
         except ValueError:
             raise AssertionError(f"{type(self).__name__}.stream ended without an Answer") from None
 
-    def stream(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[AnswerEvent]:
+    def stream(
+        self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[AnswerEvent]:
         raise NotImplementedError
 
 
@@ -48,4 +50,5 @@ def make_answerer(settings: Settings, extractive: Answerer, embedder=None) -> An
         return extractive
     from rag.answer.generative import GenerativeAnswerer
 
-    return GenerativeAnswerer(chat_model(settings, name), extractive, settings, name, endpoint(settings, name), embedder)
+    llm = chat_model(settings, name)
+    return GenerativeAnswerer(llm, extractive, settings, name, endpoint(settings, name), embedder)

@@ -183,5 +183,5 @@ class ExtractiveAnswerer(Answerer):
             piece = f"{joiner}{sentence} [{n}]"
             pieces.append(piece)
             yield Delta(piece)
-        answer = Answer(text="".join(pieces), refused=False, citations=citations, script=script, hits=hits, backend=self.backend)
-        yield Final(answer)
+        text = "".join(pieces)
+        yield Final(Answer(text=text, refused=False, citations=citations, script=script, hits=hits, backend=self.backend))

@@ -314,8 +314,7 @@ class GenerativeAnswerer(Answerer):
         elif draft.refused:
             text = messages.refusal(script)
             yield Delta(text)
-            yield Final(
-                Answer(text=text, refused=True, backend=self.backend, script=script, hits=hits, rewritten_query=rewritten)
-            )
+            refusal = Answer(text=text, refused=True, backend=self.backend, script=script, hits=hits)
+            yield Final(replace(refusal, rewritten_query=rewritten))
         else:
             yield from self._fallback(events, messages.say(messages.UNVERIFIED, script), draft, rewritten)

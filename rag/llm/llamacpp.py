@@ -1,4 +1,4 @@
-"""The llamacpp backend: a local GGUF model through llama-cpp-python (an optional extra: `make llm`), as a LangChain chat model."""
+"""The llamacpp backend: a local GGUF model through llama-cpp-python (optional: `make llm`) as a chat model."""
 
 from __future__ import annotations
 

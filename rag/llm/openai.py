@@ -1,4 +1,7 @@
-"""The openai backend: any OpenAI-compatible chat server (llama.cpp server, Ollama, vLLM, LM Studio, OpenAI) via langchain-openai."""
+"""The openai backend: any OpenAI-compatible chat server (llama.cpp server, Ollama, vLLM, LM Studio, OpenAI).
+
+Through langchain-openai, an optional package: without it the backend explains what to install.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,6 @@ class UnavailableChatModel(BaseChatModel):
 
     def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
         raise BackendUnavailable(self.reason)
-
 
 
 def chat_openai(settings: Settings) -> BaseChatModel:

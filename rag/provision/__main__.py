@@ -1,4 +1,4 @@
-"""`python -m rag.provision e5 | gguf 0.5b | gguf 1.5b`: build the offline models into the cache (the Makefile's set-up)."""
+"""`python -m rag.provision e5 | gguf 0.5b | gguf 1.5b`: build the offline models into the cache (`make setup`)."""
 
 from __future__ import annotations
 

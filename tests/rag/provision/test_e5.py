@@ -77,7 +77,12 @@ def test_no_query_path_imports_the_set_up_code():
         "print(sorted(m for m in sys.modules if m.startswith('rag.provision')))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[3], check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[3],
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
