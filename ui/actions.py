@@ -100,7 +100,7 @@ def ask_events(
     endpoint: str = "",
     history: list[dict] | None = None,
 ) -> Iterator[AnswerEvent]:
-    """Delta text pieces then Final(Answer), from the chosen backend (model and endpoint are for backends that use them).
+    """Delta pieces then Final(Answer), from the chosen backend (model and endpoint are for backends that use them).
 
     `history` (earlier role/content messages) is passed on when the notebook takes it (to rewrite follow-ups).
     """
