@@ -66,7 +66,7 @@ class Notebook:
     def retriever(self) -> HybridRetriever:
         glossary = None
         if self.settings.translate_query:
-            from rag.glossary import Glossary
+            from rag.text.glossary import Glossary
 
             glossary = Glossary(self.settings.cache_dir)
         return HybridRetriever(self.store, self.keywords, self.dense_embedder, self.settings, glossary)
