@@ -6,6 +6,7 @@ dictionary, is imported from rag.text.glossary.
 """
 
 from rag.text.script import (
+    conversation_script,
     converter,
     detect_script,
     han_share,
@@ -27,6 +28,7 @@ _converter = converter
 __all__ = [
     "STOP_WORDS",
     "bm25_terms",
+    "conversation_script",
     "converter",
     "detect_script",
     "han_bigrams",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -107,16 +108,32 @@ def detect_script(text: str, fallback: str = "zh-Hant") -> str:
     """'en', 'zh-Hant' or 'zh-Hans'.
 
     Chinese written only in characters common to both scripts (「台北的人口是多少」) takes `fallback`: the caller
-    passes the script of the conversation so far, else the user's chosen default (settings.default_script).
+    passes the script of the conversation so far (conversation_script), else the user's chosen default
+    (settings.default_script).
     """
     if not is_chinese(text):
         return "en"
+    return _written_script(text) or (fallback if fallback in ("zh-Hant", "zh-Hans") else "zh-Hant")
+
+
+def _written_script(text: str) -> str | None:
+    """'zh-Hant' or 'zh-Hans' when the characters of `text` tell, else None."""
     traditional_only, simplified_only = _script_specific(text)
     if traditional_only > simplified_only:
         return "zh-Hant"
     if simplified_only > traditional_only:
         return "zh-Hans"
-    return fallback if fallback in ("zh-Hant", "zh-Hans") else "zh-Hant"
+    return None
+
+
+def conversation_script(turns: Iterable[str], default: str) -> str:
+    """The Chinese script the conversation so far is written in (its latest turn whose characters tell; `turns`
+    oldest first), else `default`: what detect_script falls back on for a question in shared characters."""
+    for text in reversed(list(turns)):
+        script = _written_script(text) if is_chinese(text) else None
+        if script:
+            return script
+    return default
 
 
 def in_script(text: str, script: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.text.script import detect_script, han_share, in_script, is_chinese, to_script
+from rag.text.script import conversation_script, detect_script, han_share, in_script, is_chinese, to_script
 
 # From the seeds (Taiwan, Traditional) and the CMRC 2018 dev corpus (Mainland, Simplified).
 TRADITIONAL = [
@@ -53,6 +53,16 @@ def test_detect_script_reads_the_characters_and_falls_back_for_shared_ones():
     # 台北的人口是多少: every character is written the same way in both scripts.
     assert detect_script("台北的人口是多少", fallback="zh-Hans") == "zh-Hans"
     assert detect_script("台北的人口是多少", fallback="zh-Hant") == "zh-Hant"
+
+
+def test_the_conversation_so_far_decides_the_script_of_a_question_in_shared_characters():
+    turns = ["輝達的毛利率是多少？", "What about AMD?", "台北的人口是多少"]  # oldest first
+    assert conversation_script(turns, default="zh-Hans") == "zh-Hant"
+    assert conversation_script(["这是什么？", "台北的人口是多少"], default="zh-Hant") == "zh-Hans"
+    assert conversation_script(["What about AMD?"], default="zh-Hans") == "zh-Hans"
+    assert conversation_script([], default="zh-Hant") == "zh-Hant"
+    question = "台北的人口是多少"
+    assert detect_script(question, fallback=conversation_script(["这是什么？"], "zh-Hant")) == "zh-Hans"
 
 
 @pytest.mark.parametrize("sentence", TRADITIONAL)
