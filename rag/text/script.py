@@ -23,7 +23,7 @@ ENGLISH_FUNCTION_WORDS = frozenset(
     than then so such not no yes if i you he she we they me him her us them my your our their""".split()  # noqa: SIM905 (a word list reads best as text)
 )
 
-SCRIPTS = ("en", "zh-Hant", "zh-Hans")
+CHINESE_SCRIPTS = ("zh-Hant", "zh-Hans")
 
 
 @cache
@@ -43,9 +43,9 @@ def is_chinese(text: str) -> bool:
     """The one rule for "is this text Chinese?" (questions, sentences, passages).
 
     Chinese when it holds Han characters and its Chinese function characters (的, 和, 嗎 ...) outnumber its
-    English function words (the, of, what ...); when they tie (often: none of either, "台積電 3奈米 良率"),
-    when more than half of its letters are Han (a Latin word counting as one letter). Names and acronyms
-    in Latin letters therefore never make a Chinese question English (「OpenAI 和 Microsoft 的合約」), and a
+    English function words (the, of, what ...). When they tie (often: none of either, "台積電 3奈米 良率"), it is
+    Chinese when more than half of its letters are Han (a Latin word counting as one letter). So names and
+    acronyms in Latin letters never make a Chinese question English (「OpenAI 和 Microsoft 的合約」), and a
     Chinese name never makes an English question Chinese ("Who founded 台積電?").
     """
     han = HAN.findall(text)
@@ -56,6 +56,11 @@ def is_chinese(text: str) -> bool:
     if chinese_grammar != english_grammar:
         return chinese_grammar > english_grammar
     return han_share(text) > 0.5
+
+
+def _is_english_function_word(word: str) -> bool:
+    # An all-capitals word is a name or an acronym (IT, US, AN), not the function word it spells.
+    return word.lower() in ENGLISH_FUNCTION_WORDS and not (len(word) > 1 and word.isupper())
 
 
 @lru_cache(maxsize=1)
@@ -87,16 +92,6 @@ def _simplified_only(ch: str) -> bool:
     return converter("s2tw").convert(ch) != ch  # Taiwan variants: 着 -> 著
 
 
-# Characters kept as written when Traditional is shown: OpenCC's s2t writes 臺 for every 台, though Taiwan's own
-# usage keeps 台 (台灣, 台北, 平台), and its phrase table turns 證明了 into 證明瞭.
-_KEPT_AS_WRITTEN = frozenset("台了")
-
-
-def _is_english_function_word(word: str) -> bool:
-    # An all-capitals word is a name or an acronym (IT, US, AN), not the function word it spells.
-    return word.lower() in ENGLISH_FUNCTION_WORDS and not (len(word) > 1 and word.isupper())
-
-
 def _script_specific(text: str) -> tuple[int, int]:
     """(characters only Traditional writes, characters only Simplified writes) in `text`, one by one: a
     phrase table run over the whole text would count 證明了 as Simplified (its 明了 → 明瞭)."""
@@ -113,7 +108,7 @@ def detect_script(text: str, fallback: str = "zh-Hant") -> str:
     """
     if not is_chinese(text):
         return "en"
-    return _written_script(text) or (fallback if fallback in ("zh-Hant", "zh-Hans") else "zh-Hant")
+    return _written_script(text) or (fallback if fallback in CHINESE_SCRIPTS else "zh-Hant")
 
 
 def _written_script(text: str) -> str | None:
@@ -140,7 +135,7 @@ def in_script(text: str, script: str) -> bool:
     """True when `text` is already written in `script` and is shown as it is: it has none of the other script's
     characters, or fewer than of its own (a Traditional sentence with the odd variant 檐 or 泄, which OpenCC
     counts as Simplified, is Traditional). English and text without Han characters are in every script."""
-    if script not in ("zh-Hant", "zh-Hans") or not HAN.search(text):
+    if script not in CHINESE_SCRIPTS or not HAN.search(text):
         return True
     traditional_only, simplified_only = _script_specific(text)
     own, other = (traditional_only, simplified_only) if script == "zh-Hant" else (simplified_only, traditional_only)
@@ -159,6 +154,11 @@ def simplified_chars(text: str) -> str:
     if len(converted) != len(text):  # character tables map one to one; keep the whole conversion if not
         return converted
     return "".join(o if _simplified_only(o) else c for o, c in zip(text, converted))
+
+
+# Characters kept as written when Traditional is shown: OpenCC's s2t writes 臺 for every 台, though Taiwan's own
+# usage keeps 台 (台灣, 台北, 平台), and its phrase table turns 證明了 into 證明瞭.
+_KEPT_AS_WRITTEN = frozenset("台了")
 
 
 def traditional_chars(text: str) -> str:
