@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingest.documents import Chunk, Document
+from rag.text.sentences import ABBREVIATIONS, CJK_CHARS, SENTENCE_END, is_sentence_end
 
 # Split levels, coarse to fine.
 PARAGRAPH, LINE, SENTENCE, CLAUSE, COMMA, SPACE, HARD = range(7)
 
-_CJK_RE = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef"
-_CLOSERS = "」』”’\"'）)\\]】》〉"
+_CJK_RE = CJK_CHARS
 
 
 @dataclass
@@ -62,19 +62,11 @@ class Chunker:
     annotation_re = re.compile(r"^[\[（(【<].*[\]）)】>]$|^https?://|^<")
 
     paragraph_re = re.compile(r"\n(?:[^\S\n]*\n)+")
-    sentence_re = re.compile(
-        rf"[。！？][。！？!?]*[{_CLOSERS}]*[^\S\n]*"
-        rf"|[!?]+[{_CLOSERS}]*(?:[^\S\n]+|(?=\n)|$|(?=[{_CJK_RE}]))"
-        rf"|\.[{_CLOSERS}]*(?:[^\S\n]+|(?=\n)|$)"
-        rf"|(?<=[{_CJK_RE}])\.(?![0-9])[^\S\n]*"
-    )
+    sentence_re = SENTENCE_END  # the one sentence rule (rag.text.sentences), shared with the answerers
     clause_re = re.compile(rf"[；：][^\S\n]*|[;:](?:[^\S\n]+|(?=[{_CJK_RE}]))|(?<=[{_CJK_RE}])[;:][^\S\n]*")
     comma_re = re.compile(rf"[，、][^\S\n]*|,(?:[^\S\n]+|(?=[{_CJK_RE}]))|(?<=[{_CJK_RE}]),[^\S\n]*")
     space_re = re.compile(r"\s+")
-    abbreviations = frozenset(
-        "mr mrs ms dr prof sr jr st vs v e.g i.e cf fig figs no nos approx dept est inc ltd co corp jan feb "
-        "mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m ph.d".split()
-    )
+    abbreviations = ABBREVIATIONS
 
     def __init__(
         self,
@@ -290,22 +282,7 @@ class Chunker:
         )
 
     def _is_sentence_end(self, seg: str, m: re.Match[str]) -> bool:
-        if seg[m.start()] != ".":
-            return True
-        # "e.g. x", "Mr. Smith", "U.S. market", "J. Smith", "1. item", "approx. five" are not sentence ends.
-        k = m.end()
-        while k < len(seg) and seg[k] in " \t":
-            k += 1
-        if k < len(seg) and seg[k].isascii() and seg[k].islower():
-            return False
-        before = seg[max(0, m.start() - 24) : m.start()]
-        word = re.search(r"[A-Za-z.]*$", before).group().lower()  # type: ignore[union-attr]
-        if word in self.abbreviations or re.fullmatch(r"(?:[a-z]\.)*[a-z]", word):
-            return False
-        marker = re.search(r"(?:^|\n)[ \t]*\d{1,3}$", seg[max(0, m.start() - 8) : m.start()])
-        if marker and (m.start() - 8 <= 0 or marker.group().startswith("\n")):
-            return False  # a numbered list marker at the start of a line ("1. item")
-        return True
+        return is_sentence_end(seg, m, self.abbreviations)
 
     def atomize(self, text: str, start: int, end: int, level: int = PARAGRAPH) -> list[_Piece]:
         """Pieces of text[start:end], each within hard_max_tokens, cut at the coarsest level that makes

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.errors import NotebookError
 
-class IngestError(Exception):
+
+class IngestError(NotebookError):
     """A file that cannot be ingested; str() is the one-line message shown to users."""
 
     def __init__(self, path: str | Path, reason: str):

@@ -1,30 +1,56 @@
-"""The `rag` command: index, search, ask, serve, status (and eval) over a notebook folder."""
+"""The `rag` command: index, search, ask, serve, status, eval and settings over a notebook folder.
+
+Every default comes from Settings (RAG_* variables), every failure is one line on stderr and a non-zero exit.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+import typing
 from pathlib import Path
 
+from pydantic import SecretStr, ValidationError
 
-def _notebook(args):
+from rag.errors import NotebookError
+from rag.offline import go_offline
+from rag.settings import Settings, settings_error
+from rag.types import collect
+
+EXIT_ERROR = 2  # a user error: bad setting, missing path, empty notebook
+EXIT_BUG = 1  # anything unexpected
+
+
+def _notebook(settings: Settings):
     from rag import Notebook
 
-    return Notebook(path=args.path)
+    return Notebook(settings=settings)
 
 
-def cmd_index(args) -> int:
-    nb = _notebook(args)
-    report = nb.index(*(args.paths or [nb.settings.seeds]), progress=not args.json)
-    if args.json:
-        print(json.dumps(report.as_dict(), ensure_ascii=False))
-    return 0
+def _require_documents(nb) -> None:
+    if nb.store.count() == 0:  # every result would be empty and look like a retrieval failure
+        raise NotebookError(f"the notebook at {nb.path} is empty: index the documents first (rag index seeds/)")
 
 
-def cmd_search(args) -> int:
-    hits = _notebook(args).search(args.question, k=args.k)
+def cmd_index(args, settings: Settings) -> int:
+    paths = args.paths or [settings.seeds]
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        print(f"rag: no such file or directory: {path}", file=sys.stderr)
+    found = [p for p in paths if p.exists()]
+    if found:
+        nb = _notebook(settings)
+        report = nb.index(*found, progress=not args.json)
+        if args.json:
+            print(json.dumps(report.as_dict(), ensure_ascii=False))
+    return EXIT_ERROR if missing else 0
+
+
+def cmd_search(args, settings: Settings) -> int:
+    nb = _notebook(settings)
+    _require_documents(nb)
+    hits = nb.search(args.question, k=args.k or settings.k)
     if args.json:
         keys = ("chunk_id", "source", "title", "text", "score")
         print(json.dumps({"hits": [{k: getattr(h, k) for k in keys} for h in hits]}, ensure_ascii=False))
@@ -35,14 +61,9 @@ def cmd_search(args) -> int:
     return 0
 
 
-def cmd_ask(args) -> int:
-    from rag.types import collect
-
-    nb = _notebook(args)
-    llm = {"llm_base_url": args.base_url, "llm_model": args.model}
-    llm = {k: v for k, v in llm.items() if v is not None}
-    if args.backend or llm:
-        nb.use_backend(args.backend or nb.settings.backend, **llm)
+def cmd_ask(args, settings: Settings) -> int:
+    changes = {"backend": args.backend, "llm_base_url": args.base_url, "llm_model": args.model}
+    nb = _notebook(settings.updated(**{k: v for k, v in changes.items() if v is not None}))
     if args.json:
         print(json.dumps(nb.ask(args.question).as_dict(), ensure_ascii=False))
         return 0
@@ -55,87 +76,134 @@ def cmd_ask(args) -> int:
     return 0
 
 
-def cmd_eval(args) -> int:
+def cmd_eval(args, settings: Settings) -> int:
     from rag.evaluate import evaluate, format_report, load_questions
 
-    nb = _notebook(args)
-    if nb.store.count() == 0:  # every metric would be 0 and look like a retrieval failure
-        print(f"rag eval: the notebook at {nb.path} is empty: index the documents first (rag index seeds/)", file=sys.stderr)
-        return 2
-    report = evaluate(nb, load_questions(args.file), k=args.k, answers=args.answers)
+    if not args.file.is_file():
+        raise NotebookError(f"no such question file: {args.file}")
+    try:
+        questions = load_questions(args.file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise NotebookError(f"{args.file}: not a JSONL question file ({err})") from err
+    nb = _notebook(settings)
+    _require_documents(nb)
+    report = evaluate(nb, questions, k=args.k or settings.k, answers=args.answers)
     print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
     return 0
 
 
-def cmd_status(args) -> int:
-    print(json.dumps(_notebook(args).status(), ensure_ascii=False, indent=None if args.json else 2))
+def cmd_status(args, settings: Settings) -> int:
+    print(json.dumps(_notebook(settings).status(), ensure_ascii=False, indent=None if args.json else 2))
     return 0
 
 
-def cmd_serve(args) -> int:
+def cmd_serve(args, settings: Settings) -> int:
     from ui.app import serve
 
-    serve(path=args.path, host=args.host, port=args.port, index_seeds=args.index_seeds)
+    serve(
+        path=settings.path,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        index_seeds=args.index_seeds,
+    )
+    return 0
+
+
+def _shown(value) -> object:
+    if isinstance(value, SecretStr):
+        return str(value)  # "**********"
+    return str(value) if isinstance(value, Path) else value
+
+
+def cmd_settings(args, settings: Settings) -> int:
+    grouped = settings.grouped()
+    if args.json:
+        print(json.dumps({g: {n: _shown(v) for n, v, _ in rows} for g, rows in grouped.items()}, ensure_ascii=False))
+        return 0
+    for group, rows in grouped.items():
+        print(f"[{group}]")
+        for name, value, description in rows:
+            print(f"  {name}={_shown(value)}")
+            if args.verbose:
+                print(f"      {description}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rag.llm import BACKENDS
-
+    defaults = Settings.model_fields
     parser = argparse.ArgumentParser(prog="rag", description="Offline bilingual research notebook.")
-    parser.add_argument(
-        "--path", default=os.environ.get("RAG_PATH", ".rag"), help="data folder (default: $RAG_PATH or .rag/)"
-    )
+    parser.add_argument("--path", type=Path, help="data folder (default: $RAG_PATH or .rag/)")
+    parser.add_argument("--traceback", action="store_true", help="show the Python traceback of an unexpected error")
     # --path is accepted after the sub-command too (rag search Q --path x).
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--path", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--path", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--json", action="store_true", help="print the result as JSON")
+    k_help = f"passages to return (default: $RAG_K or {defaults['k'].default})"
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="index files or folders (default: seeds/)")
-    p.add_argument("paths", nargs="*", type=Path)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: $RAG_SEEDS, the seeds/ folder)")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", parents=[common], help="show the passages that match a question")
     p.add_argument("question")
-    p.add_argument("-k", type=int, default=5)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("-k", "--k", type=int, help=k_help)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
     p.add_argument("question")
-    p.add_argument("--json", action="store_true")
     p.add_argument(
         "--backend",
-        choices=list(BACKENDS),
-        help="answerer (default: $RAG_BACKEND or extractive): openai = any OpenAI-compatible server, llamacpp = local GGUF",
+        choices=typing.get_args(defaults["backend"].annotation),
+        help="answerer (default: $RAG_BACKEND or extractive): openai = any OpenAI-compatible server, "
+        "llamacpp = local GGUF",
     )
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $RAG_LLM_BASE_URL)")
     p.add_argument("--model", help="model name sent to the server (default: $RAG_LLM_MODEL)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", parents=[common], help="open the chat in the browser")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--host", help=f"address to bind (default: $RAG_HOST or {defaults['host'].default})")
+    p.add_argument("--port", type=int, help=f"port (default: $RAG_PORT or {defaults['port'].default})")
     p.add_argument("--index-seeds", action="store_true", help="index seeds/ before serving")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("eval", parents=[common], help="retrieval (and answer) metrics on a question file")
-    p.add_argument("file", type=Path, help="JSONL like eval/dev.jsonl: question, lang, type, evidence, answer_facts")
-    p.add_argument("--k", type=int, default=5)
+    p.add_argument("file", type=Path, help="JSONL like tests/data/dev.jsonl: question, lang, type, evidence, answer_facts")
+    p.add_argument("-k", "--k", type=int, help=k_help)
     p.add_argument("--answers", action="store_true", help="also ask each question and score the answers")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("status", parents=[common], help="what the notebook holds")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("settings", parents=[common], help="the settings in force (defaults, RAG_* variables), grouped")
+    p.add_argument("-v", "--verbose", action="store_true", help="also say what each setting does")
+    p.set_defaults(func=cmd_settings)
     return parser
+
+
+def _fail(message: object, code: int = EXIT_ERROR) -> int:
+    print(f"rag: {' '.join(str(message).split())}", file=sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        settings = Settings(**({"path": args.path} if args.path is not None else {}))
+        go_offline(allow_hub=settings.hub_model())
+        return args.func(args, settings)
+    except NotebookError as err:
+        return _fail(err)
+    except ValidationError as err:  # an assignment to a setting (validate_assignment) in library code
+        return _fail(settings_error(err))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except Exception as err:
+        if args.traceback:
+            raise
+        return _fail(f"unexpected {type(err).__name__}: {err} (rerun with --traceback for details)", EXIT_BUG)
 
 
 if __name__ == "__main__":

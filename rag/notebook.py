@@ -36,8 +36,11 @@ class Notebook:
 
     @cached_property
     def embedder(self):
-        from rag.embed import load_embedder
+        from rag.embed import load_embedder, offline_e5_folder
+        from rag.settings import DEFAULT_EMBEDDER
 
+        if self.settings.embedder == DEFAULT_EMBEDDER:
+            offline_e5_folder(self.settings.cache_dir)  # builds the offline e5 on a first start, else a stat
         return load_embedder(
             self.settings.embedder_path(), batch_size=self.settings.embed_batch, backend=self.settings.embedder_backend
         )
@@ -69,7 +72,7 @@ class Notebook:
     def retriever(self) -> HybridRetriever:
         glossary = None
         if self.settings.translate_query:
-            from rag.glossary import Glossary
+            from rag.text.glossary import Glossary
 
             glossary = Glossary(self.settings.cache_dir)
         return HybridRetriever(self.store, self.keywords, self.dense_embedder, self.settings, glossary)

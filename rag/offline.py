@@ -19,14 +19,13 @@ OFFLINE_ENV = {
 CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 
 
-def go_offline(allow_hub: bool | None = None) -> None:
+def go_offline(allow_hub: bool = False) -> None:
     """Set the offline variables unless the user already chose otherwise.
 
-    The hub stays reachable only when the user named a hub model id as the embedder (RAG_EMBEDDER).
+    Called by the entry points (the `rag` command, the UI server, the benchmarks, the tests), never at import.
+    `allow_hub`: keep the Hugging Face hub reachable, only when the user named a hub model id as the embedder
+    (Settings.hub_model()).
     """
-    if allow_hub is None:
-        named = os.environ.get("RAG_EMBEDDER", "")
-        allow_hub = bool(named) and "/" in named and not Path(named).exists()
     for key, value in OFFLINE_ENV.items():
         if allow_hub and key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
             continue

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.glossary import is_chinese_text
 from rag.keyword import KeywordIndex
 from rag.settings import Settings
 from rag.store import ChunkStore, StoredChunk
-from rag.text import bm25_terms
+from rag.text import bm25_terms, is_chinese
 from rag.types import Hit
 
 
@@ -76,7 +75,7 @@ class HybridRetriever:
         """BM25 hits for the question's terms; a Chinese question's names also in Latin letters (微軟 also
         matches "Microsoft" written inside Chinese text) and in their other Chinese spellings (輝達, 英偉達)."""
         terms = bm25_terms(question, for_query=True)
-        if self.glossary is not None and is_chinese_text(question):
+        if self.glossary is not None and is_chinese(question):
             terms += [t for t in self.glossary.name_terms(question) if t not in terms]
         return self.keywords.search(terms, n, allowed)
 
@@ -86,7 +85,7 @@ class HybridRetriever:
         if self.glossary is None:
             return []
         terms = self.glossary.other_language_terms(question, self.keywords.knows)
-        if not is_chinese_text(question):
+        if not is_chinese(question):
             terms += [t for t in self.glossary.name_terms(question) if t not in terms]
         return self.keywords.search(terms, n, allowed) if terms else []
 

@@ -1,134 +1,193 @@
-"""One typed settings object for the whole notebook, read from RAG_* environment variables."""
+"""The one settings object: every knob of the notebook, typed, described, grouped, and the only reader of RAG_*."""
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import SettingsError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_EMBEDDER = "e5-small-offline"
+# Where `make setup` builds the default embedder, under cache_dir (rag.embedder's ensure_e5 builds it there).
+DEFAULT_EMBEDDER_FOLDER = Path("models") / "multilingual-e5-small"
 # Bump when chunking, keyword terms or embedded text change: the index is then rebuilt, never mixed.
 INDEX_VERSION = 3  # 3: Han bigrams in the BM25 terms
 
+ENV_PREFIX = "RAG_"
+GROUPS = ("storage", "embedding", "retrieval", "answer", "llm", "verify", "serve")
+# RAG_* variables that are not settings of the notebook: the browser test's switch for the README picture.
+NOT_SETTINGS = frozenset({"RAG_UPDATE_SCREENSHOT"})
+
+
+def setting(default: Any, *, group: str, description: str, **constraints: Any) -> Any:
+    """A settings field: its default, the group `rag settings` shows it in, what it does, and its bounds (ge=1 ...)."""
+    assert group in GROUPS, group
+    return Field(default, description=description, json_schema_extra={"group": group}, **constraints)
+
 
 class Settings(BaseSettings):
-    """Every knob of the notebook; each can be set as RAG_<NAME> in the environment."""
+    """Every knob of the notebook; each can be set as RAG_<NAME> in the environment or as a keyword.
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+    Built only from validated values: `Settings(k="7").k == 7`, and `settings.updated(backend="nonsense")`,
+    an unknown keyword or an unknown RAG_* variable raise SettingsError with a one-line message.
+    """
 
-    path: Path = Field(Path(".rag"), description="Data folder holding the Chroma database and the keyword index.")
-    cache_dir: Path = Field(
-        REPO_ROOT / ".cache", description="Git-ignored cache where offline models are built at set-up."
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_assignment=True)
+
+    # storage
+    path: Path = setting(Path(".rag"), group="storage", description="Data folder holding the Chroma database and the keyword index.")
+    cache_dir: Path = setting(
+        REPO_ROOT / ".cache", group="storage", description="Git-ignored cache where offline models are built at set-up."
     )
-    embedder: str = Field(
+    collection: str = setting(
+        "notebook", group="storage", description="Chroma collection name prefix; the embedder set-up is appended so a change re-embeds."
+    )
+    seeds: Path = setting(REPO_ROOT / "seeds", group="storage", description="Folder indexed by `make run` and the UI's re-index button.")
+    # embedding
+    embedder: str = setting(
         DEFAULT_EMBEDDER,
-        description="Sentence-transformers model: a folder path or hub id; the default is built offline.",
+        group="embedding", description="Sentence-transformers model: a folder path or hub id; the default is built offline.",
     )
-    collection: str = Field(
-        "notebook", description="Chroma collection name prefix; the embedder set-up is appended so a change re-embeds."
-    )
-    embedder_backend: Literal["auto", "onnx", "torch"] = Field(
+    embedder_backend: Literal["auto", "onnx", "torch"] = setting(
         "auto",
-        description="How the offline e5 runs: onnx (int8 ONNX Runtime, ~4x faster, cosine ≥ 0.99 to fp32), torch "
+        group="embedding", description="How the offline e5 runs: onnx (int8 ONNX Runtime, ~4x faster, cosine ≥ 0.99 to fp32), torch "
         "(fp32 sentence-transformers), or auto (onnx when its file was built, else torch).",
     )
-    second_embedder: bool = Field(
+    second_embedder: bool = setting(
         True,
-        description="Fuse USE multilingual v3 (offline, fast) into the dense vectors: better across languages.",
+        group="embedding", description="Fuse USE multilingual v3 (offline, fast) into the dense vectors: better across languages.",
     )
-    second_embedder_weight: float = Field(
+    second_embedder_weight: float = setting(
         0.3,
-        description="Share of the USE cosine in the fused dense similarity, the main embedder has the rest (0.3: "
+        group="embedding", description="Share of the USE cosine in the fused dense similarity, the main embedder has the rest (0.3: "
         "DRCD R@1 0.94 -> 0.95 and XQuAD en->zh 0.69 -> 0.74 against 0.5; USE alone is weak within Chinese).",
     )
-    chunk_tokens: int = Field(256, description="Target chunk size in embedder tokens.")
-    chunk_overlap: int = Field(48, description="Overlap between consecutive chunks, in embedder tokens.")
-    embed_batch: int = Field(32, description="Texts per embedding batch.")
-    candidates: int = Field(40, description="Hits taken from each retriever before fusion.")
-    fusion: Literal["score", "rrf"] = Field(
+    chunk_tokens: int = setting(256, group="embedding", description="Target chunk size in embedder tokens.")
+    chunk_overlap: int = setting(48, group="embedding", description="Overlap between consecutive chunks, in embedder tokens.")
+    embed_batch: int = setting(32, group="embedding", description="Texts per embedding batch.")
+    # retrieval
+    candidates: int = setting(40, group="retrieval", description="Hits taken from each retriever before fusion.", ge=1)
+    fusion: Literal["score", "rrf"] = setting(
         "score",
-        description="How the dense, keyword and other-language lists combine: score = weighted sum of normalised "
+        group="retrieval", description="How the dense, keyword and other-language lists combine: score = weighted sum of normalised "
         "scores (dense: from the corpus median to the best hit; BM25: share of the best hit's score), rrf = "
         "reciprocal rank fusion. Score fusion keeps BM25's sure wins (DRCD sample200 R@1 0.80 -> 0.95).",
     )
-    rrf_k: int = Field(60, description="Reciprocal-rank-fusion constant (fusion=rrf): larger flattens the rank weights.")
-    dense_weight: float = Field(1.0, description="Weight of the dense (embedding) list in the fusion.")
-    keyword_weight: float = Field(1.0, description="Weight of the BM25 list in the fusion.")
-    translate_query: bool = Field(
+    rrf_k: int = setting(60, group="retrieval", description="Reciprocal-rank-fusion constant (fusion=rrf): larger flattens the rank weights.")
+    dense_weight: float = setting(1.0, group="retrieval", description="Weight of the dense (embedding) list in the fusion.")
+    keyword_weight: float = setting(1.0, group="retrieval", description="Weight of the BM25 list in the fusion.")
+    translate_query: bool = setting(
         True,
-        description="Also search the question's keywords in the other language (CC-CEDICT glossary): finds English "
+        group="retrieval", description="Also search the question's keywords in the other language (CC-CEDICT glossary): finds English "
         "passages for Chinese questions and the reverse (dev.jsonl R@5 0.72 -> 0.83).",
     )
-    translation_weight: float = Field(0.5, description="Weight of the other-language keyword ranking in the fusion.")
-    k: int = Field(5, description="Passages returned by search and read by the answerer.")
-    answer_sentences: int = Field(4, description="Most sentences the extractive answer quotes.")
-    coverage_weight: float = Field(0.3, description="Weight of question-keyword coverage beside e5 similarity when scoring answer sentences.")
-    answer_type_weight: float = Field(
+    translation_weight: float = setting(0.5, group="retrieval", description="Weight of the other-language keyword ranking in the fusion.")
+    k: int = setting(5, group="retrieval", description="Passages returned by search and read by the answerer.", ge=1)
+    glossary_senses: int = setting(
+        3, group="retrieval", description="English senses of a Chinese word kept from CC-CEDICT for the other-language search.", ge=1
+    )
+    glossary_per_phrase: int = setting(
+        3, group="retrieval", description="Most Chinese words an English word or two-word phrase brings to the other-language search.", ge=1
+    )
+    glossary_per_name: int = setting(
+        3, group="retrieval", description="Most Chinese spellings a company or person name brings to the keyword search (輝達, 英偉達 ...).", ge=1
+    )
+    # answer
+    answer_sentences: int = setting(4, group="answer", description="Most sentences the extractive answer quotes.")
+    coverage_weight: float = setting(0.3, group="answer", description="Weight of question-keyword coverage beside e5 similarity when scoring answer sentences.")
+    answer_type_weight: float = setting(
         0.05,
-        description="Bonus for answer sentences holding the kind of fact the question asks for: a time for "
+        group="answer", description="Bonus for answer sentences holding the kind of fact the question asks for: a time for "
         "when/什麼時候, a number for how much/多少.",
     )
-    echo_penalty: float = Field(0.4, description="Penalty for answer sentences that mostly repeat the question's own words.")
-    answer_threshold: float = Field(
-        0.87, description="Best sentence score below which the answer is a refusal (calibrated on dev.jsonl)."
+    echo_penalty: float = setting(0.4, group="answer", description="Penalty for answer sentences that mostly repeat the question's own words.")
+    answer_threshold: float = setting(
+        0.87, group="answer", description="Best sentence score below which the answer is a refusal (calibrated on dev.jsonl)."
     )
-    answer_min_similarity: float = Field(
+    answer_min_similarity: float = setting(
         0.846,
-        description="Best e5 sentence similarity below which the answer is a refusal (calibrated on dev.jsonl "
+        group="answer", description="Best e5 sentence similarity below which the answer is a refusal (calibrated on dev.jsonl "
         "and off-topic questions: answerable ≥ 0.849, off-topic ≤ 0.843).",
     )
-    answer_margin: float = Field(0.08, description="Sentences scoring this far below the best one are left out of the answer.")
-    default_script: str = Field(
-        "zh-Hant", description="Script used for Chinese questions written only in characters common to both scripts."
+    answer_margin: float = setting(0.08, group="answer", description="Sentences scoring this far below the best one are left out of the answer.")
+    default_script: Literal["zh-Hant", "zh-Hans"] = setting(
+        "zh-Hant",
+        group="answer",
+        description="Script of the answer to a Chinese question written only in characters common to both scripts "
+        "when the conversation so far does not tell (the user's chosen language).",
     )
-    seeds: Path = Field(REPO_ROOT / "seeds", description="Folder indexed by `make run` and the UI's re-index button.")
-    host: str = Field("127.0.0.1", description="Address the chat UI binds to.")
-    port: int = Field(7860, description="Port of the chat UI.")
-    # Generative answers (rag/generative.py); the extractive answer stays the offline default and fallback.
-    backend: Literal["extractive", "openai", "llamacpp"] = Field(
+    # llm
+    backend: Literal["extractive", "openai", "llamacpp"] = setting(
         "extractive",
-        description="Answerer: extractive (no LLM), openai (any OpenAI-compatible chat server) or llamacpp "
+        group="llm", description="Answerer: extractive (no LLM), openai (any OpenAI-compatible chat server) or llamacpp "
         "(a local GGUF file through llama-cpp-python, `make llm`).",
     )
-    llm_base_url: str = Field(
+    llm_base_url: str = setting(
         "http://127.0.0.1:8080/v1",
-        description="OpenAI-compatible endpoint for the openai backend (llama.cpp server :8080/v1, Ollama :11434/v1).",
+        group="llm", description="OpenAI-compatible endpoint for the openai backend (llama.cpp server :8080/v1, Ollama :11434/v1).",
     )
-    llm_api_key: SecretStr = Field(SecretStr("not-needed"), description="API key sent to the server (local ones ignore it).")
-    llm_model: str = Field("local-model", description="Model name sent to the OpenAI-compatible server.")
-    llm_timeout: float = Field(60.0, description="Seconds to wait for the server (connect and each streamed read).")
-    gguf_path: Path | None = Field(
-        None, description="GGUF model for the llamacpp backend; default: the Qwen2.5-Coder-0.5B `make llm` assembles."
+    llm_api_key: SecretStr = setting(SecretStr("not-needed"), group="llm", description="API key sent to the server (local ones ignore it).")
+    llm_model: str = setting("local-model", group="llm", description="Model name sent to the OpenAI-compatible server.")
+    llm_timeout: float = setting(60.0, group="llm", description="Seconds to wait for the server (connect and each streamed read).")
+    gguf_path: Path | None = setting(
+        None, group="llm", description="GGUF model for the llamacpp backend; default: the Qwen2.5-Coder-0.5B `make llm` assembles."
     )
-    llm_gpu_layers: int | None = Field(
+    llm_gpu_layers: int | None = setting(
         None,
-        description="Layers the llamacpp backend offloads to a GPU: unset = all when llama.cpp was built with GPU "
+        group="llm", description="Layers the llamacpp backend offloads to a GPU: unset = all when llama.cpp was built with GPU "
         "support (CUDA/Metal/Vulkan), else 0; 0 forces CPU.",
     )
-    llm_max_context_tokens: int = Field(
+    llm_max_context_tokens: int = setting(
         4096,
-        description="Model context (cl100k_base tokens): prompt + answer; the lowest-ranked passages are trimmed to fit.",
+        group="llm", description="Model context (cl100k_base tokens): prompt + answer; the lowest-ranked passages are trimmed to fit.",
     )
-    llm_answer_tokens: int = Field(512, description="Most tokens the model may generate for one answer.")
-    llm_history_turns: int = Field(3, description="Previous turns used to rewrite a follow-up into a standalone question.")
-    verify_min_overlap: float = Field(
+    llm_answer_tokens: int = setting(512, group="llm", description="Most tokens the model may generate for one answer.")
+    llm_history_turns: int = setting(3, group="llm", description="Previous turns used to rewrite a follow-up into a standalone question.")
+    # verify
+    verify_min_overlap: float = setting(
         0.5,
-        description="Share of a generated sentence's keywords its cited passage must contain (dev.jsonl: reference "
+        group="verify", description="Share of a generated sentence's keywords its cited passage must contain (dev.jsonl: reference "
         "sentences vs their evidence chunk ≥ 0.6, vs the best other-document chunk ≤ 0.36).",
     )
-    verify_min_similarity: float = Field(
+    verify_min_similarity: float = setting(
         0.5,
-        description="USE cosine a sentence needs to its passage's closest sentence when they are in different "
+        group="verify", description="USE cosine a sentence needs to its passage's closest sentence when they are in different "
         "languages (dev.jsonl: evidence ≥ 0.52, other documents ≤ 0.47).",
     )
+    # serve
+    host: str = setting("127.0.0.1", group="serve", description="Address the chat UI binds to.")
+    port: int = setting(7860, group="serve", description="Port of the chat UI.", ge=1, le=65535)
+
+    def __init__(self, **values: Any) -> None:
+        check_environment()
+        try:
+            super().__init__(**values)
+        except ValidationError as err:
+            raise settings_error(err) from err
+
+    def updated(self, **changes: Any) -> Settings:
+        """A copy with `changes` applied and validated like the rest (model_copy(update=...) skips validation)."""
+        # Every field is passed, so the environment cannot override a value of this object.
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        return type(self)(**{**values, **changes})
+
+    def grouped(self) -> dict[str, list[tuple[str, Any, str]]]:
+        """(RAG_ name, value, description) of every setting by group, in GROUPS order; secrets stay hidden."""
+        out: dict[str, list[tuple[str, Any, str]]] = {group: [] for group in GROUPS}
+        for name, field in type(self).model_fields.items():
+            group = (field.json_schema_extra or {}).get("group", "storage")  # type: ignore[union-attr]
+            out[group].append((env_name(name), getattr(self, name), field.description or ""))
+        return out
 
     def collection_name(self) -> str:
         """Chroma collection for this embedder set-up: vectors of another set-up are never mixed in."""
-        import hashlib
-
         setup = (
             f"{INDEX_VERSION}|{self.embedder}|{self.embedder_backend}|{self.second_embedder and self.second_embedder_weight}|"
             f"{self.chunk_tokens}|{self.chunk_overlap}"
@@ -136,9 +195,46 @@ class Settings(BaseSettings):
         return f"{self.collection}-{hashlib.sha1(setup.encode()).hexdigest()[:8]}"
 
     def embedder_path(self) -> str:
-        """The model to load: the offline e5 folder (built if missing) unless another model is named."""
+        """The model to load: the offline e5 folder under cache_dir unless another model is named.
+
+        A path only: nothing is built here (the loader builds the offline e5 when its folder is missing)."""
         if self.embedder != DEFAULT_EMBEDDER:
             return self.embedder
-        from rag.embed import offline_e5_folder
+        return str(Path(self.cache_dir) / DEFAULT_EMBEDDER_FOLDER)
 
-        return str(offline_e5_folder(self.cache_dir))
+    def hub_model(self) -> bool:
+        """Whether the embedder is a hub model id to download (org/name, not a folder here): only then may the
+        process reach the Hugging Face hub (rag.offline.go_offline)."""
+        named = self.embedder
+        return named != DEFAULT_EMBEDDER and "/" in named and not Path(named).expanduser().exists()
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a setting: k -> RAG_K."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def check_environment(environ: dict[str, str] | None = None) -> None:
+    """Refuse a RAG_* environment variable that names no setting (a typo would otherwise be ignored silently)."""
+    environ = os.environ if environ is None else environ
+    known = {env_name(name) for name in Settings.model_fields} | NOT_SETTINGS
+    for name in sorted(environ):
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), sorted(known - NOT_SETTINGS), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else " (rag settings lists them)"
+            raise SettingsError(f"unknown setting {name} in the environment{hint}")
+
+
+def settings_error(err: ValidationError) -> SettingsError:
+    """A pydantic ValidationError as one line naming each setting: "setting RAG_K: Input should be a valid integer,
+    unable to parse string as an integer (got 'abc')"."""
+    problems = []
+    for e in err.errors():
+        name = str(e["loc"][0]) if e["loc"] else "?"
+        if e["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(name, list(Settings.model_fields), n=1)
+            problems.append(f"unknown setting {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            continue
+        where = env_name(name) if name in Settings.model_fields else name
+        problems.append(f"setting {where}: {e['msg']} (got {e.get('input')!r})")
+    return SettingsError("; ".join(problems))

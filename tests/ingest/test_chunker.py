@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
@@ -56,8 +57,8 @@ def check_invariants(doc: Document, chunks: list[Chunk], chunker: Chunker, count
 
 # ----------------------------------------------------------------- random corpora
 
-CJK_WORDS = "晶片 需求 模型 訓練 推理 市場 投資 半導體 人工智慧 资料中心 供应链 成本 效率 風險 台灣 美國 研究 團隊 发现 决策".split()
-EN_WORDS = "the model market chip demand training inference cost growth risk data center supply NVIDIA TPU GPU".split()
+CJK_WORDS = "晶片 需求 模型 訓練 推理 市場 投資 半導體 人工智慧 资料中心 供应链 成本 效率 風險 台灣 美國 研究 團隊 发现 决策".split()  # noqa: SIM905
+EN_WORDS = "the model market chip demand training inference cost growth risk data center supply NVIDIA TPU GPU".split()  # noqa: SIM905
 SPECIAL = ["3.5", "e.g.", "U.S.", "GPT-5.2", "1,000", "Mr. Smith"]
 ENDERS = ["。", "！", "？", "!", "?", "」。", "。」"]
 
@@ -132,7 +133,7 @@ def test_random_corpora_properties(seed: int) -> None:
             assert not inside, f"cut inside fitting sentence {text[s:e]!r}"
 
     # Overlap is whole sentences within the budget, and never exceeds it.
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in itertools.pairwise(chunks):
         if a.section == b.section and b.start < a.end:
             assert overlap > 0
             assert count_tokens(doc.text[b.start : a.end]) <= overlap
@@ -146,7 +147,7 @@ def test_overlap_is_whole_trailing_sentences() -> None:
     doc = make_doc(text)
     chunks = chunker.split(doc)
     check_invariants(doc, chunks, chunker)
-    pairs = list(zip(chunks, chunks[1:]))
+    pairs = list(itertools.pairwise(chunks))
     assert all(b.start < a.end for a, b in pairs)  # every short-sentence chunk gets an overlap
     for a, b in pairs:
         shared = doc.text[b.start : a.end]

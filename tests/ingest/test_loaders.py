@@ -68,7 +68,7 @@ def test_short_big5_and_gb18030_words() -> None:
 
 
 def test_crlf_normalised_and_sha256_of_raw_bytes(tmp_path: Path) -> None:
-    raw = "標題\r\n\r\n第一段。\r\n第二段。\r\n".encode("utf-8")
+    raw = "標題\r\n\r\n第一段。\r\n第二段。\r\n".encode()
     doc = load_document(write(tmp_path, "a.md", raw))
     assert doc.text == "標題\n\n第一段。\n第二段。\n"
     assert doc.sha256 == hashlib.sha256(raw).hexdigest()
@@ -93,7 +93,7 @@ def test_empty_file(tmp_path: Path, data: bytes) -> None:
     [
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00",
         bytes(range(1, 8)) * 40 + b"some text",
-        "中文 with a NUL\x00 inside".encode("utf-8"),
+        "中文 with a NUL\x00 inside".encode(),
     ],
     ids=["png", "control-chars", "nul"],
 )
@@ -149,11 +149,11 @@ def test_broken_front_matter_is_kept_as_text(tmp_path: Path) -> None:
 
 
 def test_title_fallbacks(tmp_path: Path) -> None:
-    heading = load_document(write(tmp_path, "h.md", "intro line\n\n## 第二節 標題 ##\ntext\n".encode("utf-8")))
+    heading = load_document(write(tmp_path, "h.md", "intro line\n\n## 第二節 標題 ##\ntext\n".encode()))
     assert heading.title == "第二節 標題"
     first_line = load_document(write(tmp_path, "f.txt", ("\n\n  " + "長" * 200 + "\nmore\n").encode("utf-8")))
     assert first_line.title == "長" * 120
-    stem = load_document(write(tmp_path, "只有符號.txt", "---\n***\n".encode("utf-8")))
+    stem = load_document(write(tmp_path, "只有符號.txt", b"---\n***\n"))
     assert stem.title == "只有符號"
 
 

@@ -14,6 +14,7 @@ DEV = Path(__file__).resolve().parents[1] / "data" / "dev.jsonl"
 def rag(*args: str, path) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "rag.cli", *args, "--json"],
+        check=False,
         capture_output=True,
         text=True,
         env=dict(os.environ, RAG_PATH=str(path)),
@@ -48,6 +49,7 @@ def test_index_and_status_json(seeds_notebook, seeds_home):
 def test_eval_on_an_empty_notebook_says_so_instead_of_scoring_zero(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "rag.cli", "--path", str(tmp_path / "empty"), "eval", str(DEV)],
+        check=False,
         capture_output=True,
         text=True,
         timeout=300,
@@ -55,3 +57,76 @@ def test_eval_on_an_empty_notebook_says_so_instead_of_scoring_zero(tmp_path):
     assert out.returncode == 2
     assert "is empty" in out.stderr and "rag index" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def run_rag(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m rag.cli ARGS` as a user runs it, with extra environment variables."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        timeout=300,
+    )
+
+
+def assert_one_line_error(out: subprocess.CompletedProcess, *words: str) -> None:
+    assert out.returncode == 2, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.startswith("rag: ")
+    for word in words:
+        assert word in out.stderr
+
+
+def test_a_bad_setting_is_one_line_naming_it(tmp_path):
+    out = run_rag("search", "x", env={"RAG_K": "abc", "RAG_PATH": str(tmp_path)})
+    assert_one_line_error(out, "RAG_K", "valid integer")
+    out = run_rag("status", env={"RAG_KK": "3"})
+    assert_one_line_error(out, "RAG_KK", "did you mean RAG_K?")
+
+
+def test_a_missing_path_is_an_error_and_the_other_paths_are_still_indexed(tmp_path):
+    doc = tmp_path / "docs" / "note.md"
+    doc.parent.mkdir()
+    doc.write_text("# Note\n\nThe notebook indexes this sentence.\n", encoding="utf-8")
+    out = run_rag("--path", str(tmp_path / ".rag"), "index", str(tmp_path / "typo"), str(doc.parent), "--json")
+    assert_one_line_error(out, "no such file or directory", "typo")
+    assert json.loads(out.stdout)["added"] == 1
+
+
+def test_a_missing_question_file_and_an_empty_notebook_are_one_line(tmp_path):
+    assert_one_line_error(run_rag("--path", str(tmp_path), "eval", str(tmp_path / "missing.jsonl")), "missing.jsonl")
+    assert_one_line_error(run_rag("--path", str(tmp_path), "search", "TPU"), "is empty", "rag index")
+
+
+def test_search_takes_k_from_the_settings(seeds_notebook):
+    out = run_rag("search", "TPU能否取代GPU?", "--json", env={"RAG_K": "2", "RAG_PATH": str(seeds_notebook.path)})
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)["hits"]) == 2
+
+
+def test_settings_command_prints_the_settings_in_force_by_group():
+    out = run_rag("settings", "--json", env={"RAG_PORT": "8123", "RAG_LLM_API_KEY": "sk-secret"})
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(out.stdout)
+    assert shown["serve"]["RAG_PORT"] == 8123 and shown["retrieval"]["RAG_K"] == 5
+    assert "sk-secret" not in out.stdout
+    text = run_rag("settings", "-v").stdout
+    assert "[retrieval]" in text and "RAG_K=5" in text and "Passages returned" in text
+
+
+def test_serve_binds_where_the_settings_say(monkeypatch):
+    import types
+
+    from rag import cli
+
+    calls = []
+    monkeypatch.setitem(sys.modules, "ui.app", types.SimpleNamespace(serve=lambda **kw: calls.append(kw)))
+    monkeypatch.setenv("RAG_HOST", "0.0.0.0")
+    monkeypatch.setenv("RAG_PORT", "8123")
+    assert cli.main(["serve"]) == 0
+    assert calls[-1]["host"] == "0.0.0.0" and calls[-1]["port"] == 8123
+    assert cli.main(["serve", "--port", "9000"]) == 0
+    assert calls[-1]["port"] == 9000

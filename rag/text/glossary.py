@@ -6,17 +6,18 @@ import gzip
 import pickle
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Callable
 
-from rag.text import STOP_WORDS, bm25_terms, keyword_tokens, to_simplified
+from rag.text.script import is_chinese
+from rag.text.terms import STOP_WORDS, bm25_terms, keyword_tokens, matching_form
 
 CEDICT_FILE = "data/cedict_1_0_ts_utf-8_mdbg.txt.gz"
 _LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
-_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+|[^\u4e00-\u9fff]+")
+# Splits a text into alternating runs of Han characters and of everything else.
+_HAN_OR_OTHER_RUN = re.compile(r"[\u4e00-\u9fff]+|[^\u4e00-\u9fff]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-_LATIN = re.compile(r"[A-Za-z]")
 _ENGLISH_WORD = re.compile(r"[a-z][a-z'\-]+")
 # A proper noun's English name: its first sense when that is all capitalised words ("Microsoft Corporation",
 # "NVIDIA, computer graphics card company"), without a generic company suffix, or the acronym given beside it
@@ -32,13 +33,8 @@ _PARENS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _NOT_A_MEANING = re.compile(
     r"^(variant of|old variant|see |surname |cl:|abbr\. |used in |also written|erhua|pr\. |same as|"
     r"japanese |kangxi|radical |\(bound form\)$)",
-    re.I,
+    re.IGNORECASE,
 )
-
-
-def is_chinese_text(text: str) -> bool:
-    """Mostly Chinese: a Han character counts as much as two Latin letters (one word each)."""
-    return len(_HAN.findall(text)) * 2 >= len(_LATIN.findall(text)) and bool(_HAN.search(text))
 
 
 # Company names as tech and finance articles write them in Taiwan, Hong Kong and the Mainland, which CC-CEDICT
@@ -90,12 +86,21 @@ class Glossary:
     dictionary glosses, so the result is a bag of keywords, not a translation.
     """
 
-    def __init__(self, cache_dir: Path | None = None, senses: int = 3, max_word_chars: int = 8) -> None:
-        self.senses = senses
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        senses: int = 3,
+        max_word_chars: int = 8,
+        per_phrase: int = 3,
+        per_name: int = 3,
+    ) -> None:
+        self.senses = senses  # English senses kept per Chinese word (settings.glossary_senses)
         self.max_word_chars = max_word_chars
+        self.per_phrase = per_phrase  # Chinese words taken per English phrase (settings.glossary_per_phrase)
+        self.per_name = per_name  # Chinese spellings taken per English name (settings.glossary_per_name)
         self.zh_en, self.en_zh, self.names, self.en_names = self._load(cache_dir)
         for english, spellings in TECH_NAMES.items():
-            for chinese in dict.fromkeys(to_simplified(w) for w in spellings):
+            for chinese in dict.fromkeys(matching_form(w) for w in spellings):
                 self.names[chinese] = english
                 # First sense, so words() segments it and english_terms translates it as the company.
                 self.zh_en[chinese] = [english] + [x for x in self.zh_en.get(chinese, []) if x != english]
@@ -117,8 +122,8 @@ class Glossary:
         if cached and cached.is_file():
             try:
                 return pickle.loads(cached.read_bytes())
-            except Exception:  # a truncated or foreign file: rebuild it
-                pass
+            except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
+                pass  # a truncated or foreign file: rebuilt below
         tables = self._parse()
         if cached:
             cached.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +191,7 @@ class Glossary:
     def english_terms(self, question: str) -> list[str]:
         """BM25 terms of a Chinese question in English: its words' senses, its Latin words kept."""
         terms: list[str] = []
-        for run in _HAN_RUN.findall(to_simplified(question)):
+        for run in _HAN_OR_OTHER_RUN.findall(matching_form(question)):
             if not _HAN.search(run):
                 terms += keyword_tokens(run, for_query=True)
                 continue
@@ -198,11 +203,12 @@ class Glossary:
         return list(dict.fromkeys(terms))
 
     def chinese_terms(
-        self, question: str, known: Callable[[str], bool] | None = None, per_phrase: int = 3
+        self, question: str, known: Callable[[str], bool] | None = None, per_phrase: int | None = None
     ) -> list[str]:
         """BM25 terms of an English question in Chinese: dictionary words whose sense is one of its
         words or two-word phrases (e.g. "hedge fund" -> 对冲基金), at most `per_phrase` each, taken
         among the `known` ones (e.g. words of the corpus) when given."""
+        per_phrase = self.per_phrase if per_phrase is None else per_phrase
         terms: list[str] = []
         in_phrase: set[int] = set()  # words of a matched two-word phrase are not looked up alone
         for i, n, phrase in english_phrases(question):
@@ -214,15 +220,16 @@ class Glossary:
             terms += found
         return list(dict.fromkeys(terms))
 
-    def name_terms(self, question: str, per_name: int = 3) -> list[str]:
+    def name_terms(self, question: str, per_name: int | None = None) -> list[str]:
         """Names in the question written the other way round (微軟 -> microsoft, Hyundai -> 现代) and in the
         other Chinese spellings of the same name (輝達 -> 英伟达).
 
         Chinese text often writes a company or person in Latin letters (and English text sometimes in
         Chinese), so these go into the question's own keyword search, not only the other-language one.
         At most `per_name` Chinese spellings are taken for one English name."""
+        per_name = self.per_name if per_name is None else per_name
         terms: list[str] = []
-        for run in _HAN_RUN.findall(to_simplified(question)):
+        for run in _HAN_OR_OTHER_RUN.findall(matching_form(question)):
             if _HAN.search(run):
                 for word in self.words(run):
                     if word in self.names:
@@ -239,4 +246,4 @@ class Glossary:
 
     def other_language_terms(self, question: str, known: Callable[[str], bool] | None = None) -> list[str]:
         """The question's keywords in the language it is not written in (`known`: see chinese_terms)."""
-        return self.english_terms(question) if is_chinese_text(question) else self.chinese_terms(question, known)
+        return self.english_terms(question) if is_chinese(question) else self.chinese_terms(question, known)

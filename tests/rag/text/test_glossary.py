@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.glossary import Glossary, is_chinese_text
+from rag.text.glossary import Glossary
+from rag.text.script import is_chinese
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,8 @@ def test_english_words_and_phrases_become_chinese_terms(glossary):
 
 
 def test_the_question_language_picks_the_direction(glossary):
-    assert is_chinese_text("TPU能否取代GPU?")
-    assert not is_chinese_text("Can the TPU replace the GPU?")
+    assert is_chinese("TPU能否取代GPU?")
+    assert not is_chinese("Can the TPU replace the GPU?")
     assert "replac" in glossary.other_language_terms("TPU能否取代GPU?")
     assert "取代" in glossary.other_language_terms("Can the TPU replace the GPU?")
 

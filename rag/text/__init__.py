@@ -1,0 +1,47 @@
+"""Bilingual text facts, each defined once: script (language, Chinese script, conversion), terms (keyword
+matching), sentences (where a sentence ends), glossary (CC-CEDICT: a question's words in the other language).
+
+The public names are re-exported, so `from rag.text import detect_script` works; the glossary, which loads a
+dictionary, is imported from rag.text.glossary.
+"""
+
+from rag.text.script import (
+    conversation_script,
+    converter,
+    detect_script,
+    han_share,
+    in_script,
+    is_chinese,
+    simplified_chars,
+    to_script,
+    traditional_chars,
+)
+from rag.text.sentences import sentence_cuts, sentence_spans
+from rag.text.terms import STOP_WORDS, bm25_terms, han_bigrams, keyword_tokens, matching_form
+
+# Names callers used before the split, until they move to the ones above: to_simplified was (and is) the
+# keyword-matching form; to_traditional shows text in Traditional characters; _converter is converter.
+to_simplified = matching_form
+to_traditional = traditional_chars
+_converter = converter
+
+__all__ = [
+    "STOP_WORDS",
+    "bm25_terms",
+    "conversation_script",
+    "converter",
+    "detect_script",
+    "han_bigrams",
+    "han_share",
+    "in_script",
+    "is_chinese",
+    "keyword_tokens",
+    "matching_form",
+    "sentence_cuts",
+    "sentence_spans",
+    "simplified_chars",
+    "to_script",
+    "to_simplified",
+    "to_traditional",
+    "traditional_chars",
+]

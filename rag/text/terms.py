@@ -1,0 +1,86 @@
+"""Keyword terms for BM25 and the glossary: the matching form of a text, jieba words, stop words, Han bigrams."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from rag.text.script import ENGLISH_FUNCTION_WORDS, HAN, converter
+
+_TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
+
+# Function words that carry no topic in either language; kept short on purpose (BM25's idf does the rest).
+CHINESE_STOP_WORDS = frozenset(
+    """的 了 是 在 和 与 及 或 也 都 就 而 但 又 很 吗 呢 吧 啊 着 过 把 被 让 给 这 那 这个 那个 这些 那些 一个 什么 怎么
+    如何 为什么 哪 哪些 多少 几 有 没有 会 能 能否 可以 吗 之 其 于 对 从 向 到 说 我 你 他 她 它 我们 你们 他们 呢 吗""".split()  # noqa: SIM905 (a word list reads best as text)
+)
+STOP_WORDS = CHINESE_STOP_WORDS | ENGLISH_FUNCTION_WORDS
+
+
+def matching_form(text: str) -> str:
+    """The form keyword matching compares texts in: Simplified, Taiwan vocabulary in Mainland words (軟體 → 软件).
+
+    For matching only (BM25 terms, glossary look-ups, gold-answer checks), never for showing text: its
+    phrase substitution rewrites words (程序 → 进程) and turns an already Simplified 为什么 into 为什幺; quotes
+    shown to the user go through rag.text.script.to_script."""
+    # OpenCC (pure Python) costs ~3 ms per chunk even when there is nothing to convert.
+    return converter("tw2sp").convert(text) if HAN.search(text) else text
+
+
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(60)  # silence the "Building prefix dict" banner on every start
+    return jieba
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    # The pure-Python stemmer was half of the indexing time outside embedding; words repeat a lot.
+    return _stemmer().stemWord(word)
+
+
+_ASCII_WORD = re.compile(r"^[a-z]+$")
+
+
+def keyword_tokens(text: str, for_query: bool = False) -> list[str]:
+    """BM25 terms: Simplified, lowercased jieba words (English ones stemmed: overfits ~ overfitting)
+    without punctuation and stop words.
+
+    Documents use jieba's search mode (adds the sub-words of long compounds) so that a precise-mode
+    query word matches either the compound or its parts.
+    """
+    return _tokens(matching_form(text).lower(), for_query)
+
+
+def _tokens(normalised: str, for_query: bool) -> list[str]:
+    jieba = _jieba()
+    words = jieba.lcut(normalised) if for_query else jieba.lcut_for_search(normalised)
+    kept = [w for w in (w.strip() for w in words) if w and _TOKEN_OK.search(w) and w not in STOP_WORDS]
+    return [_stem(w) if _ASCII_WORD.match(w) else w for w in kept]
+
+
+# Consecutive Han characters (the CJK Unified blocks), the unit character bigrams are taken from.
+_HAN_CHARACTERS_RUN = re.compile(r"[\u3400-\u9fff]+")
+
+
+def han_bigrams(text: str, simplified: bool = False) -> list[str]:
+    """Overlapping character pairs of each run of Han characters (Simplified); a lone character stays."""
+    out: list[str] = []
+    for run in _HAN_CHARACTERS_RUN.findall(text if simplified else matching_form(text)):
+        out += [run[i : i + 2] for i in range(len(run) - 1)] if len(run) > 1 else [run]
+    return out
+
+
+def bm25_terms(text: str, for_query: bool = False) -> list[str]:
+    """What BM25 indexes and matches: keyword_tokens plus Han character bigrams, which catch the words
+    jieba segments differently in the question and the passage (DRCD sample200 R@1 0.915 -> 0.95)."""
+    normalised = matching_form(text).lower()
+    return _tokens(normalised, for_query) + han_bigrams(normalised, simplified=True)

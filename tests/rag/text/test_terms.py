@@ -1,0 +1,26 @@
+"""Keyword terms: the matching form, stop words, stemming and Han bigrams."""
+
+from __future__ import annotations
+
+from rag.text.terms import STOP_WORDS, bm25_terms, han_bigrams, keyword_tokens, matching_form
+
+
+def test_matching_form_is_simplified_with_mainland_words():
+    # Matching may swap regional words (軟體 ~ 软件) so either spelling finds the other; display never does.
+    assert matching_form("軟體的記憶體") == "软件的内存"
+    assert matching_form("English only") == "English only"
+
+
+def test_keyword_tokens_drop_stop_words_and_stem_english():
+    assert keyword_tokens("The model overfits on the data") == ["model", "overfit", "data"]
+    assert "的" in STOP_WORDS and "the" in STOP_WORDS
+    terms = keyword_tokens("輝達的資料中心營收", for_query=True)
+    assert "的" not in terms and "营收" in terms
+
+
+def test_bm25_terms_add_han_bigrams_in_the_matching_form():
+    assert han_bigrams("資料中心") == ["数据", "据中", "中心"]  # Taiwan's 資料 is the Mainland's 数据
+    assert han_bigrams("的") == ["的"]
+    terms = bm25_terms("資料中心 GPUs", for_query=True)
+    assert "gpus" in terms or "gpu" in terms
+    assert terms[-3:] == ["数据", "据中", "中心"]
