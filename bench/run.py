@@ -175,7 +175,7 @@ def bench_seeds(report: dict) -> None:
         shutil.rmtree(home)
     home.mkdir(parents=True)
     shutil.copytree(REPO / "seeds", home / "seeds")
-    nb = Notebook(path=home / ".rag")
+    nb = Notebook(path=home / ".rag", home=home)
     t = time.perf_counter()
     nb.embedder  # model load is reported apart from indexing
     load_s = time.perf_counter() - t
@@ -219,8 +219,8 @@ def bench_embedders(report: dict) -> None:
     e5 the notebook uses, the torch fp32 e5 it replaces, USE, and both fused as indexed."""
     from rag.embedder import Embedder
 
-    nb = Notebook(path=WORK / "seeds" / ".rag")
-    texts = nb.store.collection.get(include=["documents"])["documents"]
+    nb = Notebook(path=WORK / "seeds" / ".rag", home=WORK / "seeds")
+    texts = list(nb.texts())
     if not texts:
         return
     # The notebook's own embedders (as its settings build them), plus the torch fp32 e5 for comparison.
@@ -250,7 +250,7 @@ def bench_sets(report: dict, names: list[str], full: bool, naive: bool) -> None:
             write_corpus(corpus, home / "docs")
             if (home / ".rag").exists():
                 shutil.rmtree(home / ".rag")
-            nb = Notebook(path=home / ".rag")
+            nb = Notebook(path=home / ".rag", home=home)
             nb.embedder
             t = time.perf_counter()
             rep = nb.index(home / "docs", progress=False)

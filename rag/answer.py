@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from rag.keyword import KeywordIndex
+from rag.index.keyword import KeywordIndex
 from rag.prompts import NO_TIME, REFUSAL, refusal
 from rag.retrieval import Hit
 from rag.settings import Settings

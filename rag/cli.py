@@ -62,7 +62,7 @@ def cmd_eval(args) -> int:
     from rag.evaluate import evaluate, format_report, load_questions
 
     nb = _notebook(args)
-    if nb.store.count() == 0:  # every metric would be 0 and look like a retrieval failure
+    if nb.is_empty():  # every metric would be 0 and look like a retrieval failure
         print(f"rag eval: the notebook at {nb.path} is empty: index the documents first (rag index seeds/)", file=sys.stderr)
         return 2
     report = evaluate(nb, load_questions(args.file), k=args.k, answers=args.answers)

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from rag.glossary import is_chinese_text
-from rag.keyword import KeywordIndex
+from rag.index.keyword import KeywordIndex
+from rag.index.store import ChunkStore, StoredChunk
 from rag.settings import Settings
-from rag.store import ChunkStore, StoredChunk
 from rag.text import bm25_terms
 
 

@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
 
     path: Path = Field(Path(".rag"), description="Data folder holding the Chroma database and the keyword index.")
+    home: Path = Field(
+        default_factory=Path.cwd,
+        description="Where the documents live: source names are relative to it and uploads go to its uploads/ "
+        "(default: the current folder).",
+    )
     cache_dir: Path = Field(
         REPO_ROOT / ".cache", description="Git-ignored cache where offline models are built at set-up."
     )

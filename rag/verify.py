@@ -314,7 +314,7 @@ def calibrate(notebook, questions_path, embedder=None) -> list[dict]:
     (should pass) and against the best chunk of another document (should fail)."""
     import json
 
-    chunks = notebook.store.get(notebook.store.all_ids())
+    chunks = notebook.chunks(notebook.chunk_ids())
     docs_of = [c.meta["source"].rsplit("/", 1)[-1] for c in chunks]
     v = Verifier([c.text for c in chunks], embedder, min_overlap=0.0, min_similarity=-1.0)
     rows = []

@@ -17,7 +17,7 @@ def test_ask_cites_quotes_that_are_in_the_cited_chunks(seeds_notebook):
     answer = seeds_notebook.ask("TPU能否取代GPU?")
     assert not answer.refused
     assert answer.citations
-    chunks = {c.chunk_id: c.text for c in seeds_notebook.store.get([c.chunk_id for c in answer.citations])}
+    chunks = {c.chunk_id: c.text for c in seeds_notebook.chunks([c.chunk_id for c in answer.citations])}
     for c in answer.citations:
         assert c.quote in chunks[c.chunk_id]
         assert f"[{c.n}]" in answer.text
