@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from ingest.chunker import Chunker
 from ingest.documents import Chunk, Document, IngestError
@@ -79,7 +79,7 @@ class Indexer:
         self,
         index: Index,
         chunker: Chunker,
-        embed: Callable[[list[str]], "object"],
+        embed: Callable[[list[str]], object],
         home: Path,
         batch_size: int = 32,
         progress: bool = True,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -14,13 +15,13 @@ from rag.settings import Settings
 
 go_offline()
 
-from ingest.indexer import Indexer, IndexReport  # noqa: E402
-from rag.answer import Answer, Answerer, ExtractiveAnswerer  # noqa: E402
-from rag.index import Index  # noqa: E402
-from rag.index.store import StoredChunk  # noqa: E402
-from rag.prompts import EMPTY_NOTEBOOK  # noqa: E402
-from rag.retrieval import Hit, HybridRetriever  # noqa: E402
-from rag.text import detect_script  # noqa: E402
+from ingest.indexer import Indexer, IndexReport
+from rag.answer import Answer, Answerer, ExtractiveAnswerer
+from rag.index import Index
+from rag.index.store import StoredChunk
+from rag.prompts import EMPTY_NOTEBOOK
+from rag.retrieval import Hit, HybridRetriever
+from rag.text import detect_script
 
 T = TypeVar("T")
 # Settings the retriever and the answerers never read (search and ask are handed k): views differing only in

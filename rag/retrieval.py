@@ -33,7 +33,7 @@ class Hit:
     dense_similarity: float | None = None  # cosine similarity to the question
 
     @classmethod
-    def from_stored(cls, chunk: StoredChunk, score: float = 0.0) -> "Hit":
+    def from_stored(cls, chunk: StoredChunk, score: float = 0.0) -> Hit:
         m = chunk.meta
         return cls(
             chunk_id=chunk.chunk_id,
