@@ -41,7 +41,7 @@ def notebook(seeds_notebook, tmp_path_factory):
 
 def answer(notebook, question: str, mode: str = "answer", backend: str = "extractive", k="5", history=None):
     """The last yield of `respond` for a question typed into the chat."""
-    chat, _, _ = handlers.add_question(question, history or [])
+    _, chat, _ = handlers.add_question(question, history or [])
     *_, last = handlers.respond(notebook, chat, [], mode, [], k, False, backend, "", "", "zh-Hant")
     return last
 
@@ -80,17 +80,24 @@ def test_upload_indexes_the_file_into_home_uploads_and_remove_deletes_it(noteboo
     saved = notebook.home / "uploads" / "notes.md"
     assert saved.is_file() and "uploads/notes.md" in {value for _, value in scope["choices"]}
     status, scope, _ = handlers.remove(notebook, "uploads/notes.md", ["uploads/notes.md"], "en")
-    assert status.startswith("✓") and labels("en")["removed_file"] in status
+    assert status.startswith("Removed Notes (uploads/notes.md).") and labels("en")["removed_file"] in status
     assert not saved.exists() and scope["value"] == []
     assert "uploads/notes.md" not in {s["source"] for s in notebook.sources()}
     assert notebook.chunk_index.in_step()
 
 
 def test_removing_a_document_outside_the_ui_folders_keeps_its_file(notebook):
-    status, *_ = handlers.remove(notebook, "docs/dram.txt", [], "en")
-    assert labels("en")["removed_index"] in status and (notebook.home / "docs" / "dram.txt").is_file()
-    assert {s["source"] for s in notebook.sources()} == {"docs/cafe.txt"}
-    status, *_ = handlers.reindex(notebook, [], "en", no_progress)  # seeds here = docs/: it comes back
+    other = notebook.home / "notes" / "hbm.txt"  # not in uploads/ or seeds/: the UI must not delete it
+    other.parent.mkdir()
+    other.write_text("HBM is stacked DRAM next to the GPU.\n", encoding="utf-8")
+    notebook.index(other, progress=False)
+    status, *_ = handlers.remove(notebook, "notes/hbm.txt", [], "en")
+    assert labels("en")["removed_index"] in status and other.is_file()
+    assert {s["source"] for s in notebook.sources()} == {"docs/cafe.txt", "docs/dram.txt"}
+    status, *_ = handlers.remove(notebook, "docs/dram.txt", [], "en")  # seeds here = docs/: its file goes
+    assert labels("en")["removed_file"] in status and not (notebook.home / "docs" / "dram.txt").exists()
+    (notebook.home / "docs" / "dram.txt").write_text(DRAM, encoding="utf-8")
+    status, *_ = handlers.reindex(notebook, [], "en", no_progress)
     assert status.startswith("✓ Added 1, updated 0, removed 0, unchanged 1 files")
     assert {s["source"] for s in notebook.sources()} == {"docs/cafe.txt", "docs/dram.txt"}
 
