@@ -33,7 +33,7 @@ OFFTOPIC = [
 def verify_scores(notebook, questions_path, embedder=None) -> list[dict]:
     """Support scores of dev reference-answer sentences: against the chunk that holds their evidence
     (should pass) and against the best chunk of another document (should fail)."""
-    chunks = notebook.store.get(notebook.store.all_ids())
+    chunks = notebook.chunks(notebook.chunk_ids())
     docs_of = [c.meta["source"].rsplit("/", 1)[-1] for c in chunks]
     v = Verifier([c.text for c in chunks], embedder, min_overlap=0.0, min_similarity=-1.0)
     rows = []

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tag", default="")
     args = ap.parse_args(argv)
 
-    base = Settings(path=WORK / ".rag")
+    base = Settings(path=WORK / ".rag", home=WORK)
     nb = Notebook(settings=base)
     nb.index(base.seeds, progress=False)
     result: dict = {**run_header(), "models": {}}

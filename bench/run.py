@@ -176,7 +176,7 @@ def bench_seeds(report: dict) -> None:
         shutil.rmtree(home)
     home.mkdir(parents=True)
     shutil.copytree(REPO / "seeds", home / "seeds")
-    nb = Notebook(path=home / ".rag")
+    nb = Notebook(path=home / ".rag", home=home)
     t = time.perf_counter()
     _ = nb.embedder  # model load is reported apart from indexing
     load_s = time.perf_counter() - t
@@ -220,8 +220,8 @@ def bench_embedders(report: dict) -> None:
     e5 the notebook uses, the torch fp32 e5 it replaces, USE, and both fused as indexed."""
     from rag.embed.transformer import TransformerEmbedder
 
-    nb = Notebook(path=WORK / "seeds" / ".rag")
-    texts = nb.store.collection.get(include=["documents"])["documents"]
+    nb = Notebook(path=WORK / "seeds" / ".rag", home=WORK / "seeds")
+    texts = list(nb.texts())
     if not texts:
         return
     # The notebook's own embedders (as its settings build them), plus the torch fp32 e5 for comparison.
@@ -251,7 +251,7 @@ def bench_sets(report: dict, names: list[str], full: bool, naive: bool) -> None:
             write_corpus(corpus, home / "docs")
             if (home / ".rag").exists():
                 shutil.rmtree(home / ".rag")
-            nb = Notebook(path=home / ".rag")
+            nb = Notebook(path=home / ".rag", home=home)
             _ = nb.embedder  # loaded before the clock starts
             t = time.perf_counter()
             rep = nb.index(home / "docs", progress=False)

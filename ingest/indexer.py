@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from ingest.chunker import Chunker
 from ingest.documents import Chunk, Document, IngestError
 from ingest.loaders import iter_files, load_document
-from rag.keyword import KeywordIndex
-from rag.store import ChunkStore
+from rag.index import Index
 from rag.text import bm25_terms
 from rag.types import IndexReport
 
@@ -51,20 +50,18 @@ def embed_text(chunk: Chunk) -> str:
 
 
 class Indexer:
-    """Brings the Chroma store and the keyword index in step with a set of files."""
+    """Brings the index (Chroma and BM25, through rag.index.Index) in step with a set of files."""
 
     def __init__(
         self,
-        store: ChunkStore,
-        keywords: KeywordIndex,
+        index: Index,
         chunker: Chunker,
-        embed: Callable[[list[str]], "object"],
+        embed: Callable[[list[str]], object],
         home: Path,
         batch_size: int = 32,
         progress: bool = True,
     ):
-        self.store = store
-        self.keywords = keywords
+        self.index = index
         self.chunker = chunker
         self.embed = embed
         self.home = home.resolve()
@@ -93,7 +90,7 @@ class Indexer:
     def run(self, paths: Iterable[str | Path]) -> IndexReport:
         paths = [Path(p) for p in paths]
         report = IndexReport()
-        existing = self.store.metadata_by_source()
+        existing = self.index.metadata_by_source()
         seen: set[str] = set()
         pending: list[tuple[str, Chunk, dict]] = []  # chunks still to embed, with their ids and metadata
         stale: list[str] = []
@@ -121,20 +118,20 @@ class Indexer:
             else:
                 report.added += 1
             keep = [(i, m) for i, m in zip(ids, metas) if i in old]
-            self.store.update_metadata([i for i, _ in keep], [m for _, m in keep])  # offsets may have moved
+            self.index.update_metadata([i for i, _ in keep], [m for _, m in keep])  # offsets may have moved
             pending += [(i, c, m) for i, c, m in zip(ids, chunks, metas) if i not in old]
             stale += [i for i in old if i not in set(ids)]
         self._embed_and_upsert(pending)
         report.embedded = len(pending)
         # Stale chunks go only after their replacements are stored: a crash in between is mended by a rerun.
-        self.store.delete(stale)
+        self.index.delete(stale)
         prefixes, files = self._scope(paths)
         for source, old in existing.items():
             if source not in seen and (source in files or any(source.startswith(p) for p in prefixes)):
-                self.store.delete(list(old))
+                self.index.delete(list(old))
                 report.removed += 1
-        self.keywords.sync(self.store)
-        report.chunks = self.store.count()
+        self.index.sync()
+        report.chunks = self.index.count()
         return report
 
     def _embed_and_upsert(self, pending: list[tuple[str, Chunk, dict]]) -> None:
@@ -147,6 +144,6 @@ class Indexer:
         for start in range(0, len(pending), self.batch_size):
             ids, chunks, metas = zip(*pending[start : start + self.batch_size])
             vectors = self.embed([embed_text(c) for c in chunks])
-            self.store.upsert(list(ids), vectors, [c.text for c in chunks], list(metas))
+            self.index.upsert(list(ids), vectors, [c.text for c in chunks], list(metas))
             bar.update(len(ids))
         bar.close()

@@ -29,7 +29,7 @@ def _notebook(settings: Settings):
 
 
 def _require_documents(nb) -> None:
-    if nb.store.count() == 0:  # every result would be empty and look like a retrieval failure
+    if nb.is_empty():  # every result would be empty and look like a retrieval failure
         raise NotebookError(f"the notebook at {nb.path} is empty: index the documents first (rag index seeds/)")
 
 

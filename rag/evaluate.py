@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from rag.text import to_simplified
 
@@ -100,7 +100,7 @@ def evaluate(notebook, questions: list[dict], k: int = 5, answers: bool = False)
             row["refusal_correct"] = float(answer.refused != answerable)
             if answerable:
                 row["fact_recall"] = fact_recall(answer.text, q.get("answer_facts", []))
-            chunks = {c.chunk_id: c.text for c in notebook.store.get([c.chunk_id for c in answer.citations])}
+            chunks = {c.chunk_id: c.text for c in notebook.chunks([c.chunk_id for c in answer.citations])}
             checks = [squash(c.quote) in squash(chunks.get(c.chunk_id, "")) for c in answer.citations]
             row["citation_precision"] = sum(checks) / len(checks) if checks else None
             row["answer"] = answer.text

@@ -2,96 +2,234 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from functools import cached_property
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
-from rag.offline import go_offline
+from pydantic import SecretStr
+
+from ingest.indexer import Indexer
+from rag.answer import Answerer, make_answerer
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.index import Index
+from rag.index.store import StoredChunk
+from rag.messages import EMPTY_NOTEBOOK
+from rag.retrieval import HybridRetriever
 from rag.settings import Settings
+from rag.text import detect_script
+from rag.types import Answer, AnswerEvent, AnswerRequest, Delta, Final, Hit, IndexReport, collect
 
-go_offline()
+T = TypeVar("T")
+# Settings the retriever and the answerers never read (search and ask are handed k): views differing only in
+# these share them.
+PER_CALL_SETTINGS = frozenset({"k"})
 
-from ingest.indexer import Indexer  # noqa: E402
-from rag.answer import Answerer, make_answerer  # noqa: E402
-from rag.answer.extractive import ExtractiveAnswerer  # noqa: E402
-from rag.keyword import KeywordIndex  # noqa: E402
-from rag.messages import EMPTY_NOTEBOOK  # noqa: E402
-from rag.retrieval import HybridRetriever  # noqa: E402
-from rag.store import ChunkStore  # noqa: E402
-from rag.text import detect_script  # noqa: E402
-from rag.types import Answer, AnswerEvent, AnswerRequest, Delta, Final, Hit, IndexReport, collect  # noqa: E402
+
+def _plain(value: Any) -> Any:
+    """A settings value as a hashable key part (the secret itself, so two API keys never share an answerer)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def settings_key(settings: Settings, ignore: frozenset[str] = frozenset()) -> tuple:
+    """Every settings value but the ignored ones: the identity of a part that reads the settings as it runs."""
+    return tuple((name, _plain(getattr(settings, name))) for name in type(settings).model_fields if name not in ignore)
+
+
+class Parts:
+    """Loaded components a notebook shares with its `with_settings` views, each kept under what it was built from.
+
+    Models and the index have a few distinct keys (the embedder and index settings); retrievers and answerers
+    are keyed by the whole settings, so a request with another model or endpoint typed in the UI builds one
+    once. Those are capped: the oldest is dropped (a view still holding it keeps it working).
+    """
+
+    settings_bound_limit = 16
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple, Any] = {}
+        self._settings_bound: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.RLock()  # a model loads once even when two requests want it; builds nest
+
+    def get(self, key: tuple, build: Callable[[], T], settings_bound: bool = False) -> T:
+        with self._lock:
+            table = self._settings_bound if settings_bound else self._parts
+            if key not in table:
+                table[key] = build()
+                if settings_bound and len(table) > self.settings_bound_limit:
+                    table.popitem(last=False)
+            elif settings_bound:
+                table.move_to_end(key)
+            return table[key]
+
+    def put(self, key: tuple, part: Any) -> None:
+        with self._lock:
+            self._parts[key] = part
 
 
 class Notebook:
-    """A folder of indexed documents you can search and ask; heavy parts load on first use."""
+    """A folder of indexed documents you can search and ask; heavy parts load on first use.
 
-    def __init__(self, path: str | Path | None = None, settings: Settings | None = None, **overrides):
+    `embedder` / `dense_embedder`: models already loaded for these settings (another notebook's), used instead
+    of loading them again. `with_settings(**changes)` gives a view with other settings that shares them.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        settings: Settings | None = None,
+        *,
+        embedder: Any = None,
+        dense_embedder: Any = None,
+        **overrides: Any,
+    ):
         base = settings or Settings()
         if path is not None:
             overrides["path"] = Path(path)
-        self.settings = base.model_copy(update=overrides)
-        self.path = Path(self.settings.path)
-        self.store = ChunkStore(self.path, self.settings.collection_name())
-        self.keywords = KeywordIndex(self.path / "bm25" / self.settings.collection_name())
+        self.settings = base.updated(**overrides)
+        self._parts = Parts()
+        if embedder is not None:
+            self._parts.put(self._embedder_key(), embedder)
+        if dense_embedder is not None:
+            self._parts.put(self._dense_embedder_key(), dense_embedder)
+        _ = self.chunk_index  # the data folder and the Chroma collection exist from here on
 
-    @cached_property
+    def with_settings(self, **changes: Any) -> Notebook:
+        """This notebook with other settings (k, backend, llm_model ...) for one request, itself left unchanged.
+
+        The view shares the loaded models, the index, and retrievers/answerers already built for the same
+        settings; only the parts the changes touch are built (once, then shared too).
+        """
+        settings = self.settings.updated(**changes)
+        if settings == self.settings:
+            return self
+        view = object.__new__(type(self))
+        view.settings = settings
+        view._parts = self._parts
+        return view
+
+    # ---- parts, built on first use and shared with views ----------------------------------------------------
+    def _embedder_key(self) -> tuple:
+        s = self.settings
+        return ("embedder", s.embedder, s.embedder_backend, s.embed_batch, str(s.cache_dir))
+
+    def _dense_embedder_key(self) -> tuple:
+        s = self.settings
+        return ("dense", *self._embedder_key()[1:], s.second_embedder, s.second_embedder_weight)
+
+    @property
     def embedder(self):
-        from rag.embed import load_embedder, offline_e5_folder
-        from rag.settings import DEFAULT_EMBEDDER
+        def build():
+            from rag.embed import load_embedder, offline_e5_folder
+            from rag.settings import DEFAULT_EMBEDDER
 
-        if self.settings.embedder == DEFAULT_EMBEDDER:
-            offline_e5_folder(self.settings.cache_dir)  # builds the offline e5 on a first start, else a stat
-        return load_embedder(
-            self.settings.embedder_path(), batch_size=self.settings.embed_batch, backend=self.settings.embedder_backend
-        )
+            s = self.settings
+            if s.embedder == DEFAULT_EMBEDDER:
+                offline_e5_folder(s.cache_dir)  # builds the offline e5 on a first start, else a stat
+            return load_embedder(s.embedder_path(), batch_size=s.embed_batch, backend=s.embedder_backend)
 
-    @cached_property
+        return self._parts.get(self._embedder_key(), build)
+
+    @property
     def dense_embedder(self):
         """What the dense index is built with: the main embedder, fused with USE unless turned off."""
-        if not self.settings.second_embedder:
-            return self.embedder
-        from rag.embed.fused import ConcatEmbedder
-        from rag.embed.use import UseEmbedder
 
-        w = self.settings.second_embedder_weight
-        return ConcatEmbedder([(self.embedder, 1.0 - w), (UseEmbedder(), w)])
+        def build():
+            if not self.settings.second_embedder:
+                return self.embedder
+            from rag.embed.fused import ConcatEmbedder
+            from rag.embed.use import UseEmbedder
 
-    @cached_property
+            w = self.settings.second_embedder_weight
+            return ConcatEmbedder([(self.embedder, 1.0 - w), (UseEmbedder(), w)])
+
+        return self._parts.get(self._dense_embedder_key(), build)
+
+    @property
     def chunker(self):
-        from ingest.chunker import Chunker
+        def build():
+            from ingest.chunker import Chunker
 
-        # The hard cap leaves room for the title header and the "passage: " prompt within the model's limit.
-        return Chunker(
-            self.embedder.count_tokens,
-            max_tokens=self.settings.chunk_tokens,
-            overlap_tokens=self.settings.chunk_overlap,
-            hard_max_tokens=min(self.settings.chunk_tokens, self.embedder.max_tokens - 64),
-        )
+            # The hard cap leaves room for the title header and the "passage: " prompt within the model's limit.
+            return Chunker(
+                self.embedder.count_tokens,
+                max_tokens=s.chunk_tokens,
+                overlap_tokens=s.chunk_overlap,
+                hard_max_tokens=min(s.chunk_tokens, self.embedder.max_tokens - 64),
+            )
 
-    @cached_property
-    def retriever(self) -> HybridRetriever:
-        glossary = None
-        if self.settings.translate_query:
+        s = self.settings
+        return self._parts.get(("chunker", *self._embedder_key()[1:], s.chunk_tokens, s.chunk_overlap), build)
+
+    @property
+    def chunk_index(self) -> Index:
+        """The chunks (Chroma + BM25, kept in step by rag.index.Index): the only way anything writes them."""
+        name = self.settings.collection_name()
+        return self._parts.get(("index", str(self.path.resolve()), name), lambda: Index(self.path, name))
+
+    @property
+    def glossary(self):
+        """The CC-CEDICT glossary for other-language keywords; None when translate_query is off."""
+        if not self.settings.translate_query:
+            return None
+
+        def build():
             from rag.text.glossary import Glossary
 
-            glossary = Glossary(self.settings.cache_dir)
-        return HybridRetriever(self.store, self.keywords, self.dense_embedder, self.settings, glossary)
+            return Glossary(self.settings.cache_dir)
 
-    @cached_property
+        return self._parts.get(("glossary", str(self.settings.cache_dir)), build)
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        def build():
+            index = self.chunk_index
+            return HybridRetriever(index.store, index.keywords, self.dense_embedder, self.settings, self.glossary)
+
+        key = ("retriever", *settings_key(self.settings, PER_CALL_SETTINGS))
+        return self._parts.get(key, build, settings_bound=True)
+
+    @property
     def answerer(self) -> Answerer:
-        extractive = ExtractiveAnswerer(self.embedder, self.keywords, self.settings, self.retriever.glossary)
-        if self.settings.backend == "extractive":
-            return extractive
-        from rag.embed.fused import cross_lingual_embedder
+        def build():
+            keywords = self.chunk_index.keywords
+            extractive = ExtractiveAnswerer(self.embedder, keywords, self.settings, self.glossary)
+            if self.settings.backend == "extractive":
+                return extractive
+            from rag.embed.fused import cross_lingual_embedder
 
-        return make_answerer(self.settings, extractive, cross_lingual_embedder(self.dense_embedder))
+            return make_answerer(self.settings, extractive, cross_lingual_embedder(self.dense_embedder))
+
+        key = ("answerer", *settings_key(self.settings, PER_CALL_SETTINGS))
+        return self._parts.get(key, build, settings_bound=True)
 
     def use_backend(self, backend: str, **llm_settings) -> None:
         """Answer with another backend from now on (rag.llm.backends() lists them), e.g.
         `nb.use_backend("openai", llm_base_url="http://127.0.0.1:11434/v1", llm_model="qwen2.5")`."""
-        self.settings = self.settings.model_copy(update={"backend": backend, **llm_settings})
-        self.__dict__.pop("answerer", None)
+        self.settings = self.settings.updated(backend=backend, **llm_settings)
 
+    # ---- where things are -----------------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        """The data folder: Chroma and the keyword index."""
+        return Path(self.settings.path)
+
+    @property
+    def home(self) -> Path:
+        """Where the documents live: source names are relative to it."""
+        return Path(self.settings.home).resolve()
+
+    def source_file(self, source: str) -> Path:
+        """The file of an indexed source (its name is relative to the home, or absolute)."""
+        path = Path(source)
+        return path if path.is_absolute() else self.home / path
+
+    # ---- the index ------------------------------------------------------------------------------------------
     def index(self, *paths: str | Path | Iterable[str | Path], progress: bool = True) -> IndexReport:
         """Bring the index in step with files/folders: add new, re-embed changed, drop deleted.
 
@@ -101,11 +239,10 @@ class Notebook:
         for p in paths or (self.settings.seeds,):
             flat += [Path(x) for x in p] if isinstance(p, (list, tuple, set)) else [Path(p)]
         indexer = Indexer(
-            self.store,
-            self.keywords,
+            self.chunk_index,
             self.chunker,
             self.dense_embedder.embed_passages,
-            home=self.path.resolve().parent,
+            home=self.home,
             batch_size=self.settings.embed_batch,
             progress=progress,
         )
@@ -114,17 +251,41 @@ class Notebook:
             print(report.summary(), flush=True)
         return report
 
+    def remove(self, source: str) -> int:
+        """Take a source's chunks out of the index (its file is left alone); how many chunks went."""
+        return self.chunk_index.remove_source(source)
+
     def sources(self) -> list[dict]:
         """The indexed documents: source, title, date and chunk count."""
         out = []
-        for source, chunks in sorted(self.store.metadata_by_source().items()):
+        for source, chunks in sorted(self.chunk_index.metadata_by_source().items()):
             first = min(chunks.values(), key=lambda m: m.get("ordinal", 0))
             out.append({"source": source, "title": first.get("title", ""), "chunks": len(chunks), "date": first.get("date")})
         return out
 
+    def count(self) -> int:
+        """Chunks in the index."""
+        return self.chunk_index.count()
+
+    def is_empty(self) -> bool:
+        return self.chunk_index.is_empty()
+
+    def chunks(self, ids: list[str]) -> list[StoredChunk]:
+        """Indexed chunks by id (text and metadata), in the order asked; unknown ids are skipped."""
+        return self.chunk_index.get(ids)
+
+    def chunk_ids(self) -> list[str]:
+        """Every indexed chunk's id, sorted."""
+        return self.chunk_index.chunk_ids()
+
+    def texts(self) -> Iterator[str]:
+        """Every indexed chunk's text (for benchmarks and calibration)."""
+        return self.chunk_index.texts()
+
+    # ---- search and answers ---------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:
         """Top-k chunks for a question, dense and keyword rankings fused."""
-        self.keywords.sync(self.store)
+        self.chunk_index.sync()  # another process (rag index) may have changed Chroma since
         return self.retriever.search(question, k or self.settings.k, sources)
 
     def ask_events(
@@ -135,7 +296,7 @@ class Notebook:
         `history`: earlier turns as (question, answer) pairs (or role/content dicts); with a generative
         backend a follow-up is rewritten into a standalone question before retrieval (`Answer.rewritten_query`).
         """
-        if self.store.count() == 0:
+        if self.is_empty():
             script = detect_script(question, self.settings.default_script)
             text = EMPTY_NOTEBOOK.get(script, EMPTY_NOTEBOOK["en"])
             yield Delta(text)
@@ -158,7 +319,7 @@ class Notebook:
     def status(self) -> dict:
         return {
             "path": str(self.path),
-            "documents": len(self.store.metadata_by_source()),
-            "chunks": self.store.count(),
+            "documents": len(self.chunk_index.metadata_by_source()),
+            "chunks": self.count(),
             "embedder": self.settings.embedder,
         }

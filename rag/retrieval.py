@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.keyword import KeywordIndex
+from rag.index.keyword import KeywordIndex
+from rag.index.store import ChunkStore, StoredChunk
 from rag.settings import Settings
-from rag.store import ChunkStore, StoredChunk
 from rag.text import bm25_terms, is_chinese
 from rag.types import Hit
 

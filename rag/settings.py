@@ -43,6 +43,12 @@ class Settings(BaseSettings):
 
     # storage
     path: Path = setting(Path(".rag"), group="storage", description="Data folder holding the Chroma database and the keyword index.")
+    home: Path = Field(
+        default_factory=Path.cwd,
+        json_schema_extra={"group": "storage"},
+        description="Where the documents live: source names are relative to it and uploads go to its uploads/ "
+        "(default: the current folder).",
+    )
     cache_dir: Path = setting(
         REPO_ROOT / ".cache", group="storage", description="Git-ignored cache where offline models are built at set-up."
     )

@@ -30,7 +30,7 @@ def seeds_notebook(seeds_home):
     """A real Notebook (Chroma + e5 + BM25) with the seeds indexed."""
     from rag import Notebook
 
-    nb = Notebook(path=seeds_home / ".rag")
+    nb = Notebook(path=seeds_home / ".rag", home=seeds_home)
     report = nb.index(seeds_home / "seeds", progress=False)
     assert report.added == 5 and not report.errors
     return nb

@@ -14,7 +14,7 @@ ALLOWED_SUFFIXES: tuple[str, ...] = (".txt", ".md")
 MAX_UPLOAD_MB = 5
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 MAX_STEM_CHARS = 100
-UPLOADS_FOLDER = "uploads"  # inside the notebook home (the parent of the data folder)
+UPLOADS_FOLDER = "uploads"  # inside the notebook home (Settings.home)
 
 # Kept: letters and digits of any script (CJK included), and - _ . ( ) and spaces; anything else becomes "_".
 _UNSAFE = re.compile(r"[^\w\-. ()]+", re.UNICODE)

@@ -11,7 +11,7 @@ import numpy as np
 from langchain_core.runnables import RunnableConfig
 
 from rag.answer import Answerer
-from rag.keyword import KeywordIndex
+from rag.index.keyword import KeywordIndex
 from rag.messages import NO_TIME, REFUSAL, refusal
 from rag.settings import Settings
 from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script, to_simplified
@@ -19,10 +19,10 @@ from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
 
 # What kind of answer a question asks for, and how a sentence shows it has one (extractive QA's answer types).
 _ASKS_TIME = re.compile(
-    r"什么时候|什麼時候|何时|何時|哪一年|哪年|几月|幾月|哪天|多久|\bwhen\b|what year|what date|how long", re.I
+    r"什么时候|什麼時候|何时|何時|哪一年|哪年|几月|幾月|哪天|多久|\bwhen\b|what year|what date|how long", re.IGNORECASE
 )
 _ASKS_AMOUNT = re.compile(
-    r"多少|幾[個台家種次倍年歲%％]|几[个台家种次倍年岁%％]|多大|多快|\bhow (much|many|fast|big|large)\b", re.I
+    r"多少|幾[個台家種次倍年歲%％]|几[个台家种次倍年岁%％]|多大|多快|\bhow (much|many|fast|big|large)\b", re.IGNORECASE
 )
 _HAS_TIME = re.compile(
     r"\d{4}|\d{1,2}\s*[月日號号]|[一二三四五六七八九十〇零兩两]+\s*[年月日]|[今明去前后後]年|[今明昨前后後]天|年[中底初]|[上下]半年|"
@@ -30,7 +30,7 @@ _HAS_TIME = re.compile(
     r"Q[1-4]\b|\b(19|20)\d\d\b|\b(next|this|last|coming) (year|month|quarter|week)\b|\b(january|february|march|april|"
     r"may|june|july|august|september|october|november|december|today|tomorrow|yesterday|recently|soon|ago|later|"
     r"currently|now)\b|\b\d+ (years?|months?|days?|weeks?|hours?)\b|\b\d+s\b",
-    re.I,
+    re.IGNORECASE,
 )
 _HAS_AMOUNT = re.compile(r"\d|[一二兩两三四五六七八九十百千萬万億亿]+\s*[倍個个台家種种次年%％美元億亿萬万]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -32,7 +32,7 @@ def write(folder: Path, files: dict[str, str]) -> None:
 
 def expected_ids(nb: Notebook, folder: Path) -> set[str]:
     """The chunk ids a correct index holds for the files now in `folder`."""
-    home = nb.path.resolve().parent
+    home = nb.home
     ids = set()
     for file, _ in iter_files([folder]):
         source = file.resolve().relative_to(home).as_posix()
@@ -41,16 +41,15 @@ def expected_ids(nb: Notebook, folder: Path) -> set[str]:
 
 
 def assert_consistent(nb: Notebook, folder: Path) -> None:
-    stored = nb.store.all_ids()
+    stored = nb.chunk_ids()
     assert len(stored) == len(set(stored))
     assert set(stored) == expected_ids(nb, folder)  # no orphan, nothing missing
-    nb.keywords.sync(nb.store)
-    assert sorted(nb.keywords.ids) == sorted(stored)
+    assert nb.chunk_index.in_step()  # BM25 holds exactly Chroma's chunks
 
 
 @pytest.fixture
 def notebook(tmp_path) -> Notebook:
-    return Notebook(path=tmp_path / ".rag")
+    return Notebook(path=tmp_path / ".rag", home=tmp_path)
 
 
 def test_add_modify_delete_unchanged(notebook, tmp_path):
@@ -58,7 +57,7 @@ def test_add_modify_delete_unchanged(notebook, tmp_path):
     write(docs, POSTS)
     first = notebook.index(docs, progress=False)
     assert (first.added, first.updated, first.removed, first.unchanged) == (3, 0, 0, 0)
-    assert first.chunks == notebook.store.count() > 0
+    assert first.chunks == notebook.count() > 0
     assert_consistent(notebook, docs)
 
     again = notebook.index(docs, progress=False)
@@ -97,7 +96,7 @@ def test_other_folders_keep_their_chunks(notebook, tmp_path):
 def test_ctrl_c_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
     docs = tmp_path / "docs"
     write(docs, {f"post{i}.txt": f"第 {i} 篇文章。" + "這是一段關於晶片與模型的長文字。" * 40 for i in range(6)})
-    nb = Notebook(path=tmp_path / ".rag", embed_batch=2)
+    nb = Notebook(path=tmp_path / ".rag", home=tmp_path, embed_batch=2)
     real = nb.embedder.embed_passages
     calls = []
 
@@ -110,7 +109,7 @@ def test_ctrl_c_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
     nb.embedder.embed_passages = interrupted
     with pytest.raises(KeyboardInterrupt):
         nb.index(docs, progress=False)
-    assert 0 < nb.store.count()
+    assert 0 < nb.count()
     nb.embedder.embed_passages = real
     # A file also changes before the rerun: its old chunks must go, the finished ones must stay.
     (docs / "post0.txt").write_text("改寫後的第一篇。" * 30, encoding="utf-8")
@@ -122,7 +121,7 @@ def test_ctrl_c_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
 def test_kill_9_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
     docs = tmp_path / "docs"
     write(docs, {f"note{i}.md": f"# Note {i}\n\n" + f"Paragraph {i} about accelerators and memory. " * 120 for i in range(8)})
-    env = dict(os.environ, RAG_EMBED_BATCH="2")
+    env = dict(os.environ, RAG_EMBED_BATCH="2", RAG_HOME=str(tmp_path))
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "--path", str(tmp_path / ".rag"), "index", str(docs)],
         stderr=subprocess.PIPE,
@@ -137,8 +136,8 @@ def test_kill_9_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
     assert proc.poll() is None, "the indexer finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    nb = Notebook(path=tmp_path / ".rag")
-    partial = nb.store.count()
+    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    partial = nb.count()
     report = nb.index(docs, progress=False)
     assert report.chunks > partial > 0
     assert_consistent(nb, docs)
@@ -148,7 +147,7 @@ def test_bad_files_are_named_and_the_rest_is_indexed(notebook, tmp_path, capsys)
     docs = tmp_path / "docs"
     write(docs, POSTS)
     notebook.index(docs, progress=False)
-    before = set(notebook.store.all_ids())
+    before = set(notebook.chunk_ids())
     (docs / "empty.txt").write_bytes(b"")
     (docs / "binary.md").write_bytes(bytes(range(256)) * 8)
     (docs / "garbled.txt").write_bytes(b"\xff\xfe\xfa" * 50 + b"\x81\x00\x81" * 3)
@@ -160,5 +159,5 @@ def test_bad_files_are_named_and_the_rest_is_indexed(notebook, tmp_path, capsys)
         assert name in errors
     assert "empty" in errors and "binary" in errors
     assert all("\n" not in e for e in report.errors)
-    assert before <= set(notebook.store.all_ids())  # nothing indexed before is lost
+    assert before <= set(notebook.chunk_ids())  # nothing indexed before is lost
     assert "error:" in capsys.readouterr().err

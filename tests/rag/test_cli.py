@@ -17,7 +17,7 @@ def rag(*args: str, path) -> dict:
         check=False,
         capture_output=True,
         text=True,
-        env=dict(os.environ, RAG_PATH=str(path)),
+        env=dict(os.environ, RAG_PATH=str(path), RAG_HOME=str(Path(path).parent)),
         timeout=300,
     )
     assert out.returncode == 0, out.stderr

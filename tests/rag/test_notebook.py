@@ -17,7 +17,7 @@ def test_ask_cites_quotes_that_are_in_the_cited_chunks(seeds_notebook):
     answer = seeds_notebook.ask("TPU能否取代GPU?")
     assert not answer.refused
     assert answer.citations
-    chunks = {c.chunk_id: c.text for c in seeds_notebook.store.get([c.chunk_id for c in answer.citations])}
+    chunks = {c.chunk_id: c.text for c in seeds_notebook.chunks([c.chunk_id for c in answer.citations])}
     for c in answer.citations:
         assert c.quote in chunks[c.chunk_id]
         assert f"[{c.n}]" in answer.text
@@ -56,3 +56,15 @@ def test_a_when_question_answered_by_no_time_is_refused_plainly(seeds_notebook):
     assert answer.text == "文件中沒有提到具體時間。"
     dated = seeds_notebook.ask("財報狗說輝達下一代的Blockwhale架構大概什麼時候會出?")
     assert not dated.refused and "明年" in dated.text
+
+
+def test_views_share_loaded_parts_and_build_only_what_their_settings_change(seeds_notebook):
+    view = seeds_notebook.with_settings(k=2)
+    assert view.embedder is seeds_notebook.embedder and view.chunk_index is seeds_notebook.chunk_index
+    assert view.answerer is seeds_notebook.answerer  # search is handed k: the answerer never reads it
+    assert len(view.search("TPU能否取代GPU?")) == 2 and seeds_notebook.settings.k == 5
+    assert seeds_notebook.with_settings(k=seeds_notebook.settings.k) is seeds_notebook
+    strict = seeds_notebook.with_settings(answer_min_similarity=0.999)
+    assert strict.answerer is not seeds_notebook.answerer
+    assert strict.answerer is seeds_notebook.with_settings(answer_min_similarity=0.999).answerer  # built once, shared
+    assert strict.ask("TPU能否取代GPU?").refused and not seeds_notebook.ask("TPU能否取代GPU?").refused

@@ -38,10 +38,14 @@ def notebook(seeds_notebook, seeds_home, tmp_path_factory):
     home = tmp_path_factory.mktemp("browser-home")
     shutil.copytree(seeds_home / "seeds", home / "seeds")
     shutil.copytree(seeds_notebook.path, home / ".rag")
-    nb = Notebook(path=home / ".rag", seeds=home / "seeds")
-    for loaded in ("embedder", "dense_embedder"):  # share the loaded models instead of loading them twice
-        nb.__dict__[loaded] = getattr(seeds_notebook, loaded)
-    assert nb.store.count() == seeds_notebook.store.count()
+    nb = Notebook(
+        path=home / ".rag",
+        home=home,
+        seeds=home / "seeds",
+        embedder=seeds_notebook.embedder,  # the loaded models are shared, not loaded twice
+        dense_embedder=seeds_notebook.dense_embedder,
+    )
+    assert nb.count() == seeds_notebook.count()
     return nb
 
 

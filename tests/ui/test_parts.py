@@ -87,19 +87,20 @@ def test_source_panel_marks_the_passage_in_its_document(tmp_path):
 
 
 def test_per_request_settings_leave_the_notebook_alone(seeds_notebook):
-    from ui import actions
+    from ui import session
 
     before = seeds_notebook.settings.k
-    assert len(actions.search(seeds_notebook, "TPU能否取代GPU?", 2)) == 2
-    view = actions.answering_view(seeds_notebook, 2)
+    assert len(session.search(seeds_notebook, "TPU能否取代GPU?", 2)) == 2
+    view = session.answering_view(seeds_notebook, 2)
     assert view.settings.k == 2 and seeds_notebook.settings.k == before
-    assert view.store is seeds_notebook.store and view.answerer is seeds_notebook.answerer
-    assert actions.scope(seeds_notebook, []) is None
+    assert view.chunk_index is seeds_notebook.chunk_index and view.answerer is seeds_notebook.answerer
+    assert session.answering_view(seeds_notebook, before) is seeds_notebook  # nothing asked differs
+    assert session.scope(seeds_notebook, []) is None
     every = [s["source"] for s in seeds_notebook.sources()]
-    assert actions.scope(seeds_notebook, every) is None
-    assert actions.scope(seeds_notebook, every[:1] + ["not/indexed.txt"]) == every[:1]
-    with pytest.raises(actions.BackendUnavailable):
-        list(actions.ask_events(seeds_notebook, "TPU能否取代GPU?", backend="no-such-backend"))
+    assert session.scope(seeds_notebook, every) is None
+    assert session.scope(seeds_notebook, every[:1] + ["not/indexed.txt"]) == every[:1]
+    with pytest.raises(session.BackendUnavailable):
+        list(session.ask_events(seeds_notebook, "TPU能否取代GPU?", backend="no-such-backend"))
 
 
 def test_the_passages_panel_shows_the_rewritten_query_and_strikes_unsupported_claims():

@@ -141,7 +141,7 @@ def run(answerer_, question, hits, **extra):
 
 
 def assert_quotes_verbatim(nb, answer):
-    chunks_ = {c.chunk_id: c.text for c in nb.store.get([c.chunk_id for c in answer.citations])}
+    chunks_ = {c.chunk_id: c.text for c in nb.chunks([c.chunk_id for c in answer.citations])}
     for c in answer.citations:
         assert c.quote in chunks_[c.chunk_id]
         assert f"[{c.n}]" in answer.text

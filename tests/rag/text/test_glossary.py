@@ -73,7 +73,7 @@ def indexed(tmp_path, files: dict[str, str]):
         (docs / name).write_text(text, encoding="utf-8")
     nb = Notebook(tmp_path / ".rag")
     nb.index(docs, progress=False)
-    nb.keywords.sync(nb.store)
+    nb.chunk_index.sync()
     return nb
 
 
@@ -111,7 +111,7 @@ def test_a_name_in_chinese_finds_the_chinese_passage_that_writes_it_in_latin_let
     capex = next(h.chunk_id for h in nb.search("資本支出", k=2) if h.source.endswith("capex.md"))
     assert ranked[0] == capex
     without = Notebook(tmp_path / ".rag", translate_query=False)
-    without.keywords.sync(without.store)
+    without.chunk_index.sync()
     scores = dict(without.retriever.keyword("微軟以前的支出佔銷售額多少?", 5, None))
     assert scores.get(capex, 0.0) < dict(retriever.keyword("微軟以前的支出佔銷售額多少?", 5, None))[capex]
 

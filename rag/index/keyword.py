@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.store import ChunkStore
+from rag.index.store import ChunkStore
 
 
 def fingerprint(ids: list[str]) -> str:
@@ -25,13 +25,17 @@ class KeywordIndex:
         self.fingerprint = ""
         self.bm25 = None
 
-    def sync(self, store: ChunkStore) -> None:
-        """Make the index match the store: load the saved one if current, else rebuild and save it."""
+    def sync(self, store: ChunkStore, rebuild: bool = False) -> None:
+        """Make the index match the store: load the saved one if current, else rebuild and save it.
+
+        `rebuild`: the chunk set is the same but stored terms changed (a new title), which the id
+        fingerprint cannot see.
+        """
         ids = store.all_ids()
         want = fingerprint(ids)
-        if want == self.fingerprint:
+        if not rebuild and want == self.fingerprint:
             return
-        if self._load(want):
+        if not rebuild and self._load(want):
             return
         ids, terms = store.all_ids_and_terms()
         self._build(ids, terms)

@@ -1,0 +1,119 @@
+"""The page's event handlers called directly on a real tiny notebook (no app, no browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ui import handlers
+from ui.labels import labels
+from ui.session import Turn
+
+CAFE = "藍鯨咖啡館\n\n藍鯨咖啡館的招牌飲料是桂花烏龍拿鐵，每杯售價一百二十元。\n老闆說這款拿鐵每天只賣五十杯。\n"
+DRAM = "DRAM cycles\n\nDRAM is a cyclical business. The gross margin is negative at the bottom of the cycle.\n"
+QUESTION = "藍鯨咖啡館的招牌飲料是什麼?"
+
+
+def no_progress(*args, **kwargs) -> None:
+    """Stands in for gr.Progress outside a running app."""
+
+
+@pytest.fixture(scope="module")
+def notebook(seeds_notebook, tmp_path_factory):
+    """Two tiny documents in their own home; the seeds notebook's loaded models are shared, not loaded again."""
+    from rag import Notebook
+
+    home = tmp_path_factory.mktemp("handlers-home")
+    (home / "docs").mkdir()
+    (home / "docs" / "cafe.txt").write_text(CAFE, encoding="utf-8")
+    (home / "docs" / "dram.txt").write_text(DRAM, encoding="utf-8")
+    nb = Notebook(
+        path=home / ".rag",
+        home=home,
+        seeds=home / "docs",
+        embedder=seeds_notebook.embedder,
+        dense_embedder=seeds_notebook.dense_embedder,
+    )
+    assert nb.index(home / "docs", progress=False).added == 2
+    return nb
+
+
+def answer(notebook, question: str, mode: str = "answer", backend: str = "extractive", k="5", history=None):
+    """The last yield of `respond` for a question typed into the chat."""
+    _, chat, _ = handlers.add_question(question, history or [])
+    *_, last = handlers.respond(notebook, chat, [], mode, [], k, False, backend, "", "", "zh-Hant")
+    return last
+
+
+def test_an_answer_streams_into_the_chat_with_its_passages_and_citation(notebook):
+    chat, turns, passages, _ = answer(notebook, QUESTION)
+    assert chat[-1]["role"] == "assistant" and "桂花烏龍拿鐵" in chat[-1]["content"] and "[1]" in chat[-1]["content"]
+    assert len(turns) == 1 and turns[0].answer is not None and "passage" in passages
+    html = handlers.show_citation(notebook, "cite:0:1", turns, "zh-Hant")
+    assert "<mark>" in html and "docs/cafe.txt" in html
+    missing = handlers.show_citation(notebook, "cite:5:1", turns, "zh-Hant")
+    assert labels("zh-Hant")["cite_missing"] in missing
+
+
+def test_search_mode_lists_passages_without_an_answer(notebook):
+    chat, turns, _, _ = answer(notebook, "DRAM gross margin", mode="search", k="2")
+    assert chat[-1]["content"] == labels("zh-Hant")["found"].format(n=2)
+    assert turns[0].answer is None and len(turns[0].hits) == 2
+    assert "docs/dram.txt" in handlers.show_citation(notebook, "hit:0:0", turns, "zh-Hant")
+
+
+def test_an_unknown_backend_and_an_unexpected_error_are_one_line_in_the_chat(notebook):
+    chat, *_ = answer(notebook, QUESTION, backend="no-such-backend")
+    assert chat[-1]["content"] == labels("zh-Hant")["no_backend"].format(backend="no-such-backend")
+    chat, turns, *_ = answer(notebook, QUESTION, k="many")  # int("many") fails inside the handler
+    assert "ValueError: invalid literal for int()" in chat[-1]["content"] and turns == [Turn()]
+
+
+def test_upload_indexes_the_file_into_home_uploads_and_remove_deletes_it(notebook, tmp_path):
+    note = tmp_path / "notes.md"
+    note.write_text("# Notes\n\nThe Bluewhale roastery opens at seven in the morning.\n", encoding="utf-8")
+    bad = tmp_path / "setup.exe"
+    bad.write_bytes(b"MZ")
+    status, scope, _, box = handlers.upload(notebook, [str(note), str(bad)], [], "en", no_progress)
+    assert status.startswith("✓") and "notes.md" in status and "setup.exe" in status and box is None
+    saved = notebook.home / "uploads" / "notes.md"
+    assert saved.is_file() and "uploads/notes.md" in {value for _, value in scope["choices"]}
+    status, scope, _ = handlers.remove(notebook, "uploads/notes.md", ["uploads/notes.md"], "en")
+    assert status.startswith("Removed Notes (uploads/notes.md).") and labels("en")["removed_file"] in status
+    assert not saved.exists() and scope["value"] == []
+    assert "uploads/notes.md" not in {s["source"] for s in notebook.sources()}
+    assert notebook.chunk_index.in_step()
+
+
+def test_removing_a_document_outside_the_ui_folders_keeps_its_file(notebook):
+    other = notebook.home / "notes" / "hbm.txt"  # not in uploads/ or seeds/: the UI must not delete it
+    other.parent.mkdir()
+    other.write_text("HBM is stacked DRAM next to the GPU.\n", encoding="utf-8")
+    notebook.index(other, progress=False)
+    status, *_ = handlers.remove(notebook, "notes/hbm.txt", [], "en")
+    assert labels("en")["removed_index"] in status and other.is_file()
+    assert {s["source"] for s in notebook.sources()} == {"docs/cafe.txt", "docs/dram.txt"}
+    status, *_ = handlers.remove(notebook, "docs/dram.txt", [], "en")  # seeds here = docs/: its file goes
+    assert labels("en")["removed_file"] in status and not (notebook.home / "docs" / "dram.txt").exists()
+    (notebook.home / "docs" / "dram.txt").write_text(DRAM, encoding="utf-8")
+    status, *_ = handlers.reindex(notebook, [], "en", no_progress)
+    assert status.startswith("✓ Added 1, updated 0, removed 0, unchanged 1 files")
+    assert {s["source"] for s in notebook.sources()} == {"docs/cafe.txt", "docs/dram.txt"}
+
+
+def test_relabel_updates_every_named_component_and_only_an_empty_source_panel():
+    from ui import render
+
+    empty_zh = render.message_html(labels("zh-Hant")["source_empty"])
+    updates = handlers.relabel("en", empty_zh)
+    assert len(updates) == len(handlers.RELABEL) + 1
+    assert updates[list(handlers.RELABEL).index("title")]["value"] == labels("en")["title"]
+    assert updates[-1]["value"] == render.message_html(labels("en")["source_empty"])
+    assert handlers.relabel("en", "<div>an open document</div>")[-1] == handlers.gr.skip()
+
+
+def test_error_line_keeps_the_message():
+    assert handlers.error_line(ValueError("bad k\nmore detail")) == "ValueError: bad k"
+    assert handlers.error_line(KeyError()) == "KeyError"
+    assert Path(handlers.__file__).with_name("static").joinpath("citations.js").is_file()

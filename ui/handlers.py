@@ -1,0 +1,280 @@
+"""What the page's events do: ask, search, open a citation, upload, remove, re-index, relabel (testable without the app)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag import Notebook
+from rag.types import accumulate
+from ui import render, session
+from ui.labels import LANGUAGES, labels, pick_language
+from ui.session import BackendUnavailable, Turn
+from ui.uploads import MAX_UPLOAD_MB, UploadError, original_name, save_upload
+
+log = logging.getLogger(__name__)
+
+
+def error_line(err: BaseException) -> str:
+    """An unexpected error as one line for the page: its type and message (the traceback goes to the log)."""
+    message = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {message[0]}" if message else type(err).__name__
+
+
+def message_text(message: dict) -> str:
+    """The text of a chat message, whichever content form Gradio hands over."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def plain_history(history: list[dict] | None) -> list[dict]:
+    """The chat as role/text messages."""
+    return [{"role": m["role"], "content": message_text(m)} for m in history or []]
+
+
+def source_choices(notebook: Notebook) -> list[tuple[str, str]]:
+    """(label, source) for each indexed document: its title and file name."""
+    out = []
+    for s in notebook.sources():
+        title = s["title"] if len(s["title"]) <= 48 else s["title"][:47] + "…"
+        out.append((f"{title} · {Path(s['source']).name}", s["source"]))
+    return out
+
+
+def refreshed_sources(notebook: Notebook, selected: list[str] | None) -> tuple[Any, Any]:
+    """The scope checkboxes (keeping what is still indexed checked) and the remove picker, after a change."""
+    choices = source_choices(notebook)
+    known = {value for _, value in choices}
+    return (
+        gr.update(choices=choices, value=[s for s in selected or [] if s in known]),
+        gr.update(choices=choices, value=None),
+    )
+
+
+# ---- chat ---------------------------------------------------------------------------------------------------
+def add_question(question: str, history: list[dict]) -> tuple[Any, ...]:
+    """Move the typed question into the chat (the box empties, the passages panel clears)."""
+    history = plain_history(history)
+    if question and question.strip():
+        history.append({"role": "user", "content": question.strip()})
+        return "", history, ""
+    return question, history, gr.skip()
+
+
+def pick_example(history: list[dict], evt: gr.SelectData) -> tuple[list[dict], str]:
+    """An example question clicked in the empty chat becomes the user's question."""
+    value = evt.value
+    text = value.get("text", "") if isinstance(value, dict) else str(value)
+    return plain_history(history) + [{"role": "user", "content": text}], ""
+
+
+def respond(
+    notebook: Notebook,
+    history: list[dict],
+    turns: list[Turn],
+    mode: str,
+    selected: list[str],
+    k: int,
+    show_scores: bool,
+    backend: str,
+    model: str,
+    endpoint: str,
+    lang: str,
+) -> Iterator[tuple[Any, ...]]:
+    """Answer (streamed) or search the chat's last question; yields (chat, turns, passages panel, source panel)."""
+    L = labels(lang)
+    history = plain_history(history)
+    if not history or history[-1]["role"] != "user":
+        yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return
+    question = history[-1]["content"]
+    turn = sum(1 for m in history if m["role"] == "assistant")  # this answer's place among the answers
+    turns = (list(turns or []) + [Turn()] * turn)[:turn]
+    history.append({"role": "assistant", "content": ""})
+    try:
+        sources = session.scope(notebook, selected)
+        if mode == "search":
+            hits = session.search(notebook, question, int(k), sources)
+            history[-1]["content"] = L["found"].format(n=len(hits))
+            yield history, turns + [Turn(None, hits)], render.hits_html(hits, turn, show_scores, lang), gr.skip()
+            return
+        earlier = history[:-2]  # the conversation before this question, for follow-ups
+        events = session.ask_events(notebook, question, sources, int(k), backend, model, endpoint, earlier)
+        for text, answer in accumulate(events):
+            history[-1]["content"] = text
+            if answer is None:
+                yield history, gr.skip(), gr.skip(), gr.skip()
+            else:
+                passages = render.passages_html(answer, turn, show_scores, lang)
+                yield history, turns + [Turn(answer, answer.hits)], passages, render.message_html(L["source_empty"])
+    except BackendUnavailable as err:
+        history[-1]["content"] = L["no_backend"].format(backend=err)
+        yield history, turns + [Turn()], "", gr.skip()
+    except Exception as err:  # shown as one line in the chat; the traceback goes to the server log only
+        log.exception("answering %r failed", question)
+        history[-1]["content"] = L["error"].format(error=error_line(err))
+        yield history, turns + [Turn()], "", gr.skip()
+
+
+def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) -> str:
+    """The source panel for "cite:<turn>:<n>" (a citation) or "hit:<turn>:<i>" (a search result)."""
+    L = labels(lang)
+    try:
+        kind, t, n = key.split(":")
+        turn = turns[int(t)]
+        n = int(n)
+    except (ValueError, IndexError, TypeError):
+        return render.message_html(L["cite_missing"])
+    if kind == "cite" and turn.answer is not None:
+        cites = [c for c in turn.answer.citations if c.n == n]
+        if not cites:
+            return render.message_html(L["cite_missing"])
+        first = cites[0]
+        hit = next((h for h in turn.answer.hits if h.chunk_id == first.chunk_id), None)
+        spans = [render.Span(c.start, c.end, c.quote) for c in cites]
+        return render.source_html(
+            notebook.source_file(first.source),
+            first.source,
+            first.title,
+            spans,
+            hit.date if hit else None,
+            first.section,
+            lang,
+        )
+    if kind == "hit" and 0 <= n < len(turn.hits):
+        hit = turn.hits[n]
+        return render.source_html(
+            notebook.source_file(hit.source),
+            hit.source,
+            hit.title,
+            [render.Span(hit.start, hit.end, hit.text)],
+            hit.date,
+            hit.section,
+            lang,
+        )
+    return render.message_html(L["cite_missing"])
+
+
+def chat_api(notebook: Notebook, message: str) -> Iterator[tuple[str, str]]:
+    """The /chat endpoint: the streamed reply and, at the end, the cited passages."""
+    for text, answer in accumulate(notebook.ask_events(message)):
+        yield text, "" if answer is None else render.passages_html(answer)
+
+
+# ---- documents ----------------------------------------------------------------------------------------------
+def upload(
+    notebook: Notebook,
+    files: list[str] | None,
+    selected: list[str],
+    lang: str,
+    progress: Callable[..., Any] = gr.Progress(),  # noqa: B008 -- Gradio recognises a progress bar by this default
+) -> tuple[Any, ...]:
+    """Save and index uploaded files; (status, scope, remove picker, upload box)."""
+    L = labels(lang)
+    lines: list[str] = []
+    saved: list[Path] = []
+    for file in files or []:
+        name = original_name(str(file))
+        try:
+            saved.append(save_upload(Path(file), session.uploads_folder(notebook), name))
+        except UploadError as err:
+            lines.append(L[err.key].format(name=err.name, mb=MAX_UPLOAD_MB, reason=err.reason))
+        except OSError as err:
+            log.exception("saving upload %s failed", name)
+            lines.append(L["error"].format(error=err.strerror or error_line(err)))
+    added: list[str] = []
+    for i, path in enumerate(saved):
+        progress((i, len(saved)), desc=f"{L['indexing']} {path.name}", unit="files")
+        try:
+            report = notebook.index(path, progress=False)
+        except Exception as err:
+            log.exception("indexing %s failed", path)
+            lines.append(L["error"].format(error=error_line(err)))
+            continue
+        if report.errors:
+            lines += [f"✗ {e}" for e in report.errors]
+        else:
+            added.append(path.name)
+    progress((len(saved), len(saved)), desc=L["indexing"], unit="files")
+    if added:
+        lines.insert(0, L["uploaded"].format(names="、".join(added) if lang != "en" else ", ".join(added)))
+    return ("  \n".join(lines), *refreshed_sources(notebook, selected), None)
+
+
+def remove(notebook: Notebook, source: str | None, selected: list[str], lang: str) -> tuple[Any, ...]:
+    """Take the picked source out (its file too when the UI put it there); (status, scope, remove picker)."""
+    L = labels(lang)
+    if not source:
+        return (L["pick_first"], gr.skip(), gr.skip())
+    title = next((s["title"] for s in notebook.sources() if s["source"] == source), source)
+    try:
+        deleted = session.remove_source(notebook, source)
+    except Exception as err:
+        log.exception("removing %s failed", source)
+        return (L["error"].format(error=error_line(err)), gr.skip(), gr.skip())
+    note = L["removed_file"] if deleted else L["removed_index"]
+    return (f"{L['removed'].format(title=title, file=source)} {note}", *refreshed_sources(notebook, selected))
+
+
+def reindex(
+    notebook: Notebook,
+    selected: list[str],
+    lang: str,
+    progress: Callable[..., Any] = gr.Progress(track_tqdm=True),  # noqa: B008 -- see upload
+) -> tuple[Any, ...]:
+    """Bring the index in step with seeds/; (status, scope, remove picker)."""
+    L = labels(lang)
+    progress(0, desc=f"{L['indexing']} seeds/")
+    try:
+        report = notebook.index(notebook.settings.seeds, progress=True)
+    except Exception as err:
+        log.exception("re-indexing seeds failed")
+        return (L["error"].format(error=error_line(err)), gr.skip(), gr.skip())
+    return (render.report_text(report, lang), *refreshed_sources(notebook, selected))
+
+
+# ---- language -----------------------------------------------------------------------------------------------
+def detect_language(browser_language: str) -> str:
+    return pick_language(browser_language)
+
+
+# The page's labelled components by elem_id, each with the update that relabels it in a language.
+RELABEL: dict[str, Callable[[dict[str, str]], Any]] = {
+    "title": lambda L: gr.update(value=L["title"]),
+    "sources-heading": lambda L: gr.update(value=L["sources_heading"]),
+    "scope": lambda L: gr.update(label=L["scope"], info=L["scope_info"]),
+    "manage": lambda L: gr.update(label=L["manage"]),
+    "upload": lambda L: gr.update(label=L["upload"].format(mb=MAX_UPLOAD_MB)),
+    "remove-pick": lambda L: gr.update(label=L["remove_pick"]),
+    "remove": lambda L: gr.update(value=L["remove"]),
+    "reindex": lambda L: gr.update(value=L["reindex"]),
+    "settings": lambda L: gr.update(label=L["settings"]),
+    "backend": lambda L: gr.update(label=L["backend"]),
+    "model": lambda L: gr.update(label=L["model"]),
+    "endpoint": lambda L: gr.update(label=L["endpoint"]),
+    "k": lambda L: gr.update(label=L["k"]),
+    "scores": lambda L: gr.update(label=L["scores"]),
+    "chatbot": lambda L: gr.update(label=L["chat"], placeholder=L["chat_placeholder"]),
+    "question": lambda L: gr.update(label=L["question"], placeholder=L["placeholder"]),
+    "mode": lambda L: gr.update(choices=[(L["mode_answer"], "answer"), (L["mode_search"], "search")]),
+    "source-heading": lambda L: gr.update(value=L["source_heading"]),
+    "passages-heading": lambda L: gr.update(value=L["passages_heading"]),
+}
+# The source panel's "click a citation" text in every language: only that (not an open document) is relabelled.
+SOURCE_PLACEHOLDERS = {render.message_html(labels(code)["source_empty"]) for _, code in LANGUAGES}
+
+
+def relabel(language: str, panel: str) -> list[Any]:
+    """Updates for every component in RELABEL (in its order), then the source panel's."""
+    L = labels(language)
+    updates = [update(L) for update in RELABEL.values()]
+    source_panel = gr.update(value=render.message_html(L["source_empty"])) if panel in SOURCE_PLACEHOLDERS else gr.skip()
+    return [*updates, source_panel]
