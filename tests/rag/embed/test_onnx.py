@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from rag.embed import load_embedder
 from rag.embed.onnx import OnnxEmbedder
 from tests.rag.e5_samples import CHUNK_TEXT, EDGE_TEXTS, LONG_TEXT, TEXTS, _cos, small_batches
+from tests.rag.python_process import run_python
 
 
 @pytest.mark.parametrize("method", ["embed_passages", "embed_queries"])
@@ -82,14 +79,7 @@ def test_onnx_path_starts_without_torch(e5_dir):
         "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules)); "
         "print(round(time.perf_counter() - t, 2), file=sys.stderr)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(e5_dir)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=Path(__file__).resolve().parents[3],
-        check=False,
-    )
+    out = run_python(code, e5_dir)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"  # ~1.5 s to a first query instead of ~8 s with torch
 

@@ -4,16 +4,14 @@ no query path imports the set-up code. The build itself is the e5_cache_dir fixt
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from rag.embed.onnx import ONNX_FILE
 from rag.provision.e5 import E5_DIRNAME, build_e5, ensure_e5
 from tests.rag.e5_samples import TEXTS, _cos
+from tests.rag.python_process import run_python
 
 
 def test_build_writes_a_complete_sentence_transformers_folder(e5_dir):
@@ -76,13 +74,6 @@ def test_no_query_path_imports_the_set_up_code():
         "rag.answer.generative, rag.llm.openai, rag.llm.llamacpp, rag.cli; "
         "print(sorted(m for m in sys.modules if m.startswith('rag.provision')))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=Path(__file__).resolve().parents[3],
-        check=False,
-    )
+    out = run_python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
