@@ -47,6 +47,6 @@ def test_chat_models_are_built_for_generative_backends_only(tmp_path):
 
 
 def test_the_ui_raises_the_one_backend_unavailable():
-    import ui.actions
+    import ui.session
 
-    assert ui.actions.BackendUnavailable is BackendUnavailable
+    assert ui.session.BackendUnavailable is BackendUnavailable
