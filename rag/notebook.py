@@ -73,7 +73,8 @@ class Notebook:
 
     @cached_property
     def answerer(self) -> Answerer:
-        extractive = ExtractiveAnswerer(self.embedder, self.keywords, self.settings, self.retriever.glossary)
+        cross = next((p for p, _ in getattr(self.dense_embedder, "parts", ()) if p is not self.embedder), None)
+        extractive = ExtractiveAnswerer(self.embedder, self.keywords, self.settings, self.retriever.glossary, cross)
         if self.settings.backend == "extractive":
             return extractive
         from rag.generative import cross_lingual_embedder, make_answerer

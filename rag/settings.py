@@ -65,20 +65,11 @@ class Settings(BaseSettings):
     translation_weight: float = Field(0.5, description="Weight of the other-language keyword ranking in the fusion.")
     k: int = Field(5, description="Passages returned by search and read by the answerer.")
     answer_sentences: int = Field(4, description="Most sentences the extractive answer quotes.")
-    coverage_weight: float = Field(0.3, description="Weight of question-keyword coverage beside e5 similarity when scoring answer sentences.")
-    answer_type_weight: float = Field(
-        0.05,
-        description="Bonus for answer sentences holding the kind of fact the question asks for: a time for "
-        "when/什麼時候, a number for how much/多少.",
-    )
-    echo_penalty: float = Field(0.4, description="Penalty for answer sentences that mostly repeat the question's own words.")
-    answer_threshold: float = Field(
-        0.87, description="Best sentence score below which the answer is a refusal (calibrated on dev.jsonl)."
-    )
-    answer_min_similarity: float = Field(
-        0.846,
-        description="Best e5 sentence similarity below which the answer is a refusal (calibrated on dev.jsonl "
-        "and off-topic questions: answerable ≥ 0.849, off-topic ≤ 0.843).",
+    answer_gate: float | None = Field(
+        None,
+        description="Probability the learned answer gate (rag/answer_model.json) must give that the retrieved "
+        "sentences answer the question, else the answer is a refusal; higher refuses more. Unset: the cut fitted "
+        "for at most 4% false refusals on the training questions (DRCD test, CMRC 2018 trial, XQuAD).",
     )
     answer_margin: float = Field(0.08, description="Sentences scoring this far below the best one are left out of the answer.")
     default_script: str = Field(
