@@ -67,8 +67,8 @@ def cmrc_trial() -> tuple[list[dict], list[dict]]:
     return corpus, queries
 
 
-# DRCD test for training: its first 400 passages (whole articles) keep indexing to minutes on 2 cores.
-TRAIN_PASSAGES = {"drcd_test": 400}
+# DRCD test for training: its first 120 passages (whole articles) keep indexing to minutes on 2 cores.
+TRAIN_PASSAGES = {"drcd_test": 120}
 
 
 def corpus_rows(corpus: str) -> list[dict]:

@@ -21,9 +21,9 @@ from rag.offline import go_offline
 
 go_offline()
 
-from bench.answer_data import EVAL_SETS, REPO, eval_questions, notebook, seeds_notebook  # noqa: E402
-from bench.run import percentile, run_header, write_results  # noqa: E402
-from rag.evaluate import evaluate, fact_form, load_questions  # noqa: E402
+from bench.answer_data import EVAL_SETS, REPO, eval_questions, notebook, seeds_notebook
+from bench.run import percentile, run_header, write_results
+from rag.evaluate import evaluate, fact_form, load_questions
 
 EXTRA_HITS = 20  # retrieved before dropping the gold passage's chunks
 
@@ -132,12 +132,14 @@ def markdown(report: dict) -> str:
         "",
         f"Machine: {report['machine']}",
         "",
-        "Command: `make bench-answers` (`python -m bench.answers`). Each corpus indexed one passage per file through "
+        (
+            "Command: `make bench-answers` (`python -m bench.answers`). Each corpus indexed one passage per file through "
         "`Notebook.index`; per set 200 questions drawn with seed 12 from queries.jsonl outside queries.sample200.jsonl. "
         "XQuAD questions only from its odd-numbered articles (held out: the even ones train the answer model). "
         "A hit is a gold span inside the text after Traditional→Simplified, lower-casing and removing whitespace; "
         "cross-lingual sets accept either language's answers. Gold removed: 20 hits retrieved, the gold passage's "
-        "chunks dropped, the next 5 answered.",
+            "chunks dropped, the next 5 answered."
+        ),
         "",
         "| measured | " + " | ".join(f"{name} ({sets[name]['questions']})" for name in sets) + " |",
         "|---" * (len(sets) + 1) + "|",
@@ -148,15 +150,19 @@ def markdown(report: dict) -> str:
         d = report["dev"]
         lines += [
             "",
-            "dev.jsonl (`rag --path <seeds notebook> eval tests/data/dev.jsonl --answers`): "
+            (
+                "dev.jsonl (`rag --path <seeds notebook> eval tests/data/dev.jsonl --answers`): "
             f"fact recall {d['fact_recall']}, unanswerable refused {d['unanswerable_refused']}, "
-            f"false refusals {d['false_refusals']}; seeds `ask` p50 {d['ask_ms_p50']} ms, p95 {d['ask_ms_p95']} ms",
+                f"false refusals {d['false_refusals']}; seeds `ask` p50 {d['ask_ms_p50']} ms, p95 {d['ask_ms_p95']} ms"
+            ),
         ]
     lines += [
         "",
-        "Data: DRCD (CC BY-SA 3.0, Shao et al. 2018, arXiv:1806.00920), CMRC 2018 (CC BY-SA 4.0, Cui et al., "
+        (
+            "Data: DRCD (CC BY-SA 3.0, Shao et al. 2018, arXiv:1806.00920), CMRC 2018 (CC BY-SA 4.0, Cui et al., "
         "EMNLP-IJCNLP 2019) and XQuAD (CC BY-SA 4.0, Artetxe et al. 2019, arXiv:1910.11856); passages from "
-        "Wikipedia; see ../shared/data/SOURCES.md.",
+            "Wikipedia; see ../shared/data/SOURCES.md."
+        ),
         "",
     ]
     return "\n".join(lines)

@@ -20,17 +20,20 @@ from rag.text import han_share, keyword_tokens, to_simplified
 
 MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
-_ASKS_PERSON = re.compile(r"谁|誰|哪位|\bwho(m|se)?\b", re.I)
+_ASKS_PERSON = re.compile(r"谁|誰|哪位|\bwho(m|se)?\b", re.IGNORECASE)
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 # A name or model in Latin letters: capitalised or with a digit (NVIDIA, H100, GPT-4, Gemini).
-_LATIN_NAME = re.compile(r"\b(?:[A-Z][A-Za-z0-9\-]*|[A-Za-z]+\d[A-Za-z0-9\-]*)\b")
-_SENTENCE_START_WORDS = frozenset("what which who whom whose how why when where is are was were do does did can could the a an in on of".split())
+# Bounded by non-Latin characters, not \b: Han characters count as word characters (輝達的H100).
+_LATIN_NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9\-]*|[A-Za-z]+\d[A-Za-z0-9\-]*)(?![A-Za-z0-9])")
+# A number on its own, not the digits of a model name (H100).
+_FOCUS_NUMBER = re.compile(r"(?<![A-Za-z0-9.,])\d+(?:[.,]\d+)*")
+_SENTENCE_START_WORDS = frozenset(["what", "which", "who", "whom", "whose", "how", "why", "when", "where", "is", "are", "was", "were", "do", "does", "did", "can", "could", "the", "a", "an", "in", "on", "of"])
 
 
 def focus_groups(question: str, glossary=None) -> list[list[str]]:
     """The question's numbers and names, each with its other spellings (輝達 / nvidia / 英伟达), lowercased
     Simplified: what an answer must be about (another model version, year or company is a near miss)."""
-    groups = [[n] for n in _NUMBER.findall(question)]
+    groups = [[n] for n in _FOCUS_NUMBER.findall(question)]
     for name in _LATIN_NAME.findall(question):
         if name.lower() not in _SENTENCE_START_WORDS:
             aliases = glossary.en_names.get(name.lower(), [])[:3] if glossary is not None else []
