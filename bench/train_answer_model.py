@@ -157,22 +157,32 @@ def main(argv: list[str] | None = None) -> int:
     keep = np.array([lab is not None for lab in labels])
     gate = fit_linear(g[keep], np.array([lab for lab in labels if lab is not None]), weights[keep], c=1.0)
     p = sigmoid(logits(gate, g))
-    # The highest cut at which no training set refuses more than the target share of its answerable questions.
-    cut = 1.0
-    for name in names:
-        ps = np.sort(p[[a and s == name for a, s in zip(answerable, sets)]])
-        if len(ps):
-            cut = min(cut, float(ps[int(np.floor(TARGET_FALSE_REFUSALS * len(ps)))]))
-    gate["threshold"] = round(cut - 1e-6, 6)
+    # The highest cut at which no training set refuses more than the target share of its answerable questions,
+    # one cut for questions whose best sentence is in their own language and one for the others: the two
+    # kinds of evidence sit on different scales (the gate's best_cross weight is its largest).
+    cross_col = GATE_FEATURES.index("best_cross")
+    is_cross = g[:, cross_col] > 0.5
+    cuts = {}
+    for kind, mask in (("same", ~is_cross), ("cross", is_cross)):
+        cut = 1.0
+        for name in names:
+            ps = np.sort(p[[a and s == name and m for a, s, m in zip(answerable, sets, mask)]])
+            if len(ps) >= 10:
+                cut = min(cut, float(ps[int(np.floor(TARGET_FALSE_REFUSALS * len(ps)))]))
+        cuts[kind] = round(cut - 1e-6, 6)
+    gate["threshold"] = min(cuts.values())
+    gate["threshold_cross"] = cuts["cross"]
+    gate["threshold_same"] = cuts["same"]
+    cut_of = np.where(is_cross, cuts["cross"], cuts["same"])
     report = {}
     for name in names:
         ans = [i for i, (a, s) in enumerate(zip(answerable, sets)) if a and s == name]
         neg = [i for i, (lab, s) in enumerate(zip(labels, sets)) if lab == 0 and s == name]
         report[name] = {
             "answerable": len(ans),
-            "false_refusals": round(float(np.mean(p[ans] < gate["threshold"])), 4) if ans else None,
+            "false_refusals": round(float(np.mean(p[ans] < cut_of[ans])), 4) if ans else None,
             "removed_gold": len(neg),
-            "removed_refused": round(float(np.mean(p[neg] < gate["threshold"])), 4) if neg else None,
+            "removed_refused": round(float(np.mean(p[neg] < cut_of[neg])), 4) if neg else None,
         }
     data = {
         "about": "Learned extractive-answer model (issue 12); refit with `make answer-model` "
@@ -191,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(data["training"], indent=1))
     print("sentence weights:", dict(zip(SENTENCE_FEATURES, sentence["weights"])))
-    print("gate weights:", dict(zip(GATE_FEATURES, gate["weights"])), "threshold", gate["threshold"])
+    print("gate weights:", dict(zip(GATE_FEATURES, gate["weights"])), "thresholds", cuts)
     return 0
 
 

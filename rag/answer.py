@@ -189,21 +189,24 @@ class ExtractiveAnswerer(Answerer):
             c.coverage = float(row[col["cov_best"]])
             c.typed = bool(row[col["typed"]])
 
-    def answerable_probability(self, cands: list[Candidate]) -> float:
-        """The learned gate's probability that the best candidates answer the question."""
+    def gate(self, cands: list[Candidate]) -> tuple[float, float]:
+        """The learned gate's probability that the best candidates answer the question, and its cut."""
         from rag.answer_model import AnswerModel, gate_features
 
         model = AnswerModel.load()
-        x = np.stack([c.features for c in cands])
-        return model.answerable_probability(gate_features(x, np.array([c.logit for c in cands])))
+        g = gate_features(np.stack([c.features for c in cands]), np.array([c.logit for c in cands]))
+        cut = self.settings.answer_gate if self.settings.answer_gate is not None else model.cut(g)
+        return model.answerable_probability(g), cut
+
+    def answerable_probability(self, cands: list[Candidate]) -> float:
+        return self.gate(cands)[0]
 
     def is_answerable(self, cands: list[Candidate]) -> bool:
         """Answer only when the learned gate says the best sentences hold the answer; its cut is
-        settings.answer_gate, or the one fitted for ≤ 4% false refusals on the training questions."""
-        from rag.answer_model import AnswerModel
-
-        cut = self.settings.answer_gate if self.settings.answer_gate is not None else AnswerModel.load().threshold
-        return self.answerable_probability(cands) >= cut
+        settings.answer_gate, or the one fitted for ≤ 4% false refusals on the training questions
+        (separately for a best sentence in the question's language and in the other one)."""
+        probability, cut = self.gate(cands)
+        return probability >= cut
 
     def select(self, cands: list[Candidate]) -> list[Candidate]:
         ranked = sorted(cands, key=lambda c: -c.score)

@@ -100,6 +100,9 @@ class AnswerModel:
         self.sentence = Linear.from_dict(data["sentence"])
         self.gate = Linear.from_dict(data["gate"])
         self.threshold = float(data["gate"]["threshold"])
+        # Cuts fitted apart for a best sentence in the question's language and in the other one.
+        self.threshold_same = float(data["gate"].get("threshold_same", self.threshold))
+        self.threshold_cross = float(data["gate"].get("threshold_cross", self.threshold))
         self.data = data
 
     @classmethod
@@ -108,6 +111,10 @@ class AnswerModel:
 
     def sentence_logits(self, x: np.ndarray) -> np.ndarray:
         return self.sentence.logits(x)
+
+    def cut(self, g: np.ndarray) -> float:
+        """The fitted probability cut for a question with gate features `g`."""
+        return self.threshold_cross if g[GATE_FEATURES.index("best_cross")] > 0.5 else self.threshold_same
 
     def answerable_probability(self, g: np.ndarray) -> float:
         return float(sigmoid(self.gate.logits(g[None, :]))[0])
