@@ -134,7 +134,7 @@ def markdown(report: dict) -> str:
         "",
         (
             "Command: `make bench-answers` (`python -m bench.answers`). Each corpus indexed one passage per file through "
-        "`Notebook.index`; per set 200 questions drawn with seed 12 from queries.jsonl outside queries.sample200.jsonl. "
+        f"`Notebook.index`; per set {report['per_set']} questions drawn with seed 12 from queries.jsonl outside queries.sample200.jsonl. "
         "XQuAD questions only from its odd-numbered articles (held out: the even ones train the answer model). "
         "A hit is a gold span inside the text after Traditional→Simplified, lower-casing and removing whitespace; "
         "cross-lingual sets accept either language's answers. Gold removed: 20 hits retrieved, the gold passage's "
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     report = run_header()
     report["sets"] = {}
+    report["per_set"] = args.n
     for name in [s for s in args.sets.split(",") if s]:
         t = time.perf_counter()
         report["sets"][name] = bench_set(name, args.n)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer import _NUMBER, _core, answer_type, shows_answer_type
+from rag.answer import _core, answer_type, shows_answer_type
 from rag.text import han_share, keyword_tokens, to_simplified
 
 MODEL_FILE = Path(__file__).with_name("answer_model.json")
