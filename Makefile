@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup models run index serve test bench browser llm llm-1.5b clean
+.PHONY: setup models run index serve test bench bench-answers answer-model browser llm llm-1.5b clean
 
 setup: $(STAMP) $(MODEL)
 
@@ -50,6 +50,14 @@ test: setup browser
 
 bench: setup
 	$(BIN)/python -m bench.run
+
+# Answers on DRCD/CMRC/XQuAD: gold span found, refusals with and without the gold passage (issue 12).
+bench-answers: setup
+	$(BIN)/python -m bench.answers
+
+# Refit rag/answer/model.json from the training splits (DRCD test, CMRC trial, XQuAD even articles).
+answer-model: setup
+	$(BIN)/python -m bench.train_answer_model
 
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
 GGUF := .cache/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf

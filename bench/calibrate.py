@@ -3,8 +3,8 @@
 - `python -m bench.calibrate verify [tests/data/dev.jsonl]`: support scores of the dev reference answers'
   sentences, against their evidence chunk and against the best chunk of another document: where
   verify_min_overlap / verify_min_similarity separate the two (rag/answer/verify.py).
-- `python -m bench.calibrate refusal [tests/data/dev.jsonl]`: the extractive answerer's best sentence score and
-  similarity for the dev questions and for off-topic ones: where answer_threshold / answer_min_similarity refuse.
+- `python -m bench.calibrate refusal [tests/data/dev.jsonl]`: the learned gate's probability (and its cut) for the
+  dev questions and for off-topic ones, beside the best sentence's probability, similarity and coverage.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def print_verify(questions_path: Path) -> None:
 
 
 def print_refusal(questions_path: Path, notebook_path: Path, seeds: Path) -> None:
-    """One line per question: answerable (1/0), best sentence score and similarity, coverage, dense similarity."""
+    """One line per question: answerable (1/0), gate probability and cut, best sentence, coverage, dense similarity."""
     from rag.notebook import Notebook
 
     nb = Notebook(path=notebook_path)
@@ -91,10 +91,11 @@ def print_refusal(questions_path: Path, notebook_path: Path, seeds: Path) -> Non
         cands = a.candidates(hits)
         a.score(question, hits, cands)
         best = max(cands, key=lambda c: c.score)
+        probability, cut = a.gate(cands)
         terms = keyword_tokens(question, for_query=True)
         cov_all = a.coverage(terms, " ".join(h.text for h in hits[:3]))
         print(
-            f"{int(answerable)} score={best.score:.3f} sim={max(c.similarity for c in cands):.3f} "
+            f"{int(answerable)} gate={probability:.3f}/{cut:.3f} score={best.score:.3f} sim={max(c.similarity for c in cands):.3f} "
             f"cov1={max(c.coverage for c in cands):.2f} cov3={cov_all:.2f} "
             f"dsim={max((h.dense_similarity or 0) for h in hits):.3f} {question[:50]}"
         )

@@ -198,7 +198,9 @@ class Notebook:
     def answerer(self) -> Answerer:
         def build():
             keywords = self.chunk_index.keywords
-            extractive = ExtractiveAnswerer(self.embedder, keywords, self.settings, self.glossary)
+            # USE (the fused index's cross-lingual part): its question-sentence cosine holds across languages.
+            cross = next((p for p, _ in getattr(self.dense_embedder, "parts", ()) if p is not self.embedder), None)
+            extractive = ExtractiveAnswerer(self.embedder, keywords, self.settings, self.glossary, cross)
             if self.settings.backend == "extractive":
                 return extractive
             from rag.embed.fused import cross_lingual_embedder

@@ -107,20 +107,12 @@ class Settings(BaseSettings):
     )
     # answer
     answer_sentences: int = setting(4, group="answer", description="Most sentences the extractive answer quotes.")
-    coverage_weight: float = setting(0.3, group="answer", description="Weight of question-keyword coverage beside e5 similarity when scoring answer sentences.")
-    answer_type_weight: float = setting(
-        0.05,
-        group="answer", description="Bonus for answer sentences holding the kind of fact the question asks for: a time for "
-        "when/什麼時候, a number for how much/多少.",
-    )
-    echo_penalty: float = setting(0.4, group="answer", description="Penalty for answer sentences that mostly repeat the question's own words.")
-    answer_threshold: float = setting(
-        0.87, group="answer", description="Best sentence score below which the answer is a refusal (calibrated on dev.jsonl)."
-    )
-    answer_min_similarity: float = setting(
-        0.846,
-        group="answer", description="Best e5 sentence similarity below which the answer is a refusal (calibrated on dev.jsonl "
-        "and off-topic questions: answerable ≥ 0.849, off-topic ≤ 0.843).",
+    answer_gate: float | None = setting(
+        None,
+        group="answer",
+        description="Probability the learned answer gate (rag/answer/model.json) must give that the retrieved "
+        "sentences answer the question, else the answer is a refusal; higher refuses more. Unset: the cut fitted "
+        "for at most 4% false refusals on the training questions (DRCD test, CMRC 2018 trial, XQuAD).",
     )
     answer_margin: float = setting(0.08, group="answer", description="Sentences scoring this far below the best one are left out of the answer.")
     default_script: Literal["zh-Hant", "zh-Hans"] = setting(

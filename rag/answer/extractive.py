@@ -66,6 +66,8 @@ class Candidate:
     similarity: float = 0.0
     coverage: float = 0.0
     typed: bool = False  # has the kind of fact the question asks for (a time, a number)
+    features: Any = None  # its row of rag.answer.model.SENTENCE_FEATURES
+    logit: float = 0.0  # the learned sentence scorer's logit; score is its probability
 
 
 class ExtractiveAnswerer(Answerer):
@@ -73,11 +75,13 @@ class ExtractiveAnswerer(Answerer):
 
     backend = "extractive"
 
-    def __init__(self, embedder, keywords: KeywordIndex, settings: Settings, glossary=None):
+    def __init__(self, embedder, keywords: KeywordIndex, settings: Settings, glossary=None, cross_embedder=None):
         self.embedder = embedder
         self.keywords = keywords
         self.settings = settings
-        self.glossary = glossary  # rag.glossary.Glossary: question keywords in the other language, for coverage
+        self.glossary = glossary  # rag.text.glossary.Glossary: question keywords in the other language, for coverage
+        # USE (the fused index's cross-lingual part): its question-sentence cosine holds across languages.
+        self.cross_embedder = cross_embedder
 
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
         out, seen = [], set()
@@ -103,44 +107,52 @@ class ExtractiveAnswerer(Answerer):
         present = set(keyword_tokens(text))
         return sum(w for t, w in weights.items() if t in present) / total
 
-    def score(self, question: str, hits: list[Hit], cands: list[Candidate]) -> None:
-        q = self.embedder.embed_queries([question])[0]
-        vectors = self.embedder.embed_passages([c.text for c in cands])
-        sims = np.asarray(vectors) @ np.asarray(q)
-        terms = keyword_tokens(question, for_query=True)
-        asked = set(terms) | set(keyword_tokens(question))
-        # A sentence in the other language is judged on the question's words in that language (and its names),
-        # at half weight: dictionary senses are a looser match than the question's own words.
-        other, chinese_question = [], han_share(question) > 0.5
-        if self.glossary is not None:
-            other = self.glossary.other_language_terms(question, self.keywords.knows)
-            other += self.glossary.name_terms(question)
-        core = _core(question)
-        wanted = answer_type(question)
-        for c, sim in zip(cands, sims):
-            c.similarity = float(sim)
-            c.coverage = self.coverage(terms, c.text)
-            if other and (han_share(c.text) > 0.5) != chinese_question:
-                c.coverage = max(c.coverage, 0.5 * self.coverage(other, c.text))
-            c.typed = wanted is not None and shows_answer_type(wanted, c.text, question)
-            said = set(keyword_tokens(c.text))
-            # A sentence that only repeats the question (a title, the question quoted) answers nothing.
-            novelty = len(said - asked) / len(said) if said else 0.0
-            # ... and one that quotes the question itself talks about the question, it does not answer it.
-            quotes_question = len(core) >= 4 and core in _core(c.text)
-            c.score = (
-                c.similarity
-                + self.settings.coverage_weight * c.coverage
-                - self.settings.echo_penalty * (max(0.0, 0.5 - novelty) + 0.5 * quotes_question)
-                + self.settings.answer_type_weight * c.typed
-                + 0.01 / (1 + c.hit_index)
+    def sentence_features(self, question: str, hits: list[Hit], cands: list[Candidate]) -> np.ndarray:
+        """rag.answer.model.SENTENCE_FEATURES of each candidate; each model embeds all sentences in one batch."""
+        from rag.answer.model import sentence_features
+
+        texts = [c.text for c in cands]
+        e5 = np.asarray(self.embedder.embed_passages(texts)) @ np.asarray(self.embedder.embed_queries([question])[0])
+        if self.cross_embedder is not None:
+            use = np.asarray(self.cross_embedder.embed_passages(texts)) @ np.asarray(
+                self.cross_embedder.embed_queries([question])[0]
             )
+        else:
+            use = e5
+        return sentence_features(question, hits, cands, e5, use, self.keywords, self.glossary)
+
+    def score(self, question: str, hits: list[Hit], cands: list[Candidate]) -> None:
+        """Each candidate's probability of holding the answer, from the learned sentence scorer
+        (rag/answer/model.json, fitted on DRCD test, CMRC 2018 trial and XQuAD by bench/train_answer_model.py)."""
+        from rag.answer.model import SENTENCE_FEATURES, AnswerModel, sigmoid
+
+        x = self.sentence_features(question, hits, cands)
+        logits = AnswerModel.load().sentence_logits(x)
+        col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+        for c, row, logit in zip(cands, x, logits):
+            c.features, c.logit, c.score = row, float(logit), float(sigmoid(logit))
+            c.similarity = float(row[col["e5"]])
+            c.coverage = float(row[col["cov_best"]])
+            c.typed = bool(row[col["typed"]])
+
+    def gate(self, cands: list[Candidate]) -> tuple[float, float]:
+        """The learned gate's probability that the best candidates answer the question, and its cut."""
+        from rag.answer.model import AnswerModel, gate_features
+
+        model = AnswerModel.load()
+        g = gate_features(np.stack([c.features for c in cands]), np.array([c.logit for c in cands]))
+        cut = self.settings.answer_gate if self.settings.answer_gate is not None else model.cut(g)
+        return model.answerable_probability(g), cut
+
+    def answerable_probability(self, cands: list[Candidate]) -> float:
+        return self.gate(cands)[0]
 
     def is_answerable(self, cands: list[Candidate]) -> bool:
-        """Refuse unless some sentence is close to the question (e5 scores are compressed: calibrated on dev)."""
-        best_score = max(c.score for c in cands)
-        best_similarity = max(c.similarity for c in cands)
-        return best_score >= self.settings.answer_threshold and best_similarity >= self.settings.answer_min_similarity
+        """Answer only when the learned gate says the best sentences hold the answer; its cut is
+        settings.answer_gate, or the one fitted for ≤ 4% false refusals on the training questions
+        (separately for a best sentence in the question's language and in the other one)."""
+        probability, cut = self.gate(cands)
+        return probability >= cut
 
     def select(self, cands: list[Candidate]) -> list[Candidate]:
         ranked = sorted(cands, key=lambda c: -c.score)

@@ -64,7 +64,7 @@ def test_views_share_loaded_parts_and_build_only_what_their_settings_change(seed
     assert view.answerer is seeds_notebook.answerer  # search is handed k: the answerer never reads it
     assert len(view.search("TPU能否取代GPU?")) == 2 and seeds_notebook.settings.k == 5
     assert seeds_notebook.with_settings(k=seeds_notebook.settings.k) is seeds_notebook
-    strict = seeds_notebook.with_settings(answer_min_similarity=0.999)
+    strict = seeds_notebook.with_settings(answer_gate=0.999)
     assert strict.answerer is not seeds_notebook.answerer
-    assert strict.answerer is seeds_notebook.with_settings(answer_min_similarity=0.999).answerer  # built once, shared
+    assert strict.answerer is seeds_notebook.with_settings(answer_gate=0.999).answerer  # built once, shared
     assert strict.ask("TPU能否取代GPU?").refused and not seeds_notebook.ask("TPU能否取代GPU?").refused

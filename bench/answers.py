@@ -1,0 +1,196 @@
+"""`make bench-answers`: does the answerer answer when the documents hold the answer, refuse when they don't,
+and answer across languages? Measured through the real Notebook on DRCD dev, CMRC 2018 dev and XQuAD (issue 12).
+
+Per set, 200 questions drawn with a fixed seed from queries.jsonl outside queries.sample200.jsonl (XQuAD: only
+its odd-numbered articles, the even ones train the answer model: bench/train_answer_model.py).
+"Gold removed": the same question answered over what the index returns without its gold passage — search
+retrieves 20 hits, the gold passage's chunks are dropped and the first 5 others answered (the fused scores
+are those computed with the gold passage present).
+Data: DRCD (CC BY-SA 3.0, Shao et al. 2018), CMRC 2018 (CC BY-SA 4.0, Cui et al. 2019) and XQuAD
+(CC BY-SA 4.0, Artetxe et al. 2019); all passages from Wikipedia; see ../shared/data/SOURCES.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from rag.offline import go_offline
+
+go_offline()
+
+from bench.answer_data import EVAL_SETS, REPO, eval_questions, notebook, seeds_notebook
+from bench.run import percentile, run_header, write_results
+from rag.evaluate import evaluate, fact_form, load_questions
+from rag.types import AnswerRequest
+
+EXTRA_HITS = 20  # retrieved before dropping the gold passage's chunks
+
+
+def gold_answers(q: dict) -> list[str]:
+    """Every accepted answer string, in either language for the cross-lingual sets, in the compared form."""
+    out = list(q["answers"]) + list(q.get("answers_en", [])) + list(q.get("answers_zh", []))
+    return [a for a in dict.fromkeys(fact_form(a) for a in out) if a]
+
+
+def contains(text: str, golds: list[str]) -> bool:
+    flat = fact_form(text)
+    return any(g in flat for g in golds)
+
+
+def bench_set(name: str, n: int) -> dict:
+    _, corpus = EVAL_SETS[name]
+    nb = notebook(corpus)
+    questions = eval_questions(name, n)
+    k = nb.settings.k
+    nb.ask(questions[0]["question"])  # warm: models, glossary
+    rows, latencies = [], []
+    for q in questions:
+        gold = q["gold_passage_ids"][0]
+        golds = gold_answers(q)
+        t = time.perf_counter()
+        answer = nb.ask(q["question"])
+        latencies.append((time.perf_counter() - t) * 1000)
+        first = answer.citations[0].quote if answer.citations else ""
+        wide = nb.search(q["question"], k=EXTRA_HITS)
+        without = [h for h in wide if Path(h.source).stem != gold][:k]
+        removed = nb.answerer.invoke(AnswerRequest(q["question"], hits=without))
+        rows.append(
+            {
+                "id": q["id"],
+                "gold_top5": any(Path(h.source).stem == gold for h in answer.hits[:5]),
+                "contains": not answer.refused and contains(answer.text, golds),
+                "first_sentence": not answer.refused and contains(first, golds),
+                "refused": answer.refused,
+                "removed_refused": removed.refused,
+                # the answer is still in what is left (a sibling paragraph repeats it): refusing is not required
+                "removed_still_holds": any(contains(h.text, golds) for h in without),
+            }
+        )
+    m = len(rows)
+
+    def share(key: str, among=rows) -> float:
+        return round(sum(r[key] for r in among) / len(among), 4) if among else None
+
+    clean = [r for r in rows if not r["removed_still_holds"]]
+    return {
+        "questions": m,
+        "corpus": corpus,
+        "gold_top5": share("gold_top5"),
+        "contains_gold": share("contains"),
+        "first_sentence_gold": share("first_sentence"),
+        "false_refusals": share("refused"),
+        "removed_refused": share("removed_refused"),
+        "removed_refused_answer_absent": share("removed_refused", clean),
+        "removed_answer_absent_n": len(clean),
+        "ask_ms_p50": round(statistics.median(latencies), 1),
+        "ask_ms_p95": round(percentile(latencies, 0.95), 1),
+        "rows": rows,
+    }
+
+
+def bench_dev() -> dict:
+    """`rag --path bench/work/answers/seeds/.rag eval tests/data/dev.jsonl --answers`, in process, plus ask latency."""
+    nb = seeds_notebook()
+    questions = load_questions(REPO / "tests" / "data" / "dev.jsonl")
+    nb.ask(questions[0]["question"])  # warm
+    latencies = []
+    for q in questions:
+        t = time.perf_counter()
+        nb.ask(q["question"])
+        latencies.append((time.perf_counter() - t) * 1000)
+    report = evaluate(nb, questions, k=5, answers=True)
+    a = report["answers"]
+    unanswerable = [r for r in report["rows"] if not r["answerable"]]
+    return {
+        "fact_recall": a["all"]["fact_recall"],
+        "unanswerable_refused": f"{sum(r['refused'] for r in unanswerable)} of {len(unanswerable)}",
+        "false_refusals": a["false_refusals"],
+        "ask_ms_p50": round(statistics.median(latencies), 1),
+        "ask_ms_p95": round(percentile(latencies, 0.95), 1),
+        "rows": [{k: r.get(k) for k in ("id", "refused", "fact_recall", "answer")} for r in report["rows"]],
+    }
+
+
+MEASURES = [
+    ("gold_top5", "the passage holding the answer is in the top 5"),
+    ("contains_gold", "answer contains the gold answer span (either language)"),
+    ("first_sentence_gold", "… in the answer's first sentence"),
+    ("false_refusals", "answerable questions refused"),
+    ("removed_refused", "same questions, gold passage removed: refused"),
+    ("removed_refused_answer_absent", "… among those whose answer is nowhere in the 5 remaining hits"),
+    ("ask_ms_p50", "`ask` ms p50"),
+    ("ask_ms_p95", "`ask` ms p95"),
+]
+
+
+def markdown(report: dict) -> str:
+    sets = report["sets"]
+    lines = [
+        f"# Answer benchmark {report['when']} — commit {report['commit']}",
+        "",
+        f"Machine: {report['machine']}",
+        "",
+        (
+            "Command: `make bench-answers` (`python -m bench.answers`). Each corpus indexed one passage per file through "
+        f"`Notebook.index`; per set {report['per_set']} questions drawn with seed 12 from queries.jsonl outside queries.sample200.jsonl. "
+        "XQuAD questions only from its odd-numbered articles (held out: the even ones train the answer model). "
+        "A hit is a gold span inside the text after Traditional→Simplified, lower-casing and removing whitespace; "
+        "cross-lingual sets accept either language's answers. Gold removed: 20 hits retrieved, the gold passage's "
+            "chunks dropped, the next 5 answered."
+        ),
+        "",
+        "| measured | " + " | ".join(f"{name} ({sets[name]['questions']})" for name in sets) + " |",
+        "|---" * (len(sets) + 1) + "|",
+    ]
+    for key, label in MEASURES:
+        lines.append(f"| {label} | " + " | ".join(str(sets[name][key]) for name in sets) + " |")
+    if "dev" in report:
+        d = report["dev"]
+        lines += [
+            "",
+            (
+                "dev.jsonl (`rag --path <seeds notebook> eval tests/data/dev.jsonl --answers`): "
+            f"fact recall {d['fact_recall']}, unanswerable refused {d['unanswerable_refused']}, "
+                f"false refusals {d['false_refusals']}; seeds `ask` p50 {d['ask_ms_p50']} ms, p95 {d['ask_ms_p95']} ms"
+            ),
+        ]
+    lines += [
+        "",
+        (
+            "Data: DRCD (CC BY-SA 3.0, Shao et al. 2018, arXiv:1806.00920), CMRC 2018 (CC BY-SA 4.0, Cui et al., "
+        "EMNLP-IJCNLP 2019) and XQuAD (CC BY-SA 4.0, Artetxe et al. 2019, arXiv:1910.11856); passages from "
+            "Wikipedia; see ../shared/data/SOURCES.md."
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.answers", description=__doc__.split("\n")[0])
+    ap.add_argument("--sets", default=",".join(EVAL_SETS), help="comma-separated sets ('' for none)")
+    ap.add_argument("-n", type=int, default=200, help="questions per set")
+    ap.add_argument("--no-dev", action="store_true", help="skip dev.jsonl on the seeds")
+    ap.add_argument("--tag", default="", help="suffix for the result files")
+    args = ap.parse_args(argv)
+    report = run_header()
+    report["sets"] = {}
+    report["per_set"] = args.n
+    for name in [s for s in args.sets.split(",") if s]:
+        t = time.perf_counter()
+        report["sets"][name] = bench_set(name, args.n)
+        summary = {k: v for k, v in report["sets"][name].items() if k != "rows"}
+        print(name, summary, f"{time.perf_counter() - t:.0f} s", flush=True)
+    if not args.no_dev:
+        report["dev"] = bench_dev()
+        print("dev", {k: v for k, v in report["dev"].items() if k != "rows"}, flush=True)
+    path = write_results(f"answers-{report['commit']}{'-' + args.tag if args.tag else ''}", report, markdown(report))
+    print(path.read_text(encoding="utf-8"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""The learned answer model through a real Notebook: answer when a sentence answers, refuse a near miss,
+answer an English question from a Chinese passage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.answer.model import GATE_FEATURES, SENTENCE_FEATURES, AnswerModel, focus_groups
+
+DOCS = {
+    "camera.txt": "Acme X200 camera\n\nThe Acme X200 is a mirrorless camera announced in March 2023. It has a "
+    "24-megapixel sensor and weighs 450 grams. Reviewers praised its autofocus and its battery life. "
+    "The camera is made in Japan and ships with a 28-70 mm zoom lens.",
+    "tsmc.txt": "台積電美國廠\n\n台積電於2020年宣布在美國亞利桑那州興建晶圓廠。該廠初期投資金額為120億美元，"
+    "預計生產5奈米製程晶片。當地官員表示，工廠將創造約1900個工作機會。",
+    "bread.txt": "Sourdough\n\nSourdough bread is leavened by a culture of wild yeast and lactic acid bacteria. "
+    "The starter is fed with flour and water every day. A loaf usually needs twelve hours to rise.",
+}
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory):
+    from rag import Notebook
+
+    home = tmp_path_factory.mktemp("answer-model")
+    (home / "docs").mkdir()
+    for name, text in DOCS.items():
+        (home / "docs" / name).write_text(text, encoding="utf-8")
+    nb = Notebook(path=home / ".rag")
+    nb.index(home / "docs", progress=False)
+    return nb
+
+
+def test_the_committed_model_matches_the_features():
+    model = AnswerModel.load()
+    assert len(model.sentence.weights) == len(SENTENCE_FEATURES)
+    assert len(model.gate.weights) == len(GATE_FEATURES)
+    assert 0.0 < model.threshold < 1.0
+
+
+def test_a_name_and_its_other_spellings_are_one_focus_item():
+    from rag.text.glossary import Glossary
+
+    groups = focus_groups("輝達的H100賣多少錢?", Glossary())
+    assert ["h100"] in groups
+    assert any("nvidia" in g and "辉达" in g for g in groups)
+
+
+def test_an_answerable_question_is_answered_with_the_sentence_holding_the_answer(notebook):
+    answer = notebook.ask("How much does the Acme X200 weigh?")
+    assert not answer.refused
+    assert "450 grams" in answer.citations[0].quote
+
+
+@pytest.mark.xfail(
+    reason="not yet: the gate was trained on questions whose gold passage was removed, not on near misses "
+    "(same product, another attribute); on a 3-document notebook it answers with the product's description",
+    strict=False,
+)
+def test_a_near_miss_is_refused(notebook):
+    # The documents describe the X200 but never give its price.
+    answer = notebook.ask("How much does the Acme X200 camera cost?")
+    assert answer.refused, answer.text
+
+
+def test_an_english_question_is_answered_from_a_chinese_passage(notebook):
+    answer = notebook.ask("How much did TSMC invest in its Arizona fab?")
+    assert not answer.refused, answer.text
+    assert answer.citations and all(c.source.endswith("tsmc.txt") for c in answer.citations)
+    assert "台積電" in answer.citations[0].quote
+
+
+def test_the_gate_probability_falls_when_the_documents_lack_the_answer(notebook):
+    answerer = notebook.answerer
+
+    def probability(question: str) -> float:
+        hits = notebook.search(question)
+        cands = answerer.candidates(hits)
+        answerer.score(question, hits, cands)
+        return answerer.answerable_probability(cands)
+
+    assert probability("How long does a sourdough loaf need to rise?") > probability("Who invented sourdough bread?")
+    assert np.isfinite(probability("台積電亞利桑那廠預計生產幾奈米的晶片?"))
