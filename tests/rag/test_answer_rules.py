@@ -22,7 +22,7 @@ DOCS = {
     "battery.md": (
         "# 電動車電池\n\n"
         "2024年3月5日 星期二\n\n"
-        "很多人認為電動車的電池用五年就得更換，十年後車子就不能開了。\n"
+        "很多人認為電動車電池不能用超過十年，大約五年就得更換。\n"
         "但實際上，多數電動車電池在使用十年、行駛二十萬公里後，仍保有八成以上的容量。\n"
         "電池的衰退速度主要取決於充電習慣與氣候。\n"
     ),
@@ -32,6 +32,12 @@ DOCS = {
         "其次，NVIDIA總是最先拿到最新的製程與記憶體技術。\n"
         "最後，NVIDIA收購了Mellanox，掌握了連接數千顆GPU的網路技術。\n"
         "這三個方面結合在一起，形成了一條其他半導體公司單獨無法匹敵的三頭龍。\n"
+    ),
+    "battery_en.md": (
+        "# EV batteries\n\n"
+        "People often say that an electric car battery cannot last more than ten years.\n"
+        "In fact, most electric car batteries still keep over 80 percent of their capacity after ten years.\n"
+        "How fast a battery ages depends mostly on charging habits and climate.\n"
     ),
     "hyundai.md": "# 實體AI\n\n現代汽車集團與NVIDIA宣布共同投資30億美元，在韓國成立實體AI研究中心。\n",
     "margin.md": (
@@ -90,7 +96,7 @@ def test_headings_table_rows_bylines_dates_and_links_are_furniture():
 
 
 def test_discourse_markers_in_either_language_and_script():
-    assert reports_view("很多人認為電動車的電池用五年就得更換。")
+    assert reports_view("很多人認為電動車電池不能用超過十年。")
     assert reports_view("市场普遍认为ASIC只适合推理。")
     assert reports_view("It is often said that TPUs only do inference.")
     assert not reports_view("Groq的LPU晶片主打低延遲推理。")
@@ -122,14 +128,21 @@ def test_a_heading_and_a_table_row_are_never_quoted(notebook):
     assert "低延遲" in answer.text
 
 
-def test_a_yes_no_answer_opens_with_the_passages_conclusion_not_the_view_it_refutes(notebook):
-    answer = notebook.ask("電動車電池能不能用超過十年?")
+@pytest.mark.parametrize(
+    "question, conclusion, view",
+    [
+        ("Can an electric car battery last more than ten years?", "In fact,", "People often say"),
+        ("電動車電池能不能用超過十年?", "但實際上", "很多人認為"),
+    ],
+)
+def test_a_yes_no_answer_opens_with_the_passages_conclusion_not_the_view_it_refutes(
+    notebook, question, conclusion, view
+):
+    answer = notebook.ask(question)
     assert not answer.refused, answer.text
-    first = answer.citations[0].quote
-    assert first.startswith("但實際上"), answer.text
     quotes = quoted_lines(answer)
-    if any("很多人認為" in q for q in quotes):  # the refuted view may follow, never lead
-        assert quotes.index(next(q for q in quotes if "很多人認為" in q)) > 0
+    assert quotes[0].startswith(conclusion), answer.text
+    assert not any(q.startswith(view) for q in quotes[:1])  # the refuted view may follow, never lead
     assert "2024年3月5日" not in answer.text  # a date line is not an answer
 
 
