@@ -23,7 +23,7 @@ def _either_script(words: str) -> str:
 
 _MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 # Decorative bullets that blogs and newsletters put in front of section titles (▋Gemini的「三部曲」登頂之路).
-_DECORATED_TITLE = re.compile(r"^[▋▌▍▎▊▉█■□◆◇◼▪►▶●〓]")
+_DECORATED_TITLE = re.compile(r"^[▋▌▍▎▊▉█■□◆◇◼〓]")
 _BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*[:：]?$|^__[^_]+__$")
 _TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$|^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$|^\s*[-=*_]{3,}\s*$")
 _LINK_OR_IMAGE = re.compile(r"!?\[[^\]]*\]\([^)]*\)|<[^>]+>|https?://\S+|www\.\S+")
@@ -65,14 +65,14 @@ def is_furniture(line: str, whole_line: bool = True) -> bool:
         return True
     if text.count("|") >= 2:  # a table row that lost its border
         return True
-    if _BYLINE.match(text) or _BYLINE_BY.match(text):
+    if (_BYLINE.match(text) and _letters(text) <= 10) or _BYLINE_BY.match(text):
         return True
     if _letters(_DATE_PART.sub(" ", text)) == 0:
         return True
     said = _LINK_OR_IMAGE.sub(" ", text)
     if said != text and _letters(said) < 4:  # "原文連結： [title](url)", an image, a bare URL
         return True
-    if whole_line and _DECORATED_TITLE.match(text) and not re.search(r"[。！？!?]$", text):
+    if whole_line and _DECORATED_TITLE.match(text) and _letters(text) <= 30 and not re.search(r"[。！？!?]$", text):
         return True
     # A short line without a single comma or full stop: a section title or a byline ("fomo 研究院").
     return whole_line and not _SENTENCE_PUNCTUATION.search(text) and _letters(text) <= 24 and len(text) <= 48
@@ -248,14 +248,15 @@ def arrange(chosen: Sequence[Sentence], ranked: Sequence[Sentence], question: st
     """
     if not chosen:
         return []
-    lead = _conclusion_block(ranked, question, budget) if asks_yes_no(question) else []
+    # The conclusion leaves a slot for the best-scoring sentence, which may hold the answer without any marker.
+    lead = _conclusion_block(ranked, question, max(1, budget - 1)) if asks_yes_no(question) else []
     rest = [s for s in chosen if s not in lead]
-    # The lead of everything else is the best sentence that is not someone else's view.
+    # Then the best sentence that is not someone else's view (the answer itself when no conclusion leads).
     rest.sort(key=lambda s: (s.reported, -s.score))
     passage_order: dict[int, int] = {}
     for s in lead + rest:
         passage_order.setdefault(s.hit_index, len(passage_order))
-    first, others = (rest[:1], rest[1:]) if not lead else ([], rest)
+    first, others = rest[:1], rest[1:]
     others.sort(key=lambda s: (s.reported, passage_order[s.hit_index], s.start))
     out: list[Sentence] = []
     seen: set[str] = set()
