@@ -65,12 +65,12 @@ def is_furniture(line: str, whole_line: bool = True) -> bool:
         return True
     if text.count("|") >= 2:  # a table row that lost its border
         return True
-    if (_BYLINE.match(text) and _letters(text) <= 10) or _BYLINE_BY.match(text):
-        return True
     if _letters(_DATE_PART.sub(" ", text)) == 0:
         return True
     said = _LINK_OR_IMAGE.sub(" ", text)
-    if said != text and _letters(said) < 4:  # "原文連結： [title](url)", an image, a bare URL
+    if (_BYLINE.match(said.strip()) and _letters(said) <= 10) or _BYLINE_BY.match(text):
+        return True
+    if said != text and _letters(said) < 4:  # an image, a bare URL, a link with a word or two
         return True
     if whole_line and _DECORATED_TITLE.match(text) and _letters(text) <= 30 and not re.search(r"[。！？!?]$", text):
         return True
