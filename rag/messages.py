@@ -16,6 +16,14 @@ NO_TIME = {
     "en": "The documents do not say when.",
 }
 
+# Put before a quoted sentence written in the other language than the question (once per run of them), so an
+# English reader knows the Chinese quote is the document's own words, and the reverse.
+QUOTE_LANGUAGE = {
+    "zh-Hant": "（英文）",
+    "zh-Hans": "（英文）",
+    "en": "(Chinese) ",
+}
+
 EMPTY_NOTEBOOK = {
     "zh-Hant": "筆記本還是空的：請先建立索引（rag index seeds/）。",
     "zh-Hans": "笔记本还是空的：请先建立索引（rag index seeds/）。",

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from langchain_core.runnables import RunnableConfig
 
 from rag.answer import Answerer
+from rag.answer.rules import (
+    arrange,
+    is_furniture,
+    names_previous_as_view,
+    points_to,
+    reports_view,
+    states_conclusion,
+)
 from rag.index.keyword import KeywordIndex
-from rag.messages import NO_TIME, REFUSAL, refusal
+from rag.messages import NO_TIME, QUOTE_LANGUAGE, REFUSAL, refusal, say
 from rag.settings import Settings
 from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script, to_simplified
 from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
@@ -62,6 +70,12 @@ class Candidate:
     start: int  # offsets in the hit text
     end: int
     text: str
+    # What the sentence does in its passage (rag.answer.rules): they decide the answer's order, not its score.
+    reported: bool = False  # reports a view (a claim the passage may refute): never leads
+    concluding: bool = False  # carries a conclusion/contrast marker: leads a yes/no answer
+    points: int = 0  # +1 points at the next sentence ("as follows:"), -1 at the previous one ("這三個方面…")
+    before: Candidate | None = field(default=None, repr=False, compare=False)  # neighbours in the same chunk
+    after: Candidate | None = field(default=None, repr=False, compare=False)
     score: float = 0.0
     similarity: float = 0.0
     coverage: float = 0.0
@@ -86,17 +100,42 @@ class ExtractiveAnswerer(Answerer):
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
         out, seen = [], set()
         for h, hit in enumerate(hits):
-            for a, b in sentence_spans(hit.text):
-                text = hit.text[a:b]
-                key = "".join(text.split())
-                informative = len(key) >= 8 if han_share(text) > 0.5 else len(text.split()) >= 4
+            for c in self._sentences(h, hit):
+                if c is None:
+                    continue
+                key = "".join(c.text.split())
+                informative = len(key) >= 8 if han_share(c.text) > 0.5 else len(c.text.split()) >= 4
                 is_label = key in ("".join(hit.title.split()), "".join(hit.section.split())) or key in "".join(
                     hit.section.split()
                 )
                 if informative and not is_label and key not in seen:  # overlapping chunks repeat sentences
                     seen.add(key)
-                    out.append(Candidate(h, a, b, text))
+                    out.append(c)
         return out
+
+    @staticmethod
+    def _sentences(h: int, hit: Hit) -> list[Candidate | None]:
+        """Every sentence of a chunk in order, None for headings, table rows, bylines and link-only lines,
+        each linked to its neighbours and marked with what it does in the passage."""
+        text = hit.text
+        sentences: list[Candidate | None] = []
+        for a, b in sentence_spans(text):
+            whole_line = (a == 0 or text[a - 1] == "\n") and (b == len(text) or text[b] == "\n")
+            sentences.append(None if is_furniture(text[a:b], whole_line) else Candidate(h, a, b, text[a:b]))
+        for i, c in enumerate(sentences):
+            if c is None:
+                continue
+            c.before = sentences[i - 1] if i > 0 else None
+            c.after = sentences[i + 1] if i + 1 < len(sentences) else None
+            c.points = points_to(c.text)
+            c.concluding = states_conclusion(c.text)
+            # A view is reported in the sentence itself, introduced by the one before ("…的說法是:"),
+            # or named as a view by the one after ("這種說法…"); a sentence concluding against it is the author's.
+            before = c.before.text.rstrip() if c.before is not None else ""
+            introduced = before.endswith((":", "：")) and reports_view(before)
+            named = c.after is not None and names_previous_as_view(c.after.text)
+            c.reported = not c.concluding and (reports_view(c.text) or introduced or named)
+        return sentences
 
     def coverage(self, query_terms: list[str], text: str) -> float:
         """Share of the question's idf weight whose terms occur in `text`."""
@@ -154,15 +193,13 @@ class ExtractiveAnswerer(Answerer):
         probability, cut = self.gate(cands)
         return probability >= cut
 
-    def select(self, cands: list[Candidate]) -> list[Candidate]:
+    def select(self, cands: list[Candidate], question: str = "") -> list[Candidate]:
         ranked = sorted(cands, key=lambda c: -c.score)
         floor = ranked[0].score - self.settings.answer_margin
         chosen = [c for c in ranked[: self.settings.answer_sentences] if c.score >= floor]
-        # Read as an answer: the best sentence's passage first, each passage's sentences in document order.
-        order = {}
-        for c in chosen:
-            order.setdefault(c.hit_index, len(order))
-        return sorted(chosen, key=lambda c: (order[c.hit_index], c.start))
+        # Read as an answer: the answer first (a yes/no question's: the passage's own conclusion), then its support
+        # by passage and document order, views the passage reports last, a pointer sentence with its neighbour.
+        return arrange(chosen, ranked, question, self.settings.answer_sentences)
 
     def stream(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
         question = input.question
@@ -171,7 +208,7 @@ class ExtractiveAnswerer(Answerer):
         cands = self.candidates(hits)
         if cands:
             self.score(question, hits, cands)
-        chosen = self.select(cands) if cands and self.is_answerable(cands) else []
+        chosen = self.select(cands, question) if cands and self.is_answerable(cands) else []
         # A "when" question answered by sentences without any time only sounds like an answer.
         untimed = chosen and answer_type(question) is _HAS_TIME and not any(c.typed for c in chosen)
         if not chosen or untimed:
@@ -182,6 +219,7 @@ class ExtractiveAnswerer(Answerer):
         citations: list[Citation] = []
         number: dict[int, int] = {}
         pieces = []
+        labelled = False
         for c in chosen:
             hit = hits[c.hit_index]
             if c.hit_index not in number:
@@ -191,6 +229,11 @@ class ExtractiveAnswerer(Answerer):
                 Citation(n, hit.chunk_id, hit.source, hit.title, c.text, hit.section, hit.start + c.start, hit.start + c.end)
             )
             sentence = to_script(c.text, script) if script != "en" and han_share(c.text) > 0 else c.text
+            # A quote in the other language says so, once for each run of such sentences.
+            other_language = (detect_script(c.text) == "en") != (script == "en")
+            if other_language and not labelled:
+                sentence = say(QUOTE_LANGUAGE, script) + sentence
+            labelled = other_language
             joiner = " " if pieces else ""  # keeps "[1]" apart from the next sentence in either language
             piece = f"{joiner}{sentence} [{n}]"
             pieces.append(piece)

@@ -1,0 +1,272 @@
+"""How an extractive answer reads: which lines are never quoted, which sentence leads, which travel in pairs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+from rag.text import keyword_tokens, to_simplified
+
+
+def _either_script(words: str) -> str:
+    """A regex alternation of '|'-separated words, each in both its Traditional and Simplified form."""
+    forms = []
+    for word in words.split("|"):
+        for form in (word, to_simplified(word)):
+            if form not in forms:
+                forms.append(form)
+    return "|".join(forms)
+
+
+# ---------------------------------------------------------------- lines that are never an answer
+
+_MARKDOWN_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+# Decorative bullets that blogs and newsletters put in front of section titles (▋Gemini的「三部曲」登頂之路).
+_DECORATED_TITLE = re.compile(r"^[▋▌▍▎▊▉█■□◆◇◼〓]")
+_BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*[:：]?$|^__[^_]+__$")
+_TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$|^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$|^\s*[-=*_]{3,}\s*$")
+_LINK_OR_IMAGE = re.compile(r"!?\[[^\]]*\]\([^)]*\)|<[^>]+>|https?://\S+|www\.\S+")
+_BYLINE = re.compile(
+    r"^[-–—\s]*(by|written by|posted by|posted on|photo|image|source|credit|"
+    + _either_script("作者|文|撰文|記者|編輯|責任編輯|來源|圖片來源|圖|攝影|原文連結|原文")
+    + r")\s*[:：/／|]",
+    re.IGNORECASE,
+)
+_BYLINE_BY = re.compile(r"^[-–—\s]*by\s+[A-Z][\w.'-]*(\s+[A-Z][\w.'-]*){0,3}\s*$")
+_DATE_PART = re.compile(
+    r"\d{4}\s*[年/.-]\s*\d{1,2}\s*[月/.-]\s*\d{1,2}\s*[日號号]?|\d{1,2}\s*[月/]\s*\d{1,2}\s*[日號号]?|\d{4}\s*年|"
+    r"\d{1,2}:\d{2}(:\d{2})?|"
+    + _either_script("星期[一二三四五六日天]|週[一二三四五六日]|禮拜[一二三四五六日天]|上午|下午")
+    + r"|\b(mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\b|"
+    r"\b\d{1,4}(st|nd|rd|th)?\b|\b(am|pm|updated|published)\b",
+    re.IGNORECASE,
+)
+# A line with no sentence punctuation at all that is this short is a title or a label, not a statement.
+_SENTENCE_PUNCTUATION = re.compile(r"[。！？!?；;，,、]|\.(\s|$)")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _letters(text: str) -> int:
+    """Han characters plus Latin words: how much a line says."""
+    return len(_HAN.findall(text)) + len(_LATIN_WORD.findall(text))
+
+
+def is_furniture(line: str, whole_line: bool = True) -> bool:
+    """A heading, table row or separator, byline, date line, or a line that is only links or images.
+
+    `whole_line`: the sentence is a line of its own in the document (a heading is; half a sentence is not).
+    """
+    text = line.strip()
+    if not text:
+        return True
+    if _MARKDOWN_HEADING.match(text) or _TABLE_LINE.match(text) or _BOLD_LINE.match(text):
+        return True
+    if text.count("|") >= 2:  # a table row that lost its border
+        return True
+    if _letters(_DATE_PART.sub(" ", text)) == 0:
+        return True
+    said = _LINK_OR_IMAGE.sub(" ", text)
+    if (_BYLINE.match(said.strip()) and _letters(said) <= 10) or _BYLINE_BY.match(text):
+        return True
+    if said != text and _letters(said) < 4:  # an image, a bare URL, a link with a word or two
+        return True
+    if whole_line and _DECORATED_TITLE.match(text) and _letters(text) <= 30 and not re.search(r"[。！？!?]$", text):
+        return True
+    # A short line without a single comma or full stop: a section title or a byline ("fomo 研究院").
+    return whole_line and not _SENTENCE_PUNCTUATION.search(text) and _letters(text) <= 24 and len(text) <= 48
+
+
+# ---------------------------------------------------------------- what a sentence does in its passage
+
+# A view the passage reports, usually to weigh or refute it: it follows the answer, never leads it.
+_HOLDERS = _either_script("很多|許多|不少|有些|一些|大部分|大多數|多數|大家|外界|市場|人們|坊間|網友|一般|普遍|通常")
+_HOLD = _either_script("認為|以為|覺得|相信|宣稱|聲稱")
+_REPORTS_VIEW = re.compile(
+    rf"({_HOLDERS})的?人?都?({_HOLDERS})?({_HOLD})|有人({_HOLD}|說|说)|"
+    + _either_script("傳言|傳聞|據傳|據說|常見的說法|流傳的說法|廣為流傳|說法|迷思|誤解|誤區|謠言")
+    + r"|\bpeople (often |usually |widely |commonly )?(think|believe|say|assume|claim)\b"
+    r"|\bit is (often|commonly|widely|generally|frequently|sometimes) (said|believed|thought|assumed|claimed|argued)\b"
+    r"|\b(many|most|some) (people |analysts |observers |investors )?(believe|think|assume|say|argue|claim)\b"
+    r"|\b(common|popular|widespread|conventional) (belief|view|wisdom|claim|misconception|narrative)\b"
+    r"|\bmyths?\b|\bmisconceptions?\b|\brumou?rs?\b|\bthe (claim|idea|notion|narrative) that\b",
+    re.IGNORECASE,
+)
+# A sentence that names the previous one as a view ("這種說法,也不能說錯…", "This claim ignores…").
+_NAMES_PREVIOUS_AS_VIEW = re.compile(
+    rf"^({_either_script('這種|這個|這樣的|此|該|上述|上面的')})({_either_script('說法|觀點|看法|論點|迷思|傳言')})"
+    r"|^(this|that|such a|the) (claim|view|belief|argument|myth|notion|narrative)\b",
+    re.IGNORECASE,
+)
+# Where a passage states its own conclusion or turns against what came before.
+_OPENS_CONCLUSION = re.compile(
+    r"^("
+    + _either_script(
+        "但是|但|可是|不過|然而|其實|事實上|實際上|總之|總而言之|綜上所述|綜上|所以|因此|因而|換句話說|換言之|"
+        "簡單說|簡單來說|簡而言之|結論是|結論|答案是|恰恰相反|相反地|相反"
+    )
+    + r")|^(but|however|yet|in fact|actually|in short|in conclusion|in sum|to sum up|overall|so|therefore|thus|hence|"
+    r"on the contrary|in reality|the answer is|the truth is|the reality is)\b",
+    re.IGNORECASE,
+)
+_STATES_CONCLUSION = re.compile(
+    _either_script(
+        "事實上|實際上|其實|證明了|證明|證實|表明|說明了|結論|答案是|恰恰相反|並非|並不是|不見得|未必|更準確|更精確|更正確"
+    )
+    + r"|\b(in fact|actually|in reality|proves?|proved|proven|shows? that|showed that|demonstrates?|the answer is|"
+    r"the truth is|the reality is|is not true|isn't true|is wrong|more accurately|more precisely|to be precise)\b",
+    re.IGNORECASE,
+)
+# Signposts and summaries that say nothing until their neighbour is read.
+_POINTS_AHEAD = re.compile(
+    r"[:：]$|"
+    + _either_script("如下|以下是|以下為|以下幾|下列|下面是|下面幾|接下來我們|接下來看|讓我們看看|讓我們來看|我們來看")
+    + r"|\b(as follows|the following|(as shown|see|listed|described|outlined) below|let's (look|see)|let us (look|see)|here is|here are|here's)\b",
+    re.IGNORECASE,
+)
+_POINTS_BACK = re.compile(
+    _either_script(
+        "上述|前述|以上是|以上這|以上幾|上面提到|這兩個|這三個|這四個|這幾個|這些方面|這兩點|這三點|這幾點|這些因素|這些原因"
+    )
+    + r"|\b(the above|as shown above|these (two|three|four|five|several) \w+|all (three|four|five) of these|"
+    r"both of these|together,? these)\b",
+    re.IGNORECASE,
+)
+# A sentence that opens by referring to the previous one ("這證明了…", "This shows…") reads with it.
+_OPENS_WITH_REFERENCE = re.compile(
+    r"^(" + _either_script("這|此|這些|這樣|如此") + r")|^(this|that|these|those|such)\b", re.IGNORECASE
+)
+_YES_NO_QUESTION = re.compile(
+    _either_script("能否|能不能|可否|可不可以|可以不可以|是否|是不是|會不會|要不要|有沒有|該不該|算不算|行不行")
+    + r"|[嗎吗][?？]?\s*$|^(can|could|is|are|was|were|does|do|did|will|would|should|has|have|had|may|might|must)\b"
+    + r"|\bwhether\b",
+    re.IGNORECASE,
+)
+
+
+# Quotation marks, brackets and list bullets before a sentence's first word.
+_OPENING = re.compile(r"^[\s\"'「『“‘（(\[【*•·\-–—>]+")
+
+
+def _bare(sentence: str) -> str:
+    """The sentence from its first word: "「但實際上…" opens with 但實際上."""
+    return _OPENING.sub("", sentence.strip())
+
+
+def reports_view(sentence: str) -> bool:
+    """The sentence reports what others think or say (a claim the passage may go on to refute)."""
+    return bool(_REPORTS_VIEW.search(sentence))
+
+
+def names_previous_as_view(sentence: str) -> bool:
+    return bool(_NAMES_PREVIOUS_AS_VIEW.search(_bare(sentence)))
+
+
+def states_conclusion(sentence: str) -> bool:
+    """The sentence carries a conclusion or contrast marker (但實際上, 事實上, 因此, in fact, however, …)."""
+    text = _bare(sentence)
+    return bool(_OPENS_CONCLUSION.search(text) or _STATES_CONCLUSION.search(text))
+
+
+def points_to(sentence: str) -> int:
+    """+1 when the sentence points at the next one ("as follows:"), -1 at the previous one ("這三個方面…"), else 0."""
+    text = sentence.strip()
+    if _POINTS_AHEAD.search(text):
+        return 1
+    if _POINTS_BACK.search(text):
+        return -1
+    return 0
+
+
+def opens_with_reference(sentence: str) -> bool:
+    return bool(_OPENS_WITH_REFERENCE.search(_bare(sentence)))
+
+
+def asks_yes_no(question: str) -> bool:
+    """Yes/no and "can X…" questions: 能否/是否/會不會/可不可以/…嗎, "Can…", "Is…", "whether"."""
+    return bool(_YES_NO_QUESTION.search(question.strip()))
+
+
+def mentions_any(terms: Sequence[str], sentence: str) -> bool:
+    """Some question term (or its singular) occurs in the sentence, in either script."""
+    text = to_simplified(sentence).lower()
+    return any(t in text or (len(t) > 3 and t.endswith("s") and t[:-1] in text) for t in terms if len(t) >= 2)
+
+
+# ---------------------------------------------------------------- ordering the chosen sentences
+
+
+class Sentence(Protocol):
+    """What the ordering reads of a candidate sentence (rag.answer.Candidate)."""
+
+    hit_index: int
+    start: int
+    text: str
+    score: float
+    reported: bool
+    concluding: bool
+    points: int
+    before: Sentence | None
+    after: Sentence | None
+
+
+def _unit(sentence: Sentence) -> list[Sentence]:
+    """The sentence with the neighbour it points to, in document order."""
+    if sentence.points > 0 and sentence.after is not None:
+        return [sentence, sentence.after]
+    if sentence.points < 0 and sentence.before is not None:
+        return [sentence.before, sentence]
+    return [sentence]
+
+
+def _conclusion_block(ranked: Sequence[Sentence], question: str, limit: int) -> list[Sentence]:
+    """For a yes/no question: the best passage's own conclusion sentences about the question, in document order,
+    each with the sentence it refers back to."""
+    lead_passage = ranked[0].hit_index
+    terms = keyword_tokens(question, for_query=True)
+    block: list[Sentence] = []
+    for s in sorted((s for s in ranked if s.hit_index == lead_passage), key=lambda s: s.start):
+        if not s.concluding or s.reported or s.points or not mentions_any(terms, s.text):
+            continue
+        antecedent = s.before if opens_with_reference(s.text) else None
+        if antecedent is not None and not antecedent.reported and antecedent not in block:
+            block.append(antecedent)
+        if s not in block:
+            block.append(s)
+        if len(block) >= limit:
+            break
+    return block[:limit]
+
+
+def arrange(chosen: Sequence[Sentence], ranked: Sequence[Sentence], question: str, budget: int) -> list[Sentence]:
+    """The answer's sentences in reading order: the answer first (for a yes/no question the passage's own
+    conclusion), then its support by passage and document order; reported views last; a pointer with its neighbour.
+
+    `chosen`: the best-scoring sentences; `ranked`: every candidate, best first; `budget`: most units quoted
+    (a pointer and its neighbour count as one).
+    """
+    if not chosen:
+        return []
+    # The conclusion leaves a slot for the best-scoring sentence, which may hold the answer without any marker.
+    lead = _conclusion_block(ranked, question, max(1, budget - 1)) if asks_yes_no(question) else []
+    rest = [s for s in chosen if s not in lead]
+    # Then the best sentence that is not someone else's view (the answer itself when no conclusion leads).
+    rest.sort(key=lambda s: (s.reported, -s.score))
+    passage_order: dict[int, int] = {}
+    for s in lead + rest:
+        passage_order.setdefault(s.hit_index, len(passage_order))
+    first, others = rest[:1], rest[1:]
+    others.sort(key=lambda s: (s.reported, passage_order[s.hit_index], s.start))
+    out: list[Sentence] = []
+    seen: set[str] = set()
+    units = 0
+    for group in ([lead] if lead else []) + [_unit(s) for s in first + others]:
+        fresh = [s for s in group if "".join(s.text.split()) not in seen]
+        if not fresh or units >= budget:
+            continue
+        for s in fresh:
+            seen.add("".join(s.text.split()))
+        out += fresh
+        units += len(fresh) if group is lead else 1
+    return out
