@@ -12,13 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rag.offline import go_offline
-
-go_offline()
-
-from rag.answer.verify import Verifier, _is_chinese, is_claim
+from rag.answer.verify import Verifier, is_claim
 from rag.evaluate import load_questions
-from rag.text import keyword_tokens, sentence_spans
+from rag.offline import go_offline
+from rag.text import is_chinese, keyword_tokens, sentence_spans
 
 REPO = Path(__file__).resolve().parents[1]
 DEV = REPO / "tests" / "data" / "dev.jsonl"
@@ -57,7 +54,7 @@ def verify_scores(notebook, questions_path, embedder=None) -> list[dict]:
                         "id": q["id"],
                         "type": q["type"],
                         "pair": label,
-                        "cross": _is_chinese(claim) != _is_chinese(chunks[i].text),
+                        "cross": is_chinese(claim) != is_chinese(chunks[i].text),
                         "overlap": round(top.overlap, 3),
                         "similarity": None if top.similarity is None else round(top.similarity, 3),
                         "missing_numbers": top.missing_numbers,
@@ -108,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--path", type=Path, default=Path(".rag-calib"), help="notebook folder (refusal)")
     ap.add_argument("--seeds", type=Path, default=REPO / "seeds", help="documents indexed first (refusal)")
     args = ap.parse_args(argv)
+    go_offline()  # before any model loads (importing this module loads none)
     if args.table == "verify":
         print_verify(args.questions)
     else:

@@ -11,16 +11,13 @@ import json
 import statistics
 import time
 
-from rag.offline import go_offline
-
-go_offline()
-
 from bench.run import WORK as BENCH_WORK
 from bench.run import run_header, write_results
 from rag.answer.context import answer_messages, fit_passages, passage_budget
 from rag.evaluate import evaluate, format_report, load_questions
 from rag.llm import chat_model
 from rag.notebook import Notebook
+from rag.offline import go_offline
 from rag.provision.gguf import QWEN_GGUF
 from rag.settings import Settings
 from rag.text import detect_script
@@ -110,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval", default=None, help="also answer this question file (e.g. tests/data/dev.jsonl)")
     ap.add_argument("--tag", default="")
     args = ap.parse_args(argv)
+    go_offline()  # before any model loads (importing this module loads none)
 
     base = Settings(path=WORK / ".rag", home=WORK)
     nb = Notebook(settings=base)

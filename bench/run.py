@@ -14,12 +14,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rag.offline import go_offline
-
-go_offline()
-
 from rag import Notebook
 from rag.evaluate import evaluate, load_questions
+from rag.offline import go_offline
 from rag.util import available_cpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -361,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-embedders", action="store_true", help="skip the embedding-throughput comparison")
     ap.add_argument("--tag", default="", help="suffix for the result files")
     args = ap.parse_args(argv)
+    go_offline()  # before any model loads (importing this module loads none)
     report = run_header()
     if not args.no_seeds:
         bench_seeds(report)

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from rag.text import to_simplified
+from rag.text import matching_form
 
 _SPACE = re.compile(r"\s+")
 
@@ -20,7 +20,7 @@ def squash(text: str) -> str:
 
 def fact_form(text: str) -> str:
     """Key facts are compared in Simplified, lowercased, without whitespace."""
-    return squash(to_simplified(text).lower())
+    return squash(matching_form(text).lower())
 
 
 def load_questions(path: str | Path) -> list[dict]:

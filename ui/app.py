@@ -7,13 +7,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from rag.offline import go_offline
-
-go_offline()
-
 import gradio as gr
 
 from rag import Notebook
+from rag.offline import go_offline
 from ui import handlers, render, session
 from ui.labels import DEFAULT_LANGUAGE, LANGUAGES, labels
 from ui.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
@@ -171,7 +168,10 @@ def launch_options() -> dict[str, Any]:
 
 def serve(path: str | Path = ".rag", host: str = "127.0.0.1", port: int = 7860, index_seeds: bool = False) -> None:
     """Open the notebook page on host:port (loopback unless asked otherwise)."""
-    notebook = Notebook(path=path)
+    notebook = Notebook(path=path)  # its models load on first use, below
+    # `rag serve` went offline before importing this module; a direct caller gets the variables read from here on
+    # (telemetry, tokenizers), but huggingface_hub read HF_HUB_OFFLINE when gradio imported it: call go_offline first.
+    go_offline(allow_hub=notebook.settings.hub_model())
     if index_seeds:
         notebook.index(notebook.settings.seeds)
     _ = notebook.retriever, notebook.answerer  # load the models before the first question, not during it

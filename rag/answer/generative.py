@@ -40,29 +40,10 @@ from rag.answer.context import Passage, answer_messages, count_tokens, fit_passa
 from rag.answer.verify import SentenceStream, Verifier, is_claim, strip_citations
 from rag.llm.notices import error_notice, one_line
 from rag.settings import Settings
-from rag.text import _converter, detect_script, han_share, to_script, to_simplified
+from rag.text import detect_script, matching_form, to_script
 from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
 
 REWRITE_MAX_TOKENS = 96  # a standalone question is one line
-
-
-def _in_script(text: str, script: str) -> str:
-    """`text` in the answer's script, converting only what drifted: OpenCC run over text already in the
-    script over-converts (證明了 → 證明瞭, 數據 → 資料), and models mix scripts within a sentence."""
-    if script == "en" or han_share(text) == 0:
-        return text
-    s2t, t2s = _converter("s2t").convert, _converter("t2s").convert
-    if script == "zh-Hans":
-        return to_script(text, script) if t2s(text) != text else text
-    # Traditional: replace only the characters that exist in Simplified alone, taking OpenCC's phrase-aware
-    # choice for them (发 → 發 or 髮); everything already Traditional stays as the model wrote it.
-    simplified_only = [ch != s2t(ch) and t2s(ch) == ch for ch in text]
-    if not any(simplified_only):
-        return text
-    converted = s2t(text)
-    if len(converted) != len(text):
-        return to_script(text, script)
-    return "".join(c if simp else o for o, c, simp in zip(text, converted, simplified_only))
 
 
 def _is_label(text: str, hits: Sequence[Hit]) -> bool:
@@ -77,7 +58,7 @@ def _is_label(text: str, hits: Sequence[Hit]) -> bool:
 
 
 def _normalise(text: str) -> str:
-    return re.sub(r"[\W_]+", "", to_simplified(strip_citations(text)).lower())
+    return re.sub(r"[\W_]+", "", matching_form(strip_citations(text)).lower())
 
 
 _REFUSALS = {_normalise(t) for t in messages.REFUSAL.values()}
@@ -225,7 +206,7 @@ class GenerativeAnswerer(Answerer):
             return None  # a passage's header, title or section copied: not an answer
         cited = [n - 1 for n in sentence.cited]  # numbers pointing to no passage are ignored: dropped
         support = verifier.best(plain, cited)
-        shown = _in_script(plain, script)
+        shown = to_script(plain, script)  # the model drifted into the other script: characters only
         if support is None:
             draft.unsupported.append(shown)
             return None
@@ -245,7 +226,7 @@ class GenerativeAnswerer(Answerer):
                 marks.append(f"[{n}]")
         out = ""
         for s in [*draft.held, sentence]:
-            text = shown if s is sentence else _in_script(s.plain, script)
+            text = shown if s is sentence else to_script(s.plain, script)
             if draft.pieces or out:  # a space keeps "[1]" apart from the next sentence, as the extractive does
                 out += "\n" if "\n" in s.gap else " "
             out += text

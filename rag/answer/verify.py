@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.text import han_share, keyword_tokens, sentence_spans
+from rag.text import is_chinese, keyword_tokens, sentence_spans
 
 # [1]  [1, 2]  [1][2]  【1】  ［1］  [1-2] — the citation forms models write.
 _MARKER = re.compile(r"[\[【［]\s*\d+(?:\s*(?:[,，、;；]|-|–|and)\s*\d+)*\s*[\]】］]")
@@ -139,10 +139,6 @@ def is_claim(text: str) -> bool:
     return len(claim_terms(plain)) >= 2  # numbers count: "約 20%" is a claim, a list number "2." is not
 
 
-def _is_chinese(text: str) -> bool:
-    return han_share(text) >= 0.5
-
-
 @dataclass
 class Support:
     """How well a set of passages (those a claim cites) supports one claim."""
@@ -195,7 +191,7 @@ class Verifier:
         return self._vectors[i]
 
     def _cross(self, claim: str, indexes: Sequence[int]) -> bool:
-        return self.embedder is not None and any(_is_chinese(claim) != _is_chinese(self.passages[i]) for i in indexes)
+        return self.embedder is not None and any(is_chinese(claim) != is_chinese(self.passages[i]) for i in indexes)
 
     def check(self, claim: str, indexes: Sequence[int], claim_vector: np.ndarray | None = None) -> Support:
         """Does the union of these passages support the claim?"""
@@ -214,7 +210,7 @@ class Verifier:
             spans = self.sentences(i)
             shared = [len(terms & t) for t in self.sentence_tokens(i)]
             best = int(np.argmax(shared))
-            if cross and _is_chinese(plain) != _is_chinese(self.passages[i]):
+            if cross and is_chinese(plain) != is_chinese(self.passages[i]):
                 sims = self.sentence_vectors(i) @ claim_vector
                 best = int(np.argmax(sims))
                 similarity = max(similarity or -1.0, float(sims[best]))

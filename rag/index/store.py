@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
 import chromadb
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
 

@@ -19,11 +19,8 @@ from rag.text.script import (
 from rag.text.sentences import sentence_cuts, sentence_spans
 from rag.text.terms import STOP_WORDS, bm25_terms, han_bigrams, keyword_tokens, matching_form
 
-# Names callers used before the split, until they move to the ones above: to_simplified was (and is) the
-# keyword-matching form; to_traditional shows text in Traditional characters; _converter is converter.
+# The name callers used before the split, until they move to matching_form (the keyword-matching form).
 to_simplified = matching_form
-to_traditional = traditional_chars
-_converter = converter
 
 __all__ = [
     "STOP_WORDS",
@@ -42,6 +39,5 @@ __all__ = [
     "simplified_chars",
     "to_script",
     "to_simplified",
-    "to_traditional",
     "traditional_chars",
 ]

@@ -22,7 +22,7 @@ from rag.answer.generative import GenerativeAnswerer
 from rag.embed.fused import cross_lingual_embedder
 from rag.llm import backends, chat_model, gguf_path, llama_cpp_installed
 from rag.messages import REFUSAL
-from rag.text import detect_script, sentence_spans, to_simplified, to_traditional
+from rag.text import detect_script, sentence_spans, simplified_chars, traditional_chars
 from rag.types import AnswerRequest, Delta, Final
 
 TPU_QUESTION = "TPU能否取代GPU?"
@@ -225,11 +225,11 @@ def test_a_simplified_answer_to_a_traditional_question_is_converted(seeds_notebo
     def reply(request):
         p = passages_in(request)
         n = next(n for n, t in p.items() if sentences_with(t, "TPU"))
-        return {"pieces": chunks(to_simplified(sentences_with(p[n], "TPU")[0]) + f"[{n}]")}
+        return {"pieces": chunks(simplified_chars(sentences_with(p[n], "TPU")[0]) + f"[{n}]")}
 
     with FakeOpenAIServer(reply) as server:
         _, _, answer = run(answerer(seeds_notebook, server.url), TPU_QUESTION, tpu_hits)
-    assert detect_script(answer.text) == "zh-Hant" and answer.text.startswith(to_traditional(answer.text[:10]))
+    assert detect_script(answer.text) == "zh-Hant" and answer.text.startswith(traditional_chars(answer.text[:10]))
     assert answer.backend == "openai" and answer.citations and answer.unsupported == []
     assert_quotes_verbatim(seeds_notebook, answer)
 
@@ -358,13 +358,3 @@ def test_a_real_local_gguf_model_answers_with_verified_citations(seeds_notebook)
     assert_quotes_verbatim(nb, answer)
     # Whatever the small model wrote, what is shown was verified, or it is the extractive answer.
     assert answer.backend == "llamacpp" or answer.notice
-
-
-def test_only_drifted_characters_are_converted():
-    from rag.answer.generative import _in_script
-
-    assert _in_script("這證明了TPU可以訓練頂級模型。", "zh-Hant") == "這證明了TPU可以訓練頂級模型。"  # not 證明瞭
-    assert _in_script("微軟靠开源模型卖token。", "zh-Hant") == "微軟靠開源模型賣token。"
-    assert _in_script("Llama3 有10亿参数版本。", "zh-Hant") == "Llama3 有10億參數版本。"  # not 引數
-    assert _in_script("亞馬遜數據中心", "zh-Hans") == "亚马逊数据中心"
-    assert _in_script("DRAM margins are negative.", "zh-Hant") == "DRAM margins are negative."
