@@ -74,6 +74,13 @@ UNVERIFIED = {
     "zh-Hans": "模型的回答无法对照文件查证；以下改为摘录式回答。",
     "en": "The model's answer could not be verified against the documents; showing the extractive answer.",
 }
+# Said when the model answers with the refusal sentence although the extractive answer found a sentence that answers:
+# a bare refusal would contradict the passages, so they are shown after this line.
+LLM_REFUSED = {
+    "zh-Hant": "模型沒有找到答案；文件中的段落這樣說：",
+    "zh-Hans": "模型没有找到答案；文件中的段落这样说：",
+    "en": "The model found no answer; the passages say:",
+}
 LLAMA_CPP_MISSING = "llama-cpp-python is not installed (make llm)"
 OPENAI_MISSING = "langchain-openai is not installed (pip install -e .[openai])"
 OPENAI_INSTALL = "pip install langchain-openai"

@@ -14,9 +14,11 @@ How an answer is made (`GenerativeAnswerer.stream`):
    converted with OpenCC when the model drifted (繁 question → 繁 answer). Citations are renumbered in
    order of appearance and quote the best-supporting sentence of the passage, verbatim.
    So the streamed pieces always add up to `Answer.text`.
-4. If the model says the fixed refusal sentence, the answer is that refusal. If no sentence survives
-   verification, a one-line notice and the extractive answer are shown instead. A server that is down,
-   slow or failing gives a one-line notice (`Answer.notice`) and the extractive answer: never a traceback.
+4. If the model says the fixed refusal sentence although the extractive answer found a sentence that
+   answers (the LLM is only asked then), a bare refusal would contradict the passages: a one-line notice
+   and the extractive answer are shown instead. So it is when no sentence survives verification. A server
+   that is down, slow or failing gives a one-line notice (`Answer.notice`) and the extractive answer: never
+   a traceback.
 
 Follow-up questions: `standalone_question(question, history)` rewrites one into a standalone question
 before retrieval (Notebook.ask_events does it when given `history`); the rewrite is on
@@ -292,10 +294,7 @@ class GenerativeAnswerer(Answerer):
 
         if draft.pieces:
             yield Final(self._draft_answer(draft, script, hits, rewritten))
-        elif draft.refused:
-            text = messages.refusal(script)
-            yield Delta(text)
-            refusal = Answer(text=text, refused=True, backend=self.backend, script=script, hits=hits)
-            yield Final(replace(refusal, rewritten_query=rewritten))
+        elif draft.refused:  # the gate found an answering sentence: show it, not a refusal that contradicts it
+            yield from self._fallback(events, messages.say(messages.LLM_REFUSED, script), draft, rewritten)
         else:
             yield from self._fallback(events, messages.say(messages.UNVERIFIED, script), draft, rewritten)

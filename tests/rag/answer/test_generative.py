@@ -264,17 +264,33 @@ def test_nothing_verifiable_falls_back_to_the_extractive_answer_and_says_so(seed
     assert len(answer.unsupported) == 2 and answer.backend == "extractive" and answer.citations
 
 
-def test_the_models_refusal_is_the_fixed_sentence(seeds_notebook, tpu_hits):
-    with FakeOpenAIServer(lambda r: {"pieces": ["文件中没有找到", "相关内容。"]}) as server:
-        pieces, _, answer = run(answerer(seeds_notebook, server.url), TPU_QUESTION, tpu_hits)
-    assert answer.refused and answer.text == REFUSAL["zh-Hant"] and pieces == [answer.text] and not answer.citations
+@pytest.mark.parametrize(
+    ("question", "refusal", "notice"),
+    [
+        (TPU_QUESTION, ["文件中没有找到", "相关内容。"], "模型沒有找到答案；文件中的段落這樣說："),  # Simplified refusal, 繁 question
+        ("how profitable is the DRAM business over a cycle?", ["The documents ", "do not say."], "The model found no answer; the passages say:"),
+    ],
+)  # fmt: skip
+def test_a_model_refusal_that_the_passages_contradict_shows_them_with_a_notice(seeds_notebook, question, refusal, notice):
+    hits = seeds_notebook.search(question)
+    extractive = seeds_notebook.answerer.invoke(AnswerRequest(question=question, hits=hits))
+    assert not extractive.refused  # the gate found a sentence that answers
+    with FakeOpenAIServer(lambda r: {"pieces": refusal}) as server:
+        pieces, _, answer = run(answerer(seeds_notebook, server.url), question, hits)
+    assert len(server.requests) == 1
+    assert not answer.refused and answer.notice == notice and pieces[0] == notice + "\n"
+    assert answer.text == notice + "\n" + extractive.text and "".join(pieces) == answer.text
+    assert answer.citations == extractive.citations and answer.backend == "extractive"
+    assert not any(r in answer.text for r in REFUSAL.values())
 
 
 def test_off_topic_questions_are_refused_without_asking_the_model(seeds_notebook):
-    question = "What is the best hiking trail in the Alps?"
-    with FakeOpenAIServer(lambda r: {"pieces": ["The Haute Route [1]."]}) as server:
-        _, _, answer = run(answerer(seeds_notebook, server.url), question, seeds_notebook.search(question))
-    assert answer.refused and answer.text == REFUSAL["en"] and server.requests == []
+    for question in ["What is the best hiking trail in the Alps?", "如何烤出好吃的酸種麵包?"]:
+        with FakeOpenAIServer(lambda r: {"pieces": ["The Haute Route [1]."]}) as server:
+            pieces, _, answer = run(answerer(seeds_notebook, server.url), question, seeds_notebook.search(question))
+        assert server.requests == []  # the extractive gate refused: the model is never asked
+        script = detect_script(question)
+        assert answer.refused and answer.text == REFUSAL[script] and pieces == [answer.text] and not answer.citations
 
 
 # ---------------------------------------------------------------- multi-turn, notebook and CLI
