@@ -11,14 +11,13 @@ from typing import Any, TypeVar
 from pydantic import SecretStr
 
 from ingest.indexer import Indexer
-from rag.answer import Answerer, make_answerer
+from rag.answer import Answerer, answer_script, make_answerer
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.index import Index
 from rag.index.store import StoredChunk
 from rag.messages import EMPTY_NOTEBOOK
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
-from rag.text import detect_script
 from rag.types import Answer, AnswerEvent, AnswerRequest, Delta, Final, Hit, IndexReport, collect
 
 T = TypeVar("T")
@@ -297,9 +296,11 @@ class Notebook:
 
         `history`: earlier turns as (question, answer) pairs (or role/content dicts); with a generative
         backend a follow-up is rewritten into a standalone question before retrieval (`Answer.rewritten_query`).
+        The answer is in the question's script; one written only in characters shared by both scripts takes the
+        script of the user's earlier questions, else settings.default_script.
         """
+        script = answer_script(question, history, self.settings.default_script)
         if self.is_empty():
-            script = detect_script(question, self.settings.default_script)
             text = EMPTY_NOTEBOOK.get(script, EMPTY_NOTEBOOK["en"])
             yield Delta(text)
             yield Final(Answer(text=text, refused=True, script=script))
@@ -308,7 +309,8 @@ class Notebook:
         if history:
             query, llm_error = self.answerer.standalone_question(question, history)
         hits = self.search(query, self.settings.k, sources)
-        yield from self.answerer.stream(AnswerRequest(question=question, query=query, hits=hits, llm_error=llm_error))
+        request = AnswerRequest(question=question, query=query, hits=hits, llm_error=llm_error, script=script)
+        yield from self.answerer.stream(request)
 
     def ask(self, question: str, sources: list[str] | None = None, history: list | None = None) -> Answer:
         """A cited answer from the documents, or a plain refusal when they do not contain one."""

@@ -115,13 +115,16 @@ class AnswerRequest:
     """What an answerer is asked: the user's question and the hits retrieved for it.
 
     `query` is the standalone rewrite of a follow-up that the hits were retrieved for (None: the question
-    itself); `llm_error` is a notice when the LLM already failed (during the rewrite): it is then not asked.
+    itself); `llm_error` is a notice when the LLM already failed (during the rewrite): it is then not asked;
+    `script` is the script to answer in ('en', 'zh-Hant', 'zh-Hans'; rag.answer.answer_script: the question's
+    own, else the conversation's, else the user's chosen one), None: the question's own or settings.default_script.
     """
 
     question: str
     query: str | None = None
     hits: list[Hit] = field(default_factory=list)
     llm_error: str | None = None
+    script: str | None = None
 
 
 @dataclass(frozen=True)

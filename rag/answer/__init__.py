@@ -13,10 +13,35 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from rag.text import conversation_script, detect_script
 from rag.types import Answer, AnswerEvent, AnswerRequest, collect
 
 if TYPE_CHECKING:
     from rag.settings import Settings
+
+
+def history_pairs(history: Sequence | None) -> list[tuple[str, str]]:
+    """(question, answer) pairs from pairs or from role/content messages (Gradio's chat history)."""
+    pairs: list[tuple[str, str]] = []
+    for item in history or []:
+        if isinstance(item, dict):
+            content = item.get("content")
+            content = content if isinstance(content, str) else ""
+            if item.get("role") == "user":
+                pairs.append((content, ""))
+            elif item.get("role") == "assistant" and pairs:
+                pairs[-1] = (pairs[-1][0], (pairs[-1][1] + "\n" + content).strip())
+        else:
+            q, a = item[0], item[1]
+            pairs.append((str(q or ""), str(a or "")))
+    return [(q, a) for q, a in pairs if q]
+
+
+def answer_script(question: str, history: Sequence | None, default: str) -> str:
+    """The script to answer `question` in: the one its characters are written in; for Chinese in characters
+    shared by both scripts, the one the user's earlier questions were written in, else `default` (the user's
+    chosen one, settings.default_script). The user's questions only: answers quote documents in either script."""
+    return detect_script(question, conversation_script([q for q, _ in history_pairs(history)], default))
 
 
 class Answerer(Runnable[AnswerRequest, Answer]):

@@ -204,7 +204,7 @@ class ExtractiveAnswerer(Answerer):
     def stream(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
         question = input.question
         hits: list[Hit] = input.hits
-        script = detect_script(question, self.settings.default_script)
+        script = input.script or detect_script(question, self.settings.default_script)
         cands = self.candidates(hits)
         if cands:
             self.score(question, hits, cands)

@@ -37,7 +37,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
 
 from rag import messages, prompts
-from rag.answer import Answerer
+from rag.answer import Answerer, answer_script, history_pairs
 from rag.answer.context import Passage, answer_messages, count_tokens, fit_passages, passage_budget
 from rag.answer.verify import SentenceStream, Verifier, is_claim, strip_citations
 from rag.llm.notices import error_notice, one_line
@@ -70,23 +70,6 @@ def is_refusal(text: str) -> bool:
     """The model said the fixed refusal sentence (in any script)."""
     plain = _normalise(text)
     return bool(plain) and any(r in plain for r in _REFUSALS) and len(plain) <= 2 * max(map(len, _REFUSALS))
-
-
-def history_pairs(history: Sequence) -> list[tuple[str, str]]:
-    """(question, answer) pairs from pairs or from role/content messages (Gradio's chat history)."""
-    pairs: list[tuple[str, str]] = []
-    for item in history or []:
-        if isinstance(item, dict):
-            content = item.get("content")
-            content = content if isinstance(content, str) else ""
-            if item.get("role") == "user":
-                pairs.append((content, ""))
-            elif item.get("role") == "assistant" and pairs:
-                pairs[-1] = (pairs[-1][0], (pairs[-1][1] + "\n" + content).strip())
-        else:
-            q, a = item[0], item[1]
-            pairs.append((str(q or ""), str(a or "")))
-    return [(q, a) for q, a in pairs if q]
 
 
 @dataclass
@@ -129,7 +112,7 @@ class GenerativeAnswerer(Answerer):
         """
         if not history:
             return question, None
-        script = detect_script(question, self.settings.default_script)
+        script = answer_script(question, history, self.settings.default_script)
         turns, budget = [], self.settings.llm_max_context_tokens // 2
         for q, a in reversed(history_pairs(history)[-self.settings.llm_history_turns :]):
             a = strip_citations(a or "")
@@ -244,8 +227,8 @@ class GenerativeAnswerer(Answerer):
         query = input.query or question
         hits: list[Hit] = input.hits
         rewritten = query if query != question else None
-        script = detect_script(question, self.settings.default_script)
-        events = list(self.fallback.stream(AnswerRequest(question=query, hits=hits), config))
+        script = input.script or detect_script(question, self.settings.default_script)
+        events = list(self.fallback.stream(AnswerRequest(question=query, hits=hits, script=script), config))
         extractive: Answer = events[-1].answer
         if extractive.refused:  # retrieval decides "no answer": the LLM is not asked
             yield from events[:-1]

@@ -68,3 +68,21 @@ def test_views_share_loaded_parts_and_build_only_what_their_settings_change(seed
     assert strict.answerer is not seeds_notebook.answerer
     assert strict.answerer is seeds_notebook.with_settings(answer_gate=0.999).answerer  # built once, shared
     assert strict.ask("TPU能否取代GPU?").refused and not seeds_notebook.ask("TPU能否取代GPU?").refused
+
+
+def test_a_question_in_shared_characters_takes_the_conversations_script_else_the_chosen_one(seeds_notebook):
+    question = "TPU能否取代GPU?"  # every character is written the same way in both scripts
+    assert detect_script(question, "zh-Hans") == "zh-Hans" and detect_script(question, "zh-Hant") == "zh-Hant"
+    simplified_turn = [("DeepSeek这种小公司,跟美国顶级AI实验室比资源差了多少?", "差了很多 [1]。")]
+    after_simplified = seeds_notebook.ask(question, history=simplified_turn)
+    assert not after_simplified.refused and after_simplified.script == "zh-Hans" == detect_script(after_simplified.text)
+    # The UI's history: role/content messages; the latest question whose characters tell decides.
+    traditional_turn = [{"role": "user", "content": "KKR有人發明了什麼新詞?"}, {"role": "assistant", "content": "Bragawatt [1]。"}]
+    after_traditional = seeds_notebook.with_settings(default_script="zh-Hans").ask(question, history=traditional_turn)
+    assert after_traditional.script == "zh-Hant" == detect_script(after_traditional.text)
+    # No conversation: the user's chosen script (settings.default_script).
+    alone = seeds_notebook.ask(question)
+    assert alone.script == "zh-Hant" == detect_script(alone.text)
+    chosen = seeds_notebook.with_settings(default_script="zh-Hans").ask(question)
+    assert chosen.script == "zh-Hans" == detect_script(chosen.text)
+    assert [c.quote for c in chosen.citations] == [c.quote for c in alone.citations]  # the same sentences, shown in each script

@@ -319,6 +319,24 @@ def test_a_follow_up_is_rewritten_before_retrieval(seeds_notebook):
     assert seeds_notebook.settings.backend == "extractive"
 
 
+def test_a_follow_up_in_shared_characters_is_answered_in_the_conversations_script(seeds_notebook):
+    def reply(request):
+        if "standalone" in request["messages"][-1]["content"].lower():
+            return {"pieces": [TPU_QUESTION]}
+        p = passages_in(request)
+        n = next(n for n, t in p.items() if sentences_with(t, "TPU"))
+        return {"pieces": chunks(sentences_with(p[n], "TPU")[0] + f"[{n}]")}  # the passage's own (Traditional) words
+
+    nb = copy.copy(seeds_notebook)
+    with FakeOpenAIServer(reply) as server:
+        nb.use_backend("openai", llm_base_url=server.url, llm_model="fake-model")
+        answer = nb.ask(TPU_QUESTION, history=[("谷歌的TPU是什么?", "TPU是谷歌的芯片 [1]。")])
+    rewrite, answering = server.requests
+    assert "简体中文" in rewrite["messages"][0]["content"] and "简体中文" in answering["messages"][0]["content"]
+    assert answer.backend == "openai" and answer.script == "zh-Hans" == detect_script(answer.text)
+    assert_quotes_verbatim(seeds_notebook, answer)  # the citations keep the document's Traditional words
+
+
 def test_a_down_server_during_the_rewrite_is_reported_once(seeds_notebook, free_port):
     nb = copy.copy(seeds_notebook)
     url = f"http://127.0.0.1:{free_port()}/v1"
