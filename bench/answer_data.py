@@ -67,13 +67,8 @@ def cmrc_trial() -> tuple[list[dict], list[dict]]:
     return corpus, queries
 
 
-# DRCD test for training: its first 120 passages (whole articles) keep indexing to minutes on 2 cores.
-TRAIN_PASSAGES = {"drcd_test": 120}
-
-
 def corpus_rows(corpus: str) -> list[dict]:
-    rows = cmrc_trial()[0] if corpus == "cmrc2018_trial" else read_jsonl(DATA / corpus / "corpus.jsonl")
-    return rows[: TRAIN_PASSAGES[corpus]] if corpus in TRAIN_PASSAGES else rows
+    return cmrc_trial()[0] if corpus == "cmrc2018_trial" else read_jsonl(DATA / corpus / "corpus.jsonl")
 
 
 def all_queries(query_set: str) -> list[dict]:

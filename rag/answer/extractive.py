@@ -22,7 +22,7 @@ from rag.answer.rules import (
 from rag.index.keyword import KeywordIndex
 from rag.messages import NO_TIME, QUOTE_LANGUAGE, REFUSAL, refusal, say
 from rag.settings import Settings
-from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script, to_simplified
+from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script
 from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
 
 # What kind of answer a question asks for, and how a sentence shows it has one (extractive QA's answer types).
@@ -57,11 +57,6 @@ def shows_answer_type(pattern: re.Pattern, sentence: str, question: str) -> bool
     """The sentence has the asked-for kind of fact, not only numbers the question itself gives."""
     asked = set(_NUMBER.findall(question))
     return bool(pattern.search(_NUMBER.sub(lambda m: "" if m.group(0) in asked else m.group(0), sentence)))
-
-
-def _core(text: str) -> str:
-    """Letters and digits only, Simplified, lowercased: for spotting a question quoted in a sentence."""
-    return "".join(ch for ch in to_simplified(text).lower() if ch.isalnum())
 
 
 @dataclass
@@ -161,8 +156,9 @@ class ExtractiveAnswerer(Answerer):
         return sentence_features(question, hits, cands, e5, use, self.keywords, self.glossary)
 
     def score(self, question: str, hits: list[Hit], cands: list[Candidate]) -> None:
-        """Each candidate's probability of holding the answer, from the learned sentence scorer
-        (rag/answer/model.json, fitted on DRCD test, CMRC 2018 trial and XQuAD by bench/train_answer_model.py)."""
+        """Each candidate's learned score for holding the answer (logit; `score` is its sigmoid, for ordering), from
+        the sentence scorer in rag/answer/model.json (fitted on DRCD test, CMRC 2018 trial and XQuAD by
+        bench/train_answer_model.py)."""
         from rag.answer.model import SENTENCE_FEATURES, AnswerModel, sigmoid
 
         x = self.sentence_features(question, hits, cands)
@@ -194,9 +190,12 @@ class ExtractiveAnswerer(Answerer):
         return probability >= cut
 
     def select(self, cands: list[Candidate], question: str = "") -> list[Candidate]:
-        ranked = sorted(cands, key=lambda c: -c.score)
-        floor = ranked[0].score - self.settings.answer_margin
-        chosen = [c for c in ranked[: self.settings.answer_sentences] if c.score >= floor]
+        from rag.answer.model import AnswerModel
+
+        ranked = sorted(cands, key=lambda c: -c.logit)
+        margin = self.settings.answer_margin
+        floor = ranked[0].logit - (AnswerModel.load().margin if margin is None else margin)
+        chosen = [c for c in ranked[: self.settings.answer_sentences] if c.logit >= floor]
         # Read as an answer: the answer first (a yes/no question's: the passage's own conclusion), then its support
         # by passage and document order, views the passage reports last, a pointer sentence with its neighbour.
         return arrange(chosen, ranked, question, self.settings.answer_sentences)

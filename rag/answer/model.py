@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answer.extractive import _core, answer_type, shows_answer_type
+from rag.answer.extractive import answer_type, shows_answer_type
 from rag.text import han_share, keyword_tokens, to_simplified
+from rag.text.terms import han_bigrams, matching_form, tokens_of_matching_form
 
 MODEL_FILE = Path(__file__).with_name("model.json")
 
@@ -27,6 +28,10 @@ _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _LATIN_NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9\-]*|[A-Za-z]+\d[A-Za-z0-9\-]*)(?![A-Za-z0-9])")
 # A number on its own, not the digits of a model name (H100).
 _FOCUS_NUMBER = re.compile(r"(?<![A-Za-z0-9.,])\d+(?:[.,]\d+)*")
+# Question words: their characters say what is asked, not what the answer is about (kept out of the bigrams).
+_QUESTION_WORDS = re.compile(
+    r"为什么|怎么样|怎么|怎样|如何|什么|哪里|哪儿|哪个|哪些|哪一|哪|谁|多少|几|何时|何地|何人|为何|是否|是不是|吗|呢|请问"
+)
 _SENTENCE_START_WORDS = frozenset(["what", "which", "who", "whom", "whose", "how", "why", "when", "where", "is", "are", "was", "were", "do", "does", "did", "can", "could", "the", "a", "an", "in", "on", "of"])
 
 
@@ -47,11 +52,34 @@ def focus_groups(question: str, glossary=None) -> list[list[str]]:
     return [list(dict.fromkeys(g)) for g in groups]
 
 
-def _focus_share(groups: list[list[str]], text: str) -> float:
-    """Share of the question's focus items (a name with its other spellings is one item) present in `text`."""
+@dataclass(frozen=True)
+class TextView:
+    """What the features read of one text, from a single OpenCC pass (the costly step: ~1 ms a sentence)."""
+
+    flat: str  # matching_form, lowercased
+    tokens: frozenset[str]  # keyword_tokens
+    bigrams: frozenset[str]  # Han character bigrams
+    core: str  # letters and digits only: for spotting the question quoted in a sentence
+    han: float  # share of Han characters
+
+
+@lru_cache(maxsize=16384)
+def text_view(text: str) -> TextView:
+    """The TextView of a text; cached, since the same passages come back question after question."""
+    flat = matching_form(text).lower()
+    return TextView(
+        flat,
+        frozenset(tokens_of_matching_form(flat)),
+        frozenset(han_bigrams(flat, simplified=True)),
+        "".join(ch for ch in flat if ch.isalnum()),
+        han_share(text),
+    )
+
+
+def _focus_share(groups: list[list[str]], flat: str) -> float:
+    """Share of the question's focus items (a name with its other spellings is one item) in the flat text."""
     if not groups:
         return 1.0
-    flat = to_simplified(text).lower()
     return sum(any(t in flat for t in g) for g in groups) / len(groups)
 
 
@@ -60,29 +88,45 @@ SENTENCE_FEATURES = [
     "neighbour_cov", "focus_sentence", "focus_passage", "has_focus", "asks_type", "typed", "typed_missing",
     "asks_person", "novelty", "quotes_question", "hit_rank", "hit_score_ratio", "position", "first_in_hit",
     "log_length", "cross", "cross_use", "cross_e5", "cross_cov_other", "same_cov_own",
+    "bigram_cov", "bigram_cov_window", "cov_window", "missing_idf", "hit_dense", "hit_keyword",
 ]
 GATE_FEATURES = [
     "top1", "top2", "top1_gap", "max_e5", "max_use", "best_cov", "best_cov_own", "best_cov_other",
     "best_focus_sentence", "max_focus_passage", "has_focus", "asks_type", "best_typed", "any_typed_top3",
     "best_cross", "max_cov_passage", "best_novelty", "top3_mean",
+    "best_bigram_cov", "max_bigram_cov_window", "best_missing_idf", "min_missing_idf_top3", "max_cov_window",
+    "max_hit_dense", "best_hit_keyword", "best_cov_window",
 ]
 
 
 @dataclass
-class Linear:
-    """A standardised logistic-regression layer: sigmoid(((x - mean) / scale) · w + b)."""
+class Scorer:
+    """A small standardised network: ((x - mean) / scale), then an optional tanh hidden layer, then one logit.
+
+    With no hidden layer it is a logistic regression; numpy only at run time (fitted with torch at set-up)."""
 
     mean: np.ndarray
     scale: np.ndarray
-    weights: np.ndarray
+    weights: np.ndarray  # output weights: one per feature, or one per hidden unit
     bias: float
+    hidden_weights: np.ndarray | None = None  # features x units
+    hidden_bias: np.ndarray | None = None
 
     @classmethod
-    def from_dict(cls, d: dict) -> Linear:
-        return cls(*(np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "weights")), float(d["bias"]))
+    def from_dict(cls, d: dict) -> Scorer:
+        hidden = d.get("hidden")
+        return cls(
+            *(np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "weights")),
+            float(d["bias"]),
+            None if hidden is None else np.asarray(hidden["weights"], dtype=np.float64),
+            None if hidden is None else np.asarray(hidden["bias"], dtype=np.float64),
+        )
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        return ((np.asarray(x, dtype=np.float64) - self.mean) / self.scale) @ self.weights + self.bias
+        z = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        if self.hidden_weights is not None:
+            z = np.tanh(z @ self.hidden_weights + self.hidden_bias)
+        return z @ self.weights + self.bias
 
 
 def sigmoid(z):
@@ -90,19 +134,20 @@ def sigmoid(z):
 
 
 class AnswerModel:
-    """Sentence scorer + gate loaded from JSON; `threshold` is the gate's probability cut (fitted on training
-    data for ≤ 4% false refusals) unless a setting overrides it."""
+    """Sentence scorer + gate loaded from JSON; `threshold_same`/`threshold_cross` are the gate's probability cuts
+    (fitted on held-out training questions for few false refusals) unless a setting overrides them."""
 
     def __init__(self, data: dict):
         assert data["sentence_features"] == SENTENCE_FEATURES and data["gate_features"] == GATE_FEATURES, (
             "rag/answer/model.json was fitted on other features: run `make answer-model`"
         )
-        self.sentence = Linear.from_dict(data["sentence"])
-        self.gate = Linear.from_dict(data["gate"])
-        self.threshold = float(data["gate"]["threshold"])
+        self.sentence = Scorer.from_dict(data["sentence"])
+        self.gate = Scorer.from_dict(data["gate"])
+        # Sentences whose logit is this far below the best one's are left out of the answer (fitted with it).
+        self.margin = float(data["sentence"].get("margin", 2.0))
         # Cuts fitted apart for a best sentence in the question's language and in the other one.
-        self.threshold_same = float(data["gate"].get("threshold_same", self.threshold))
-        self.threshold_cross = float(data["gate"].get("threshold_cross", self.threshold))
+        self.threshold_same = float(data["gate"]["threshold_same"])
+        self.threshold_cross = float(data["gate"]["threshold_cross"])
         self.data = data
 
     @classmethod
@@ -130,6 +175,13 @@ def _coverage(weights: dict[str, float], present: set[str]) -> float:
     return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
 
 
+def question_bigrams(question: str, keywords) -> dict[str, float]:
+    """The question's Han character bigrams (Simplified, question words left out) with their BM25 idf: they
+    match a paraphrase that jieba cuts differently (成立於哪一年 / 於1990年成立)."""
+    core = _QUESTION_WORDS.sub(" ", matching_form(question))
+    return {b: keywords.idf(b) for b in set(han_bigrams(core, simplified=True)) if len(b) == 2}
+
+
 def sentence_features(
     question: str, hits: list, cands: list, e5_sims: np.ndarray, use_sims: np.ndarray, keywords, glossary=None
 ) -> np.ndarray:
@@ -143,27 +195,41 @@ def sentence_features(
         other_terms = glossary.other_language_terms(question, keywords.knows) + glossary.name_terms(question)
     other = {t: keywords.idf(t) for t in set(other_terms)}
     focus = focus_groups(question, glossary)
-    core = _core(question)
+    core = text_view(question).core
     wanted = answer_type(question)
     asks_person = bool(_ASKS_PERSON.search(question))
     passage_cov = {}
     for h, hit in enumerate(hits):
-        present = set(keyword_tokens(hit.text)) | set(keyword_tokens(hit.title))
-        passage_cov[h] = (max(_coverage(own, present), _coverage(other, present)), _focus_share(focus, hit.title + " " + hit.text))
+        body, title = text_view(hit.text), text_view(hit.title)
+        present = body.tokens | title.tokens
+        focus_p = _focus_share(focus, title.flat + " " + body.flat)
+        passage_cov[h] = (max(_coverage(own, present), _coverage(other, present)), focus_p)
     best_hit = max((getattr(h, "score", 0.0) for h in hits), default=0.0) or 1.0
     rows = []
-    said_sets = [set(keyword_tokens(c.text)) for c in cands]
+    views = [text_view(c.text) for c in cands]
+    said_sets = [v.tokens for v in views]
     cov_own = np.array([_coverage(own, s) for s in said_sets])
     cov_other = np.array([_coverage(other, s) for s in said_sets])
+    bigrams = question_bigrams(question, keywords)
+    # The sentence with its neighbours in the same passage: an answer often spans two sentences.
+    windows = [
+        [j for j in (i - 1, i, i + 1) if 0 <= j < len(cands) and cands[j].hit_index == c.hit_index]
+        for i, c in enumerate(cands)
+    ]
+    top_idf = max(own.values(), default=0.0) or 1.0
     for i, c in enumerate(cands):
-        hit = hits[c.hit_index]
+        hit, view = hits[c.hit_index], views[i]
         said = said_sets[i]
-        cross = float((han_share(c.text) > 0.5) != chinese_question)
+        cross = float((view.han > 0.5) != chinese_question)
         novelty = len(said - asked) / len(said) if said else 0.0
-        quotes = float(len(core) >= 4 and core in _core(c.text))
+        quotes = float(len(core) >= 4 and core in view.core)
         typed = float(wanted is not None and shows_answer_type(wanted, c.text, question))
         neighbours = [cov_own[j] for j in (i - 1, i + 1) if 0 <= j < len(cands) and cands[j].hit_index == c.hit_index]
-        focus_s = _focus_share(focus, c.text)
+        focus_s = _focus_share(focus, view.flat)
+        window_said = frozenset().union(*(said_sets[j] for j in windows[i]))
+        window_bigrams = frozenset().union(*(views[j].bigrams for j in windows[i]))
+        # The rarest question word the window lacks: one missing name or number marks a near miss.
+        missing = max((w for t, w in own.items() if t not in window_said), default=0.0) / top_idf
         rows.append(
             [
                 e5_sims[i], 0.0, use_sims[i], 0.0, cov_own[i], 0.0, cov_other[i], max(cov_own[i], cov_other[i]),
@@ -173,6 +239,9 @@ def sentence_features(
                 c.start / max(1, len(hit.text)), float(c.start == 0 or not hit.text[: c.start].strip()),
                 math.log1p(len(c.text)), cross, cross * use_sims[i], cross * e5_sims[i], cross * cov_other[i],
                 (1 - cross) * cov_own[i],
+                _coverage(bigrams, view.bigrams), _coverage(bigrams, window_bigrams), _coverage(own, window_said),
+                missing, getattr(hit, "dense_similarity", None) or 0.0,
+                1.0 / hit.keyword_rank if getattr(hit, "keyword_rank", None) else 0.0,
             ]
         )
     x = np.asarray(rows, dtype=np.float64).reshape(len(cands), len(SENTENCE_FEATURES))
@@ -196,6 +265,8 @@ def gate_features(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
             f["cov_other"][b], f["focus_sentence"][b], f["focus_passage"].max(), f["has_focus"][b], f["asks_type"][b],
             f["typed"][b], f["typed"][order[:3]].max(), f["cross"][b], f["cov_passage"].max(), f["novelty"][b],
             top[:3].mean(),
+            f["bigram_cov"][b], f["bigram_cov_window"].max(), f["missing_idf"][b], f["missing_idf"][order[:3]].min(),
+            f["cov_window"].max(), f["hit_dense"].max(), f["hit_keyword"][b], f["cov_window"][b],
         ],
         dtype=np.float64,
     )

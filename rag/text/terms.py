@@ -60,6 +60,11 @@ def keyword_tokens(text: str, for_query: bool = False) -> list[str]:
     return _tokens(matching_form(text).lower(), for_query)
 
 
+def tokens_of_matching_form(normalised: str, for_query: bool = False) -> list[str]:
+    """keyword_tokens of a text already in matching_form and lowercased: one OpenCC pass serves several uses."""
+    return _tokens(normalised, for_query)
+
+
 def _tokens(normalised: str, for_query: bool) -> list[str]:
     jieba = _jieba()
     words = jieba.lcut(normalised) if for_query else jieba.lcut_for_search(normalised)

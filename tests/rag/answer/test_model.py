@@ -35,8 +35,8 @@ def notebook(tmp_path_factory):
 def test_the_committed_model_matches_the_features():
     model = AnswerModel.load()
     assert len(model.sentence.weights) == len(SENTENCE_FEATURES)
-    assert len(model.gate.weights) == len(GATE_FEATURES)
-    assert 0.0 < model.threshold < 1.0
+    assert len(model.gate.mean) == len(GATE_FEATURES) and model.gate.hidden_weights.shape[0] == len(GATE_FEATURES)
+    assert 0.0 < model.threshold_same < 1.0 and 0.0 < model.threshold_cross < 1.0
 
 
 def test_a_name_and_its_other_spellings_are_one_focus_item():
