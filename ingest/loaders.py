@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -207,15 +209,58 @@ def guess_title(body: str, fallback: str) -> str:
     return fallback
 
 
-def load_document(path: Path, root: Path | None = None) -> Document:
-    """Read one .txt/.md file; raise IngestError (message names the file and the reason) when it can't be."""
-    path = Path(path)
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise IngestError(path, f"unsupported file type {path.suffix or '(none)'!r}; only .txt and .md")
+def _inside(path: str | Path, folder: str | Path) -> bool:
+    return Path(path).is_relative_to(os.path.realpath(folder))
+
+
+def _kind(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device"}
+    return next((name for test, name in kinds.items() if test(mode)), "a special file")
+
+
+def check_link(path: Path, root: Path | None, allow_outside_links: bool = False) -> None:
+    """Refuse a symbolic link that loops, dangles, or (unless allowed) leads out of the indexed folder `root`:
+    a link planted in a folder must not bring /etc/passwd into the notebook."""
+    if not path.is_symlink():
+        return
     try:
-        raw = path.read_bytes()
+        target = os.path.realpath(path, strict=True)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IngestError(path, "symbolic link loop") from None
+        raise IngestError(path, f"broken symbolic link (its target {os.readlink(path)} does not exist)") from None
+    if root is not None and not allow_outside_links and not _inside(target, root):
+        why = f"symbolic link to {target}, outside the indexed folder {root}: refused (RAG_FOLLOW_OUTSIDE_LINKS=true allows it)"
+        raise IngestError(path, why)
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file; a FIFO, socket or device is refused without being read (a FIFO would block)."""
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise IngestError(path, f"{_kind(mode)}, not a regular file")
+        # O_NONBLOCK: a FIFO swapped in after the stat must not hang the run; regular files ignore the flag.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise IngestError(path, f"{_kind(mode)}, not a regular file")
+            return file.read()
     except OSError as exc:
         raise IngestError(path, f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def load_document(path: Path, root: Path | None = None, allow_outside_links: bool = False) -> Document:
+    """Read one .txt/.md file; raise IngestError (message names the file and the reason) when it can't be.
+
+    `root`: the indexed folder the file was found in; a symbolic link out of it is refused unless
+    `allow_outside_links` (Settings.follow_outside_links)."""
+    path = Path(path)
+    check_link(path, root, allow_outside_links)
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise IngestError(path, f"unsupported file type {path.suffix or '(none)'!r}; only .txt and .md")
+    raw = read_regular_file(path)
     if not raw.strip():
         raise IngestError(path, "empty file")
     text, encoding = decode_bytes(raw, path)
@@ -230,7 +275,7 @@ def load_document(path: Path, root: Path | None = None) -> Document:
 
     if root is not None:
         try:
-            source = path.resolve().relative_to(Path(root).resolve()).as_posix()
+            source = source_path(path, root).relative_to(Path(root).resolve()).as_posix()
         except ValueError:
             source = path.name
     else:
@@ -249,19 +294,59 @@ def load_document(path: Path, root: Path | None = None) -> Document:
     )
 
 
+def source_path(file: Path, root: Path) -> Path:
+    """Where a file found under `root` is, to name it by: the folder resolved, the rest as found. A link is named
+    by itself, not its target (deleting the link then removes its source), a file under a followed folder link
+    by its path in the folder."""
+    return Path(os.path.realpath(root)) / Path(file).relative_to(root)
+
+
 def _is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def iter_files(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
-    """(file, root) pairs to load: a directory gives its .txt/.md files (recursive, sorted, hidden
-    files and folders skipped) with itself as root; a file given directly is kept with its folder as root
-    (so an unsupported one reaches load_document and is reported). Duplicates are dropped."""
+def _walk(folder: Path, follow_outside_links: bool) -> list[Path]:
+    """The .txt/.md entries under a folder, sorted, hidden ones skipped. Symbolic links, FIFOs and the like are
+    listed too so that load_document names the ones it refuses; a link to a folder inside is not followed (its
+    files are listed under their own names), one to a folder outside is listed (refused) or, when allowed,
+    walked once (a link loop cannot make the walk endless)."""
+    found: list[Path] = []
+    visited: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=follow_outside_links):
+        visited.add(os.path.realpath(dirpath))
+        kept = []
+        for name in dirnames:
+            sub = Path(dirpath) / name
+            if name.startswith("."):
+                continue
+            if sub.is_symlink():
+                real = os.path.realpath(sub)
+                if _inside(real, folder) or real in visited:
+                    continue
+                if not follow_outside_links:
+                    found.append(sub)  # named as a refused link
+                    continue
+                visited.add(real)
+            kept.append(name)
+        dirnames[:] = kept
+        # Broken links, loops and FIFOs land in filenames: kept, so they are named rather than skipped silently.
+        found += [Path(dirpath) / n for n in filenames if not n.startswith(".") and _is_supported(Path(n))]
+    found.sort(key=lambda p: p.relative_to(folder).as_posix())
+    # A link to a file of the same walk is left out: the file is indexed under its own name.
+    files = {os.path.realpath(p) for p in found if not p.is_symlink()}
+    return [p for p in found if not (p.is_symlink() and os.path.realpath(p) in files)]
+
+
+def iter_files(paths: Iterable[Path], follow_outside_links: bool = False) -> list[tuple[Path, Path]]:
+    """(file, root) pairs to load: a directory gives its .txt/.md entries (recursive, sorted, hidden
+    files and folders skipped) with itself as root; anything else given directly is kept with its folder as root
+    (so an unsupported file, a FIFO or a broken link reaches load_document and is named). Duplicates are
+    dropped. A path that does not exist raises IngestError."""
     out: list[tuple[Path, Path]] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
 
     def add(file: Path, root: Path) -> None:
-        key = file.resolve()
+        key = os.path.realpath(file)  # never raises, not even on a link loop
         if key not in seen:
             seen.add(key)
             out.append((file, root))
@@ -269,16 +354,9 @@ def iter_files(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
     for given in paths:
         given = Path(given)
         if given.is_dir():
-            found: list[Path] = []
-            for dirpath, dirnames, filenames in os.walk(given):
-                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-                for name in filenames:
-                    file = Path(dirpath) / name
-                    if not name.startswith(".") and _is_supported(file) and file.is_file():
-                        found.append(file)
-            for file in sorted(found, key=lambda p: p.relative_to(given).as_posix()):
+            for file in _walk(given, follow_outside_links):
                 add(file, given)
-        elif given.is_file():
+        elif os.path.lexists(given):
             add(given, given.parent)
         else:
             raise IngestError(given, "no such file or directory")

@@ -246,6 +246,7 @@ class Notebook:
             home=self.home,
             batch_size=self.settings.embed_batch,
             progress=progress,
+            follow_outside_links=self.settings.follow_outside_links,
         )
         report = indexer.run(flat)
         if progress:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,90 @@ def test_iter_files(tmp_path: Path) -> None:
     ]
     with pytest.raises(IngestError):
         iter_files([tmp_path / "nope"])
+
+
+# ---- files that are not plain files of the folder: links out, loops, dangling links, FIFOs -----------------
+
+
+def _links_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """docs/ with a real note, a link to a secret outside it, a loop, a dangling link and a FIFO (all .txt)."""
+    docs, outside = tmp_path / "docs", tmp_path / "outside"
+    write(docs, "note.txt", b"TPU and GPU notes.\n")
+    secret = write(outside, "secret.txt", b"root:x:0:0:root:/root:/bin/bash\n")
+    (docs / "passwd.txt").symlink_to(secret)
+    (docs / "loop-a.txt").symlink_to(docs / "loop-b.txt")
+    (docs / "loop-b.txt").symlink_to(docs / "loop-a.txt")
+    (docs / "dangling.md").symlink_to(tmp_path / "gone.md")
+    (docs / "same-note.txt").symlink_to(docs / "note.txt")  # inside: the note is indexed once, under its own name
+    (docs / "outside-folder").symlink_to(outside, target_is_directory=True)
+    os.mkfifo(docs / "pipe.txt")
+    return docs, outside
+
+
+def test_links_loops_and_fifos_are_listed_and_each_refused_in_one_line(tmp_path: Path) -> None:
+    docs, _ = _links_folder(tmp_path)
+    found = [f.name for f, _ in iter_files([docs])]
+    assert found == ["dangling.md", "loop-a.txt", "loop-b.txt", "note.txt", "outside-folder", "passwd.txt", "pipe.txt"]
+    reasons = {}
+    for file, root in iter_files([docs]):
+        try:
+            load_document(file, root)
+        except IngestError as err:
+            assert "\n" not in str(err) and str(err).startswith(str(file))
+            reasons[file.name] = err.reason
+    assert set(reasons) == set(found) - {"note.txt"}
+    assert "outside the indexed folder" in reasons["passwd.txt"] and "RAG_FOLLOW_OUTSIDE_LINKS" in reasons["passwd.txt"]
+    assert "outside the indexed folder" in reasons["outside-folder"]
+    assert reasons["loop-a.txt"] == reasons["loop-b.txt"] == "symbolic link loop"
+    assert "broken symbolic link" in reasons["dangling.md"]
+    assert reasons["pipe.txt"] == "a FIFO, not a regular file"  # and it was never opened: no hang
+    assert load_document(docs / "passwd.txt", docs, allow_outside_links=True).text.startswith("root:")
+
+
+def test_allowed_outside_links_walk_a_linked_folder_once_even_with_a_loop(tmp_path: Path) -> None:
+    docs, outside = _links_folder(tmp_path)
+    (outside / "back").symlink_to(outside, target_is_directory=True)  # a loop through the linked folder
+    found = {f.relative_to(docs).as_posix() for f, _ in iter_files([docs], follow_outside_links=True)}
+    assert "outside-folder/secret.txt" in found and "passwd.txt" not in found  # the same file, found once
+    assert not any("back" in f for f in found)
+
+
+def test_a_fifo_or_broken_link_given_directly_is_named_not_missing(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.md")
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    for name, reason in (("pipe.md", "FIFO"), ("dangling.txt", "broken symbolic link")):
+        [(file, root)] = iter_files([tmp_path / name])
+        with pytest.raises(IngestError, match=reason):
+            load_document(file, root)
+
+
+def test_a_notebook_refuses_a_link_out_and_forgets_sources_whose_files_are_gone(tmp_path: Path, capsys) -> None:
+    from rag import Notebook
+
+    docs, _ = _links_folder(tmp_path)
+    (docs / "note.txt").write_text("The Ironwood TPU is Google's seventh-generation chip.\n", encoding="utf-8")
+    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    report = nb.index(docs, progress=False)
+    assert report.added == 1 and [s["source"] for s in nb.sources()] == ["docs/note.txt"]
+    assert len(report.errors) == 6 and all("\n" not in e for e in report.errors)  # every bad entry named once
+    assert not any("root:x" in h.text for h in nb.search("root bash", k=5))
+
+    allowed = nb.with_settings(follow_outside_links=True)
+    allowed.index(docs, progress=False)
+    assert {s["source"] for s in nb.sources()} == {"docs/note.txt", "docs/outside-folder/secret.txt"}
+    (docs / "outside-folder").unlink()
+    allowed.index(docs, progress=False)
+    assert {s["source"] for s in nb.sources()} == {"docs/note.txt", "docs/passwd.txt"}  # the link's name
+    (docs / "passwd.txt").unlink()
+    allowed.index(docs, progress=False)
+    assert [s["source"] for s in nb.sources()] == ["docs/note.txt"]
+    assert not any("root:x" in h.text for h in nb.search("root bash", k=5))
+
+    # A file outside the home indexed by name has an absolute source: it leaves once the file is gone.
+    lone = write(tmp_path.parent / f"{tmp_path.name}-elsewhere", "lone.txt", b"A lone note about HBM memory.\n")
+    nb.index(lone, progress=False)
+    assert str(lone.resolve()) in {s["source"] for s in nb.sources()}
+    lone.unlink()
+    nb.index(docs, progress=False)
+    assert [s["source"] for s in nb.sources()] == ["docs/note.txt"]
+    assert nb.chunk_index.in_step()
