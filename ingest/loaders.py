@@ -1,4 +1,5 @@
-"""Read .txt/.md files into Documents: encoding detection (UTF-8, GB18030, Big5), front matter, title."""
+"""Read .txt/.md files into Documents: encoding detection (UTF-8, GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR), front
+matter, title; symbolic links out of the folder, loops and FIFOs refused by name."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 
 from ingest.documents import Document, IngestError
+from rag.text.terms import strip_invisible
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md"})
 
@@ -125,7 +127,7 @@ def decode_bytes(raw: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
         try:
             return raw[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
-            raise IngestError(path, "cannot decode as UTF-8, GB18030 or Big5 (broken UTF-8 after a BOM)") from exc
+            raise IngestError(path, "broken UTF-8 after a UTF-8 byte order mark") from exc
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM (e.g. Windows Notepad "Unicode")
         try:
             return raw.decode("utf-16"), "utf-16"
@@ -150,11 +152,80 @@ def decode_bytes(raw: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
         # Higher score wins; on a tie the earlier (GB18030) wins.
         big5_done = big5_done or encoding != "gb18030"
         candidates.append((decoding_score(text), -rank, encoding, text))
-    if candidates:
-        _, _, encoding, text = max(candidates)
-        if _bad_share(text) <= 0.2:
-            return text, encoding
-    raise IngestError(path, "cannot decode as UTF-8, GB18030 or Big5")
+    best = max(candidates) if candidates else None
+    other = _japanese_or_korean(raw, best[3] if best else None, best[0] if best else -1.0)
+    if other is not None:
+        return other
+    if best is not None and _bad_share(best[3]) <= 0.2:
+        return best[3], best[2]
+    raise IngestError(path, f"cannot decode as {_ENCODINGS_TRIED}")
+
+
+_ENCODINGS_TRIED = "UTF-8, GB18030, Big5, Shift-JIS, EUC-JP or EUC-KR"
+# Below this decoding_score the Chinese reading is doubtful enough to try Japanese (Shift-JIS read as GB18030
+# scores about 0.2, EUC-JP below 0; real Chinese text about 1).
+_DOUBTFUL_CHINESE = 0.5
+
+
+def _share(text: str, test) -> float:
+    non_ascii = [ch for ch in text if ch >= "\x80"]
+    return sum(map(test, non_ascii)) / len(non_ascii) if non_ascii else 0.0
+
+
+def _is_kana(ch: str) -> bool:
+    return "\u3040" <= ch <= "\u30ff"  # full-width only: Big5 read as Shift-JIS gives half-width katakana
+
+
+def _is_hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
+
+
+def _spaced_han_share(text: str) -> float:
+    """Share of Han characters with an ASCII space on either side: Korean (which spaces its words) read as
+    GB18030 turns into common hanzi in short spaced runs, which Chinese text, written without spaces, is not."""
+    han = spaced = 0
+    for i, ch in enumerate(text):
+        if _is_cjk(ch):
+            han += 1
+            spaced += (i > 0 and text[i - 1] == " ") or (i + 1 < len(text) and text[i + 1] == " ")
+    return spaced / han if han else 0.0
+
+
+def _detector_agrees(raw: bytes, language: str) -> bool:
+    """A second opinion from charset-normalizer (its language-frequency coherence) when it is installed."""
+    try:
+        import charset_normalizer
+    except ImportError:
+        return True
+    best = charset_normalizer.from_bytes(raw[:65536]).best()
+    return best is not None and best.language == language
+
+
+def _japanese_or_korean(raw: bytes, chinese: str | None, score: float) -> tuple[str, str] | None:
+    """(text, encoding) when the bytes are Japanese or Korean rather than Chinese, else None.
+
+    GB18030 decodes nearly any byte string, so Shift-JIS, EUC-JP and EUC-KR files used to be read as garbage
+    Chinese. Japanese: the Chinese reading is doubtful and a Japanese one is at least a fifth kana. Korean (its
+    syllables read as GB18030 are common hanzi, so the score cannot tell): the Chinese reading has spaced runs of
+    hanzi and the Korean one is mostly Hangul. Either way charset-normalizer must agree.
+    """
+    if chinese is None or score < _DOUBTFUL_CHINESE:
+        for encoding in ("cp932", "euc_jp"):  # cp932: the Shift-JIS Windows writes, a superset
+            text = _decode(raw, encoding)
+            if text and _share(text, _is_kana) >= 0.2 and not _bad_share(text) and _detector_agrees(raw, "Japanese"):
+                return text, encoding
+    if chinese is None or _spaced_han_share(chinese) >= 0.05:
+        text = _decode(raw, "cp949")  # the EUC-KR Windows writes, a superset
+        if text and _share(text, _is_hangul) >= 0.8 and not _bad_share(text) and _detector_agrees(raw, "Korean"):
+            return text, "cp949"
+    return None
+
+
+def _decode(raw: bytes, encoding: str) -> str | None:
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError:
+        return None
 
 
 def _iso_date(value: Any) -> str | None:
@@ -264,7 +335,8 @@ def load_document(path: Path, root: Path | None = None, allow_outside_links: boo
     if not raw.strip():
         raise IngestError(path, "empty file")
     text, encoding = decode_bytes(raw, path)
-    text = text.replace("\r\n", "\n")
+    # Invisible characters out before chunking: a zero-width space inside a word would split its keywords.
+    text = strip_invisible(text.replace("\r\n", "\n"))
     if not text.strip():
         raise IngestError(path, "empty file")
 

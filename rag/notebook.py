@@ -18,6 +18,7 @@ from rag.index.store import StoredChunk
 from rag.messages import EMPTY_NOTEBOOK
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
+from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, AnswerRequest, Delta, Final, Hit, IndexReport, collect
 
 T = TypeVar("T")
@@ -287,8 +288,9 @@ class Notebook:
     # ---- search and answers ---------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:
         """Top-k chunks for a question, dense and keyword rankings fused."""
+        question = clean_text(question)  # invisible characters and lone surrogates out
         self.chunk_index.sync()  # another process (rag index) may have changed Chroma since
-        return self.retriever.search(question, k or self.settings.k, sources)
+        return self.retriever.search(question, k, sources)  # k=None: settings.k; below 1 refused
 
     def ask_events(
         self, question: str, sources: list[str] | None = None, history: list | None = None
@@ -300,6 +302,7 @@ class Notebook:
         The answer is in the question's script; one written only in characters shared by both scripts takes the
         script of the user's earlier questions, else settings.default_script.
         """
+        question = clean_text(question)  # invisible characters and lone surrogates out
         script = answer_script(question, history, self.settings.default_script)
         if self.is_empty():
             text = EMPTY_NOTEBOOK.get(script, EMPTY_NOTEBOOK["en"])

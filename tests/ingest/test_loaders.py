@@ -104,7 +104,7 @@ def test_binary_file(tmp_path: Path, data: bytes) -> None:
 
 def test_undecodable_file(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.md", b"hello \x80\xff\x80\xff world \xff")
-    assert_error(path, "cannot decode as UTF-8, GB18030 or Big5")
+    assert_error(path, "cannot decode as UTF-8, GB18030, Big5, Shift-JIS, EUC-JP or EUC-KR")
 
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
@@ -265,3 +265,39 @@ def test_a_notebook_refuses_a_link_out_and_forgets_sources_whose_files_are_gone(
     nb.index(docs, progress=False)
     assert [s["source"] for s in nb.sources()] == ["docs/note.txt"]
     assert nb.chunk_index.in_step()
+
+
+# ---- Japanese and Korean legacy encodings, invisible characters ----------------------------------------------
+
+JA = (
+    "最近、東京の研究チームは人工知能が賭博をシミュレーションする時に、人間のように非合理的な選択をするかどうかを"
+    "調べました。結果として、モデルに賭け金を決めさせると、どんどん多く賭けるようになることが分かりました。"
+)
+KO = (
+    "최근 한국의 한 연구는 매우 흥미롭습니다. 그들은 인공지능이 도박을 시뮬레이션할 때 사람처럼 비합리적인 선택을 "
+    "하는지 알고 싶어했습니다. 결과적으로 모델이 스스로 베팅 금액을 정하게 하면 점점 더 많이 베팅하게 됩니다."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "encoding"),
+    [(JA, "shift_jis", "cp932"), (JA, "cp932", "cp932"), (JA, "euc_jp", "euc_jp"), ("こんにちは世界", "shift_jis", "cp932"),
+     (KO, "euc_kr", "cp949"), (KO, "cp949", "cp949"), ("안녕하세요 세계", "euc_kr", "cp949")],
+)  # fmt: skip
+def test_shift_jis_euc_jp_and_euc_kr_are_read_as_japanese_and_korean_not_garbage_chinese(
+    tmp_path: Path, text: str, codec: str, encoding: str
+) -> None:
+    doc = load_document(write(tmp_path, "legacy.txt", text.encode(codec)))
+    assert (doc.text, doc.encoding) == (text, encoding)
+
+
+@pytest.mark.parametrize("codec", ["gb18030", "big5"])
+def test_short_chinese_that_also_decodes_as_korean_stays_chinese(codec: str) -> None:
+    for words in ("你好世界", "台積電 代工 晶片", SIMP if codec == "gb18030" else TRAD):
+        assert decode_bytes(words.encode(codec))[0] == words
+
+
+def test_zero_width_and_direction_characters_are_stripped_before_chunking(tmp_path: Path) -> None:
+    hidden = "\ufeffIron\u200bwood \u202eTPU\u202c 是 Google 的\u200d晶\u2060片。\u200e\u200f\u2061\u2064"
+    doc = load_document(write(tmp_path, "hidden.md", hidden.encode("utf-8")))
+    assert doc.text == "Ironwood TPU 是 Google 的晶片。"
