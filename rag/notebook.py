@@ -14,6 +14,7 @@ from ingest.indexer import Indexer
 from rag.answer import Answerer, answer_script, make_answerer
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.index import Index
+from rag.index.storage import open_index, writing
 from rag.index.store import StoredChunk
 from rag.messages import EMPTY_NOTEBOOK
 from rag.retrieval import HybridRetriever
@@ -170,7 +171,7 @@ class Notebook:
     def chunk_index(self) -> Index:
         """The chunks (Chroma + BM25, kept in step by rag.index.Index): the only way anything writes them."""
         name = self.settings.collection_name()
-        return self._parts.get(("index", str(self.path.resolve()), name), lambda: Index(self.path, name))
+        return self._parts.get(("index", str(self.path.resolve()), name), lambda: open_index(self.path, name))
 
     @property
     def glossary(self):
@@ -249,14 +250,16 @@ class Notebook:
             progress=progress,
             follow_outside_links=self.settings.follow_outside_links,
         )
-        report = indexer.run(flat)
+        with writing(self.chunk_index, self.path):  # a read-only folder or a full disk: one line naming it
+            report = indexer.run(flat)
         if progress:
             print(report.summary(), flush=True)
         return report
 
     def remove(self, source: str) -> int:
         """Take a source's chunks out of the index (its file is left alone); how many chunks went."""
-        return self.chunk_index.remove_source(source)
+        with writing(self.chunk_index, self.path):
+            return self.chunk_index.remove_source(source)
 
     def sources(self) -> list[dict]:
         """The indexed documents: source, title, date and chunk count."""
