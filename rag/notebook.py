@@ -293,7 +293,7 @@ class Notebook:
         """Top-k chunks for a question, dense and keyword rankings fused."""
         question = clean_text(question)  # invisible characters and lone surrogates out
         self.chunk_index.sync()  # another process (rag index) may have changed Chroma since
-        return self.retriever.search(question, k, sources)  # k=None: settings.k; below 1 refused
+        return self.retriever.search(question, self.settings.k if k is None else k, sources)  # below 1: refused
 
     def ask_events(
         self, question: str, sources: list[str] | None = None, history: list | None = None
