@@ -5,16 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from rag.errors import notice
 from rag.index.store import ChunkStore
-
-
-def _notice(line: str) -> None:
-    print(f"rag: notice: {line}", file=sys.stderr, flush=True)
 
 
 def fingerprint(ids: list[str]) -> str:
@@ -72,7 +68,7 @@ class KeywordIndex:
             partial.write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids}))
             os.replace(partial, manifest)
         except OSError as err:
-            _notice(f"{self.folder}: keyword index not saved ({err.strerror or err}); kept in memory, rebuilt on the next start")
+            notice(f"{self.folder}: keyword index not saved ({err.strerror or err}); kept in memory, rebuilt on the next start")
 
     def _load(self, want: str) -> bool:
         """Load the saved index when it is the one for `want`; a damaged one (a truncated file) is reported in one
@@ -86,7 +82,7 @@ class KeywordIndex:
                 return False
             bm25 = self._read_bm25(data["ids"])
         except Exception as err:  # noqa: BLE001 -- numpy, json and bm25s each fail their own way on a damaged file
-            _notice(f"{self.folder}: keyword index damaged ({type(err).__name__}: {err}); rebuilt from the chunks in Chroma")
+            notice(f"{self.folder}: keyword index damaged ({type(err).__name__}: {err}); rebuilt from the chunks in Chroma")
             return False
         self.ids = data["ids"]
         self.fingerprint = want

@@ -5,13 +5,12 @@ from __future__ import annotations
 import atexit
 import errno
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rag.errors import NotebookError
+from rag.errors import NotebookError, notice
 from rag.index.index import Index
 
 _OS_TROUBLE = {
@@ -48,10 +47,6 @@ def storage_trouble(err: BaseException) -> str | None:
     return None
 
 
-def _notice(line: str) -> None:
-    print(f"rag: notice: {line}", file=sys.stderr, flush=True)
-
-
 def _temporary_copy(folder: Path, trouble: str) -> Path:
     """A copy of the data folder in the temporary folder, removed when the process ends."""
     copy = Path(tempfile.mkdtemp(prefix="rag-read-only-"))
@@ -66,6 +61,17 @@ def _temporary_copy(folder: Path, trouble: str) -> Path:
     return copy / "data"
 
 
+def _forget_failed_open(folder: Path) -> None:
+    """Chroma caches a client's system under its folder before starting it, so a start that failed would be handed
+    to the next open of that folder in this process (once the disk has room again): drop it."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(str(folder / "chroma"), None)
+    except (ImportError, AttributeError):  # another Chroma version: nothing cached that way
+        pass
+
+
 def open_index(folder: Path, name: str) -> Index:
     """The notebook's Index in `folder`; when the folder cannot be written (read-only media, a full disk), an Index
     over a temporary copy of it, so search and ask still work, with `read_only` saying why writes are refused."""
@@ -73,11 +79,14 @@ def open_index(folder: Path, name: str) -> Index:
         index = Index(folder, name)
     except Exception as err:  # Chroma opens its database for writing even to read: it fails on read-only media
         trouble = storage_trouble(err)
-        if trouble is None or not folder.is_dir():
+        if trouble is None:
             raise
+        _forget_failed_open(folder)
+        if not folder.is_dir():
+            raise NotebookError(f"{folder}: cannot create the data folder: {trouble}") from err
         index = Index(_temporary_copy(folder, trouble), name)
         index.read_only = f"{folder}: {trouble}"
-        _notice(f"{index.read_only}: searching a temporary copy; indexing and removing are off until it can be written")
+        notice(f"{index.read_only}: searching a temporary copy; indexing and removing are off until it can be written")
         return index
     index.read_only = None
     return index
