@@ -27,6 +27,7 @@ INDEX_EXIT_STATUSES = f"""exit status:
   {EXIT_SOME_FILES_FAILED}  some files could not be indexed: each is named in one line on stderr, the rest was indexed
   {EXIT_ERROR}  a path does not exist or a setting is wrong (the paths that exist are still indexed)
   {EXIT_BUG}  an unexpected error
+  130  interrupted (Ctrl-C)
 """
 
 

@@ -44,7 +44,7 @@ def copy_of(built: Path, tmp_path: Path) -> Path:
 
 
 def rag_commands(home: Path, data: Path) -> str:
-    """Shell lines: `rag search` then `rag index` on the notebook, each reported as one JSON line."""
+    """Shell lines: `rag search`, `rag ask` and `rag index` on the notebook, each reported as one JSON line."""
     report = (
         "import json, subprocess, sys; out = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
         "print(json.dumps({'rc': out.returncode, 'out': out.stdout, 'err': out.stderr}))"
@@ -52,6 +52,7 @@ def rag_commands(home: Path, data: Path) -> str:
     rag = [sys.executable, "-m", "rag.cli", "--path", str(data)]
     lines = [
         [sys.executable, "-c", report, *rag, "search", "Ironwood TPU", "--json"],
+        [sys.executable, "-c", report, *rag, "ask", "Ironwood 是什麼晶片?", "--json"],
         [sys.executable, "-c", report, *rag, "index", str(home / "docs"), "--json"],
     ]
     return "\n".join(shlex.join(line) for line in lines)
@@ -84,11 +85,13 @@ def run_plain(commands: str) -> list[dict]:
     return [json.loads(line) for line in out.stdout.splitlines()]
 
 
-def assert_searched_and_refused(search: dict, index: dict, data: Path, trouble: str) -> None:
+def assert_searched_and_refused(search: dict, ask: dict, index: dict, data: Path, trouble: str) -> None:
     assert search["rc"] == 0, search["err"]
     assert json.loads(search["out"])["hits"][0]["source"] == "docs/ironwood.md"
     assert search["err"].strip().splitlines() == [search["err"].strip()]  # one notice line, no traceback
     assert search["err"].startswith(f"rag: notice: {data}: ") and trouble in search["err"]
+    assert ask["rc"] == 0 and ask["err"] == search["err"], ask["err"]
+    assert json.loads(ask["out"])["answer"]  # answered or plainly refused: the answer model decides, not storage
     assert index["rc"] == 2 and "Traceback" not in index["err"]
     error = index["err"].strip().splitlines()[-1]
     assert error.startswith(f"rag: {data}: ") and trouble in error and "nothing can be indexed" in error
@@ -106,8 +109,8 @@ def test_a_read_only_data_folder_is_searched_and_indexing_it_is_one_line(built, 
             results = run_plain(commands)
     finally:
         subprocess.run(["chmod", "-R", "u+w", str(data)], check=True)
-    search, index = results
-    assert_searched_and_refused(search, index, data, "read-only" if os.geteuid() == 0 else "read")
+    search, ask, index = results
+    assert_searched_and_refused(search, ask, index, data, "read-only" if os.geteuid() == 0 else "read")
     assert Notebook(path=data, home=home).sources()[0]["source"] == "docs/ironwood.md"  # nothing was lost
 
 
@@ -126,8 +129,8 @@ def test_a_full_disk_is_searched_and_indexing_on_it_is_one_line(built, tmp_path)
             f"dd if=/dev/zero of={shlex.quote(str(disk / 'fill'))} bs=1M count={size_mb} 2>/dev/null || true",
         ]
     )
-    search, index = run_in_namespace(setup, rag_commands(home, data))
-    assert_searched_and_refused(search, index, data, "no space left on the device")
+    search, ask, index = run_in_namespace(setup, rag_commands(home, data))
+    assert_searched_and_refused(search, ask, index, data, "no space left on the device")
 
 
 def test_a_disk_that_fills_during_indexing_stops_the_run_in_one_line_and_keeps_what_was_indexed(built, tmp_path, monkeypatch):
