@@ -299,7 +299,9 @@ def check_link(path: Path, root: Path | None, allow_outside_links: bool = False)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise IngestError(path, "symbolic link loop") from None
-        raise IngestError(path, f"broken symbolic link (its target {os.readlink(path)} does not exist)") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise IngestError(path, f"broken symbolic link (its target {os.readlink(path)} does not exist)") from None
+        raise IngestError(path, f"symbolic link that cannot be followed ({exc.strerror or exc})") from None
     if root is not None and not allow_outside_links and not _inside(target, root):
         why = f"symbolic link to {target}, outside the indexed folder {root}: refused (RAG_FOLLOW_OUTSIDE_LINKS=true allows it)"
         raise IngestError(path, why)

@@ -17,8 +17,8 @@ _OS_TROUBLE = {
     errno.ENOSPC: "no space left on the device",
     errno.EDQUOT: "disk quota exceeded",
     errno.EROFS: "read-only file system",
-    errno.EACCES: "no permission to write there",
-    errno.EPERM: "no permission to write there",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
 }
 # What Chroma's SQLite says about the same troubles (it raises its own InternalError, not OSError).
 _MESSAGE_TROUBLE = {
