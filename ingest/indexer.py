@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ingest.chunker import Chunker
 from ingest.documents import Chunk, Document, IngestError
-from ingest.loaders import iter_files, load_document
+from ingest.loaders import iter_files, load_document, source_path
 from rag.index import Index
 from rag.text import bm25_terms
 from rag.types import IndexReport
@@ -60,6 +60,7 @@ class Indexer:
         home: Path,
         batch_size: int = 32,
         progress: bool = True,
+        follow_outside_links: bool = False,
     ):
         self.index = index
         self.chunker = chunker
@@ -67,10 +68,11 @@ class Indexer:
         self.home = home.resolve()
         self.batch_size = batch_size
         self.progress = progress
+        self.follow_outside_links = follow_outside_links  # Settings.follow_outside_links
 
-    def source_name(self, file: Path) -> str:
+    def source_name(self, file: Path, root: Path | None = None) -> str:
         """The file's identity: relative to the notebook's home when inside it (stable across cwd), else absolute."""
-        resolved = file.resolve()
+        resolved = file.resolve() if root is None else source_path(file, root)  # a link by its own name
         try:
             return resolved.relative_to(self.home).as_posix()
         except ValueError:
@@ -94,11 +96,11 @@ class Indexer:
         seen: set[str] = set()
         pending: list[tuple[str, Chunk, dict]] = []  # chunks still to embed, with their ids and metadata
         stale: list[str] = []
-        for file, _root in iter_files([p for p in paths if p.exists()]):
-            source = self.source_name(file)
+        for file, root in iter_files([p for p in paths if p.exists()], self.follow_outside_links):
+            source = self.source_name(file, root)
             seen.add(source)
             try:
-                doc = load_document(file)
+                doc = load_document(file, root, self.follow_outside_links)
                 doc.source = source
                 chunks = self.chunker.split(doc)
                 if not chunks:
@@ -127,7 +129,8 @@ class Indexer:
         self.index.delete(stale)
         prefixes, files = self._scope(paths)
         for source, old in existing.items():
-            if source not in seen and (source in files or any(source.startswith(p) for p in prefixes)):
+            gone = Path(source).is_absolute() and not Path(source).exists()  # outside every folder: only this tells
+            if source not in seen and (gone or source in files or any(source.startswith(p) for p in prefixes)):
                 self.index.delete(list(old))
                 report.removed += 1
         self.index.sync()

@@ -1,11 +1,14 @@
-"""Read .txt/.md files into Documents: encoding detection (UTF-8, GB18030, Big5), front matter, title."""
+"""Read .txt/.md files into Documents: encoding detection (UTF-8, GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR), front
+matter, title; symbolic links out of the folder, loops and FIFOs refused by name."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from typing import Any
 import yaml
 
 from ingest.documents import Document, IngestError
+from rag.text.terms import strip_invisible
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md"})
 
@@ -123,7 +127,7 @@ def decode_bytes(raw: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
         try:
             return raw[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
-            raise IngestError(path, "cannot decode as UTF-8, GB18030 or Big5 (broken UTF-8 after a BOM)") from exc
+            raise IngestError(path, "broken UTF-8 after a UTF-8 byte order mark") from exc
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM (e.g. Windows Notepad "Unicode")
         try:
             return raw.decode("utf-16"), "utf-16"
@@ -148,11 +152,80 @@ def decode_bytes(raw: bytes, path: str | Path = "<bytes>") -> tuple[str, str]:
         # Higher score wins; on a tie the earlier (GB18030) wins.
         big5_done = big5_done or encoding != "gb18030"
         candidates.append((decoding_score(text), -rank, encoding, text))
-    if candidates:
-        _, _, encoding, text = max(candidates)
-        if _bad_share(text) <= 0.2:
-            return text, encoding
-    raise IngestError(path, "cannot decode as UTF-8, GB18030 or Big5")
+    best = max(candidates) if candidates else None
+    other = _japanese_or_korean(raw, best[3] if best else None, best[0] if best else -1.0)
+    if other is not None:
+        return other
+    if best is not None and _bad_share(best[3]) <= 0.2:
+        return best[3], best[2]
+    raise IngestError(path, f"cannot decode as {_ENCODINGS_TRIED}")
+
+
+_ENCODINGS_TRIED = "UTF-8, GB18030, Big5, Shift-JIS, EUC-JP or EUC-KR"
+# Below this decoding_score the Chinese reading is doubtful enough to try Japanese (Shift-JIS read as GB18030
+# scores about 0.2, EUC-JP below 0; real Chinese text about 1).
+_DOUBTFUL_CHINESE = 0.5
+
+
+def _share(text: str, test) -> float:
+    non_ascii = [ch for ch in text if ch >= "\x80"]
+    return sum(map(test, non_ascii)) / len(non_ascii) if non_ascii else 0.0
+
+
+def _is_kana(ch: str) -> bool:
+    return "\u3040" <= ch <= "\u30ff"  # full-width only: Big5 read as Shift-JIS gives half-width katakana
+
+
+def _is_hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
+
+
+def _spaced_han_share(text: str) -> float:
+    """Share of Han characters with an ASCII space on either side: Korean (which spaces its words) read as
+    GB18030 turns into common hanzi in short spaced runs, which Chinese text, written without spaces, is not."""
+    han = spaced = 0
+    for i, ch in enumerate(text):
+        if _is_cjk(ch):
+            han += 1
+            spaced += (i > 0 and text[i - 1] == " ") or (i + 1 < len(text) and text[i + 1] == " ")
+    return spaced / han if han else 0.0
+
+
+def _detector_agrees(raw: bytes, language: str) -> bool:
+    """A second opinion from charset-normalizer (its language-frequency coherence) when it is installed."""
+    try:
+        import charset_normalizer
+    except ImportError:
+        return True
+    best = charset_normalizer.from_bytes(raw[:65536]).best()
+    return best is not None and best.language == language
+
+
+def _japanese_or_korean(raw: bytes, chinese: str | None, score: float) -> tuple[str, str] | None:
+    """(text, encoding) when the bytes are Japanese or Korean rather than Chinese, else None.
+
+    GB18030 decodes nearly any byte string, so Shift-JIS, EUC-JP and EUC-KR files used to be read as garbage
+    Chinese. Japanese: the Chinese reading is doubtful and a Japanese one is at least a fifth kana. Korean (its
+    syllables read as GB18030 are common hanzi, so the score cannot tell): the Chinese reading has spaced runs of
+    hanzi and the Korean one is mostly Hangul. Either way charset-normalizer must agree.
+    """
+    if chinese is None or score < _DOUBTFUL_CHINESE:
+        for encoding in ("cp932", "euc_jp"):  # cp932: the Shift-JIS Windows writes, a superset
+            text = _decode(raw, encoding)
+            if text and _share(text, _is_kana) >= 0.2 and not _bad_share(text) and _detector_agrees(raw, "Japanese"):
+                return text, encoding
+    if chinese is None or _spaced_han_share(chinese) >= 0.05:
+        text = _decode(raw, "cp949")  # the EUC-KR Windows writes, a superset
+        if text and _share(text, _is_hangul) >= 0.8 and not _bad_share(text) and _detector_agrees(raw, "Korean"):
+            return text, "cp949"
+    return None
+
+
+def _decode(raw: bytes, encoding: str) -> str | None:
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError:
+        return None
 
 
 def _iso_date(value: Any) -> str | None:
@@ -207,19 +280,65 @@ def guess_title(body: str, fallback: str) -> str:
     return fallback
 
 
-def load_document(path: Path, root: Path | None = None) -> Document:
-    """Read one .txt/.md file; raise IngestError (message names the file and the reason) when it can't be."""
-    path = Path(path)
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise IngestError(path, f"unsupported file type {path.suffix or '(none)'!r}; only .txt and .md")
+def _inside(path: str | Path, folder: str | Path) -> bool:
+    return Path(path).is_relative_to(os.path.realpath(folder))
+
+
+def _kind(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a folder", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device"}
+    return next((name for test, name in kinds.items() if test(mode)), "a special file")
+
+
+def check_link(path: Path, root: Path | None, allow_outside_links: bool = False) -> None:
+    """Refuse a symbolic link that loops, dangles, or (unless allowed) leads out of the indexed folder `root`:
+    a link planted in a folder must not bring /etc/passwd into the notebook."""
+    if not path.is_symlink():
+        return
     try:
-        raw = path.read_bytes()
+        target = os.path.realpath(path, strict=True)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IngestError(path, "symbolic link loop") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise IngestError(path, f"broken symbolic link (its target {os.readlink(path)} does not exist)") from None
+        raise IngestError(path, f"symbolic link that cannot be followed ({exc.strerror or exc})") from None
+    if root is not None and not allow_outside_links and not _inside(target, root):
+        why = f"symbolic link to {target}, outside the indexed folder {root}: refused (RAG_FOLLOW_OUTSIDE_LINKS=true allows it)"
+        raise IngestError(path, why)
+
+
+def read_regular_file(path: Path) -> bytes:
+    """The bytes of a regular file; a FIFO, socket or device is refused without being read (a FIFO would block)."""
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise IngestError(path, f"{_kind(mode)}, not a regular file")
+        # O_NONBLOCK: a FIFO swapped in after the stat must not hang the run; regular files ignore the flag.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise IngestError(path, f"{_kind(mode)}, not a regular file")
+            return file.read()
     except OSError as exc:
         raise IngestError(path, f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def load_document(path: Path, root: Path | None = None, allow_outside_links: bool = False) -> Document:
+    """Read one .txt/.md file; raise IngestError (message names the file and the reason) when it can't be.
+
+    `root`: the indexed folder the file was found in; a symbolic link out of it is refused unless
+    `allow_outside_links` (Settings.follow_outside_links)."""
+    path = Path(path)
+    check_link(path, root, allow_outside_links)
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise IngestError(path, f"unsupported file type {path.suffix or '(none)'!r}; only .txt and .md")
+    raw = read_regular_file(path)
     if not raw.strip():
         raise IngestError(path, "empty file")
     text, encoding = decode_bytes(raw, path)
-    text = text.replace("\r\n", "\n")
+    # Invisible characters out before chunking: a zero-width space inside a word would split its keywords.
+    text = strip_invisible(text.replace("\r\n", "\n"))
     if not text.strip():
         raise IngestError(path, "empty file")
 
@@ -230,7 +349,7 @@ def load_document(path: Path, root: Path | None = None) -> Document:
 
     if root is not None:
         try:
-            source = path.resolve().relative_to(Path(root).resolve()).as_posix()
+            source = source_path(path, root).relative_to(Path(root).resolve()).as_posix()
         except ValueError:
             source = path.name
     else:
@@ -249,19 +368,59 @@ def load_document(path: Path, root: Path | None = None) -> Document:
     )
 
 
+def source_path(file: Path, root: Path) -> Path:
+    """Where a file found under `root` is, to name it by: the folder resolved, the rest as found. A link is named
+    by itself, not its target (deleting the link then removes its source), a file under a followed folder link
+    by its path in the folder."""
+    return Path(os.path.realpath(root)) / Path(file).relative_to(root)
+
+
 def _is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def iter_files(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
-    """(file, root) pairs to load: a directory gives its .txt/.md files (recursive, sorted, hidden
-    files and folders skipped) with itself as root; a file given directly is kept with its folder as root
-    (so an unsupported one reaches load_document and is reported). Duplicates are dropped."""
+def _walk(folder: Path, follow_outside_links: bool) -> list[Path]:
+    """The .txt/.md entries under a folder, sorted, hidden ones skipped. Symbolic links, FIFOs and the like are
+    listed too so that load_document names the ones it refuses; a link to a folder inside is not followed (its
+    files are listed under their own names), one to a folder outside is listed (refused) or, when allowed,
+    walked once (a link loop cannot make the walk endless)."""
+    found: list[Path] = []
+    visited: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=follow_outside_links):
+        visited.add(os.path.realpath(dirpath))
+        kept = []
+        for name in dirnames:
+            sub = Path(dirpath) / name
+            if name.startswith("."):
+                continue
+            if sub.is_symlink():
+                real = os.path.realpath(sub)
+                if _inside(real, folder) or real in visited:
+                    continue
+                if not follow_outside_links:
+                    found.append(sub)  # named as a refused link
+                    continue
+                visited.add(real)
+            kept.append(name)
+        dirnames[:] = kept
+        # Broken links, loops and FIFOs land in filenames: kept, so they are named rather than skipped silently.
+        found += [Path(dirpath) / n for n in filenames if not n.startswith(".") and _is_supported(Path(n))]
+    found.sort(key=lambda p: p.relative_to(folder).as_posix())
+    # A link to a file of the same walk is left out: the file is indexed under its own name.
+    files = {os.path.realpath(p) for p in found if not p.is_symlink()}
+    return [p for p in found if not (p.is_symlink() and os.path.realpath(p) in files)]
+
+
+def iter_files(paths: Iterable[Path], follow_outside_links: bool = False) -> list[tuple[Path, Path]]:
+    """(file, root) pairs to load: a directory gives its .txt/.md entries (recursive, sorted, hidden
+    files and folders skipped) with itself as root; anything else given directly is kept with its folder as root
+    (so an unsupported file, a FIFO or a broken link reaches load_document and is named). Duplicates are
+    dropped. A path that does not exist raises IngestError."""
     out: list[tuple[Path, Path]] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
 
     def add(file: Path, root: Path) -> None:
-        key = file.resolve()
+        key = os.path.realpath(file)  # never raises, not even on a link loop
         if key not in seen:
             seen.add(key)
             out.append((file, root))
@@ -269,16 +428,9 @@ def iter_files(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
     for given in paths:
         given = Path(given)
         if given.is_dir():
-            found: list[Path] = []
-            for dirpath, dirnames, filenames in os.walk(given):
-                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-                for name in filenames:
-                    file = Path(dirpath) / name
-                    if not name.startswith(".") and _is_supported(file) and file.is_file():
-                        found.append(file)
-            for file in sorted(found, key=lambda p: p.relative_to(given).as_posix()):
+            for file in _walk(given, follow_outside_links):
                 add(file, given)
-        elif given.is_file():
+        elif os.path.lexists(given):
             add(given, given.parent)
         else:
             raise IngestError(given, "no such file or directory")

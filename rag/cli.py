@@ -20,6 +20,15 @@ from rag.types import collect
 
 EXIT_ERROR = 2  # a user error: bad setting, missing path, empty notebook
 EXIT_BUG = 1  # anything unexpected
+EXIT_SOME_FILES_FAILED = 3  # rag index: some files could not be indexed (each named on stderr), the rest was
+
+INDEX_EXIT_STATUSES = f"""exit status:
+  0  every file was indexed (or was already)
+  {EXIT_SOME_FILES_FAILED}  some files could not be indexed: each is named in one line on stderr, the rest was indexed
+  {EXIT_ERROR}  a path does not exist or a setting is wrong (the paths that exist are still indexed)
+  {EXIT_BUG}  an unexpected error
+  130  interrupted (Ctrl-C)
+"""
 
 
 def _notebook(settings: Settings):
@@ -44,13 +53,23 @@ def cmd_index(args, settings: Settings) -> int:
         report = nb.index(*found, progress=not args.json)
         if args.json:
             print(json.dumps(report.as_dict(), ensure_ascii=False))
+        if report.errors and not missing:
+            return EXIT_SOME_FILES_FAILED
     return EXIT_ERROR if missing else 0
 
 
+def _k(args, settings: Settings) -> int:
+    """-k, checked before anything loads: below 1 is one line, not an empty or negative slice."""
+    if args.k is not None and args.k < 1:
+        raise NotebookError(f"-k (passages to return) must be at least 1, not {args.k}")
+    return settings.k if args.k is None else args.k
+
+
 def cmd_search(args, settings: Settings) -> int:
+    k = _k(args, settings)
     nb = _notebook(settings)
     _require_documents(nb)
-    hits = nb.search(args.question, k=args.k or settings.k)
+    hits = nb.search(args.question, k=k)
     if args.json:
         keys = ("chunk_id", "source", "title", "text", "score")
         print(json.dumps({"hits": [{k: getattr(h, k) for k in keys} for h in hits]}, ensure_ascii=False))
@@ -79,6 +98,7 @@ def cmd_ask(args, settings: Settings) -> int:
 def cmd_eval(args, settings: Settings) -> int:
     from rag.evaluate import evaluate, format_report, load_questions
 
+    k = _k(args, settings)
     if not args.file.is_file():
         raise NotebookError(f"no such question file: {args.file}")
     try:
@@ -87,7 +107,7 @@ def cmd_eval(args, settings: Settings) -> int:
         raise NotebookError(f"{args.file}: not a JSONL question file ({err})") from err
     nb = _notebook(settings)
     _require_documents(nb)
-    report = evaluate(nb, questions, k=args.k or settings.k, answers=args.answers)
+    report = evaluate(nb, questions, k=k, answers=args.answers)
     print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
     return 0
 
@@ -141,7 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     k_help = f"passages to return (default: $RAG_K or {defaults['k'].default})"
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("index", parents=[common], help="index files or folders (default: seeds/)")
+    p = sub.add_parser(
+        "index",
+        parents=[common],
+        help="index files or folders (default: seeds/)",
+        epilog=INDEX_EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: $RAG_SEEDS, the seeds/ folder)")
     p.set_defaults(func=cmd_index)
 

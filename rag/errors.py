@@ -1,6 +1,14 @@
-"""The errors a user sees: each one's str() is the one-line message the CLI and the UI show as it is."""
+"""The errors a user sees: each one's str() is the one-line message the CLI and the UI show as it is; and notices."""
 
 from __future__ import annotations
+
+import sys
+
+
+def notice(line: str) -> None:
+    """Tell the user in one line on stderr about something the notebook worked around (a damaged keyword index
+    rebuilt, a read-only folder searched from a copy): the work goes on."""
+    print(f"rag: notice: {' '.join(line.split())}", file=sys.stderr, flush=True)
 
 
 class NotebookError(Exception):

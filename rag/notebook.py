@@ -14,10 +14,12 @@ from ingest.indexer import Indexer
 from rag.answer import Answerer, answer_script, make_answerer
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.index import Index
+from rag.index.storage import open_index, writing
 from rag.index.store import StoredChunk
 from rag.messages import EMPTY_NOTEBOOK
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
+from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, AnswerRequest, Delta, Final, Hit, IndexReport, collect
 
 T = TypeVar("T")
@@ -169,7 +171,7 @@ class Notebook:
     def chunk_index(self) -> Index:
         """The chunks (Chroma + BM25, kept in step by rag.index.Index): the only way anything writes them."""
         name = self.settings.collection_name()
-        return self._parts.get(("index", str(self.path.resolve()), name), lambda: Index(self.path, name))
+        return self._parts.get(("index", str(self.path.resolve()), name), lambda: open_index(self.path, name))
 
     @property
     def glossary(self):
@@ -246,15 +248,18 @@ class Notebook:
             home=self.home,
             batch_size=self.settings.embed_batch,
             progress=progress,
+            follow_outside_links=self.settings.follow_outside_links,
         )
-        report = indexer.run(flat)
+        with writing(self.chunk_index, self.path):  # a read-only folder or a full disk: one line naming it
+            report = indexer.run(flat)
         if progress:
             print(report.summary(), flush=True)
         return report
 
     def remove(self, source: str) -> int:
         """Take a source's chunks out of the index (its file is left alone); how many chunks went."""
-        return self.chunk_index.remove_source(source)
+        with writing(self.chunk_index, self.path):
+            return self.chunk_index.remove_source(source)
 
     def sources(self) -> list[dict]:
         """The indexed documents: source, title, date and chunk count."""
@@ -286,8 +291,9 @@ class Notebook:
     # ---- search and answers ---------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:
         """Top-k chunks for a question, dense and keyword rankings fused."""
+        question = clean_text(question)  # invisible characters and lone surrogates out
         self.chunk_index.sync()  # another process (rag index) may have changed Chroma since
-        return self.retriever.search(question, k or self.settings.k, sources)
+        return self.retriever.search(question, self.settings.k if k is None else k, sources)  # below 1: refused
 
     def ask_events(
         self, question: str, sources: list[str] | None = None, history: list | None = None
@@ -299,6 +305,7 @@ class Notebook:
         The answer is in the question's script; one written only in characters shared by both scripts takes the
         script of the user's earlier questions, else settings.default_script.
         """
+        question = clean_text(question)  # invisible characters and lone surrogates out
         script = answer_script(question, history, self.settings.default_script)
         if self.is_empty():
             text = EMPTY_NOTEBOOK.get(script, EMPTY_NOTEBOOK["en"])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
+from rag.errors import NotebookError
 from rag.index.keyword import KeywordIndex
 from rag.index.store import ChunkStore, StoredChunk
 from rag.settings import Settings
-from rag.text import bm25_terms, is_chinese
+from rag.text import bm25_terms, clean_text, is_chinese
 from rag.types import Hit
 
 
@@ -91,7 +94,11 @@ class HybridRetriever:
 
     def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:
         s = self.settings
-        k = k or s.k
+        k = s.k if k is None else k
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise NotebookError(f"k (passages to return) must be a whole number of at least 1, not {k!r}")
+        k = int(k)
+        question = clean_text(question)
         n = max(s.candidates, k)
         vector = np.asarray(self.embedder.embed_queries([question])[0])
         dense = self.dense(vector, n, sources)

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     collection: str = setting(
         "notebook", group="storage", description="Chroma collection name prefix; the embedder set-up is appended so a change re-embeds."
     )
+    follow_outside_links: bool = setting(
+        False,
+        group="storage", description="Index what symbolic links in an indexed folder point to outside it; off: such links are "
+        "refused with a one-line error (a link planted in a folder cannot bring /etc/passwd into the notebook).",
+    )
     seeds: Path = setting(REPO_ROOT / "seeds", group="storage", description="Folder indexed by `make run` and the UI's re-index button.")
     # embedding
     embedder: str = setting(

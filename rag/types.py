@@ -104,7 +104,8 @@ class IndexReport:
             f"added {self.added}, updated {self.updated}, removed {self.removed}, unchanged {self.unchanged} files; "
             f"{self.chunks} chunks in the index ({self.embedded} embedded)"
         )
-        return line + "".join(f"\nerror: {e}" for e in self.errors)
+        # Each failed file was named on stderr as it failed: the summary counts them instead of naming them again.
+        return line + (f"; {len(self.errors)} file(s) could not be indexed (named above)" if self.errors else "")
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import filecmp
+import itertools
+import os
 import re
 import shutil
+import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -49,10 +53,19 @@ def safe_name(name: str) -> str:
     return f"{stem}.{suffix.lower()}"
 
 
+def _names(target_name: str):
+    """The name itself, then "name (2).txt", "name (3).txt" ...: a second upload of a name never replaces the first."""
+    stem, _, suffix = target_name.rpartition(".")
+    yield target_name
+    for n in itertools.count(2):
+        yield f"{stem} ({n}).{suffix}"
+
+
 def save_upload(path: str | Path, folder: Path, name: str | None = None) -> Path:
     """Check an uploaded temp file (name, size, readable as text) and move a copy into `folder`; the saved path.
 
-    The copy is checked under a hidden name first, so a bad upload never replaces a good file of that name.
+    The copy is checked under a hidden name first, so a bad upload never replaces a good file. A file of that name
+    with other content is kept: the upload becomes "name (2).txt" (the same content again is the same file).
     """
     path = Path(path)
     name = name or path.name
@@ -60,15 +73,31 @@ def save_upload(path: str | Path, folder: Path, name: str | None = None) -> Path
     if path.stat().st_size > MAX_UPLOAD_BYTES:
         raise UploadError("too_big", original_name(name))
     folder.mkdir(parents=True, exist_ok=True)
-    target = (folder / target_name).resolve()
-    if target.parent != folder.resolve():  # belt and braces: safe_name never yields a separator
+    if (folder / target_name).resolve().parent != folder.resolve():  # belt and braces: safe_name never yields a separator
         raise UploadError("bad_name", original_name(name))
-    staging = folder / f".uploading-{target_name}"  # hidden: the indexer skips it
-    shutil.copyfile(path, staging)
+    # Hidden (the indexer skips it) and unique, so two uploads of one name at once do not share it.
+    fd, staged = tempfile.mkstemp(prefix=".uploading-", suffix=Path(target_name).suffix, dir=folder)
+    os.close(fd)
+    staging = Path(staged)
     try:
-        load_document(staging)
-    except IngestError as err:
+        shutil.copyfile(path, staging)
+        try:
+            load_document(staging)
+        except IngestError as err:
+            raise UploadError("unreadable", original_name(name), err.reason) from err
+        for candidate in _names(target_name):
+            target = folder / candidate
+            if target.is_file() and filecmp.cmp(staging, target, shallow=False):
+                return target.resolve()
+            try:
+                os.link(staging, target)  # fails when the name is taken, even by an upload saved a moment ago
+            except FileExistsError:
+                continue
+            except OSError:  # a file system without hard links
+                if target.exists():
+                    continue
+                staging.replace(target)
+            return target.resolve()
+    finally:
         staging.unlink(missing_ok=True)
-        raise UploadError("unreadable", original_name(name), err.reason) from err
-    staging.replace(target)
-    return target
+    raise AssertionError("unreachable: _names never ends")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
+from rag.errors import notice
 from rag.index.store import ChunkStore
 
 
@@ -53,25 +55,54 @@ class KeywordIndex:
             self.bm25.index([t or ["\u0000"] for t in terms], show_progress=False)
 
     def _save(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if self.bm25 is not None:
-            self.bm25.save(str(self.folder), show_progress=False)
-        # The manifest is written last: a crash before it leaves a folder that _load refuses.
-        (self.folder / "manifest.json").write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids}))
+        """Write the index beside Chroma; when the folder cannot be written (read-only media, a full disk) it stays
+        in memory for this process, with a one-line notice, and is rebuilt on the next start."""
+        manifest = self.folder / "manifest.json"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            # The manifest goes first and comes back last: a save that stops midway leaves a folder _load refuses.
+            manifest.unlink(missing_ok=True)
+            if self.bm25 is not None:
+                self.bm25.save(str(self.folder), show_progress=False)
+            partial = manifest.with_suffix(".json.partial")
+            partial.write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids}))
+            os.replace(partial, manifest)
+        except OSError as err:
+            notice(f"{self.folder}: keyword index not saved ({err.strerror or err}); kept in memory, rebuilt on the next start")
 
     def _load(self, want: str) -> bool:
+        """Load the saved index when it is the one for `want`; a damaged one (a truncated file) is reported in one
+        line and refused, so that sync rebuilds it from the terms stored in Chroma."""
         manifest = self.folder / "manifest.json"
         if not manifest.exists():
             return False
-        data = json.loads(manifest.read_text())
-        if data.get("fingerprint") != want:
+        try:
+            data = json.loads(manifest.read_text())
+            if data.get("fingerprint") != want:
+                return False
+            bm25 = self._read_bm25(data["ids"])
+        except Exception as err:  # noqa: BLE001 -- numpy, json and bm25s each fail their own way on a damaged file
+            notice(f"{self.folder}: keyword index damaged ({type(err).__name__}: {err}); rebuilt from the chunks in Chroma")
             return False
-        import bm25s
-
         self.ids = data["ids"]
         self.fingerprint = want
-        self.bm25 = bm25s.BM25.load(str(self.folder), show_progress=False) if self.ids else None
+        self.bm25 = bm25
         return True
+
+    def _read_bm25(self, ids: list[str]):
+        """The saved bm25s index for these ids (None when there are none), checked to have one row per id."""
+        if not ids:
+            return None
+        import bm25s
+
+        bm25 = bm25s.BM25.load(str(self.folder), show_progress=False)
+        scores = bm25.scores
+        if scores.get("num_docs") != len(ids):
+            raise ValueError(f"it holds {scores.get('num_docs')} chunks, the manifest {len(ids)}")
+        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+        if len(data) != len(indices) or not len(indptr) or indptr[-1] != len(data) or (len(indices) and indices.max() >= len(ids)):
+            raise ValueError("its score matrix is cut short or out of step")
+        return bm25
 
     def knows(self, term: str) -> bool:
         """Whether some chunk has the term."""

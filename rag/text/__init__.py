@@ -17,7 +17,15 @@ from rag.text.script import (
     traditional_chars,
 )
 from rag.text.sentences import sentence_cuts, sentence_spans
-from rag.text.terms import STOP_WORDS, bm25_terms, han_bigrams, keyword_tokens, matching_form
+from rag.text.terms import (
+    STOP_WORDS,
+    bm25_terms,
+    clean_text,
+    han_bigrams,
+    keyword_tokens,
+    matching_form,
+    strip_invisible,
+)
 
 # The name callers used before the split, until they move to matching_form (the keyword-matching form).
 to_simplified = matching_form
@@ -25,6 +33,7 @@ to_simplified = matching_form
 __all__ = [
     "STOP_WORDS",
     "bm25_terms",
+    "clean_text",
     "conversation_script",
     "converter",
     "detect_script",
@@ -37,6 +46,7 @@ __all__ = [
     "sentence_cuts",
     "sentence_spans",
     "simplified_chars",
+    "strip_invisible",
     "to_script",
     "to_simplified",
     "traditional_chars",

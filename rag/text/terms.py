@@ -9,6 +9,12 @@ from rag.text.script import ENGLISH_FUNCTION_WORDS, HAN, converter
 
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]", re.UNICODE)
 
+# Zero-width and direction-control characters (U+200B-U+200F, U+202A-U+202E, U+2060-U+2064, U+FEFF): invisible,
+# yet one inside a word splits it into two keywords (Iron\u200bwood), and overrides show text in another order.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# Half a UTF-16 pair, never a character: Python strings can hold one, tokenizers and encoders refuse it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 # Function words that carry no topic in either language; kept short on purpose (BM25's idf does the rest).
 CHINESE_STOP_WORDS = frozenset(
     """的 了 是 在 和 与 及 或 也 都 就 而 但 又 很 吗 呢 吧 啊 着 过 把 被 让 给 这 那 这个 那个 这些 那些 一个 什么 怎么
@@ -17,12 +23,23 @@ CHINESE_STOP_WORDS = frozenset(
 STOP_WORDS = CHINESE_STOP_WORDS | ENGLISH_FUNCTION_WORDS
 
 
+def strip_invisible(text: str) -> str:
+    """The text without zero-width and direction-control characters (documents lose them before chunking)."""
+    return _INVISIBLE.sub("", text)
+
+
+def clean_text(text: str) -> str:
+    """A question as the notebook reads it: no invisible characters, no lone surrogates (which no encoder takes)."""
+    return _LONE_SURROGATE.sub("", strip_invisible(text))
+
+
 def matching_form(text: str) -> str:
     """The form keyword matching compares texts in: Simplified, Taiwan vocabulary in Mainland words (軟體 → 软件).
 
     For matching only (BM25 terms, glossary look-ups, gold-answer checks), never for showing text: its
     phrase substitution rewrites words (程序 → 进程) and turns an already Simplified 为什么 into 为什幺; quotes
     shown to the user go through rag.text.script.to_script."""
+    text = strip_invisible(text)
     # OpenCC (pure Python) costs ~3 ms per chunk even when there is nothing to convert.
     return converter("tw2sp").convert(text) if HAN.search(text) else text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,7 @@ def test_binary_file(tmp_path: Path, data: bytes) -> None:
 
 def test_undecodable_file(tmp_path: Path) -> None:
     path = write(tmp_path, "bad.md", b"hello \x80\xff\x80\xff world \xff")
-    assert_error(path, "cannot decode as UTF-8, GB18030 or Big5")
+    assert_error(path, "cannot decode as UTF-8, GB18030, Big5, Shift-JIS, EUC-JP or EUC-KR")
 
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
@@ -177,3 +178,126 @@ def test_iter_files(tmp_path: Path) -> None:
     ]
     with pytest.raises(IngestError):
         iter_files([tmp_path / "nope"])
+
+
+# ---- files that are not plain files of the folder: links out, loops, dangling links, FIFOs -----------------
+
+
+def _links_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """docs/ with a real note, a link to a secret outside it, a loop, a dangling link and a FIFO (all .txt)."""
+    docs, outside = tmp_path / "docs", tmp_path / "outside"
+    write(docs, "note.txt", b"TPU and GPU notes.\n")
+    secret = write(outside, "secret.txt", b"root:x:0:0:root:/root:/bin/bash\n")
+    (docs / "passwd.txt").symlink_to(secret)
+    (docs / "loop-a.txt").symlink_to(docs / "loop-b.txt")
+    (docs / "loop-b.txt").symlink_to(docs / "loop-a.txt")
+    (docs / "dangling.md").symlink_to(tmp_path / "gone.md")
+    (docs / "same-note.txt").symlink_to(docs / "note.txt")  # inside: the note is indexed once, under its own name
+    (docs / "outside-folder").symlink_to(outside, target_is_directory=True)
+    os.mkfifo(docs / "pipe.txt")
+    return docs, outside
+
+
+def test_links_loops_and_fifos_are_listed_and_each_refused_in_one_line(tmp_path: Path) -> None:
+    docs, _ = _links_folder(tmp_path)
+    found = [f.name for f, _ in iter_files([docs])]
+    assert found == ["dangling.md", "loop-a.txt", "loop-b.txt", "note.txt", "outside-folder", "passwd.txt", "pipe.txt"]
+    reasons = {}
+    for file, root in iter_files([docs]):
+        try:
+            load_document(file, root)
+        except IngestError as err:
+            assert "\n" not in str(err) and str(err).startswith(str(file))
+            reasons[file.name] = err.reason
+    assert set(reasons) == set(found) - {"note.txt"}
+    assert "outside the indexed folder" in reasons["passwd.txt"] and "RAG_FOLLOW_OUTSIDE_LINKS" in reasons["passwd.txt"]
+    assert "outside the indexed folder" in reasons["outside-folder"]
+    assert reasons["loop-a.txt"] == reasons["loop-b.txt"] == "symbolic link loop"
+    assert "broken symbolic link" in reasons["dangling.md"]
+    assert reasons["pipe.txt"] == "a FIFO, not a regular file"  # and it was never opened: no hang
+    assert load_document(docs / "passwd.txt", docs, allow_outside_links=True).text.startswith("root:")
+
+
+def test_allowed_outside_links_walk_a_linked_folder_once_even_with_a_loop(tmp_path: Path) -> None:
+    docs, outside = _links_folder(tmp_path)
+    (outside / "back").symlink_to(outside, target_is_directory=True)  # a loop through the linked folder
+    found = {f.relative_to(docs).as_posix() for f, _ in iter_files([docs], follow_outside_links=True)}
+    assert "outside-folder/secret.txt" in found and "passwd.txt" not in found  # the same file, found once
+    assert not any("back" in f for f in found)
+
+
+def test_a_fifo_or_broken_link_given_directly_is_named_not_missing(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.md")
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    for name, reason in (("pipe.md", "FIFO"), ("dangling.txt", "broken symbolic link")):
+        [(file, root)] = iter_files([tmp_path / name])
+        with pytest.raises(IngestError, match=reason):
+            load_document(file, root)
+
+
+def test_a_notebook_refuses_a_link_out_and_forgets_sources_whose_files_are_gone(tmp_path: Path, capsys) -> None:
+    from rag import Notebook
+
+    docs, _ = _links_folder(tmp_path)
+    (docs / "note.txt").write_text("The Ironwood TPU is Google's seventh-generation chip.\n", encoding="utf-8")
+    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    report = nb.index(docs, progress=False)
+    assert report.added == 1 and [s["source"] for s in nb.sources()] == ["docs/note.txt"]
+    assert len(report.errors) == 6 and all("\n" not in e for e in report.errors)  # every bad entry named once
+    assert not any("root:x" in h.text for h in nb.search("root bash", k=5))
+
+    allowed = nb.with_settings(follow_outside_links=True)
+    allowed.index(docs, progress=False)
+    assert {s["source"] for s in nb.sources()} == {"docs/note.txt", "docs/outside-folder/secret.txt"}
+    (docs / "outside-folder").unlink()
+    allowed.index(docs, progress=False)
+    assert {s["source"] for s in nb.sources()} == {"docs/note.txt", "docs/passwd.txt"}  # the link's name
+    (docs / "passwd.txt").unlink()
+    allowed.index(docs, progress=False)
+    assert [s["source"] for s in nb.sources()] == ["docs/note.txt"]
+    assert not any("root:x" in h.text for h in nb.search("root bash", k=5))
+
+    # A file outside the home indexed by name has an absolute source: it leaves once the file is gone.
+    lone = write(tmp_path.parent / f"{tmp_path.name}-elsewhere", "lone.txt", b"A lone note about HBM memory.\n")
+    nb.index(lone, progress=False)
+    assert str(lone.resolve()) in {s["source"] for s in nb.sources()}
+    lone.unlink()
+    nb.index(docs, progress=False)
+    assert [s["source"] for s in nb.sources()] == ["docs/note.txt"]
+    assert nb.chunk_index.in_step()
+
+
+# ---- Japanese and Korean legacy encodings, invisible characters ----------------------------------------------
+
+JA = (
+    "最近、東京の研究チームは人工知能が賭博をシミュレーションする時に、人間のように非合理的な選択をするかどうかを"
+    "調べました。結果として、モデルに賭け金を決めさせると、どんどん多く賭けるようになることが分かりました。"
+)
+KO = (
+    "최근 한국의 한 연구는 매우 흥미롭습니다. 그들은 인공지능이 도박을 시뮬레이션할 때 사람처럼 비합리적인 선택을 "
+    "하는지 알고 싶어했습니다. 결과적으로 모델이 스스로 베팅 금액을 정하게 하면 점점 더 많이 베팅하게 됩니다."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "codec", "encoding"),
+    [(JA, "shift_jis", "cp932"), (JA, "cp932", "cp932"), (JA, "euc_jp", "euc_jp"), ("こんにちは世界", "shift_jis", "cp932"),
+     (KO, "euc_kr", "cp949"), (KO, "cp949", "cp949"), ("안녕하세요 세계", "euc_kr", "cp949")],
+)  # fmt: skip
+def test_shift_jis_euc_jp_and_euc_kr_are_read_as_japanese_and_korean_not_garbage_chinese(
+    tmp_path: Path, text: str, codec: str, encoding: str
+) -> None:
+    doc = load_document(write(tmp_path, "legacy.txt", text.encode(codec)))
+    assert (doc.text, doc.encoding) == (text, encoding)
+
+
+@pytest.mark.parametrize("codec", ["gb18030", "big5"])
+def test_short_chinese_that_also_decodes_as_korean_stays_chinese(codec: str) -> None:
+    for words in ("你好世界", "台積電 代工 晶片", SIMP if codec == "gb18030" else TRAD):
+        assert decode_bytes(words.encode(codec))[0] == words
+
+
+def test_zero_width_and_direction_characters_are_stripped_before_chunking(tmp_path: Path) -> None:
+    hidden = "\ufeffIron\u200bwood \u202eTPU\u202c 是 Google 的\u200d晶\u2060片。\u200e\u200f\u2061\u2064"
+    doc = load_document(write(tmp_path, "hidden.md", hidden.encode("utf-8")))
+    assert doc.text == "Ironwood TPU 是 Google 的晶片。"

@@ -130,3 +130,27 @@ def test_serve_binds_where_the_settings_say(monkeypatch):
     assert calls[-1]["host"] == "0.0.0.0" and calls[-1]["port"] == 8123
     assert cli.main(["serve", "--port", "9000"]) == 0
     assert calls[-1]["port"] == 9000
+
+
+def test_index_exit_status_tells_a_partial_run_from_a_clean_one_and_names_each_failure_once(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "note.md").write_text("# Note\n\nThe notebook indexes this sentence.\n", encoding="utf-8")
+    (docs / "blob.txt").write_bytes(bytes(range(256)) * 4)
+    os.mkfifo(docs / "pipe.txt")
+    env = {"RAG_PATH": str(tmp_path / ".rag"), "RAG_HOME": str(tmp_path)}
+    out = run_rag("index", str(docs), env=env)
+    assert out.returncode == 3, out.stderr
+    both = out.stdout + out.stderr
+    assert both.count("blob.txt") == 1 and both.count("pipe.txt") == 1 and "Traceback" not in both
+    assert "2 file(s) could not be indexed" in out.stdout and "added 1" in out.stdout
+    (docs / "blob.txt").unlink()
+    (docs / "pipe.txt").unlink()
+    assert run_rag("index", str(docs), env=env).returncode == 0
+    assert "3  some files could not be indexed" in run_rag("index", "--help").stdout
+
+
+def test_a_missing_folder_and_a_k_below_one_are_one_line_errors(tmp_path):
+    assert_one_line_error(run_rag("--path", str(tmp_path / ".rag"), "index", str(tmp_path / "no-such-folder")), "no-such-folder")
+    for k in ("-1", "0"):
+        assert_one_line_error(run_rag("--path", str(tmp_path / ".rag"), "search", "TPU", "-k", k), "-k", "at least 1")

@@ -44,3 +44,33 @@ def test_rrf_and_score_fusion_are_both_selectable(seeds_notebook):
     assert all(h.score < 0.1 for h in by_rank)  # reciprocal ranks, not normalised scores
     assert any("Bragawatt" in h.text for h in by_rank)
     assert seeds_notebook.settings.fusion == "score"  # the view left the shared notebook alone
+
+
+@pytest.fixture(scope="module")
+def tiny_notebook(tmp_path_factory):
+    from rag import Notebook
+
+    home = tmp_path_factory.mktemp("tiny")
+    (home / "docs").mkdir()
+    (home / "docs" / "ironwood.md").write_text("# Ironwood\n\nIronwood 是 Google 第七代 TPU 晶片。\n", encoding="utf-8")
+    (home / "docs" / "dram.txt").write_text("DRAM prices follow a cycle; margins turn negative at the bottom.\n", encoding="utf-8")
+    nb = Notebook(path=home / ".rag", home=home)
+    nb.index(home / "docs", progress=False)
+    return nb
+
+
+def test_a_question_with_a_lone_surrogate_or_invisible_characters_is_answered(tiny_notebook):
+    for question in ("Iron\ud800wood TPU?", "Iron\u200bwood\u202e TPU?"):
+        hits = tiny_notebook.search(question, k=1)
+        assert hits[0].source == "docs/ironwood.md" and hits[0].keyword_rank == 1
+        answer = tiny_notebook.ask(question)
+        assert answer.citations and answer.citations[0].source == "docs/ironwood.md"
+
+
+@pytest.mark.parametrize("k", [-1, 0, 2.5, True])
+def test_k_below_one_or_not_a_whole_number_is_a_one_line_error(tiny_notebook, k):
+    from rag.errors import NotebookError
+
+    with pytest.raises(NotebookError, match="at least 1"):
+        tiny_notebook.search("TPU", k=k)
+    assert len(tiny_notebook.search("TPU", k=1)) == 1

@@ -115,3 +115,19 @@ def test_the_passages_panel_shows_the_rewritten_query_and_strikes_unsupported_cl
     assert "<del>⚠ TPU costs 87% less &lt;b&gt;than&lt;/b&gt; GPUs.</del>" in panel  # escaped, struck, flagged
     assert "No passages cited." in panel
     assert passages_html(Answer(text="x", refused=False), 0) == "<p class='meta'>No passages cited.</p>"
+
+
+def test_a_second_upload_of_a_name_is_kept_beside_the_first(tmp_path):
+    folder = tmp_path / "uploads"
+    sent = tmp_path / "in" / "筆記.txt"
+    sent.parent.mkdir()
+    sent.write_text("第一版的內容。", encoding="utf-8")
+    first = save_upload(sent, folder)
+    assert save_upload(sent, folder) == first  # the same content again is the same file
+    sent.write_text("第二版的內容。", encoding="utf-8")
+    second = save_upload(sent, folder)
+    sent.write_text("第三版的內容。", encoding="utf-8")
+    third = save_upload(sent, folder)
+    assert [p.name for p in (first, second, third)] == ["筆記.txt", "筆記 (2).txt", "筆記 (3).txt"]
+    assert [p.read_text(encoding="utf-8") for p in (first, second, third)] == ["第一版的內容。", "第二版的內容。", "第三版的內容。"]
+    assert sorted(p.name for p in folder.iterdir()) == ["筆記 (2).txt", "筆記 (3).txt", "筆記.txt"]  # no staging left

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 
 import numpy as np
 import pytest
@@ -46,3 +48,66 @@ def test_a_term_no_chunk_has_gets_the_highest_idf(keywords):
     assert not keywords.knows("sourdough")
     assert keywords.idf("sourdough") == pytest.approx(math.log(1 + (len(DOCS) + 0.5) / 0.5))
     assert keywords.idf("sourdough") > max(keywords.idf(t) for doc in DOCS for t in doc)
+
+
+# ---- a damaged or unsavable keyword index: rebuilt from Chroma, kept in memory ------------------------------
+
+
+def saved_index(tmp_path) -> tuple[ChunkStore, KeywordIndex]:
+    store = ChunkStore(tmp_path, "damage")
+    ids = [f"c{i}" for i in range(len(DOCS))]
+    metas = [{"source": "s.txt", "terms": " ".join(terms)} for terms in DOCS]
+    store.upsert(ids, np.eye(len(ids), dtype=np.float32), [" ".join(t) for t in DOCS], metas)
+    KeywordIndex(tmp_path / "bm25").sync(store)
+    return store, KeywordIndex(tmp_path / "bm25")  # a fresh one loads what was saved, as the next start does
+
+
+@pytest.mark.parametrize("damaged", ["indptr.csc.index.npy", "data.csc.index.npy", "vocab.index.json", "manifest.json"])
+def test_a_truncated_keyword_index_file_is_rebuilt_with_a_one_line_notice(tmp_path, capsys, damaged):
+    store, index = saved_index(tmp_path)
+    path = tmp_path / "bm25" / damaged
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    index.sync(store)
+    notice = capsys.readouterr().err.strip()
+    assert notice.startswith(f"rag: notice: {tmp_path / 'bm25'}: keyword index damaged") and "\n" not in notice
+    assert "rebuilt from the chunks in Chroma" in notice
+    assert [i for i, _ in index.search(["nvidia"], 5)] == ["c1"]
+    again = KeywordIndex(tmp_path / "bm25")  # the rebuilt index was saved: the next start loads it quietly
+    again.sync(store)
+    assert capsys.readouterr().err == "" and [i for i, _ in again.search(["nvidia"], 5)] == ["c1"]
+
+
+def test_a_keyword_index_that_cannot_be_saved_is_kept_in_memory(tmp_path, capsys, monkeypatch):
+    import bm25s
+
+    store, _ = saved_index(tmp_path)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(bm25s.BM25, "save", full)
+    index = KeywordIndex(tmp_path / "bm25")
+    index.sync(store, rebuild=True)
+    notice = capsys.readouterr().err.strip()
+    assert notice == (
+        f"rag: notice: {tmp_path / 'bm25'}: keyword index not saved (No space left on device); kept in memory, "
+        "rebuilt on the next start"
+    )
+    assert [i for i, _ in index.search(["nvidia"], 5)] == ["c1"]
+    monkeypatch.undo()
+    assert not (tmp_path / "bm25" / "manifest.json").exists()  # a half-saved folder is never loaded
+    KeywordIndex(tmp_path / "bm25").sync(store)
+    assert "rebuilt" not in capsys.readouterr().err  # no manifest: rebuilt and saved, nothing was damaged
+
+
+def test_a_notebook_whose_keyword_file_is_truncated_still_searches(tmp_path, capsys):
+    from rag import Notebook
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "hbm.md").write_text("# HBM\n\nHBM stacks DRAM dies on a GPU package.\n", encoding="utf-8")
+    Notebook(path=tmp_path / ".rag", home=tmp_path).index(tmp_path / "docs", progress=False)
+    [bm25_file] = (tmp_path / ".rag" / "bm25").glob("*/data.csc.index.npy")
+    bm25_file.write_bytes(b"")
+    hits = Notebook(path=tmp_path / ".rag", home=tmp_path).search("HBM stacks", k=1)
+    assert hits[0].source == "docs/hbm.md" and hits[0].keyword_rank == 1
+    assert "keyword index damaged" in capsys.readouterr().err

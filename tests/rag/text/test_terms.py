@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.text.terms import STOP_WORDS, bm25_terms, han_bigrams, keyword_tokens, matching_form
+from rag.text.terms import STOP_WORDS, bm25_terms, clean_text, han_bigrams, keyword_tokens, matching_form
 
 
 def test_matching_form_is_simplified_with_mainland_words():
@@ -24,3 +24,13 @@ def test_bm25_terms_add_han_bigrams_in_the_matching_form():
     terms = bm25_terms("資料中心 GPUs", for_query=True)
     assert "gpus" in terms or "gpu" in terms
     assert terms[-3:] == ["数据", "据中", "中心"]
+
+
+def test_invisible_characters_do_not_split_keywords():
+    assert bm25_terms("Iron\u200bwood 晶\u200d片 \u202eTPU\u202c") == bm25_terms("Ironwood 晶片 TPU")
+    assert keyword_tokens("\ufeffNVI\u2060DIA") == keyword_tokens("NVIDIA") == ["nvidia"]
+
+
+def test_clean_text_drops_lone_surrogates_and_invisible_characters():
+    assert clean_text("TPU\ud800 能否\udfff取代\u200bGPU") == "TPU 能否取代GPU"
+    assert clean_text("😀 emoji stay") == "😀 emoji stay"
