@@ -15,7 +15,7 @@ from gradio.http_server import Server
 from rag import Notebook
 from rag.offline import go_offline
 from ui import handlers, render, session
-from ui.chat import TextChatbot
+from ui.chat import text_chatbot
 from ui.guard import HostGuard, allowed_hosts
 from ui.labels import DEFAULT_LANGUAGE, LANGUAGES, labels
 from ui.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
@@ -75,7 +75,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                     k = gr.Slider(1, 20, value=notebook.settings.k, step=1, label=L0["k"], elem_id="k")
                     show_scores = gr.Checkbox(False, label=L0["scores"], elem_id="scores")
             with gr.Column(scale=4, min_width=360):
-                chatbot = TextChatbot(
+                chatbot = text_chatbot(
                     label=L0["chat"],
                     elem_id="chatbot",
                     height=560,

@@ -1,0 +1,26 @@
+"""The chat box keeps messages as text: escaped for the page, the same text back in the handlers."""
+
+from __future__ import annotations
+
+from ui.chat import escape_text, text_chatbot, unescape_text
+
+PAYLOAD = 'lamp <img src="http://198.51.100.7/pixel.png"> & <a style="position:fixed">log in</a> &amp;lt; [1]\nnext'
+
+
+def test_escape_round_trip_is_exact():
+    escaped = escape_text(PAYLOAD)
+    assert "<" not in escaped and ">" not in escaped
+    assert unescape_text(escaped) == PAYLOAD
+    assert escape_text("AT&T [1]") == "AT&amp;T [1]"
+
+
+def test_chatbot_sends_text_to_the_page_and_hands_the_same_text_back():
+    chatbot = text_chatbot(render=False)
+    history = [{"role": "user", "content": "why?"}, {"role": "assistant", "content": PAYLOAD}]
+    to_page = chatbot.postprocess(history)
+    sent = to_page.root[1].content[0].text
+    assert "<img" not in sent and "&lt;img" in sent and "\n" in sent
+    back = chatbot.preprocess(to_page)
+    assert [m["content"][0]["text"] for m in back] == ["why?", PAYLOAD]
+    config = chatbot.get_config()
+    assert config["render_markdown"] is False and config["latex_delimiters"] == []
