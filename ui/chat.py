@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import re
+from abc import ABCMeta
 from typing import Any
 
 import gradio as gr
+from gradio.component_meta import ComponentMeta
 from gradio.components.chatbot import ChatbotDataMessages, TextMessage
 
 _ENTITY = re.compile(r"&(amp|lt|gt);")
@@ -23,38 +25,49 @@ def unescape_text(text: str) -> str:
     return _ENTITY.sub(lambda m: _UNESCAPED[m.group(1)], text)
 
 
-def text_chatbot(**options: Any) -> gr.Chatbot:
-    """A gr.Chatbot whose messages are plain text.
+class _NoStubMeta(ComponentMeta):
+    """Gradio's component metaclass minus its side effect: it writes a .pyi next to every component's module.
+    TextChatbot adds no events and no __init__, the only things ComponentMeta.__new__ handles besides that file."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any]):
+        return ABCMeta.__new__(mcs, name, bases, attrs)
+
+
+class TextChatbot(gr.Chatbot, metaclass=_NoStubMeta):
+    """gr.Chatbot whose messages are plain text (build it with text_chatbot()).
 
     Gradio's chat renders each message as Markdown, then HTML, and its sanitizer keeps <img src=http…>, <form>,
     <input> and inline styles: a quoted document sentence could load a tracking pixel or cover the page with a link.
-    So Markdown (and LaTeX) is off, the text is HTML-escaped on its way to the page and unescaped on its way back
-    (handlers see the real text), and line breaks come from CSS (white-space: pre-wrap, ui/static/notebook.css).
-    The page's own markup, the [n] citation links, is added in the browser from the text (ui/static/citations.js).
-    The conversions are set on this one instance: a Chatbot subclass would be a new component to Gradio's page.
+    So the text is HTML-escaped on its way to the page and unescaped on its way back (handlers see the real text).
+    A class, not a patched instance: Gradio rebuilds a session's component from its class on gr.update (relabel).
     """
-    value = options.pop("value", None)  # Gradio converts an initial value in __init__, before the escaping is set
-    chatbot = gr.Chatbot(render_markdown=False, sanitize_html=True, latex_delimiters=[], allow_tags=False, **options)
-    to_page, from_page = chatbot.postprocess, chatbot.preprocess
 
-    def postprocess(value: Any) -> ChatbotDataMessages:
-        data = to_page(value)
+    # The page draws it with Chatbot's own code: Chatbot's block name (Gradio's template mark) and class id.
+    is_template = True
+
+    @classmethod
+    def get_component_class_id(cls) -> str:
+        return gr.Chatbot.get_component_class_id()
+
+    def postprocess(self, value: Any) -> ChatbotDataMessages:
+        data = super().postprocess(value)
         for message in data.root:
             for part in message.content:
                 if isinstance(part, TextMessage):
                     part.text = escape_text(part.text)
         return data
 
-    def preprocess(payload: Any) -> list[Any]:
-        messages = from_page(payload)
+    def preprocess(self, payload: Any) -> list[Any]:
+        messages = super().preprocess(payload)
         for message in messages:
             for part in message.get("content", []):
                 if isinstance(part, dict) and part.get("type") == "text":
                     part["text"] = unescape_text(part["text"])
         return messages
 
-    chatbot.postprocess = postprocess  # type: ignore[method-assign]
-    chatbot.preprocess = preprocess  # type: ignore[method-assign]
-    if value is not None:
-        chatbot.value = postprocess(value).model_dump()
-    return chatbot
+
+def text_chatbot(**options: Any) -> TextChatbot:
+    """The chat box with Markdown and LaTeX off (the text is shown as written; line breaks come from CSS
+    white-space: pre-wrap in ui/static/notebook.css). The page's own markup, the [n] citation links, is added in
+    the browser from the text (ui/static/citations.js)."""
+    return TextChatbot(render_markdown=False, sanitize_html=True, latex_delimiters=[], allow_tags=False, **options)

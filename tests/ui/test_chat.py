@@ -24,3 +24,12 @@ def test_chatbot_sends_text_to_the_page_and_hands_the_same_text_back():
     assert [m["content"][0]["text"] for m in back] == ["why?", PAYLOAD]
     config = chatbot.get_config()
     assert config["render_markdown"] is False and config["latex_delimiters"] == []
+
+
+def test_a_relabelled_chatbot_still_escapes():
+    """Gradio rebuilds a session's component from its class and constructor arguments on gr.update (relabel)."""
+    chatbot = text_chatbot(label="Chat", render=False)
+    rebuilt = type(chatbot)(**{**chatbot.constructor_args, "label": "對話", "render": False})
+    sent = rebuilt.postprocess([{"role": "assistant", "content": PAYLOAD}]).root[0].content[0].text
+    assert sent == escape_text(PAYLOAD)
+    assert rebuilt.get_config()["name"] == "chatbot"
