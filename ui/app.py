@@ -15,7 +15,7 @@ from gradio.http_server import Server
 from rag import Notebook
 from rag.offline import go_offline
 from ui import handlers, render, session
-from ui.chat import text_chatbot
+from ui.chat import TextMarkdown, text_chatbot
 from ui.guard import HostGuard, allowed_hosts
 from ui.labels import DEFAULT_LANGUAGE, LANGUAGES, labels
 from ui.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
@@ -62,7 +62,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                         )
                         remove_button = gr.Button(L0["remove"], elem_id="remove", scale=1, min_width=70)
                     reindex_button = gr.Button(L0["reindex"], variant="secondary", elem_id="reindex", size="sm")
-                status = gr.Markdown(elem_id="status")
+                status = TextMarkdown(elem_id="status")  # file names and titles: text, never markup
                 with gr.Accordion(L0["settings"], open=False, elem_id="settings"):
                     backend = gr.Dropdown(
                         session.answer_backends(notebook),

@@ -1,4 +1,5 @@
-"""The chat box: every message (question, answer, quoted passage, model output) is shown as text, never as HTML."""
+"""Text-only components: the chat box and the status line show every message (question, answer, quoted passage,
+model output, file name, document title) as text, never as HTML."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from gradio.component_meta import ComponentMeta
 from gradio.components.chatbot import ChatbotDataMessages, TextMessage
 
 _ENTITY = re.compile(r"&(amp|lt|gt);")
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-%'-/:;=?@\[-`{-~])")  # ASCII punctuation but & < > (entities below)
 _UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
 
 
@@ -23,6 +25,12 @@ def escape_text(text: str) -> str:
 def unescape_text(text: str) -> str:
     """The exact inverse of escape_text (one pass, so a literal "&amp;lt;" in a message survives the round trip)."""
     return _ENTITY.sub(lambda m: _UNESCAPED[m.group(1)], text)
+
+
+def markdown_text(text: str) -> str:
+    """Markdown that shows exactly this text: punctuation backslash-escaped (no links, images, emphasis, autolinks),
+    & < > as entities (no HTML); line breaks, including Markdown's "  \n", stay line breaks."""
+    return escape_text(_MARKDOWN_PUNCTUATION.sub(r"\\\1", text))
 
 
 class _NoStubMeta(ComponentMeta):
@@ -71,3 +79,16 @@ def text_chatbot(**options: Any) -> TextChatbot:
     white-space: pre-wrap in ui/static/notebook.css). The page's own markup, the [n] citation links, is added in
     the browser from the text (ui/static/citations.js)."""
     return TextChatbot(render_markdown=False, sanitize_html=True, latex_delimiters=[], allow_tags=False, **options)
+
+
+class TextMarkdown(gr.Markdown, metaclass=_NoStubMeta):
+    """gr.Markdown for status text made of file names and document titles: shown as written (markdown_text)."""
+
+    is_template = True  # drawn by Markdown's own page code
+
+    @classmethod
+    def get_component_class_id(cls) -> str:
+        return gr.Markdown.get_component_class_id()
+
+    def postprocess(self, value: str | None) -> str | None:
+        return None if value is None else super().postprocess(markdown_text(value))

@@ -265,24 +265,34 @@ The keeper's cat is called Biscuit ![pixel](http://{OUTSIDE}/md.png) and sleeps 
 HOSTILE_QUESTIONS = {
     "What does the Harbor Lighthouse keeper do every evening?": f'<img src="http://{OUTSIDE}/pixel.png">',
     "When was the lighthouse tower painted red?": "Session expired, click to log in again</a>",
-    "Where do visitors sign the guest book?": '<input type="password"',
     "Where did the lens of the lamp come from?": "<iframe src=",
     "What is the keeper's cat called?": f"![pixel](http://{OUTSIDE}/md.png)",
+    "Where do visitors sign the guest book?": '<input type="password"',  # last: the copy check below
 }
+# A document whose title is a payload: titles show in the document list, the remove picker and the status line.
+NOTICE = f"""# Notice <img src="http://{OUTSIDE}/title.png"> <a href="http://{OUTSIDE}/x" style="position:fixed;inset:0">Log in</a>
+
+The harbor office opens at nine on weekdays & closes at noon on Saturdays.
+"""
 # Elements a document must never bring into the page, wherever its text is shown.
 LIVE_MARKUP = """() => {
-  // where document text is shown: chat messages, the passages panel, the source panel
-  const areas = ['#chatbot .message-content', '#passages .passage', '#source-panel .source-doc'];
+  // where document text is shown: chat messages, passages, the source panel (nothing of Gradio's own inside)
+  const text = ['#chatbot .message-content', '#passages .passage', '#source-panel .source-doc'];
+  // and Gradio blocks showing titles and file names (their own inputs and styles aside)
+  const lists = ['#status', '#scope', '#remove-pick'];
   const found = [];
-  for (const area of areas) {
-    for (const el of document.querySelectorAll(
-        ['img', 'form', 'input', 'iframe', 'button', 'svg', '[style]'].map(tag => `${area} ${tag}`).join(', '))) {
-      found.push(el.outerHTML.slice(0, 120));
+  const look = (areas, tags) => {
+    for (const area of areas) {
+      for (const el of document.querySelectorAll(tags.map(tag => `${area} ${tag}`).join(', '))) {
+        found.push(el.outerHTML.slice(0, 120));
+      }
+      for (const a of document.querySelectorAll(`${area} a`)) {
+        if (!(a.getAttribute('href') || '').startsWith('#')) found.push(a.outerHTML.slice(0, 120));
+      }
     }
-    for (const a of document.querySelectorAll(`${area} a`)) {
-      if (!(a.getAttribute('href') || '').startsWith('#')) found.push(a.outerHTML.slice(0, 120));
-    }
-  }
+  };
+  look(text, ['img', 'form', 'input', 'iframe', 'button', 'svg', '[style]']);
+  look(lists, ['img', 'form', 'iframe', '[style*="fixed"]']);
   for (const el of document.querySelectorAll('[src*="OUTSIDE"], [href*="OUTSIDE"], [action*="OUTSIDE"]')) {
     found.push(el.outerHTML.slice(0, 120));
   }
@@ -298,6 +308,7 @@ def hostile_url(seeds_notebook, tmp_path_factory, free_port) -> Iterator[str]:
     home = tmp_path_factory.mktemp("hostile-home")
     (home / "seeds").mkdir()
     (home / "seeds" / "lighthouse.md").write_text(HOSTILE, encoding="utf-8")
+    (home / "seeds" / "notice.md").write_text(NOTICE, encoding="utf-8")
     nb = Notebook(
         path=home / ".rag",
         home=home,
@@ -305,7 +316,7 @@ def hostile_url(seeds_notebook, tmp_path_factory, free_port) -> Iterator[str]:
         embedder=seeds_notebook.embedder,
         dense_embedder=seeds_notebook.dense_embedder,
     )
-    assert nb.index(home / "seeds", progress=False).added == 1
+    assert nb.index(home / "seeds", progress=False).added == 2
     yield from serve_page(nb, free_port())
 
 
@@ -320,6 +331,11 @@ def test_document_html_is_shown_as_text_and_nothing_leaves_loopback(browser, hos
             page.wait_for_function(
                 "(p) => document.querySelector('#source-panel mark')?.innerText.includes(p)", arg=payload
             )
+        # The copy button copies the answer as written, not as the escaped text the page received.
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.locator("#chatbot button[aria-label='Copy message']").last.click()
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        assert '<input type="password"' in copied and "&lt;" not in copied and "[1]" in copied
         # The user's own question quoting a payload is text too, and so are search-only results.
         question = f'When was the tower painted <img src="http://{OUTSIDE}/question.png">?'
         ask(page, question)
@@ -333,6 +349,14 @@ def test_document_html_is_shown_as_text_and_nothing_leaves_loopback(browser, hos
         # Messages are text that keeps its line breaks.
         assert page.evaluate("() => getComputedStyle(document.querySelector('#chatbot .md')).whiteSpace") == "pre-wrap"
 
+        # A title made of markup is text in the document list, the remove picker and the status line.
+        assert page.locator("#scope label", has_text="notice.md").count() == 1
+        assert page.evaluate(LIVE_MARKUP) == []
+        page.click("#remove-pick input")
+        page.get_by_role("option").filter(has_text="notice.md").click()
+        page.click("#remove")
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('notice.md')")
+        assert f'Notice <img src="http://{OUTSIDE}/title.png">' in page.inner_text("#status")
         assert page.evaluate(LIVE_MARKUP) == []
         assert (
             page.locator("text=Session expired, click to log in again").first.evaluate(
