@@ -32,7 +32,7 @@ def static(name: str) -> str:
 
 
 def build_app(notebook: Notebook) -> gr.Blocks:
-    """The notebook page for one notebook (launch it with `launch_options()`); the events are ui.handlers'."""
+    """The notebook page for one notebook (serve it with `start()` or `serve()`); the events are ui.handlers'."""
     L0 = labels(DEFAULT_LANGUAGE)
 
     # ---- layout ---------------------------------------------------------------------------------------------

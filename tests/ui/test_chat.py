@@ -33,3 +33,13 @@ def test_a_relabelled_chatbot_still_escapes():
     sent = rebuilt.postprocess([{"role": "assistant", "content": PAYLOAD}]).root[0].content[0].text
     assert sent == escape_text(PAYLOAD)
     assert rebuilt.get_config()["name"] == "chatbot"
+
+
+def test_status_text_shows_names_and_titles_as_written():
+    from ui.chat import TextMarkdown, markdown_text
+
+    title = '✓ Removed Notice <img src="http://198.51.100.7/t.png"> [log in](http://198.51.100.7) **now** AT&T'
+    shown = markdown_text(title + "  \nnext line")
+    assert "<img" not in shown and "](" not in shown and "**" not in shown and "&amp;T" in shown
+    assert "  \nnext line" in shown  # the status line's own line breaks stay
+    assert TextMarkdown(render=False).postprocess(title) == markdown_text(title)
