@@ -23,6 +23,7 @@ from ui.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
 EXAMPLES = ["TPU能否取代GPU?", "亞馬遜機房裡最多的CPU是哪種?", "how profitable is the DRAM business over a cycle?"]
 # System fonts only: the default theme pulls web fonts from a CDN, which an offline laptop cannot reach.
 THEME = gr.themes.Soft(font=["system-ui", "Noto Sans CJK TC", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+GRACE_S = 3  # on Ctrl-C, open pages' event streams get this long to close before the server stops anyway
 NOTEBOOK_LOCK = "notebook"  # events that read or change the index run one at a time
 
 
@@ -172,16 +173,19 @@ def launch_options() -> dict[str, Any]:
 
 def asgi_app(blocks: gr.Blocks, host: str, port: int, extra_hosts: str = "") -> FastAPI:
     """The page as an ASGI app behind ui.guard.HostGuard (loopback Host and same-origin requests only, plus
-    `extra_hosts`). Gradio's own launch() puts its CORS layer outside any middleware we could give it, so the page
-    is mounted on an app of ours whose outermost layer is the guard."""
+    `extra_hosts`, plus the bind address when it is a specific one). Gradio's own launch() puts its CORS layer
+    outside any middleware we could give it, so the page is mounted on an app of ours whose outermost layer is the
+    guard."""
+    bound = [] if host in ("", "0.0.0.0", "::") else [f"[{host}]" if ":" in host else host]  # a wildcard names none
     outer = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    outer.add_middleware(HostGuard, hosts=allowed_hosts(port, extra_hosts))
+    outer.add_middleware(HostGuard, hosts=allowed_hosts(port, [*bound, *extra_hosts.split(",")]))
     return gr.mount_gradio_app(outer, blocks.queue(), path="/", server_name=host, server_port=port, **launch_options())
 
 
 def start(blocks: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, extra_hosts: str = "") -> Server:
     """Serve the page in a background thread (tests, embedding); `.close()` stops it."""
-    config = uvicorn.Config(asgi_app(blocks, host, port, extra_hosts), host=host, port=port, log_level="warning")
+    app = asgi_app(blocks, host, port, extra_hosts)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
     server = Server(config)
     server.run_in_thread()
     return server
@@ -198,4 +202,4 @@ def serve(path: str | Path = ".rag", host: str = "127.0.0.1", port: int = 7860, 
     _ = notebook.retriever, notebook.answerer  # load the models before the first question, not during it
     app = asgi_app(build_app(notebook), host, port, notebook.settings.allowed_hosts)
     print(f"Notebook on http://{host}:{port}", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)

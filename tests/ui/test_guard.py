@@ -96,3 +96,20 @@ def test_allowed_hosts_is_a_serve_setting(monkeypatch):
     settings = Settings()
     assert settings.allowed_hosts == "notebook.lan"
     assert "RAG_ALLOWED_HOSTS" in [name for name, _, _ in settings.grouped()["serve"]]
+
+
+def test_a_specific_bind_address_is_allowed_a_wildcard_names_none():
+    import gradio as gr
+
+    from ui.app import asgi_app
+    from ui.guard import HostGuard
+
+    def hosts(bind: str, extra: str = "") -> frozenset[str]:
+        with gr.Blocks() as blocks:
+            gr.Markdown("x")
+        app = asgi_app(blocks, bind, 7860, extra)
+        return next(m.kwargs["hosts"] for m in app.user_middleware if m.cls is HostGuard)
+
+    assert "192.168.1.5:7860" in hosts("192.168.1.5")
+    assert hosts("0.0.0.0") == allowed_hosts(7860)
+    assert "notebook.lan:7860" in hosts("0.0.0.0", "notebook.lan")
