@@ -7,27 +7,35 @@ import os
 import shutil
 from pathlib import Path
 
-OFFLINE_ENV = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
+# No model or data downloads (the user may lift these two for a hub embedder, Settings.hub_model()).
+HUB_OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+# Every library's telemetry, analytics and update checks, off whatever the environment says: the notebook promises
+# that nothing it runs calls out (tests/test_no_calls_out.py traces index, ask and serve).
+NO_TELEMETRY = {
+    "DO_NOT_TRACK": "1",  # the cross-tool convention (huggingface_hub reads it too)
     "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+    "DISABLE_TELEMETRY": "1",  # transformers' older name
     "GRADIO_ANALYTICS_ENABLED": "False",
-    "ANONYMIZED_TELEMETRY": "False",
-    "TOKENIZERS_PARALLELISM": "false",
+    "ANONYMIZED_TELEMETRY": "False",  # Chroma (posthog)
+    "ORT_DISABLE_TELEMETRY": "1",  # ONNX Runtime's native 1DS events: it looked up mobile.events.data.microsoft.com
+    "OTEL_SDK_DISABLED": "true",  # OpenTelemetry, which Chroma brings along
 }
+OFFLINE_ENV = {**HUB_OFFLINE, **NO_TELEMETRY, "TOKENIZERS_PARALLELISM": "false"}
 
 CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 
 
 def go_offline(allow_hub: bool = False) -> None:
-    """Set the offline variables unless the user already chose otherwise.
+    """Turn every library's telemetry off (always) and the hub off (unless the user already chose otherwise).
 
-    Called by the entry points (the `rag` command, the UI server, the benchmarks, the tests), never at import.
-    `allow_hub`: keep the Hugging Face hub reachable, only when the user named a hub model id as the embedder
-    (Settings.hub_model()).
+    Called by the entry points (the `rag` command, the UI server, the benchmarks, the tests) before any model
+    loads, never at import. `allow_hub`: keep the Hugging Face hub reachable, only when the user named a hub model
+    id as the embedder (Settings.hub_model()).
     """
+    os.environ.update(NO_TELEMETRY)
     for key, value in OFFLINE_ENV.items():
-        if allow_hub and key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if allow_hub and key in HUB_OFFLINE:
             continue
         os.environ.setdefault(key, value)
 

@@ -174,6 +174,11 @@ class Settings(BaseSettings):
     # serve
     host: str = setting("127.0.0.1", group="serve", description="Address the chat UI binds to.")
     port: int = setting(7860, group="serve", description="Port of the chat UI.", ge=1, le=65535)
+    allowed_hosts: str = setting(
+        "",
+        group="serve", description="Host names the chat UI answers besides loopback (comma-separated, name or name:port, "
+        "e.g. notebook.lan); any other Host header or a cross-site Origin gets 403.",
+    )
 
     def __init__(self, **values: Any) -> None:
         check_environment()

