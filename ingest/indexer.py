@@ -60,6 +60,7 @@ class Indexer:
         home: Path,
         batch_size: int = 32,
         progress: bool = True,
+        max_file_chunks: int | None = None,
     ):
         self.index = index
         self.chunker = chunker
@@ -67,6 +68,7 @@ class Indexer:
         self.home = home.resolve()
         self.batch_size = batch_size
         self.progress = progress
+        self.max_file_chunks = max_file_chunks
 
     def source_name(self, file: Path) -> str:
         """The file's identity: relative to the notebook's home when inside it (stable across cwd), else absolute."""
@@ -100,9 +102,13 @@ class Indexer:
             try:
                 doc = load_document(file)
                 doc.source = source
-                chunks = self.chunker.split(doc)
+                chunks = self.chunker.split(doc, limit=self.max_file_chunks)
                 if not chunks:
                     raise IngestError(file, "no text to index")
+                if self.max_file_chunks is not None and len(chunks) > self.max_file_chunks:
+                    raise IngestError(
+                        file, f"skipped: more than {self.max_file_chunks} chunks (the max_file_chunks setting, RAG_MAX_FILE_CHUNKS)"
+                    )
             except IngestError as err:
                 report.errors.append(str(err))
                 print(f"error: {err}", file=sys.stderr)

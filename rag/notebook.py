@@ -246,6 +246,7 @@ class Notebook:
             home=self.home,
             batch_size=self.settings.embed_batch,
             progress=progress,
+            max_file_chunks=self.settings.max_file_chunks,
         )
         report = indexer.run(flat)
         if progress:

@@ -161,3 +161,14 @@ def test_bad_files_are_named_and_the_rest_is_indexed(notebook, tmp_path, capsys)
     assert all("\n" not in e for e in report.errors)
     assert before <= set(notebook.chunk_ids())  # nothing indexed before is lost
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_file_over_max_file_chunks_is_skipped_by_name_and_the_rest_indexed(tmp_path, capsys):
+    docs = tmp_path / "docs"
+    write(docs, {"small.txt": POSTS["llama.txt"], "huge.txt": "沒有標點的超長字串" * 3000})
+    nb = Notebook(path=tmp_path / ".rag", home=tmp_path, max_file_chunks=20)
+    report = nb.index(docs, progress=False)
+    assert report.added == 1 and {s["source"] for s in nb.sources()} == {"docs/small.txt"}
+    assert len(report.errors) == 1 and "huge.txt" in report.errors[0] and "max_file_chunks" in report.errors[0]
+    lines = [line for line in capsys.readouterr().err.splitlines() if "huge.txt" in line]
+    assert len(lines) == 1
