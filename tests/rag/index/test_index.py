@@ -20,6 +20,9 @@ def add(index: Index, chunks: dict[str, tuple[str, str, str]]) -> None:
     texts = [text for _, text, _ in chunks.values()]
     metas = [{"source": source, "terms": terms} for source, _, terms in chunks.values()]
     index.upsert(ids, vectors, texts, metas)
+    committed = index.committed()
+    for source in {source for source, _, _ in chunks.values()}:  # each file's chunks become visible together
+        index.commit(source, [*committed.get(source, ()), *(i for i, (s, _, _) in chunks.items() if s == source)])
 
 
 def keyword_ids(index: Index, *terms: str) -> set[str]:
