@@ -178,25 +178,27 @@ class Indexer:
                     self.index.delete(f.stale)
                     f.committed = True
 
-        commit_ready(len(files))  # files with nothing new to embed
-        for start in range(0, len(pending), self.batch_size):
-            if self.should_stop():
-                raise KeyboardInterrupt
-            batch = pending[start : start + self.batch_size]
-            vectors = self.embed([embed_text(c) for _, (_, c, _) in batch])
-            self.index.upsert(
-                [i for _, (i, _, _) in batch],
-                vectors,
-                [c.text for _, (_, c, _) in batch],
-                [m for _, (_, _, m) in batch],
-            )
-            for k, _ in batch:
-                left[k] -= 1
-            done += len(batch)
-            bar.update(len(batch))
-            self.on_progress(done, total)
-            commit_ready(batch[-1][0] + 1)
-        bar.close()
+        try:
+            commit_ready(len(files))  # files with nothing new to embed
+            for start in range(0, len(pending), self.batch_size):
+                if self.should_stop():
+                    raise KeyboardInterrupt
+                batch = pending[start : start + self.batch_size]
+                vectors = self.embed([embed_text(c) for _, (_, c, _) in batch])
+                self.index.upsert(
+                    [i for _, (i, _, _) in batch],
+                    vectors,
+                    [c.text for _, (_, c, _) in batch],
+                    [m for _, (_, _, m) in batch],
+                )
+                for k, _ in batch:
+                    left[k] -= 1
+                done += len(batch)
+                bar.update(len(batch))
+                self.on_progress(done, total)
+                commit_ready(batch[-1][0] + 1)
+        finally:
+            bar.close()  # before any message about the interrupt, not redrawn after it
 
 
 @dataclass

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
 import typing
 from pathlib import Path
 
@@ -33,6 +36,29 @@ def _require_documents(nb) -> None:
         raise NotebookError(f"the notebook at {nb.path} is empty: index the documents first (rag index seeds/)")
 
 
+INTERRUPTED = "rag: interrupted: files not finished stay out of the index; run `rag index` again to finish them"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+def _stop_within(grace: float) -> None:
+    """Ctrl-C or SIGTERM: KeyboardInterrupt now, and a hard exit `grace` seconds later if a batch being embedded
+    (native code, which Python cannot interrupt) still holds the process. Safe: a file is visible only once
+    committed whole, and the next run reuses its stored batches."""
+
+    def stop(signum, frame):
+        def hard_exit() -> None:
+            print(INTERRUPTED, file=sys.stderr, flush=True)
+            os._exit(EXIT_INTERRUPTED)
+
+        timer = threading.Timer(grace, hard_exit)
+        timer.daemon = True
+        timer.start()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def cmd_index(args, settings: Settings) -> int:
     paths = args.paths or [settings.seeds]
     missing = [p for p in paths if not p.exists()]
@@ -40,8 +66,13 @@ def cmd_index(args, settings: Settings) -> int:
         print(f"rag: no such file or directory: {path}", file=sys.stderr)
     found = [p for p in paths if p.exists()]
     if found:
-        nb = _notebook(settings)
-        report = nb.index(*found, progress=not args.json)
+        _stop_within(3.0)
+        try:
+            nb = _notebook(settings)
+            report = nb.index(*found, progress=not args.json)
+        except KeyboardInterrupt:
+            print(INTERRUPTED, file=sys.stderr, flush=True)
+            os._exit(EXIT_INTERRUPTED)  # now: no waiting on Chroma's or ONNX Runtime's threads at exit
         if args.json:
             print(json.dumps(report.as_dict(), ensure_ascii=False))
     return EXIT_ERROR if missing else 0
