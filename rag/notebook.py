@@ -259,14 +259,16 @@ class Notebook:
             on_progress=on_progress,
             should_stop=should_stop,
         )
-        report = indexer.run(flat)
+        with self.chunk_index.writing():
+            report = indexer.run(flat)
         if progress:
             print(report.summary(), flush=True)
         return report
 
     def remove(self, source: str) -> int:
         """Take a source's chunks out of the index (its file is left alone); how many chunks went."""
-        return self.chunk_index.remove_source(source)
+        with self.chunk_index.writing():
+            return self.chunk_index.remove_source(source)
 
     def refresh(self) -> bool:
         """Catch up with what another process (`rag index`) committed since: True if the index changed."""
@@ -306,8 +308,9 @@ class Notebook:
     # ---- search and answers ---------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:
         """Top-k chunks for a question, dense and keyword rankings fused."""
-        self.refresh()
-        return self.retriever.search(question, k or self.settings.k, sources)
+        with self.chunk_index.reading:  # BM25 stays as synced here while this search reads it
+            self.refresh()
+            return self.retriever.search(question, k or self.settings.k, sources)
 
     def ask_events(
         self, question: str, sources: list[str] | None = None, history: list | None = None

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,8 @@ class Index:
         self._terms_changed = False  # metadata of kept chunks was rewritten: BM25 rebuilds on the next sync
         self._seen_generation = self.commits.generation()
         self._own_generations: set[int] = set()  # commits this process made: its Chroma client already has them
+        self._writer = threading.Lock()  # flock is per open file: this keeps the server's own threads in line too
+        self._syncing = threading.RLock()  # BM25 swaps its arrays on sync: readers and the writer take turns
 
     # ---- reads ---------------------------------------------------------------------------------------------
     def count(self) -> int:
@@ -72,6 +78,22 @@ class Index:
         return sorted(self.keywords.ids) == self.chunk_ids()
 
     # ---- writes --------------------------------------------------------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One writer at a time across processes (`rag index` in a shell, the server's uploads): an exclusive
+        flock on write.lock in the data folder, waited for with a one-line notice; released even on a crash."""
+        with self._writer, open(self.folder / "write.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"waiting for another process indexing {self.folder} to finish", file=sys.stderr, flush=True)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self.refresh()  # start from what the previous writer committed
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def upsert(self, ids: list[str], embeddings: np.ndarray, texts: list[str], metas: list[dict]) -> None:
         """Add or replace chunks in Chroma, unseen until their file is committed; BM25 follows on `sync()`."""
         self.store.upsert(ids, embeddings, texts, metas)
@@ -106,17 +128,24 @@ class Index:
     def refresh(self) -> bool:
         """Follow commits made by another process since the last look (`rag index` while `rag serve` runs):
         reopen Chroma, whose open client would not see them, and bring BM25 in step. True if anything changed."""
-        generation = self.commits.generation()
-        if generation == self._seen_generation:
-            return False
-        foreign = any(g not in self._own_generations for g in range(self._seen_generation + 1, generation + 1))
-        self._seen_generation = generation
-        if foreign:
-            self.store.open()
-        self.sync()
-        return True
+        with self._syncing:
+            generation = self.commits.generation()
+            if generation == self._seen_generation:
+                return False
+            foreign = any(g not in self._own_generations for g in range(self._seen_generation + 1, generation + 1))
+            self._seen_generation = generation
+            if foreign:
+                self.store.open()
+            self.sync()
+            return True
+
+    @property
+    def reading(self) -> threading.RLock:
+        """Held while a search reads BM25, so that a sync in another thread does not swap it underneath."""
+        return self._syncing
 
     def sync(self) -> None:
         """Bring BM25 in step with the committed chunks: a no-op when it already is, else loaded or rebuilt."""
-        self.keywords.sync(self.store, rebuild=self._terms_changed)
-        self._terms_changed = False
+        with self._syncing:
+            self.keywords.sync(self.store, rebuild=self._terms_changed)
+            self._terms_changed = False
