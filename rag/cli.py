@@ -128,16 +128,29 @@ def cmd_status(args, settings: Settings) -> int:
     return 0
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_serve(args, settings: Settings) -> int:
     from ui.app import serve
+    from ui.session import stop_background
 
-    serve(
-        path=settings.path,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        index_seeds=args.index_seeds,
-    )
-    return 0
+    signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: Gradio closes the server and serve() returns
+    try:
+        serve(
+            path=settings.path,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            index_seeds=args.index_seeds,
+        )
+    except KeyboardInterrupt:
+        pass  # a signal before the server was up (models loading)
+    stop_background(timeout=5.0)  # an upload being indexed stops at its next batch; its file is finished next time
+    print("rag: server stopped", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    # No interpreter teardown under the native threads of Chroma and ONNX Runtime: it aborted (SIGABRT) before.
+    os._exit(0)
 
 
 def _shown(value) -> object:
