@@ -40,7 +40,7 @@ INTERRUPTED = "rag: interrupted: files not finished stay out of the index; run `
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
-def _stop_within(grace: float) -> None:
+def _stop_within(grace: float) -> tuple:
     """Ctrl-C or SIGTERM: KeyboardInterrupt now, and a hard exit `grace` seconds later if a batch being embedded
     (native code, which Python cannot interrupt) still holds the process. Safe: a file is visible only once
     committed whole, and the next run reuses its stored batches."""
@@ -55,8 +55,7 @@ def _stop_within(grace: float) -> None:
         timer.start()
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    return signal.signal(signal.SIGINT, stop), signal.signal(signal.SIGTERM, stop)
 
 
 def cmd_index(args, settings: Settings) -> int:
@@ -66,13 +65,16 @@ def cmd_index(args, settings: Settings) -> int:
         print(f"rag: no such file or directory: {path}", file=sys.stderr)
     found = [p for p in paths if p.exists()]
     if found:
-        _stop_within(3.0)
+        previous = _stop_within(3.0)
         try:
             nb = _notebook(settings)
             report = nb.index(*found, progress=not args.json)
         except KeyboardInterrupt:
             print(INTERRUPTED, file=sys.stderr, flush=True)
             os._exit(EXIT_INTERRUPTED)  # now: no waiting on Chroma's or ONNX Runtime's threads at exit
+        finally:
+            signal.signal(signal.SIGINT, previous[0])  # main() called in-process (tests) gets its handlers back
+            signal.signal(signal.SIGTERM, previous[1])
         if args.json:
             print(json.dumps(report.as_dict(), ensure_ascii=False))
     return EXIT_ERROR if missing else 0
@@ -136,7 +138,7 @@ def cmd_serve(args, settings: Settings) -> int:
     from ui.app import serve
     from ui.session import stop_background
 
-    signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: Gradio closes the server and serve() returns
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: Gradio closes the server, serve() returns
     try:
         serve(
             path=settings.path,
@@ -146,11 +148,15 @@ def cmd_serve(args, settings: Settings) -> int:
         )
     except KeyboardInterrupt:
         pass  # a signal before the server was up (models loading)
-    stop_background(timeout=5.0)  # an upload being indexed stops at its next batch; its file is finished next time
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    # An upload being indexed stops at its next batch (its file is finished by the next re-index).
+    stopped = stop_background(timeout=10.0)
     print("rag: server stopped", file=sys.stderr, flush=True)
-    sys.stdout.flush()
-    # No interpreter teardown under the native threads of Chroma and ONNX Runtime: it aborted (SIGABRT) before.
-    os._exit(0)
+    if not stopped:  # a batch still in ONNX Runtime: tearing the interpreter down under it aborts (SIGABRT)
+        sys.stdout.flush()
+        os._exit(0)
+    return 0
 
 
 def _shown(value) -> object:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,14 +200,17 @@ def background(notebook: Notebook) -> BackgroundIndexer:
         return indexer
 
 
-def stop_background(timeout: float = 5.0) -> None:
-    """Stop every background indexer (a server shutting down): each ends at its next batch."""
+def stop_background(timeout: float = 5.0) -> bool:
+    """Stop every background indexer (a server shutting down): each ends at its next batch. True when all
+    their threads ended within `timeout` seconds."""
     with _indexers_lock:
         indexers = list(_indexers.values())
     for indexer in indexers:
         indexer._stop.set()
+    end = time.monotonic() + timeout
     for indexer in indexers:
-        indexer.stop(timeout)
+        indexer.stop(max(0.0, end - time.monotonic()))
+    return not any(i._thread is not None and i._thread.is_alive() for i in indexers)
 
 
 def reindex_paths(notebook: Notebook) -> list[Path]:
