@@ -167,6 +167,7 @@ class Indexer:
         pending = [(k, item) for k, f in enumerate(files) for item in f.todo]
         left = [len(f.todo) for f in files]
         done = 0
+        self.on_progress(0, total)
 
         def commit_ready(upto: int) -> None:
             for k in range(upto):

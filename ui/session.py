@@ -4,6 +4,7 @@ files, index uploads in the background."""
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -161,6 +162,10 @@ class BackgroundIndexer:
         self.done, self.total = done, total
 
     def _work(self) -> None:
+        try:  # Linux schedules threads on their own: questions' threads get the CPU first
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
         while not self._stop.is_set():
             try:
                 job = self._jobs.get(timeout=0.5)

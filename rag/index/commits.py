@@ -66,21 +66,19 @@ class Commits:
                 out.setdefault(source, set()).add(chunk_id)
         return out
 
-    def commit(self, source: str, ids: Iterable[str]) -> None:
-        """Make `ids` the source's visible chunks, in place of whatever it had, in one transaction."""
-        self._write([source], [(source, i) for i in ids])
+    def commit(self, source: str, ids: Iterable[str]) -> int:
+        """Make `ids` the source's visible chunks, in place of whatever it had, in one transaction; the new generation."""
+        return self._write([source], [(source, i) for i in ids])
 
-    def start(self, committed: dict[str, Iterable[str]]) -> None:
+    def start(self, committed: dict[str, Iterable[str]]) -> int:
         """Begin the record of a collection written before commits existed: what it holds counts as committed."""
-        self._write(list(committed), [(s, i) for s, ids in committed.items() for i in ids])
+        return self._write(list(committed), [(s, i) for s, ids in committed.items() for i in ids])
 
-    def drop(self, sources: Iterable[str] = (), ids: Iterable[str] = ()) -> None:
-        """Sources and single chunks that are no longer visible."""
-        sources, ids = list(sources), list(ids)
-        if sources or ids:
-            self._write(sources, [], dropped_ids=ids)
+    def drop(self, sources: Iterable[str] = (), ids: Iterable[str] = ()) -> int:
+        """Sources and single chunks that are no longer visible; the new generation."""
+        return self._write(list(sources), [], dropped_ids=list(ids))
 
-    def _write(self, sources: list[str], rows: list[tuple[str, str]], dropped_ids: list[str] = ()) -> None:
+    def _write(self, sources: list[str], rows: list[tuple[str, str]], dropped_ids: list[str] = ()) -> int:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")  # the write lock now, so two writers never interleave
             try:
@@ -98,7 +96,11 @@ class Commits:
                     " DO UPDATE SET generation = generation + 1",
                     (self.collection,),
                 )
+                generation = self._db.execute(
+                    "SELECT generation FROM generations WHERE collection = ?", (self.collection,)
+                ).fetchone()[0]
                 self._db.execute("COMMIT")
+                return generation
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

@@ -106,21 +106,21 @@ class Index:
 
     def commit(self, source: str, ids: list[str]) -> None:
         """Make `ids` (all stored) the source's visible chunks at once, in place of its previous ones."""
-        self.commits.commit(source, ids)
-        self._own_generations.add(self.commits.generation())
+        with self._syncing:  # a refresh in another thread must not take this commit for another process's
+            self._own_generations.add(self.commits.commit(source, ids))
 
     def delete(self, ids: list[str]) -> None:
         """Take chunks out of sight, then out of Chroma; BM25 follows on `sync()`."""
         if ids:
-            self.commits.drop(ids=ids)
-            self._own_generations.add(self.commits.generation())
+            with self._syncing:
+                self._own_generations.add(self.commits.drop(ids=ids))
         self.store.delete(ids)
 
     def remove_source(self, source: str) -> int:
         """Take every chunk of one source out of the index, BM25 included; how many visible chunks went."""
         shown = len(self.committed().get(source, ()))
-        self.commits.drop(sources=[source])
-        self._own_generations.add(self.commits.generation())
+        with self._syncing:
+            self._own_generations.add(self.commits.drop(sources=[source]))
         self.store.delete(list(self.metadata_by_source(everything=True).get(source, {})))
         self.sync()
         return shown
