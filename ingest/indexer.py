@@ -104,6 +104,8 @@ class Indexer:
         seen: set[str] = set()
         files: list[_FileWork] = []
         for file, _root in iter_files([p for p in paths if p.exists()]):
+            if self.should_stop():
+                raise KeyboardInterrupt
             source = self.source_name(file)
             seen.add(source)
             try:
@@ -124,7 +126,8 @@ class Indexer:
             stored = stored_now.get(source, {})
             ids = chunk_ids(source, chunks)
             metas = [chunk_metadata(c, doc) for c in chunks]
-            if committed.get(source) == set(ids) == set(stored) and all(
+            id_set = set(ids)
+            if committed.get(source) == id_set == set(stored) and all(
                 m.get("file_sha256") == doc.sha256 for m in stored.values()
             ):
                 report.unchanged += 1
@@ -139,7 +142,7 @@ class Indexer:
                     ids,
                     [(i, c, m) for i, c, m in zip(ids, chunks, metas) if i not in stored],
                     [(i, m) for i, m in zip(ids, metas) if i in stored],
-                    [i for i in stored if i not in set(ids)],
+                    [i for i in stored if i not in id_set],
                 )
             )
         report.embedded = sum(len(f.todo) for f in files)
@@ -166,18 +169,19 @@ class Indexer:
         bar = tqdm(total=total, unit="chunk", desc="embedding", disable=not self.progress or not total, file=sys.stderr)
         pending = [(k, item) for k, f in enumerate(files) for item in f.todo]
         left = [len(f.todo) for f in files]
+        ready = [0]  # files[:ready[0]] are committed
         done = 0
         self.on_progress(0, total)
 
         def commit_ready(upto: int) -> None:
-            for k in range(upto):
-                f = files[k]
-                if left[k] == 0 and not f.committed:
-                    # Kept chunks get their new offsets and terms, the file becomes visible whole, its old chunks go.
-                    self.index.update_metadata([i for i, _ in f.keep], [m for _, m in f.keep])
-                    self.index.commit(f.source, f.ids)
-                    self.index.delete(f.stale)
-                    f.committed = True
+            # Files are embedded in order, so the ones ready to commit are the next ones in the list.
+            while ready[0] < upto and left[ready[0]] == 0:
+                f = files[ready[0]]
+                # Kept chunks get their new offsets and terms, the file becomes visible whole, its old chunks go.
+                self.index.update_metadata([i for i, _ in f.keep], [m for _, m in f.keep])
+                self.index.commit(f.source, f.ids)
+                self.index.delete(f.stale)
+                ready[0] += 1
 
         try:
             commit_ready(len(files))  # files with nothing new to embed
@@ -198,6 +202,7 @@ class Indexer:
                 bar.update(len(batch))
                 self.on_progress(done, total)
                 commit_ready(batch[-1][0] + 1)
+            commit_ready(len(files))  # files after the last one embedded that had nothing new
         finally:
             bar.close()  # before any message about the interrupt, not redrawn after it
 
@@ -211,4 +216,3 @@ class _FileWork:
     todo: list[tuple[str, Chunk, dict]]
     keep: list[tuple[str, dict]]
     stale: list[str]
-    committed: bool = False

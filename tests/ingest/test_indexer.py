@@ -217,3 +217,13 @@ def test_ctrl_c_to_rag_index_stops_at_once_with_one_line_and_no_partial_file(tmp
     assert report.added == 1 and report.unchanged == 1 and report.embedded < report.chunks - 1
     assert_consistent(nb, docs)
     assert nb.search("Paragraph 59 on memory bandwidth", k=1)[0].source == "docs/big.md"
+
+
+def test_a_changed_file_with_nothing_new_to_embed_after_a_new_file_is_committed(notebook, tmp_path):
+    docs = tmp_path / "docs"
+    write(docs, {"b.txt": "第一段。\n\n第二段。", "c.txt": "Another note."})
+    notebook.index(docs, progress=False)
+    write(docs, {"a.txt": "全新的文件。", "b.txt": "第一段。"})  # b only loses a chunk: nothing to embed
+    report = notebook.index(docs, progress=False)
+    assert (report.added, report.updated, report.unchanged) == (1, 1, 1)
+    assert_consistent(notebook, docs)
