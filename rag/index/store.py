@@ -10,6 +10,7 @@ from typing import Any
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import InternalError
 
 
 @dataclass
@@ -123,9 +124,12 @@ class ChunkStore:
         # Chunks still being written are not committed: fetch enough more that n committed ones remain.
         hidden = 0 if shown is None else max(0, total - len(shown))
         include = ["documents", "metadatas", "distances"] if not hidden else ["distances"]
-        res = self.collection.query(
-            query_embeddings=[embedding.tolist()], n_results=min(n + hidden, total), where=where, include=include
-        )
+        ask = {"query_embeddings": [embedding.tolist()], "n_results": min(n + hidden, total), "where": where}
+        try:
+            res = self.collection.query(**ask, include=include)
+        except InternalError:  # "Error finding id": another process wrote since this client loaded its vectors
+            self.open()
+            res = self.collection.query(**ask, include=include)
         if not hidden:
             return [
                 StoredChunk(i, d, m, dist)
