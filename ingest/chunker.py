@@ -67,6 +67,8 @@ class Chunker:
     comma_re = re.compile(rf"[，、][^\S\n]*|,(?:[^\S\n]+|(?=[{_CJK_RE}]))|(?<=[{_CJK_RE}]),[^\S\n]*")
     space_re = re.compile(r"\s+")
     abbreviations = ABBREVIATIONS
+    # No token spans more characters than this (sentencepiece pieces stay under ~16): longer segments cannot fit.
+    max_chars_per_token = 32
 
     def __init__(
         self,
@@ -91,11 +93,14 @@ class Chunker:
 
     # ------------------------------------------------------------------ public
 
-    def split(self, doc: Document) -> list[Chunk]:
-        """The chunks of doc's body, in order, ordinal 0..n-1."""
+    def split(self, doc: Document, limit: int | None = None) -> list[Chunk]:
+        """The chunks of doc's body, in order, ordinal 0..n-1; with `limit`, splitting stops at the first section
+        that takes the count past it (the caller refuses such a file without chunking all of it)."""
         self._cache = {}  # per document: keeps memory bounded
         chunks: list[Chunk] = []
         for section in self.sections(doc):
+            if limit is not None and len(chunks) > limit:
+                break
             for start, end in self.split_section(doc.text, section.start, section.end):
                 chunks.append(
                     Chunk(
@@ -295,10 +300,13 @@ class Chunker:
         seg = text[start:end]
         if not seg.strip():
             return
-        n = self.tokens(seg)
-        if n + self._base <= self.hard_max_tokens:
-            out.append(_Piece(start, end, n))
-            return
+        # A segment far longer than any that fits is not counted: tokenizing megabytes to learn they do not fit
+        # would cost as much as the whole split (and its pieces are counted anyway).
+        if len(seg) <= self.hard_max_tokens * self.max_chars_per_token:
+            n = self.tokens(seg)
+            if n + self._base <= self.hard_max_tokens:
+                out.append(_Piece(start, end, n))
+                return
         while level < HARD:
             cuts = self.cut_points(text, start, end, level)
             if cuts:
@@ -311,30 +319,50 @@ class Chunker:
         self._hard_cut(text, start, end, out)
 
     def _hard_cut(self, text: str, start: int, end: int, out: list[_Piece]) -> None:
-        """Last resort for an unbroken string: the longest prefixes that fit, found by binary search."""
+        """Last resort for an unbroken string: the longest prefixes that fit.
+
+        Only windows about a chunk long are counted, never the rest of the string, so this is linear in its
+        length. Each cut is searched by interpolation (token counts grow about linearly with length, so two or
+        three counts land on the limit), falling back to bisection where the counts are uneven.
+        """
         limit = self.hard_max_tokens + self._base
+        guess = max(2, self.hard_max_tokens)  # about a chunk: most tokenizers spend a token per char or more
+        slack = self.hard_max_tokens // 64
         while start < end:
-            seg = text[start:end]
-            if self.count_tokens(seg.strip()) <= limit:
-                out.append(_Piece(start, end, self.tokens(seg)))
-                return
-            lo, hi = 1, len(seg)  # invariant: prefix of lo fits (or lo == 1), prefix of hi does not
-            guess = 2
-            while guess < hi and self.count_tokens(seg[:guess].strip()) <= limit:
-                lo, guess = guess, guess * 2
-            hi = min(hi, guess)
+            remaining = end - start
+            lo, lo_count = 1, None  # the longest prefix known to fit (lo == 1 may not: a cut is never empty)
+            hi, hi_count = remaining + 1, None  # the shortest prefix known not to fit
+            n, step = min(guess, remaining), 0
             while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if self.count_tokens(seg[:mid].strip()) <= limit:
-                    lo = mid
+                count = self.count_tokens(text[start : start + n].strip())
+                if count <= limit:
+                    lo, lo_count = n, count
+                    if n == remaining or count >= limit - slack:
+                        break  # all of it fits, or the piece is within a percent or two of the limit: near enough
                 else:
-                    hi = mid
+                    hi, hi_count = n, count
+                step += 1
+                if hi_count is None:  # everything counted fits: extrapolate to the limit, then keep doubling
+                    aim = lo * limit // max(lo_count or 1, 1) + 1 if step < 3 else 2 * lo
+                    n = min(remaining, max(aim, lo + 1))
+                elif lo_count is not None and step < 4:
+                    n = lo + (limit - lo_count) * (hi - lo) // max(hi_count - lo_count, 1)
+                else:
+                    n = (lo + hi) // 2
+                n = min(max(n, lo + 1), hi - 1)
             cut = lo
+            while cut < remaining and text[start + cut].isspace():
+                cut += 1  # trailing whitespace is stripped, so free: never leave it to a piece of its own
+            if cut == remaining:
+                out.append(_Piece(start, end, self.tokens(text[start:end])))
+                return
             # Don't separate a combining mark, variation selector or joiner from its base character.
-            while cut > 1 and (unicodedata.combining(seg[cut]) or seg[cut] in "\u200d\ufe0f\ufe0e"):
+            while cut > 1 and (unicodedata.combining(text[start + cut]) or text[start + cut] in "\u200d\ufe0f\ufe0e"):
                 cut -= 1
-            out.append(_Piece(start, start + cut, self.tokens(seg[:cut])))
+            tokens = lo_count - self._base if cut >= lo and lo_count is not None else self.tokens(text[start : start + cut])
+            out.append(_Piece(start, start + cut, tokens))
             start += cut
+            guess = cut  # the next window of the same kind of text cuts about as long
 
     def split_section(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         """(start, end) spans of the chunks of text[start:end]: pieces merged greedily up to max_tokens,

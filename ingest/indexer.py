@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.chunker import Chunker
@@ -61,6 +62,9 @@ class Indexer:
         batch_size: int = 32,
         progress: bool = True,
         follow_outside_links: bool = False,
+        max_file_chunks: int | None = None,
+        on_progress: Callable[[int, int], object] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ):
         self.index = index
         self.chunker = chunker
@@ -69,6 +73,9 @@ class Indexer:
         self.batch_size = batch_size
         self.progress = progress
         self.follow_outside_links = follow_outside_links  # Settings.follow_outside_links
+        self.max_file_chunks = max_file_chunks
+        self.on_progress = on_progress or (lambda done, total: None)  # chunks embedded so far, of all to embed
+        self.should_stop = should_stop or (lambda: False)  # checked between batches: stop there (KeyboardInterrupt)
 
     def source_name(self, file: Path, root: Path | None = None) -> str:
         """The file's identity: relative to the notebook's home when inside it (stable across cwd), else absolute."""
@@ -90,63 +97,129 @@ class Indexer:
         return prefixes, files
 
     def run(self, paths: Iterable[str | Path]) -> IndexReport:
+        """Index the files under `paths`: each file's chunks are written, then committed together (visible at
+        once); an interrupted file stays unseen and its stored batches are reused by the next run."""
         paths = [Path(p) for p in paths]
         report = IndexReport()
-        existing = self.index.metadata_by_source()
+        stored_now = self.index.metadata_by_source(everything=True)  # committed or not (an interrupted run's)
+        committed = self.index.committed()
         seen: set[str] = set()
-        pending: list[tuple[str, Chunk, dict]] = []  # chunks still to embed, with their ids and metadata
-        stale: list[str] = []
+        files: list[_FileWork] = []
         for file, root in iter_files([p for p in paths if p.exists()], self.follow_outside_links):
+            if self.should_stop():
+                raise KeyboardInterrupt
             source = self.source_name(file, root)
             seen.add(source)
             try:
                 doc = load_document(file, root, self.follow_outside_links)
                 doc.source = source
-                chunks = self.chunker.split(doc)
+                chunks = self.chunker.split(doc, limit=self.max_file_chunks)
                 if not chunks:
                     raise IngestError(file, "no text to index")
+                if self.max_file_chunks is not None and len(chunks) > self.max_file_chunks:
+                    raise IngestError(
+                        file,
+                        f"skipped: more than {self.max_file_chunks} chunks (the max_file_chunks setting, RAG_MAX_FILE_CHUNKS)",
+                    )
             except IngestError as err:
                 report.errors.append(str(err))
                 print(f"error: {err}", file=sys.stderr)
                 continue  # what was indexed for this file before stays: nothing indexed is lost
-            old = existing.get(source, {})
+            stored = stored_now.get(source, {})
             ids = chunk_ids(source, chunks)
             metas = [chunk_metadata(c, doc) for c in chunks]
-            if set(ids) == set(old) and all(m.get("file_sha256") == doc.sha256 for m in old.values()):
+            id_set = set(ids)
+            if committed.get(source) == id_set == set(stored) and all(
+                m.get("file_sha256") == doc.sha256 for m in stored.values()
+            ):
                 report.unchanged += 1
                 continue
-            if old:
+            if committed.get(source):
                 report.updated += 1
             else:
                 report.added += 1
-            keep = [(i, m) for i, m in zip(ids, metas) if i in old]
-            self.index.update_metadata([i for i, _ in keep], [m for _, m in keep])  # offsets may have moved
-            pending += [(i, c, m) for i, c, m in zip(ids, chunks, metas) if i not in old]
-            stale += [i for i in old if i not in set(ids)]
-        self._embed_and_upsert(pending)
-        report.embedded = len(pending)
-        # Stale chunks go only after their replacements are stored: a crash in between is mended by a rerun.
-        self.index.delete(stale)
-        prefixes, files = self._scope(paths)
-        for source, old in existing.items():
-            gone = Path(source).is_absolute() and not Path(source).exists()  # outside every folder: only this tells
-            if source not in seen and (gone or source in files or any(source.startswith(p) for p in prefixes)):
-                self.index.delete(list(old))
-                report.removed += 1
+            files.append(
+                _FileWork(
+                    source,
+                    ids,
+                    [(i, c, m) for i, c, m in zip(ids, chunks, metas) if i not in stored],
+                    [(i, m) for i, m in zip(ids, metas) if i in stored],
+                    [i for i in stored if i not in id_set],
+                )
+            )
+        report.embedded = sum(len(f.todo) for f in files)
+        self._embed_and_commit(files)
+        prefixes, scope_files = self._scope(paths)
+        gone = [
+            s
+            for s in set(stored_now) | set(committed)
+            if s not in seen
+            and (
+                s in scope_files
+                or any(s.startswith(p) for p in prefixes)
+                or (Path(s).is_absolute() and not Path(s).exists())  # outside every folder: only this tells
+            )
+        ]
+        for source in gone:
+            self.index.remove_source(source)
+            report.removed += source in committed
         self.index.sync()
         report.chunks = self.index.count()
         return report
 
-    def _embed_and_upsert(self, pending: list[tuple[str, Chunk, dict]]) -> None:
-        if not pending:
-            return
+    def _embed_and_commit(self, files: list[_FileWork]) -> None:
+        """Embed and store the files' new chunks in batches (across files, as they come), committing each file as
+        soon as all its chunks are stored, then dropping its previous version's chunks."""
         from tqdm import tqdm
 
-        bar = tqdm(total=len(pending), unit="chunk", desc="embedding", disable=not self.progress, file=sys.stderr)
-        # Each batch is stored as soon as it is embedded, so an interrupted run keeps its finished work.
-        for start in range(0, len(pending), self.batch_size):
-            ids, chunks, metas = zip(*pending[start : start + self.batch_size])
-            vectors = self.embed([embed_text(c) for c in chunks])
-            self.index.upsert(list(ids), vectors, [c.text for c in chunks], list(metas))
-            bar.update(len(ids))
-        bar.close()
+        total = sum(len(f.todo) for f in files)
+        bar = tqdm(total=total, unit="chunk", desc="embedding", disable=not self.progress or not total, file=sys.stderr)
+        pending = [(k, item) for k, f in enumerate(files) for item in f.todo]
+        left = [len(f.todo) for f in files]
+        ready = [0]  # files[:ready[0]] are committed
+        done = 0
+        self.on_progress(0, total)
+
+        def commit_ready(upto: int) -> None:
+            # Files are embedded in order, so the ones ready to commit are the next ones in the list.
+            while ready[0] < upto and left[ready[0]] == 0:
+                f = files[ready[0]]
+                # Kept chunks get their new offsets and terms, the file becomes visible whole, its old chunks go.
+                self.index.update_metadata([i for i, _ in f.keep], [m for _, m in f.keep])
+                self.index.commit(f.source, f.ids)
+                self.index.delete(f.stale)
+                ready[0] += 1
+
+        try:
+            commit_ready(len(files))  # files with nothing new to embed
+            for start in range(0, len(pending), self.batch_size):
+                if self.should_stop():
+                    raise KeyboardInterrupt
+                batch = pending[start : start + self.batch_size]
+                vectors = self.embed([embed_text(c) for _, (_, c, _) in batch])
+                self.index.upsert(
+                    [i for _, (i, _, _) in batch],
+                    vectors,
+                    [c.text for _, (_, c, _) in batch],
+                    [m for _, (_, _, m) in batch],
+                )
+                for k, _ in batch:
+                    left[k] -= 1
+                done += len(batch)
+                bar.update(len(batch))
+                self.on_progress(done, total)
+                commit_ready(batch[-1][0] + 1)
+            commit_ready(len(files))  # files after the last one embedded that had nothing new
+        finally:
+            bar.close()  # before any message about the interrupt, not redrawn after it
+
+
+@dataclass
+class _FileWork:
+    """One file's share of a run: its chunk ids in order, chunks to embed, kept chunks' new metadata, stale ids."""
+
+    source: str
+    ids: list[str]
+    todo: list[tuple[str, Chunk, dict]]
+    keep: list[tuple[str, dict]]
+    stale: list[str]

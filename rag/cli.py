@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
 import typing
 from pathlib import Path
 
@@ -42,6 +45,28 @@ def _require_documents(nb) -> None:
         raise NotebookError(f"the notebook at {nb.path} is empty: index the documents first (rag index seeds/)")
 
 
+INTERRUPTED = "rag: interrupted: files not finished stay out of the index; run `rag index` again to finish them"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+def _stop_within(grace: float) -> tuple:
+    """Ctrl-C or SIGTERM: KeyboardInterrupt now, and a hard exit `grace` seconds later if a batch being embedded
+    (native code, which Python cannot interrupt) still holds the process. Safe: a file is visible only once
+    committed whole, and the next run reuses its stored batches."""
+
+    def stop(signum, frame):
+        def hard_exit() -> None:
+            print(INTERRUPTED, file=sys.stderr, flush=True)
+            os._exit(EXIT_INTERRUPTED)
+
+        timer = threading.Timer(grace, hard_exit)
+        timer.daemon = True
+        timer.start()
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGINT, stop), signal.signal(signal.SIGTERM, stop)
+
+
 def cmd_index(args, settings: Settings) -> int:
     paths = args.paths or [settings.seeds]
     missing = [p for p in paths if not p.exists()]
@@ -49,8 +74,16 @@ def cmd_index(args, settings: Settings) -> int:
         print(f"rag: no such file or directory: {path}", file=sys.stderr)
     found = [p for p in paths if p.exists()]
     if found:
-        nb = _notebook(settings)
-        report = nb.index(*found, progress=not args.json)
+        previous = _stop_within(3.0)
+        try:
+            nb = _notebook(settings)
+            report = nb.index(*found, progress=not args.json)
+        except KeyboardInterrupt:
+            print(INTERRUPTED, file=sys.stderr, flush=True)
+            os._exit(EXIT_INTERRUPTED)  # now: no waiting on Chroma's or ONNX Runtime's threads at exit
+        finally:
+            signal.signal(signal.SIGINT, previous[0])  # main() called in-process (tests) gets its handlers back
+            signal.signal(signal.SIGTERM, previous[1])
         if args.json:
             print(json.dumps(report.as_dict(), ensure_ascii=False))
         if report.errors and not missing:
@@ -117,15 +150,32 @@ def cmd_status(args, settings: Settings) -> int:
     return 0
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_serve(args, settings: Settings) -> int:
     from ui.app import serve
+    from ui.session import stop_background
 
-    serve(
-        path=settings.path,
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        index_seeds=args.index_seeds,
-    )
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: Gradio closes the server, serve() returns
+    try:
+        serve(
+            path=settings.path,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            index_seeds=args.index_seeds,
+        )
+    except KeyboardInterrupt:
+        pass  # a signal before the server was up (models loading)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    # An upload being indexed stops at its next batch (its file is finished by the next re-index).
+    stopped = stop_background(timeout=10.0)
+    print("rag: server stopped", file=sys.stderr, flush=True)
+    if not stopped:  # a batch still in ONNX Runtime: tearing the interpreter down under it aborts (SIGABRT)
+        sys.stdout.flush()
+        os._exit(0)
     return 0
 
 

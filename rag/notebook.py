@@ -233,10 +233,19 @@ class Notebook:
         return path if path.is_absolute() else self.home / path
 
     # ---- the index ------------------------------------------------------------------------------------------
-    def index(self, *paths: str | Path | Iterable[str | Path], progress: bool = True) -> IndexReport:
+    def index(
+        self,
+        *paths: str | Path | Iterable[str | Path],
+        progress: bool = True,
+        on_progress: Callable[[int, int], object] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> IndexReport:
         """Bring the index in step with files/folders: add new, re-embed changed, drop deleted.
 
-        With `progress`, shows a progress bar while embedding and prints the counts at the end.
+        Each file's chunks become visible together when all are stored; an interrupted file is finished by the
+        next run. With `progress`, shows a progress bar while embedding and prints the counts at the end;
+        `on_progress(done, total)` is told the chunks embedded so far, and `should_stop()` (asked between batches)
+        ends the run early with KeyboardInterrupt, committed files kept.
         """
         flat: list[Path] = []
         for p in paths or (self.settings.seeds,):
@@ -249,8 +258,12 @@ class Notebook:
             batch_size=self.settings.embed_batch,
             progress=progress,
             follow_outside_links=self.settings.follow_outside_links,
+            max_file_chunks=self.settings.max_file_chunks,
+            on_progress=on_progress,
+            should_stop=should_stop,
         )
-        with writing(self.chunk_index, self.path):  # a read-only folder or a full disk: one line naming it
+        # A read-only folder or a full disk: one line naming it; one writer at a time across processes.
+        with writing(self.chunk_index, self.path), self.chunk_index.writing():
             report = indexer.run(flat)
         if progress:
             print(report.summary(), flush=True)
@@ -258,11 +271,19 @@ class Notebook:
 
     def remove(self, source: str) -> int:
         """Take a source's chunks out of the index (its file is left alone); how many chunks went."""
-        with writing(self.chunk_index, self.path):
+        with writing(self.chunk_index, self.path), self.chunk_index.writing():
             return self.chunk_index.remove_source(source)
+
+    def refresh(self) -> bool:
+        """Catch up with what another process (`rag index`) committed since: True if the index changed."""
+        index = self.chunk_index
+        changed = index.refresh()
+        index.sync()  # BM25 in step with the committed chunks (a no-op when it is)
+        return changed
 
     def sources(self) -> list[dict]:
         """The indexed documents: source, title, date and chunk count."""
+        self.refresh()
         out = []
         for source, chunks in sorted(self.chunk_index.metadata_by_source().items()):
             first = min(chunks.values(), key=lambda m: m.get("ordinal", 0))
@@ -292,8 +313,9 @@ class Notebook:
     def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:
         """Top-k chunks for a question, dense and keyword rankings fused."""
         question = clean_text(question)  # invisible characters and lone surrogates out
-        self.chunk_index.sync()  # another process (rag index) may have changed Chroma since
-        return self.retriever.search(question, self.settings.k if k is None else k, sources)  # below 1: refused
+        with self.chunk_index.reading:  # BM25 stays as synced here while this search reads it
+            self.refresh()
+            return self.retriever.search(question, self.settings.k if k is None else k, sources)  # below 1: refused
 
     def ask_events(
         self, question: str, sources: list[str] | None = None, history: list | None = None

@@ -143,6 +143,9 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         remove_button.click(remove, [remove_pick, scope, lang], [status, scope, remove_pick], **locked)
         reindex = partial(handlers.reindex, notebook)
         reindex_button.click(reindex, [scope, lang], [status, scope, remove_pick], **locked)
+        # Uploads and re-index run in the background: each second the page shows their progress, then the documents.
+        indexing = partial(handlers.indexing_status, notebook)
+        gr.Timer(1.0).tick(indexing, [scope, lang], [status, scope, remove_pick], queue=False, show_progress="hidden", **private)
 
         api_button.click(
             partial(handlers.chat_api, notebook), [api_question], [api_reply, api_passages], api_name="chat",

@@ -175,9 +175,10 @@ def upload(
     files: list[str] | None,
     selected: list[str],
     lang: str,
-    progress: Callable[..., Any] = gr.Progress(),  # noqa: B008 -- Gradio recognises a progress bar by this default
+    progress: Callable[..., Any] | None = None,  # kept for callers of the former blocking upload; unused
 ) -> tuple[Any, ...]:
-    """Save and index uploaded files; (status, scope, remove picker, upload box)."""
+    """Save uploaded files and index them in the background (questions go on meanwhile); (status, scope, remove
+    picker, upload box). `indexing_status` reports the progress and shows the documents once they are in."""
     L = labels(lang)
     lines: list[str] = []
     saved: list[Path] = []
@@ -190,23 +191,34 @@ def upload(
         except OSError as err:
             log.exception("saving upload %s failed", name)
             lines.append(L["error"].format(error=err.strerror or error_line(err)))
-    added: list[str] = []
-    for i, path in enumerate(saved):
-        progress((i, len(saved)), desc=f"{L['indexing']} {path.name}", unit="files")
-        try:
-            report = notebook.index(path, progress=False)
-        except Exception as err:
-            log.exception("indexing %s failed", path)
-            lines.append(L["error"].format(error=error_line(err)))
-            continue
-        if report.errors:
-            lines += [f"✗ {e}" for e in report.errors]
-        else:
-            added.append(path.name)
-    progress((len(saved), len(saved)), desc=L["indexing"], unit="files")
-    if added:
-        lines.insert(0, L["uploaded"].format(names="、".join(added) if lang != "en" else ", ".join(added)))
-    return ("  \n".join(lines), *refreshed_sources(notebook, selected), None)
+    if saved:
+        names = ("、" if lang != "en" else ", ").join(path.name for path in saved)
+        session.background(notebook).submit(names, saved)
+        lines.insert(0, L["queued"].format(names=names))
+    return ("  \n".join(lines), gr.skip(), gr.skip(), None)
+
+
+def indexing_status(notebook: Notebook, selected: list[str], lang: str) -> tuple[Any, ...]:
+    """What the page's timer shows: the finished jobs' reports and their documents in the lists, else the
+    progress of the job being indexed, else nothing new; (status, scope, remove picker)."""
+    L = labels(lang)
+    indexer = session.background(notebook)
+    finished = indexer.take_finished()
+    if finished:
+        lines = []
+        for job in finished:
+            if isinstance(job.error, KeyboardInterrupt):
+                lines.append(L["stopped"].format(name=job.name))
+            elif job.error is not None:
+                lines.append(L["error"].format(error=error_line(job.error)))
+            elif job.report is not None:
+                lines.append(render.report_text(job.report, lang))
+        return ("  \n".join(lines), *refreshed_sources(notebook, selected))
+    now = indexer.progress()
+    if now is None:
+        return gr.skip(), gr.skip(), gr.skip()
+    name, done, total, _waiting = now
+    return L["progress"].format(name=name, done=done, total=total or "…"), gr.skip(), gr.skip()
 
 
 def remove(notebook: Notebook, source: str | None, selected: list[str], lang: str) -> tuple[Any, ...]:
@@ -214,6 +226,8 @@ def remove(notebook: Notebook, source: str | None, selected: list[str], lang: st
     L = labels(lang)
     if not source:
         return (L["pick_first"], gr.skip(), gr.skip())
+    if session.background(notebook).busy():  # the writer lock would hold this event (and the questions) until then
+        return (L["busy"], gr.skip(), gr.skip())
     title = next((s["title"] for s in notebook.sources() if s["source"] == source), source)
     try:
         deleted = session.remove_source(notebook, source)
@@ -228,17 +242,14 @@ def reindex(
     notebook: Notebook,
     selected: list[str],
     lang: str,
-    progress: Callable[..., Any] = gr.Progress(track_tqdm=True),  # noqa: B008 -- see upload
+    progress: Callable[..., Any] | None = None,  # see upload
 ) -> tuple[Any, ...]:
-    """Bring the index in step with seeds/; (status, scope, remove picker)."""
+    """Bring the index in step with seeds/ and uploads/, in the background; (status, scope, remove picker)."""
     L = labels(lang)
-    progress(0, desc=f"{L['indexing']} seeds/")
-    try:
-        report = notebook.index(notebook.settings.seeds, progress=True)
-    except Exception as err:
-        log.exception("re-indexing seeds failed")
-        return (L["error"].format(error=error_line(err)), gr.skip(), gr.skip())
-    return (render.report_text(report, lang), *refreshed_sources(notebook, selected))
+    paths = session.reindex_paths(notebook)
+    names = " + ".join(f"{path.name}/" for path in paths)
+    session.background(notebook).submit(names, paths)
+    return (L["queued"].format(names=names), gr.skip(), gr.skip())
 
 
 # ---- language -----------------------------------------------------------------------------------------------

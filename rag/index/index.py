@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
+import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rag.index.commits import Commits
 from rag.index.keyword import KeywordIndex
 from rag.index.store import ChunkStore, StoredChunk
 
@@ -15,18 +20,28 @@ from rag.index.store import ChunkStore, StoredChunk
 class Index:
     """The only writer of Chroma and of the BM25 index beside it, and the one place that keeps them in step.
 
-    Chroma is the record; BM25 is derived from the terms stored in each chunk's metadata. Writes go to Chroma
-    at once (so an interrupted indexing run keeps its finished batches) and BM25 follows on `sync()`, which
-    every complete change (`remove_source`, the indexer's run) and every search calls. `store` and `keywords`
-    are there for readers (retrieval, answer scoring); nothing outside rag/index writes to them.
+    Chroma is the record; BM25 is derived from the terms stored in each chunk's metadata. A file's chunks are
+    written to Chroma in batches (so an interrupted run keeps its finished work) but seen by readers only once
+    `commit(source, ids)` records them all (rag.index.commits): a file is visible whole or not at all. BM25 holds
+    the committed chunks and follows on `sync()`, which every complete change and every search calls. `store`
+    and `keywords` are there for readers (retrieval, answer scoring); nothing outside rag/index writes to them.
     """
 
     def __init__(self, folder: Path, name: str):
         self.folder = folder
         self.name = name
-        self.store = ChunkStore(folder, name)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.commits = Commits(folder, name)
+        self.store = ChunkStore(folder, name, visible=self.commits.ids)
+        if not self.commits.started():  # an index from before commits: what it holds was whole then
+            everything = self.store.metadata_by_source(everything=True)
+            self.commits.start({source: list(chunks) for source, chunks in everything.items()})
         self.keywords = KeywordIndex(folder / "bm25" / name)
         self._terms_changed = False  # metadata of kept chunks was rewritten: BM25 rebuilds on the next sync
+        self._seen_generation = self.commits.generation()
+        self._own_generations: set[int] = set()  # commits this process made: its Chroma client already has them
+        self._writer = threading.Lock()  # flock is per open file: this keeps the server's own threads in line too
+        self._syncing = threading.RLock()  # BM25 swaps its arrays on sync: readers and the writer take turns
 
     # ---- reads ---------------------------------------------------------------------------------------------
     def count(self) -> int:
@@ -36,9 +51,13 @@ class Index:
     def is_empty(self) -> bool:
         return self.count() == 0
 
-    def metadata_by_source(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """{source: {chunk_id: metadata}} for every indexed chunk."""
-        return self.store.metadata_by_source()
+    def metadata_by_source(self, everything: bool = False) -> dict[str, dict[str, dict[str, Any]]]:
+        """{source: {chunk_id: metadata}} for every committed chunk (`everything`: uncommitted ones too)."""
+        return self.store.metadata_by_source(everything)
+
+    def committed(self) -> dict[str, set[str]]:
+        """{source: its committed chunk ids}."""
+        return self.commits.by_source()
 
     def chunk_ids(self) -> list[str]:
         """Every chunk id, sorted."""
@@ -55,12 +74,28 @@ class Index:
             yield from (c.text for c in self.store.get(ids[start : start + batch]))
 
     def in_step(self) -> bool:
-        """Whether BM25 holds exactly Chroma's chunks (true after `sync()` unless another process wrote since)."""
+        """Whether BM25 holds exactly the committed chunks (true after `sync()` unless another process wrote since)."""
         return sorted(self.keywords.ids) == self.chunk_ids()
 
     # ---- writes --------------------------------------------------------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One writer at a time across processes (`rag index` in a shell, the server's uploads): an exclusive
+        flock on write.lock in the data folder, waited for with a one-line notice; released even on a crash."""
+        with self._writer, open(self.folder / "write.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"waiting for another process indexing {self.folder} to finish", file=sys.stderr, flush=True)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self.refresh()  # start from what the previous writer committed
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def upsert(self, ids: list[str], embeddings: np.ndarray, texts: list[str], metas: list[dict]) -> None:
-        """Add or replace chunks in Chroma; BM25 follows on `sync()`."""
+        """Add or replace chunks in Chroma, unseen until their file is committed; BM25 follows on `sync()`."""
         self.store.upsert(ids, embeddings, texts, metas)
 
     def update_metadata(self, ids: list[str], metas: list[dict]) -> None:
@@ -69,18 +104,48 @@ class Index:
         # The chunk set is unchanged, so BM25's id fingerprint would not notice new terms (a title edit).
         self._terms_changed = self._terms_changed or bool(ids)
 
+    def commit(self, source: str, ids: list[str]) -> None:
+        """Make `ids` (all stored) the source's visible chunks at once, in place of its previous ones."""
+        with self._syncing:  # a refresh in another thread must not take this commit for another process's
+            self._own_generations.add(self.commits.commit(source, ids))
+
     def delete(self, ids: list[str]) -> None:
-        """Take chunks out of Chroma; BM25 follows on `sync()`."""
+        """Take chunks out of sight, then out of Chroma; BM25 follows on `sync()`."""
+        if ids:
+            with self._syncing:
+                self._own_generations.add(self.commits.drop(ids=ids))
         self.store.delete(ids)
 
     def remove_source(self, source: str) -> int:
-        """Take every chunk of one source out of the index, BM25 included; how many chunks went."""
-        ids = list(self.metadata_by_source().get(source, {}))
-        self.delete(ids)
+        """Take every chunk of one source out of the index, BM25 included; how many visible chunks went."""
+        shown = len(self.committed().get(source, ()))
+        with self._syncing:
+            self._own_generations.add(self.commits.drop(sources=[source]))
+        self.store.delete(list(self.metadata_by_source(everything=True).get(source, {})))
         self.sync()
-        return len(ids)
+        return shown
+
+    def refresh(self) -> bool:
+        """Follow commits made by another process since the last look (`rag index` while `rag serve` runs):
+        reopen Chroma, whose open client would not see them, and bring BM25 in step. True if anything changed."""
+        with self._syncing:
+            generation = self.commits.generation()
+            if generation == self._seen_generation:
+                return False
+            foreign = any(g not in self._own_generations for g in range(self._seen_generation + 1, generation + 1))
+            self._seen_generation = generation
+            if foreign:
+                self.store.open()
+            self.sync()
+            return True
+
+    @property
+    def reading(self) -> threading.RLock:
+        """Held while a search reads BM25, so that a sync in another thread does not swap it underneath."""
+        return self._syncing
 
     def sync(self) -> None:
-        """Bring BM25 in step with Chroma: a no-op when it already is, else loaded or rebuilt from the stored terms."""
-        self.keywords.sync(self.store, rebuild=self._terms_changed)
-        self._terms_changed = False
+        """Bring BM25 in step with the committed chunks: a no-op when it already is, else loaded or rebuilt."""
+        with self._syncing:
+            self.keywords.sync(self.store, rebuild=self._terms_changed)
+            self._terms_changed = False

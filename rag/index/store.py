@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import InternalError
 
 
 @dataclass
@@ -22,27 +24,51 @@ class StoredChunk:
 
 
 class ChunkStore:
-    """Thin wrapper over a persistent Chroma collection in cosine space; embeddings are always passed in."""
+    """Thin wrapper over a persistent Chroma collection in cosine space; embeddings are always passed in.
 
-    def __init__(self, path: Path, collection: str = "notebook"):
+    `visible` gives the committed chunk ids (rag.index.commits): the reads (count, get, query, the id and
+    metadata listings) see only those, so a file whose chunks are still being written is not seen at all.
+    `everything=True` on a listing includes the uncommitted chunks, for the indexer.
+    """
+
+    def __init__(self, path: Path, collection: str = "notebook", visible: Callable[[], frozenset[str]] | None = None):
         path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.name = collection
+        self.visible = visible
+        self.open()
+
+    def open(self) -> None:
+        """(Re)open the collection: a fresh client reads what another process wrote since (Chroma's in-memory
+        vector index of an open client does not follow another process's writes)."""
+        from chromadb.api.client import SharedSystemClient
+
+        old = getattr(self, "client", None)
+        if old is not None:
+            SharedSystemClient.clear_system_cache()  # else the same path gives back the stale system
         self.client = chromadb.PersistentClient(
-            path=str(path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+            path=str(self.path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         )
         # embedding_function=None: Chroma's default would download an ONNX model; we embed ourselves.
         self.collection = self.client.get_or_create_collection(
-            collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
 
-    def count(self) -> int:
-        return self.collection.count()
+    def _shown(self) -> frozenset[str] | None:
+        return None if self.visible is None else self.visible()
 
-    def metadata_by_source(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """{source: {chunk_id: metadata}} for the whole collection."""
+    def count(self) -> int:
+        shown = self._shown()
+        return self.collection.count() if shown is None else len(shown)
+
+    def metadata_by_source(self, everything: bool = False) -> dict[str, dict[str, dict[str, Any]]]:
+        """{source: {chunk_id: metadata}} for the committed chunks (with `everything`, for all of them)."""
+        shown = None if everything else self._shown()
         got = self.collection.get(include=["metadatas"])
         by_source: dict[str, dict[str, dict[str, Any]]] = {}
         for chunk_id, meta in zip(got["ids"], got["metadatas"]):
-            by_source.setdefault(meta["source"], {})[chunk_id] = meta
+            if shown is None or chunk_id in shown:
+                by_source.setdefault(meta["source"], {})[chunk_id] = meta
         return by_source
 
     def upsert(self, ids: list[str], embeddings: np.ndarray, texts: list[str], metas: list[dict]) -> None:
@@ -61,7 +87,11 @@ class ChunkStore:
         """Chunks by id, in the order asked (missing ids are skipped)."""
         if not ids:
             return []
-        got = self.collection.get(ids=list(dict.fromkeys(ids)), include=["documents", "metadatas"])
+        shown = self._shown()
+        wanted = [i for i in dict.fromkeys(ids) if shown is None or i in shown]
+        if not wanted:
+            return []
+        got = self.collection.get(ids=wanted, include=["documents", "metadatas"])
         found = {i: StoredChunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [found[i] for i in ids if i in found]
 
@@ -74,27 +104,40 @@ class ChunkStore:
         return np.asarray([row[i] for i in ids], dtype=np.float32)
 
     def all_ids_and_terms(self) -> tuple[list[str], list[list[str]]]:
-        """Every chunk id with its stored keyword terms, for (re)building the BM25 index."""
+        """Every committed chunk id with its stored keyword terms, for (re)building the BM25 index."""
+        shown = self._shown()
         got = self.collection.get(include=["metadatas"])
-        pairs = sorted(zip(got["ids"], got["metadatas"]))
+        pairs = sorted((i, m) for i, m in zip(got["ids"], got["metadatas"]) if shown is None or i in shown)
         return [i for i, _ in pairs], [m.get("terms", "").split() for _, m in pairs]
 
     def all_ids(self) -> list[str]:
-        return sorted(self.collection.get(include=[])["ids"])
+        shown = self._shown()
+        return sorted(self.collection.get(include=[])["ids"] if shown is None else shown)
 
     def query(self, embedding: np.ndarray, n: int, sources: list[str] | None = None) -> list[StoredChunk]:
-        """Nearest chunks to one query embedding, optionally only from the given sources."""
-        total = self.count()
-        if total == 0:
+        """Nearest committed chunks to one query embedding, optionally only from the given sources."""
+        total = self.collection.count()
+        shown = self._shown()
+        if total == 0 or shown is not None and not shown:
             return []
         where = {"source": {"$in": list(sources)}} if sources else None
-        res = self.collection.query(
-            query_embeddings=[embedding.tolist()],
-            n_results=min(n, total),
-            where=where,
-            include=["documents", "metadatas", "distances"],
-        )
-        return [
-            StoredChunk(i, d, m, dist)
-            for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
-        ]
+        # Chunks still being written are not committed: fetch enough more that n committed ones remain.
+        hidden = 0 if shown is None else max(0, total - len(shown))
+        include = ["documents", "metadatas", "distances"] if not hidden else ["distances"]
+        ask = {"query_embeddings": [embedding.tolist()], "n_results": min(n + hidden, total), "where": where}
+        try:
+            res = self.collection.query(**ask, include=include)
+        except InternalError:  # "Error finding id": another process wrote since this client loaded its vectors
+            self.open()
+            res = self.collection.query(**ask, include=include)
+        if not hidden:
+            return [
+                StoredChunk(i, d, m, dist)
+                for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
+            ]
+        distance = {i: dist for i, dist in zip(res["ids"][0], res["distances"][0]) if i in shown}
+        best = list(distance)[:n]
+        chunks = self.get(best)
+        for chunk in chunks:
+            chunk.distance = distance[chunk.chunk_id]
+        return chunks

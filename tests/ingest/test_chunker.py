@@ -303,3 +303,77 @@ def test_speed_on_the_whole_seed_corpus() -> None:
     for doc in docs:
         chunker.split(doc)
     assert time.perf_counter() - began < 1.5
+
+
+# ----------------------------------------------------------------- unbroken text (issue 13 point 5)
+
+
+@pytest.fixture(scope="module")
+def e5_count_tokens():
+    """The default embedder's real tokenizer (untruncated), as the notebook counts chunk sizes."""
+    from tokenizers import Tokenizer
+
+    from rag.embed import offline_e5_folder
+    from rag.settings import Settings
+
+    tokenizer = Tokenizer.from_file(str(offline_e5_folder(Settings().cache_dir) / "tokenizer.json"))
+    tokenizer.no_truncation()
+    return lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+def unbroken(kind: str, n: int) -> str:
+    """n characters of one unbroken line: Chinese without punctuation, minified JSON, or a base64 image."""
+    rng = random.Random(n)
+    if kind == "cjk":
+        return "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(n))
+    if kind == "json":
+        return ",".join(f'{{"id":{rng.randint(0, 10**6)},"v":"x{rng.randint(0, 999)}"}}' for _ in range(n // 20))[:n]
+    import base64
+
+    return ("![a](data:image/png;base64," + base64.b64encode(rng.randbytes(n)).decode())[:n]
+
+
+@pytest.mark.parametrize("kind", ["cjk", "json", "base64"])
+def test_long_unbroken_line_is_cut_within_the_limit_in_linear_work(kind, e5_count_tokens) -> None:
+    counted: list[int] = []  # the length of every text handed to the tokenizer
+
+    def counter(text: str) -> int:
+        counted.append(len(text))
+        return e5_count_tokens(text)
+
+    chunker = Chunker(counter, max_tokens=128, overlap_tokens=16)
+    chunk_counts, work = [], []
+    for n in (5_000, 20_000):
+        counted.clear()
+        doc = make_doc(unbroken(kind, n))
+        chunks = chunker.split(doc)
+        work.append(sum(counted))
+        chunk_counts.append(len(chunks))
+        check_invariants(doc, chunks, chunker, e5_count_tokens)
+        # Cut pieces are full: each within 2% of the limit but the last.
+        assert all(e5_count_tokens(c.text) >= 0.98 * 128 - 2 for c in chunks[:-1])
+    # Four times the text: four times the chunks, and about four times the characters tokenized (a quadratic
+    # cut re-counting the rest of the line would tokenize about sixteen times as many).
+    assert 3.8 <= chunk_counts[1] / chunk_counts[0] <= 4.2, chunk_counts
+    assert work[1] / work[0] < 5, work
+    assert work[1] < 12 * 20_000, work  # a few counts of about a chunk per cut
+
+
+def test_megabyte_line_with_the_real_tokenizer(e5_count_tokens) -> None:
+    """1 MB of unbroken Chinese (quadratic chunking took minutes): chunks of at most the limit, covering it all."""
+    text = unbroken("cjk", 1_000_000)
+    chunker = Chunker(e5_count_tokens, max_tokens=256, overlap_tokens=48)
+    chunks = chunker.split(make_doc(text))
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)
+    assert all(a.end == b.start for a, b in itertools.pairwise(chunks))  # unbroken text: no overlap, no gap
+    assert max(e5_count_tokens(c.text) for c in chunks) <= 256
+    assert len(chunks) > 1_000_000 / 512  # random Han characters: about 2 per token at most
+
+
+def test_split_stops_past_the_limit() -> None:
+    text = "\n\n".join(f"# 第{i}節\n\n" + "這是一段關於晶片的文字。" * 30 for i in range(200))
+    chunker = Chunker(count_tokens, max_tokens=64, overlap_tokens=8)
+    whole = chunker.split(make_doc(text))
+    capped = chunker.split(make_doc(text), limit=10)
+    assert 10 < len(capped) < len(whole) / 4
+    assert [c.text for c in capped] == [c.text for c in whole[: len(capped)]]

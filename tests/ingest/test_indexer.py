@@ -47,6 +47,14 @@ def assert_consistent(nb: Notebook, folder: Path) -> None:
     assert nb.chunk_index.in_step()  # BM25 holds exactly Chroma's chunks
 
 
+def assert_whole_files_only(nb: Notebook, folder: Path) -> None:
+    """Every visible source shows all its chunks (those of its file now), never a part of them."""
+    for source, chunks in nb.chunk_index.metadata_by_source().items():
+        file = nb.home / source
+        assert set(chunks) == set(chunk_ids(source, nb.chunker.split(load_document(file)))), source
+    assert nb.chunk_index.in_step()
+
+
 @pytest.fixture
 def notebook(tmp_path) -> Notebook:
     return Notebook(path=tmp_path / ".rag", home=tmp_path)
@@ -137,9 +145,11 @@ def test_kill_9_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
-    partial = nb.count()
+    stored = sum(len(c) for c in nb.chunk_index.metadata_by_source(everything=True).values())
+    assert stored > 0
+    assert_whole_files_only(nb, docs)  # the file being written when killed is not seen at all
     report = nb.index(docs, progress=False)
-    assert report.chunks > partial > 0
+    assert report.embedded <= report.chunks - stored  # the batches stored before the kill are not embedded again
     assert_consistent(nb, docs)
 
 
@@ -161,3 +171,59 @@ def test_bad_files_are_named_and_the_rest_is_indexed(notebook, tmp_path, capsys)
     assert all("\n" not in e for e in report.errors)
     assert before <= set(notebook.chunk_ids())  # nothing indexed before is lost
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_file_over_max_file_chunks_is_skipped_by_name_and_the_rest_indexed(tmp_path, capsys):
+    docs = tmp_path / "docs"
+    write(docs, {"small.txt": POSTS["llama.txt"], "huge.txt": "沒有標點的超長字串" * 3000})
+    nb = Notebook(path=tmp_path / ".rag", home=tmp_path, max_file_chunks=20)
+    report = nb.index(docs, progress=False)
+    assert report.added == 1 and {s["source"] for s in nb.sources()} == {"docs/small.txt"}
+    assert len(report.errors) == 1 and "huge.txt" in report.errors[0] and "max_file_chunks" in report.errors[0]
+    lines = [line for line in capsys.readouterr().err.splitlines() if "huge.txt" in line]
+    assert len(lines) == 1
+
+
+def test_ctrl_c_to_rag_index_stops_at_once_with_one_line_and_no_partial_file(tmp_path):
+    docs = tmp_path / "docs"
+    big = "# Big\n\n" + "\n\n".join(f"Paragraph {i} on memory bandwidth and accelerators. " * 8 for i in range(60))
+    write(docs, {"a_small.txt": "Cerebras 的推理速度大約每秒 1,500 個 token。", "big.md": big})
+    env = dict(os.environ, RAG_EMBED_BATCH="2", RAG_HOME=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "--path", str(tmp_path / ".rag"), "index", str(docs)],
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    seen = bytearray()
+    reader = threading.Thread(target=lambda: [seen.extend(b) for b in iter(lambda: proc.stderr.read(1), b"")], daemon=True)
+    reader.start()
+    deadline = time.time() + 240
+    while time.time() < deadline and not re.search(rb"embedding: +\d+%.*\| *([6-9]|\d\d+)/", bytes(seen)):
+        time.sleep(0.05)
+    assert proc.poll() is None, "the indexer finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    began = time.time()
+    proc.wait(timeout=30)
+    assert time.time() - began < 5 and proc.returncode == 130
+    reader.join(timeout=5)
+    lines = [line for line in re.split(r"[\r\n]+", seen.decode()) if line.strip() and not line.startswith("embedding:")]
+    assert len(lines) == 1 and lines[0].startswith("rag: interrupted") and "Traceback" not in seen.decode(), lines
+
+    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    assert {s["source"] for s in nb.sources()} == {"docs/a_small.txt"}  # big.md was being written: unseen
+    assert all(h.source != "docs/big.md" for h in nb.search("memory bandwidth and accelerators", k=10))
+    assert_whole_files_only(nb, docs)
+    report = nb.index(docs, progress=False)  # the rerun finishes big.md, reusing the batches stored before
+    assert report.added == 1 and report.unchanged == 1 and report.embedded < report.chunks - 1
+    assert_consistent(nb, docs)
+    assert nb.search("Paragraph 59 on memory bandwidth", k=1)[0].source == "docs/big.md"
+
+
+def test_a_changed_file_with_nothing_new_to_embed_after_a_new_file_is_committed(notebook, tmp_path):
+    docs = tmp_path / "docs"
+    write(docs, {"b.txt": "第一段。\n\n第二段。", "c.txt": "Another note."})
+    notebook.index(docs, progress=False)
+    write(docs, {"a.txt": "全新的文件。", "b.txt": "第一段。"})  # b only loses a chunk: nothing to embed
+    report = notebook.index(docs, progress=False)
+    assert (report.added, report.updated, report.unchanged) == (1, 1, 1)
+    assert_consistent(notebook, docs)

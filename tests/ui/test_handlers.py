@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ui import handlers
+from ui import handlers, session
 from ui.labels import labels
 from ui.session import Turn
 
@@ -37,6 +37,12 @@ def notebook(seeds_notebook, tmp_path_factory):
     )
     assert nb.index(home / "docs", progress=False).added == 2
     return nb
+
+
+def finished_status(notebook):
+    """What the page's timer shows once the background indexing is done."""
+    assert session.background(notebook).wait(timeout=120)
+    return handlers.indexing_status(notebook, [], "en")
 
 
 def answer(notebook, question: str, mode: str = "answer", backend: str = "extractive", k="5", history=None):
@@ -75,8 +81,10 @@ def test_upload_indexes_the_file_into_home_uploads_and_remove_deletes_it(noteboo
     note.write_text("# Notes\n\nThe Bluewhale roastery opens at seven in the morning.\n", encoding="utf-8")
     bad = tmp_path / "setup.exe"
     bad.write_bytes(b"MZ")
-    status, scope, _, box = handlers.upload(notebook, [str(note), str(bad)], [], "en", no_progress)
-    assert status.startswith("✓") and "notes.md" in status and "setup.exe" in status and box is None
+    status, _, _, box = handlers.upload(notebook, [str(note), str(bad)], [], "en", no_progress)
+    assert status.startswith("⏳") and "notes.md" in status and "setup.exe" in status and box is None
+    status, scope, _ = finished_status(notebook)
+    assert status.startswith("✓ Added 1")
     saved = notebook.home / "uploads" / "notes.md"
     assert saved.is_file() and "uploads/notes.md" in {value for _, value in scope["choices"]}
     status, scope, _ = handlers.remove(notebook, "uploads/notes.md", ["uploads/notes.md"], "en")
@@ -98,6 +106,8 @@ def test_removing_a_document_outside_the_ui_folders_keeps_its_file(notebook):
     assert labels("en")["removed_file"] in status and not (notebook.home / "docs" / "dram.txt").exists()
     (notebook.home / "docs" / "dram.txt").write_text(DRAM, encoding="utf-8")
     status, *_ = handlers.reindex(notebook, [], "en", no_progress)
+    assert status.startswith("⏳") and "docs/" in status
+    status, *_ = finished_status(notebook)
     assert status.startswith("✓ Added 1, updated 0, removed 0, unchanged 1 files")
     assert {s["source"] for s in notebook.sources()} == {"docs/cafe.txt", "docs/dram.txt"}
 
@@ -117,3 +127,23 @@ def test_error_line_keeps_the_message():
     assert handlers.error_line(ValueError("bad k\nmore detail")) == "ValueError: bad k"
     assert handlers.error_line(KeyError()) == "KeyError"
     assert Path(handlers.__file__).with_name("static").joinpath("citations.js").is_file()
+
+
+def test_questions_are_answered_while_an_upload_is_indexed_and_its_document_shows_when_in(notebook, tmp_path):
+    big = tmp_path / "plankton.md"
+    big.write_text(
+        "# Plankton\n\n" + "\n\n".join(f"Plankton survey {i}: the krill count rose in the cold current. " * 6 for i in range(40)),
+        encoding="utf-8",
+    )
+    indexer = session.background(notebook)
+    status, *_ = handlers.upload(notebook, [str(big)], [], "en")
+    assert status.startswith("⏳") and indexer.busy()
+    chat, *_ = answer(notebook, QUESTION)  # answered from the committed index, not after the upload
+    assert "桂花烏龍拿鐵" in chat[-1]["content"] and indexer.busy()
+    assert "uploads/plankton.md" not in {s["source"] for s in notebook.sources()}  # not until all its chunks are in
+    shown, scope, _ = handlers.indexing_status(notebook, [], "en")
+    assert shown.startswith("⏳ Indexing plankton.md") and scope == handlers.gr.skip()
+    status, scope, _ = finished_status(notebook)
+    assert status.startswith("✓ Added 1") and "uploads/plankton.md" in {value for _, value in scope["choices"]}
+    assert notebook.search("krill count in the cold current", k=1)[0].source == "uploads/plankton.md"
+    assert handlers.indexing_status(notebook, [], "en") == (handlers.gr.skip(),) * 3  # nothing new

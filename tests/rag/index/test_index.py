@@ -20,6 +20,9 @@ def add(index: Index, chunks: dict[str, tuple[str, str, str]]) -> None:
     texts = [text for _, text, _ in chunks.values()]
     metas = [{"source": source, "terms": terms} for source, _, terms in chunks.values()]
     index.upsert(ids, vectors, texts, metas)
+    committed = index.committed()
+    for source in {source for source, _, _ in chunks.values()}:  # each file's chunks become visible together
+        index.commit(source, [*committed.get(source, ()), *(i for i, (s, _, _) in chunks.items() if s == source)])
 
 
 def keyword_ids(index: Index, *terms: str) -> set[str]:
@@ -66,3 +69,42 @@ def test_removed_chunks_and_sources_leave_both(index, tmp_path):
     reopened = Index(tmp_path / ".rag", "test")  # another process: the saved BM25 matches Chroma
     reopened.sync()
     assert reopened.in_step() and keyword_ids(reopened, "dram") == {"b1"}
+
+
+HOLD_LOCK = "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(2)"
+
+
+def test_one_writer_at_a_time_across_processes(index, capsys):
+    import subprocess
+    import sys
+    import time
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(index.folder / "write.lock")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "locked"
+    began = time.time()
+    with index.writing():
+        waited = time.time() - began
+    assert holder.wait(timeout=10) == 0
+    assert waited > 1.0
+    assert f"waiting for another process indexing {index.folder}" in capsys.readouterr().err
+
+
+def test_uncommitted_chunks_are_not_seen_until_their_file_commits(index):
+    add(index, CHUNKS)
+    index.upsert(
+        ["c1", "c2"],
+        np.eye(2, 4, dtype=np.float32) + 0.2,
+        ["Groq LPU", "LPU SRAM"],
+        [{"source": "c.txt", "terms": "groq lpu"}] * 2,
+    )
+    index.sync()
+    assert index.count() == 3 and "c.txt" not in index.metadata_by_source() and keyword_ids(index, "lpu") == set()
+    assert {c.chunk_id for c in index.store.query(np.ones(4, dtype=np.float32), 10)} == {"a1", "a2", "b1"}
+    assert index.get(["c1"]) == []
+    index.commit("c.txt", ["c1", "c2"])
+    index.sync()
+    assert index.count() == 5 and keyword_ids(index, "lpu") == {"c1", "c2"}
+    assert len(index.store.query(np.ones(4, dtype=np.float32), 10)) == 5

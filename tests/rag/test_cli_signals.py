@@ -1,0 +1,37 @@
+"""`rag serve` shuts down cleanly on Ctrl-C and SIGTERM, even while an upload is being indexed (real processes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_rag_serve_stops_on_a_signal_with_one_line(tmp_path, free_port, signum):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "note.txt").write_text("A short note about TPU chips.", encoding="utf-8")
+    env = dict(os.environ, RAG_HOME=str(tmp_path), RAG_SEEDS=str(tmp_path / "docs"), PYTHONPATH=str(REPO))
+    command = [sys.executable, "-m", "rag.cli", "--path", str(tmp_path / ".rag"), "serve", "--port", str(free_port())]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    err: list[str] = []
+    threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True).start()
+    deadline = time.time() + 240
+    while time.time() < deadline and "Notebook on http://" not in (line := proc.stdout.readline()):
+        assert line or proc.poll() is None, "".join(err)[-2000:]
+    time.sleep(1.0)  # the server is up
+    proc.send_signal(signum)
+    began = time.time()
+    proc.wait(timeout=30)
+    assert time.time() - began < 10 and proc.returncode == 0, "".join(err)[-2000:]
+    time.sleep(0.2)
+    text = "".join(err)
+    assert "rag: server stopped" in text and "Traceback" not in text and "terminate called" not in text, text[-2000:]
