@@ -31,37 +31,26 @@ import numpy as np
 from bench.answer_data import EVAL_SETS, SEED, TRAIN_SETS, WORK, eval_questions, notebook, train_questions
 from bench.answers import EXTRA_HITS, contains, gold_answers
 from rag.answer.model import GATE_FEATURES, MODEL_FILE, SENTENCE_FEATURES, Scorer, gate_features, sigmoid
+from rag.embed.memo import MemoEmbedder
 
 # Questions per training set (drawn with SEED): ~0.5 s each to retrieve and embed on 2 cores, once.
 CAPS = {"drcd_test": 600, "cmrc2018_trial": 600, "xquad_en2zh": 300, "xquad_zh2en": 300, "xquad_zh": 100, "xquad_en": 100}
 EVAL_CAP = 200
-# Answerable training questions the gate may refuse (held-out quarter): lower across languages, where a wrong
-# refusal costs a whole answer and the gate sees less (no shared words).
-TARGET_FALSE_REFUSALS = {"same": 0.035, "cross": 0.02}
+# Off-topic questions: one set's training questions asked of another set's documents (other Wikipedia articles),
+# in the same language and across languages: documents that do not cover the question at all, the commonest
+# reason to refuse. name -> (questions of this training set, corpus, how many).
+OFF_TOPIC = {
+    "offtopic_en_on_zh": ("xquad_en", "drcd_test", 150),
+    "offtopic_zh_on_en": ("drcd_test", "xquad_en", 150),
+    "offtopic_zh_on_zh": ("cmrc2018_trial", "drcd_test", 150),
+}
+# Answerable training questions the gate may refuse (out-of-fold): lower across languages, where a wrong refusal
+# costs a whole answer (the gate sees less there: no shared words), which also makes it refuse less off-topic.
+TARGET_FALSE_REFUSALS = {"same": 0.035, "cross": 0.03}
 MARGINS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 MARGIN_LOSS = 0.03
 FOLDS = 4  # the gate's cuts come from out-of-fold probabilities
 CHOSEN = 4  # sentences the answerer quotes at most (Settings.answer_sentences)
-
-
-class VectorCache:
-    """An embedder that remembers its vectors on disk: refitting with other features embeds nothing again."""
-
-    def __init__(self, embedder, store: dict):
-        self.embedder, self.store = embedder, store
-
-    def _get(self, kind: str, method: str, texts: list[str]) -> np.ndarray:
-        known = self.store.setdefault(kind, {})
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            known.update(zip(missing, np.asarray(getattr(self.embedder, method)(missing), dtype=np.float32)))
-        return np.stack([known[t] for t in texts])
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self._get("passages", "embed_passages", texts)
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        return self._get("queries", "embed_queries", texts)
 
 
 def _load(path: Path, default):
@@ -78,13 +67,23 @@ def _save(path: Path, value) -> None:
 def questions_of(name: str, split: str) -> list[dict]:
     if split == "eval":
         return eval_questions(name, EVAL_CAP)
+    if name in OFF_TOPIC:
+        asked, _, n = OFF_TOPIC[name]
+        questions = train_questions(asked)
+        return random.Random(SEED + 1).sample(questions, min(n, len(questions)))
     questions = train_questions(name)
     return random.Random(SEED).sample(questions, min(CAPS[name], len(questions)))
 
 
+def corpus_of(name: str, split: str) -> str:
+    if name in OFF_TOPIC:
+        return OFF_TOPIC[name][1]
+    return (TRAIN_SETS if split == "train" else EVAL_SETS)[name][1]
+
+
 def extract(name: str, split: str = "train") -> list[dict]:
     """Per question and variant (with / without its gold passage): candidate features and labels."""
-    _, corpus = (TRAIN_SETS if split == "train" else EVAL_SETS)[name]
+    corpus = corpus_of(name, split)
     hits_file = WORK / "hits" / f"{split}-{name}.pkl"
     vectors_file = WORK / "vectors" / f"{corpus}.pkl"
     retrieved = _load(hits_file, {})
@@ -92,8 +91,10 @@ def extract(name: str, split: str = "train") -> list[dict]:
     nb = notebook(corpus)
     answerer = nb.answerer
     plain = answerer.embedder, answerer.cross_embedder
-    answerer.embedder = VectorCache(plain[0], vectors.setdefault("e5", {}))
-    answerer.cross_embedder = VectorCache(plain[1], vectors.setdefault("use", {})) if plain[1] is not None else None
+    # Unwrapped from the notebook's own memo, wrapped in one kept on disk: a refit embeds nothing again.
+    inner = [getattr(e, "embedder", e) for e in plain]
+    answerer.embedder = MemoEmbedder(inner[0], None, vectors.setdefault("e5", {}))
+    answerer.cross_embedder = MemoEmbedder(inner[1], None, vectors.setdefault("use", {})) if plain[1] is not None else None
     k = nb.settings.k
     out, t, fresh = [], time.perf_counter(), 0
     try:
@@ -104,6 +105,8 @@ def extract(name: str, split: str = "train") -> list[dict]:
             wide = retrieved[q["id"]]
             gold, golds = q["gold_passage_ids"][0], gold_answers(q)
             variants = {"with": wide[:k], "without": [h for h in wide if Path(h.source).stem != gold][:k]}
+            if name in OFF_TOPIC:  # the gold passage is in another corpus: every hit is off the question's topic
+                variants = {"off_topic": wide[:k]}
             for variant, hits in variants.items():
                 cands = answerer.candidates(hits)
                 holds = [contains(c.text, golds) for c in cands]
@@ -217,7 +220,7 @@ def gate_rows(records: list[dict], sentence: dict):
         chosen = np.argsort(-s)[:CHOSEN]
         if r["variant"] == "with":
             label = 1 if r["y"][chosen].any() else None
-        else:  # without the gold passage, or a near miss
+        else:  # without the gold passage, a near miss, or off the topic
             label = None if r["still_holds"] else 0
         g.append(gate_features(r["x"], s))
         labels.append(label)
@@ -250,7 +253,8 @@ def measures(records: list[dict], sentence: dict, gate: dict, names: list[str]) 
         ans = [i for i in idx if records[i]["variant"] == "with" and records[i]["gold_retrieved"]]
         neg = [i for i in idx if labels[i] == 0 and records[i]["variant"] == "without"]
         near = [i for i in idx if records[i]["variant"] == "near_miss"]
-        holds, first, n = quoted([records[i] for i in ans], sentence, sentence["margin"])
+        off = [i for i in idx if records[i]["variant"] == "off_topic" and labels[i] == 0]
+        holds, first, n = quoted([records[i] for i in ans], sentence, sentence["margin"]) if ans else (0, 0, 0)
         out[name] = {
             "answerable": len(ans),
             "answer_holds_span": round(holds, 4),
@@ -260,12 +264,17 @@ def measures(records: list[dict], sentence: dict, gate: dict, names: list[str]) 
             "removed_gold": len(neg),
             "removed_refused": round(float(np.mean(p[neg] < cut[neg])), 4) if neg else None,
             "near_miss_refused": round(float(np.mean(p[near] < cut[near])), 4) if near else None,
+            "off_topic": len(off),
+            "off_topic_refused": round(float(np.mean(p[off] < cut[off])), 4) if off else None,
         }
     return out
 
 
 def fit(records: list[dict], names: list[str]) -> dict:
-    per_set = {name: sum(r["variant"] == "with" for r in records if r["set"] == name) for name in names}
+    # Questions per set (an off-topic set has no answerable variant: its records count).
+    per_set = {
+        name: sum(r["variant"] in ("with", "off_topic") for r in records if r["set"] == name) or 1 for name in names
+    }
     # (a) sentence scorer: every set weighs the same, each question the same within its set.
     rows = [r for r in records if r["variant"] == "with" and r["y"].any()]
     sentence = fit_sentence_scorer(rows, [1000.0 / per_set[r["set"]] for r in rows])
@@ -306,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
 
     go_offline()
     ap = argparse.ArgumentParser(prog="python -m bench.train_answer_model", description=__doc__.split("\n")[0])
-    ap.add_argument("--sets", default=",".join(CAPS))
+    ap.add_argument("--sets", default=",".join([*CAPS, *OFF_TOPIC]))
     ap.add_argument("--out", default=str(MODEL_FILE))
     ap.add_argument("--evaluate", action="store_true", help="also report on the held-out evaluation questions")
     ap.add_argument("--dry-run", action="store_true", help="fit and report, do not write the model")

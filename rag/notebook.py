@@ -200,8 +200,13 @@ class Notebook:
         def build():
             keywords = self.chunk_index.keywords
             # USE (the fused index's cross-lingual part): its question-sentence cosine holds across languages.
+            from rag.embed.memo import MemoEmbedder
+
             cross = next((p for p, _ in getattr(self.dense_embedder, "parts", ()) if p is not self.embedder), None)
-            extractive = ExtractiveAnswerer(self.embedder, keywords, self.settings, self.glossary, cross)
+            # Sentence vectors are remembered: the same passages come back question after question.
+            extractive = ExtractiveAnswerer(
+                MemoEmbedder(self.embedder), keywords, self.settings, self.glossary, cross and MemoEmbedder(cross)
+            )
             if self.settings.backend == "extractive":
                 return extractive
             from rag.embed.fused import cross_lingual_embedder

@@ -25,6 +25,12 @@ from rag.settings import Settings
 from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script
 from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
 
+# English numbers written as words ("twelve hours", "a dozen", "three million").
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
+    r"eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|"
+    r"trillion|dozen|half|several|a few|a couple of"
+)
 # What kind of answer a question asks for, and how a sentence shows it has one (extractive QA's answer types).
 _ASKS_TIME = re.compile(
     r"什么时候|什麼時候|何时|何時|哪一年|哪年|几月|幾月|哪天|多久|\bwhen\b|what year|what date|how long", re.IGNORECASE
@@ -37,10 +43,13 @@ _HAS_TIME = re.compile(
     r"[上下本这這][個个]?(月|週|周|星期|季)|季度|最近|近期|目前|即將|即将|不久|之後|之后|以後|以后|\d+\s*(年|天|週|周|個月|个月|小時|小时)|"
     r"Q[1-4]\b|\b(19|20)\d\d\b|\b(next|this|last|coming) (year|month|quarter|week)\b|\b(january|february|march|april|"
     r"may|june|july|august|september|october|november|december|today|tomorrow|yesterday|recently|soon|ago|later|"
-    r"currently|now)\b|\b\d+ (years?|months?|days?|weeks?|hours?)\b|\b\d+s\b",
+    r"currently|now)\b|\b\d+ (years?|months?|days?|weeks?|hours?)\b|\b\d+s\b|"
+    rf"\b({_NUMBER_WORDS}|an?) (centur(y|ies)|decades?|years?|months?|weeks?|days?|hours?|minutes?)\b",
     re.IGNORECASE,
 )
-_HAS_AMOUNT = re.compile(r"\d|[一二兩两三四五六七八九十百千萬万億亿]+\s*[倍個个台家種种次年%％美元億亿萬万]")
+_HAS_AMOUNT = re.compile(
+    rf"\d|[一二兩两三四五六七八九十百千萬万億亿]+\s*[倍個个台家種种次年%％美元億亿萬万]|\b({_NUMBER_WORDS})\b", re.IGNORECASE
+)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 

@@ -35,7 +35,7 @@ def test_ask_json(seeds_notebook):
     answer = rag("ask", "TPU能否取代GPU?", path=seeds_notebook.path)
     assert answer["refused"] is False and answer["answer"]
     assert answer["citations"] and {"n", "chunk_id", "source", "title", "quote"} <= set(answer["citations"][0])
-    refused = rag("ask", "What is the best hiking trail in the Alps?", path=seeds_notebook.path)
+    refused = rag("ask", "如何烤出好吃的酸種麵包?", path=seeds_notebook.path)
     assert refused["refused"] is True and refused["citations"] == []
 
 

@@ -53,7 +53,8 @@ def test_a_when_question_answered_by_no_time_is_refused_plainly(seeds_notebook):
     # The passages talk about 金管會 regulating agents but never say when: quoting them would sound like an answer.
     answer = seeds_notebook.ask("金管會對AI Agent的規範什麼時候開始上路?")
     assert answer.refused and not answer.citations
-    assert answer.text == "文件中沒有提到具體時間。"
+    # The gate may refuse first (plain refusal) or the time check (it says what is missing): never quotes.
+    assert answer.text in ("文件中沒有提到具體時間。", "文件中沒有找到相關內容。")
     dated = seeds_notebook.ask("財報狗說輝達下一代的Blockwhale架構大概什麼時候會出?")
     assert not dated.refused and "明年" in dated.text
 
