@@ -181,11 +181,13 @@ class ExtractiveAnswerer(Answerer):
 
     def gate(self, cands: list[Candidate]) -> tuple[float, float]:
         """The learned gate's probability that the best candidates answer the question, and its cut."""
-        from rag.answer.model import AnswerModel, gate_features
+        from rag.answer.model import SENTENCE_FEATURES, AnswerModel, gate_features
 
         model = AnswerModel.load()
-        g = gate_features(np.stack([c.features for c in cands]), np.array([c.logit for c in cands]))
-        cut = self.settings.answer_gate if self.settings.answer_gate is not None else model.cut(g)
+        x = np.stack([c.features for c in cands])
+        g = gate_features(x, np.array([c.logit for c in cands]))
+        all_other_language = bool((x[:, SENTENCE_FEATURES.index("cross")] > 0.5).all())
+        cut = self.settings.answer_gate if self.settings.answer_gate is not None else model.cut(g, all_other_language)
         return model.answerable_probability(g), cut
 
     def answerable_probability(self, cands: list[Candidate]) -> float:

@@ -157,9 +157,14 @@ class AnswerModel:
     def sentence_logits(self, x: np.ndarray) -> np.ndarray:
         return self.sentence.logits(x)
 
-    def cut(self, g: np.ndarray) -> float:
-        """The fitted probability cut for a question with gate features `g`."""
-        return self.threshold_cross if g[GATE_FEATURES.index("best_cross")] > 0.5 else self.threshold_same
+    def cut(self, g: np.ndarray, all_other_language: bool = True) -> float:
+        """The fitted probability cut for a question with gate features `g`.
+
+        The cross-language cut was fitted on questions whose passages were all in the other language; when some
+        retrieved sentences are in the question's own language (a mixed notebook), the best one being in the
+        other language is no reason to ask for less: the same-language cut applies."""
+        cross = g[GATE_FEATURES.index("best_cross")] > 0.5 and all_other_language
+        return self.threshold_cross if cross else self.threshold_same
 
     def answerable_probability(self, g: np.ndarray) -> float:
         return float(sigmoid(self.gate.logits(g[None, :]))[0])
