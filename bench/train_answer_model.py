@@ -213,7 +213,7 @@ def logits(layer: dict, x: np.ndarray) -> np.ndarray:
 
 
 def gate_rows(records: list[dict], sentence: dict):
-    """Gate features, label (1 answerable and answered, 0 unanswerable, None: neither), and kind per record."""
+    """Gate features and a label per record: 1 answerable and answered, 0 unanswerable, None neither."""
     g, labels = [], []
     for r in records:
         s = logits(sentence, r["x"])

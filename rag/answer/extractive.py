@@ -85,11 +85,12 @@ class Candidate:
     coverage: float = 0.0
     typed: bool = False  # has the kind of fact the question asks for (a time, a number)
     features: Any = None  # its row of rag.answer.model.SENTENCE_FEATURES
-    logit: float = 0.0  # the learned sentence scorer's logit; score is its probability
+    logit: float = 0.0  # the learned sentence scorer's logit; score is its sigmoid (for ordering, not a probability)
 
 
 class ExtractiveAnswerer(Answerer):
-    """No LLM: picks the retrieved sentences closest to the question, cites each, converts to its script."""
+    """No LLM: quotes the retrieved sentences the learned scorer ranks best, cites each, or refuses when the gate says
+    they do not answer."""
 
     backend = "extractive"
 
@@ -195,8 +196,7 @@ class ExtractiveAnswerer(Answerer):
 
     def is_answerable(self, cands: list[Candidate]) -> bool:
         """Answer only when the learned gate says the best sentences hold the answer; its cut is
-        settings.answer_gate, or the one fitted for ≤ 4% false refusals on the training questions
-        (separately for a best sentence in the question's language and in the other one)."""
+        settings.answer_gate, or the ones fitted with the model (AnswerModel.cut)."""
         probability, cut = self.gate(cands)
         return probability >= cut
 

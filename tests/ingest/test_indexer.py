@@ -126,9 +126,9 @@ def test_ctrl_c_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
     assert_consistent(nb, docs)
 
 
-def test_kill_9_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
-    docs = tmp_path / "docs"
-    write(docs, {f"note{i}.md": f"# Note {i}\n\n" + f"Paragraph {i} about accelerators and memory. " * 120 for i in range(8)})
+def index_in_a_process(tmp_path, docs, batches: bytes):
+    """`rag index docs` in a child process (two chunks a batch), its stderr read as it comes; returns once the
+    progress bar shows `batches` (a regex on the count) embedded: (process, stderr so far, reader thread)."""
     env = dict(os.environ, RAG_EMBED_BATCH="2", RAG_HOME=str(tmp_path))
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "--path", str(tmp_path / ".rag"), "index", str(docs)],
@@ -139,8 +139,15 @@ def test_kill_9_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
     reader = threading.Thread(target=lambda: [seen.extend(b) for b in iter(lambda: proc.stderr.read(1), b"")], daemon=True)
     reader.start()
     deadline = time.time() + 240
-    while time.time() < deadline and not re.search(rb"embedding: +\d+%.*\| *([4-9]|\d\d+)/", bytes(seen)):
+    while time.time() < deadline and not re.search(rb"embedding: +\d+%.*\| *" + batches + rb"/", bytes(seen)):
         time.sleep(0.05)
+    return proc, seen, reader
+
+
+def test_kill_9_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
+    docs = tmp_path / "docs"
+    write(docs, {f"note{i}.md": f"# Note {i}\n\n" + f"Paragraph {i} about accelerators and memory. " * 120 for i in range(8)})
+    proc, _, _ = index_in_a_process(tmp_path, docs, rb"([4-9]|\d\d+)")
     assert proc.poll() is None, "the indexer finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -188,18 +195,7 @@ def test_ctrl_c_to_rag_index_stops_at_once_with_one_line_and_no_partial_file(tmp
     docs = tmp_path / "docs"
     big = "# Big\n\n" + "\n\n".join(f"Paragraph {i} on memory bandwidth and accelerators. " * 8 for i in range(60))
     write(docs, {"a_small.txt": "Cerebras 的推理速度大約每秒 1,500 個 token。", "big.md": big})
-    env = dict(os.environ, RAG_EMBED_BATCH="2", RAG_HOME=str(tmp_path))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "--path", str(tmp_path / ".rag"), "index", str(docs)],
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    seen = bytearray()
-    reader = threading.Thread(target=lambda: [seen.extend(b) for b in iter(lambda: proc.stderr.read(1), b"")], daemon=True)
-    reader.start()
-    deadline = time.time() + 240
-    while time.time() < deadline and not re.search(rb"embedding: +\d+%.*\| *([6-9]|\d\d+)/", bytes(seen)):
-        time.sleep(0.05)
+    proc, seen, reader = index_in_a_process(tmp_path, docs, rb"([6-9]|\d\d+)")
     assert proc.poll() is None, "the indexer finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     began = time.time()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.shared_models import indexed_folder, notebook_sharing_models
+
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "screenshot.png"
@@ -33,18 +35,10 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chrom
 @pytest.fixture(scope="module")
 def notebook(seeds_notebook, seeds_home, tmp_path_factory):
     """A copy of the indexed seeds notebook in its own home: uploads and removals here leave the shared one alone."""
-    from rag import Notebook
-
     home = tmp_path_factory.mktemp("browser-home")
     shutil.copytree(seeds_home / "seeds", home / "seeds")
     shutil.copytree(seeds_notebook.path, home / ".rag")
-    nb = Notebook(
-        path=home / ".rag",
-        home=home,
-        seeds=home / "seeds",
-        embedder=seeds_notebook.embedder,  # the loaded models are shared, not loaded twice
-        dense_embedder=seeds_notebook.dense_embedder,
-    )
+    nb = notebook_sharing_models(seeds_notebook, home, seeds=home / "seeds")
     assert nb.count() == seeds_notebook.count()
     return nb
 
@@ -304,20 +298,8 @@ LIVE_MARKUP = """() => {
 @pytest.fixture(scope="module")
 def hostile_url(seeds_notebook, tmp_path_factory, free_port) -> Iterator[str]:
     """A notebook holding one document full of HTML payloads, served on loopback."""
-    from rag import Notebook
-
     home = tmp_path_factory.mktemp("hostile-home")
-    (home / "seeds").mkdir()
-    (home / "seeds" / "lighthouse.md").write_text(HOSTILE, encoding="utf-8")
-    (home / "seeds" / "notice.md").write_text(NOTICE, encoding="utf-8")
-    nb = Notebook(
-        path=home / ".rag",
-        home=home,
-        seeds=home / "seeds",
-        embedder=seeds_notebook.embedder,
-        dense_embedder=seeds_notebook.dense_embedder,
-    )
-    assert nb.index(home / "seeds", progress=False).added == 2
+    nb = indexed_folder(seeds_notebook, home, "seeds", {"lighthouse.md": HOSTILE, "notice.md": NOTICE})
     yield from serve_page(nb, free_port())
 
 

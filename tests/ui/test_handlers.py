@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.shared_models import indexed_folder
 from ui import handlers, session
 from ui.labels import labels
 from ui.session import Turn
@@ -22,21 +23,8 @@ def no_progress(*args, **kwargs) -> None:
 @pytest.fixture(scope="module")
 def notebook(seeds_notebook, tmp_path_factory):
     """Two tiny documents in their own home; the seeds notebook's loaded models are shared, not loaded again."""
-    from rag import Notebook
-
     home = tmp_path_factory.mktemp("handlers-home")
-    (home / "docs").mkdir()
-    (home / "docs" / "cafe.txt").write_text(CAFE, encoding="utf-8")
-    (home / "docs" / "dram.txt").write_text(DRAM, encoding="utf-8")
-    nb = Notebook(
-        path=home / ".rag",
-        home=home,
-        seeds=home / "docs",
-        embedder=seeds_notebook.embedder,
-        dense_embedder=seeds_notebook.dense_embedder,
-    )
-    assert nb.index(home / "docs", progress=False).added == 2
-    return nb
+    return indexed_folder(seeds_notebook, home, "docs", {"cafe.txt": CAFE, "dram.txt": DRAM})
 
 
 def finished_status(notebook):
