@@ -1,4 +1,4 @@
-"""The `rag` command: index, search, ask, serve, status, eval and settings over a notebook folder.
+"""The `rag` command: index, search, ask, serve, mcp, status, eval and settings over a notebook folder.
 
 Every default comes from Settings (RAG_* variables), every failure is one line on stderr and a non-zero exit.
 """
@@ -47,6 +47,7 @@ def _require_documents(nb) -> None:
 
 INTERRUPTED = "rag: interrupted: files not finished stay out of the index; run `rag index` again to finish them"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+MCP_PORT = 8765  # rag mcp --http
 
 
 def _stop_within(grace: float) -> tuple:
@@ -179,6 +180,21 @@ def cmd_serve(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_mcp(args, settings: Settings) -> int:
+    from rag.mcp import serve as serve_mcp
+
+    if not args.http and (args.host or args.port):
+        raise NotebookError("--host and --port are for --http (streamable HTTP); without it rag mcp speaks over stdio")
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: the HTTP server closes, serve returns
+    try:
+        serve_mcp(settings, http=args.http, host=args.host or "127.0.0.1", port=args.port or MCP_PORT)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
 def _shown(value) -> object:
     if isinstance(value, SecretStr):
         return str(value)  # "**********"
@@ -243,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help=f"port (default: $RAG_PORT or {defaults['port'].default})")
     p.add_argument("--index-seeds", action="store_true", help="index seeds/ before serving")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "mcp", parents=[common], help="serve the notebook to agents over the Model Context Protocol (stdio, or --http)"
+    )
+    p.add_argument("--http", action="store_true", help="streamable HTTP at http://HOST:PORT/mcp instead of stdio")
+    p.add_argument("--host", help="address to bind with --http (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, help=f"port with --http (default: {MCP_PORT})")
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("eval", parents=[common], help="retrieval (and answer) metrics on a question file")
     p.add_argument("file", type=Path, help="JSONL like tests/data/dev.jsonl: question, lang, type, evidence, answer_facts")

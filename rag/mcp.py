@@ -1,0 +1,187 @@
+"""The notebook as a Model Context Protocol server (`rag mcp`): search, ask, list_sources and index for agents."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+
+from rag.errors import NotebookError
+from rag.settings import Settings
+
+MAX_K = 50  # an agent asking for more passages than this gets a one-line error, not a context flood
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+INSTRUCTIONS = (
+    "A research notebook over the user's own documents (Traditional Chinese, Simplified Chinese, English). "
+    "Use `ask` for a cited answer built only from the documents (it says plainly when they do not contain one), "
+    "`search` for the passages themselves, `list_sources` for what is indexed, `index` to add or refresh files. "
+    "Cite the `source` of what you use."
+)
+
+
+class NotebookTools:
+    """The tools' work over one notebook, opened on first use and kept for the process: models load once."""
+
+    def __init__(self, settings: Settings, notebook: Any = None) -> None:
+        self.settings = settings
+        self._notebook = notebook
+        self._lock = threading.Lock()
+
+    @property
+    def notebook(self):
+        with self._lock:
+            if self._notebook is None:
+                from rag import Notebook
+
+                self._notebook = Notebook(settings=self.settings)
+            return self._notebook
+
+    def warm(self) -> None:
+        """Load the models now (a background thread at start), so the first call does not wait the whole load."""
+        try:
+            nb = self.notebook
+            _ = nb.retriever, nb.answerer
+        except Exception as err:  # noqa: BLE001 — the first tool call reports it in one line
+            print(f"rag: notice: models not preloaded: {' '.join(str(err).split())}", file=sys.stderr, flush=True)
+
+    def search(self, query: str, k: int | None = None) -> dict[str, Any]:
+        if k is not None and not 1 <= k <= MAX_K:
+            raise NotebookError(f"k (passages to return) must be between 1 and {MAX_K}, not {k}")
+        nb = self.notebook
+        if nb.is_empty():
+            raise NotebookError(f"the notebook at {nb.path} is empty: index documents first (the index tool)")
+        return {"hits": [hit_dict(h) for h in nb.search(query, k=k)]}
+
+    def ask(self, question: str) -> dict[str, Any]:
+        answer = self.notebook.ask(question).as_dict()
+        keys = ("answer", "refused", "citations", "notice", "unsupported")
+        return {key: answer[key] for key in keys if key in answer}
+
+    def list_sources(self) -> dict[str, Any]:
+        return {"sources": self.notebook.sources()}
+
+    def index(self, path: str) -> dict[str, Any]:
+        """Index a file or folder inside the notebook's home; bad files are listed in `errors`, one line each."""
+        nb = self.notebook
+        given = Path(path).expanduser()
+        target = given if given.is_absolute() else nb.home / given
+        if not target.exists() and not target.is_symlink():
+            raise NotebookError(f"no such file or directory: {path}")
+        try:  # an agent steered by a document must not pull ~/.ssh into the notebook and read it back
+            target.resolve().relative_to(nb.home)
+        except ValueError:
+            raise NotebookError(
+                f"{path} is outside the notebook's home {nb.home}: only files under it can be indexed "
+                "(set RAG_HOME to the folder of your documents)"
+            ) from None
+        return nb.index(target, progress=False).as_dict()
+
+
+def hit_dict(hit) -> dict[str, Any]:
+    """A hit as an agent reads it: where it is from, its text and its fused score."""
+    return {
+        "source": hit.source,
+        "title": hit.title,
+        "section": hit.section,
+        "page": getattr(hit, "page", None),
+        "chunk_id": hit.chunk_id,
+        "score": round(float(hit.score), 4),
+        "text": hit.text,
+    }
+
+
+def _one_line_errors(work: Callable[[], dict[str, Any]]) -> dict[str, Any] | CallToolResult:
+    """The tool's result, or the user error as the CLI words it: one line, marked as a tool error."""
+    try:
+        return work()
+    except NotebookError as err:
+        return CallToolResult(
+            content=[TextContent(type="text", text=f"rag: {' '.join(str(err).split())}")], is_error=True
+        )
+
+
+def _quiet_stdout(tools: NotebookTools, stdio: bool):
+    """The server's lifespan: stray prints go to stderr while stdio carries the protocol; models start loading."""
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer) -> AsyncIterator[None]:
+        # stdio_server() has already taken fd 1 for the protocol and pointed fd 1 at stderr; sys.stdout's own
+        # buffer would still flush onto the wire when the process exits, so it goes to stderr too.
+        previous = sys.stdout
+        if stdio:
+            sys.stdout = sys.stderr
+        threading.Thread(target=tools.warm, name="rag-mcp-warm", daemon=True).start()
+        try:
+            yield
+        finally:
+            if stdio:
+                sys.stdout = previous
+
+    return lifespan
+
+
+def build_server(settings: Settings, stdio: bool = True, notebook: Any = None) -> MCPServer:
+    """The MCP server with the four tools over the notebook of `settings` (or an open `notebook`)."""
+    tools = NotebookTools(settings, notebook)
+    server = MCPServer(
+        "rag-notebook", instructions=INSTRUCTIONS, log_level="WARNING", lifespan=_quiet_stdout(tools, stdio)
+    )
+    reads = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+
+    @server.tool(annotations=reads)
+    def search(query: str, k: int | None = None) -> dict[str, Any]:
+        """Passages of the user's documents that match a query (any of zh-Hant, zh-Hans, English; the languages
+        are searched across), best first: each with source, title, section, page, chunk_id, score and text.
+        k: how many passages (default 5)."""
+        return _one_line_errors(lambda: tools.search(query, k))
+
+    @server.tool(annotations=reads)
+    def ask(question: str) -> dict[str, Any]:
+        """A cited answer to a question from the user's documents only: `answer` quotes them with [n] markers,
+        `citations` lists each n with chunk_id, source, title and the quote; `refused` is true (and there are no
+        citations) when the documents do not contain the answer."""
+        return _one_line_errors(lambda: tools.ask(question))
+
+    @server.tool(annotations=reads)
+    def list_sources() -> dict[str, Any]:
+        """The indexed documents: source (file name), title, date and chunk count of each."""
+        return _one_line_errors(tools.list_sources)
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True))
+    def index(path: str) -> dict[str, Any]:
+        """Bring a file or folder (under the notebook's home; relative paths start there) into the notebook: new
+        files are added, changed ones re-indexed, deleted ones removed. Returns the counts; `errors` names each
+        file that could not be indexed, one line each (the others are indexed)."""
+        return _one_line_errors(lambda: tools.index(path))
+
+    return server
+
+
+def http_security(host: str, allowed_hosts: str) -> TransportSecuritySettings:
+    """Host and Origin checks (DNS rebinding): loopback, the bind address and RAG_ALLOWED_HOSTS, any port."""
+    names = [*LOOPBACK, *(n.strip() for n in allowed_hosts.split(",") if n.strip())]
+    if host not in ("", "0.0.0.0", "::"):
+        names.append(f"[{host}]" if ":" in host else host)
+    hosts = [n if (":" in n.rsplit("]", 1)[-1]) else f"{n}:*" for n in names]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=[f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")],
+    )
+
+
+def serve(settings: Settings, http: bool = False, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve until the client goes (stdio) or Ctrl-C (HTTP, at http://host:port/mcp)."""
+    server = build_server(settings, stdio=not http)
+    if not http:
+        server.run("stdio")
+        return
+    print(f"rag: MCP server on http://{host}:{port}/mcp (streamable HTTP)", file=sys.stderr, flush=True)
+    server.run("streamable-http", host=host, port=port, transport_security=http_security(host, settings.allowed_hosts))
