@@ -354,6 +354,13 @@ class Notebook:
         """The answer's text, piece by piece."""
         return (e.text for e in self.ask_events(question, sources, history) if isinstance(e, Delta))
 
+    def as_retriever(self, k: int | None = None, sources: list[str] | None = None):
+        """This notebook's search as a LangChain `BaseRetriever` for LCEL chains: Documents with the hit's text and
+        metadata source, title, section, page, chunk_id and score. `k`: passages per query (default: settings.k)."""
+        from rag.langchain import NotebookRetriever
+
+        return NotebookRetriever(notebook=self, k=k, sources=sources)
+
     def status(self) -> dict:
         return {
             "path": str(self.path),
