@@ -68,12 +68,39 @@ def _stop_within(grace: float) -> tuple:
     return signal.signal(signal.SIGINT, stop), signal.signal(signal.SIGTERM, stop)
 
 
+def cmd_watch(found: list[Path], settings: Settings, json_lines: bool) -> int:
+    """rag index --watch: catch up, then index each quiet batch of changes until Ctrl-C (exit 130)."""
+    from ingest.watch import FolderWatcher
+
+    def report(r) -> None:
+        if json_lines:
+            print(json.dumps(r.as_dict(), ensure_ascii=False), flush=True)
+
+    previous = _stop_within(3.0)
+    watcher = None
+    try:
+        watcher = FolderWatcher(_notebook(settings), found, on_report=report, progress=not json_lines)
+        print(f"rag: watching {', '.join(map(str, found))} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+        watcher.run()
+    except KeyboardInterrupt:
+        busy = watcher is not None and watcher.busy
+        print(INTERRUPTED if busy else "rag: stopped watching", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)  # now: no waiting on the observer's, Chroma's or ONNX Runtime's threads
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
+    return 0
+
+
 def cmd_index(args, settings: Settings) -> int:
     paths = args.paths or [settings.seeds]
     missing = [p for p in paths if not p.exists()]
     for path in missing:
         print(f"rag: no such file or directory: {path}", file=sys.stderr)
     found = [p for p in paths if p.exists()]
+    if found and args.watch:
+        return cmd_watch(found, settings, args.json)
     if found:
         previous = _stop_within(3.0)
         try:
@@ -235,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: $RAG_SEEDS, the seeds/ folder)")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="then keep watching: index files as they appear, change and disappear, after $RAG_WATCH_DEBOUNCE "
+        "quiet seconds (--json: one report per line); Ctrl-C stops",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("search", parents=[common], help="show the passages that match a question")

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         "that would add more is skipped with a message naming it and the rest of the run goes on.",
         ge=1,
     )
+    watch_debounce: float = setting(
+        1.0,
+        group="embedding", description="Seconds a watched folder (`rag index --watch`) must stay quiet before its changes are "
+        "indexed: an editor's save or a copy of many files becomes one run.",
+        ge=0.0,
+    )
     # retrieval
     candidates: int = setting(40, group="retrieval", description="Hits taken from each retriever before fusion.", ge=1)
     fusion: Literal["score", "rrf"] = setting(
