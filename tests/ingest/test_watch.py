@@ -17,6 +17,7 @@ import pytest
 
 from ingest.watch import FolderWatcher
 from rag import Notebook
+from rag.errors import NotebookError
 
 REPO = Path(__file__).resolve().parents[2]
 DEBOUNCE = 0.3
@@ -141,3 +142,32 @@ def test_rag_index_watch_follows_the_folder_and_stops_on_ctrl_c(tmp_path):
     assert proc.returncode == 130, text
     assert "rag: stopped watching" in text and "Traceback" not in text
     assert text.count("blob.txt") == 1
+
+
+def test_a_watched_file_follows_its_edits_and_its_neighbours_are_left_alone(notebook, tmp_path):
+    docs = tmp_path / "docs"
+    reports = []
+    with FolderWatcher(notebook, [docs / "dram.txt"], debounce=DEBOUNCE, on_report=reports.append):
+        eventually(lambda: sources(notebook) == {"docs/dram.txt"})
+        (docs / "other.txt").write_text("Not watched: only dram.txt is.", encoding="utf-8")
+        # An editor's atomic save: the new text written beside the file, then renamed over it.
+        (docs / "dram.txt.tmp").write_text("DRAM prices doubled in one quarter.", encoding="utf-8")
+        os.replace(docs / "dram.txt.tmp", docs / "dram.txt")
+        eventually(lambda: any("doubled" in h.text for h in notebook.search("DRAM prices", k=2)))
+    assert sources(notebook) == {"docs/dram.txt"} and reports[-1].updated == 1
+
+
+def test_a_missing_path_is_one_line(tmp_path, notebook):
+    with pytest.raises(NotebookError, match="no such file or directory: .*typo"):
+        FolderWatcher(notebook, [tmp_path / "typo"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "--path", str(tmp_path / ".rag"), "index", "--watch", str(tmp_path / "typo")],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 2 and out.stderr.strip() == f"rag: no such file or directory: {tmp_path / 'typo'}"
