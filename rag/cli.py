@@ -293,8 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-seeds", action="store_true", help="index seeds/ before serving")
     p.set_defaults(func=cmd_serve)
 
+    path_after = argparse.ArgumentParser(add_help=False)  # --path after `mcp` too, and no --json to mislead
+    path_after.add_argument("--path", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p = sub.add_parser(
-        "mcp", parents=[common], help="serve the notebook to agents over the Model Context Protocol (stdio, or --http)"
+        "mcp", parents=[path_after], help="serve the notebook to agents over the Model Context Protocol (stdio, or --http)"
     )
     p.add_argument("--http", action="store_true", help="streamable HTTP at http://HOST:PORT/mcp instead of stdio")
     p.add_argument("--host", help="address to bind with --http (default: 127.0.0.1)")
