@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from mcp.server.mcpserver import MCPServer
+import anyio.from_thread
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 
@@ -67,7 +68,7 @@ class NotebookTools:
     def list_sources(self) -> dict[str, Any]:
         return {"sources": self.notebook.sources()}
 
-    def index(self, path: str) -> dict[str, Any]:
+    def index(self, path: str, on_progress: Callable[[int, int], object] | None = None) -> dict[str, Any]:
         """Index a file or folder inside the notebook's home; bad files are listed in `errors`, one line each."""
         nb = self.notebook
         given = Path(path).expanduser()
@@ -81,7 +82,7 @@ class NotebookTools:
                 f"{path} is outside the notebook's home {nb.home}: only files under it can be indexed "
                 "(set RAG_HOME to the folder of your documents)"
             ) from None
-        return nb.index(target, progress=False).as_dict()
+        return nb.index(target, progress=False, on_progress=on_progress).as_dict()
 
 
 def hit_dict(hit) -> dict[str, Any]:
@@ -155,11 +156,16 @@ def build_server(settings: Settings, stdio: bool = True, notebook: Any = None) -
         return _one_line_errors(tools.list_sources)
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True))
-    def index(path: str) -> dict[str, Any]:
+    def index(path: str, ctx: Context) -> dict[str, Any]:
         """Bring a file or folder (under the notebook's home; relative paths start there) into the notebook: new
         files are added, changed ones re-indexed, deleted ones removed. Returns the counts; `errors` names each
         file that could not be indexed, one line each (the others are indexed)."""
-        return _one_line_errors(lambda: tools.index(path))
+
+        def progress(done: int, total: int) -> None:  # from the worker thread the tool runs in
+            if total:
+                anyio.from_thread.run(ctx.report_progress, done, total, "chunks embedded")
+
+        return _one_line_errors(lambda: tools.index(path, progress))
 
     return server
 

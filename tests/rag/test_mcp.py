@@ -86,7 +86,13 @@ async def stdio_session_run(home: Path, errlog) -> dict:
             seen["ask_seconds"] = time.perf_counter() - began
             seen["refused"] = result(await session.call_tool("ask", {"question": "如何烤出好吃的酸種麵包?"}))
             seen["sources_before"] = result(await session.call_tool("list_sources", {}))
-            seen["index"] = result(await session.call_tool("index", {"path": "later"}))
+            progress: list[tuple] = []
+
+            async def on_progress(done: float, total: float | None, message: str | None) -> None:
+                progress.append((done, total))
+
+            seen["index"] = result(await session.call_tool("index", {"path": "later"}, progress_callback=on_progress))
+            seen["progress"] = progress
             seen["search_new"] = result(await session.call_tool("search", {"query": "Zanzibar authorization", "k": 1}))
             seen["sources_after"] = result(await session.call_tool("list_sources", {}))
             seen["missing"] = error_line(await session.call_tool("index", {"path": "no-such-folder"}))
@@ -140,6 +146,7 @@ def test_index_adds_a_file_that_search_then_finds_and_names_a_bad_one(stdio_run)
     report = stdio_run["index"]
     assert report["added"] == 1 and len(report["errors"]) == 1 and "blob.txt" in report["errors"][0]
     assert "\n" not in report["errors"][0]
+    assert stdio_run["progress"] and stdio_run["progress"][-1] == (1, 1)  # chunks embedded, reported as they go
     assert stdio_run["search_new"]["hits"][0]["source"] == "later/zanzibar.txt"
     after = {s["source"]: s for s in stdio_run["sources_after"]["sources"]}
     assert set(after) == before | {"later/zanzibar.txt"} and after["later/zanzibar.txt"]["chunks"] == 1
