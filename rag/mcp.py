@@ -75,14 +75,18 @@ class NotebookTools:
         target = given if given.is_absolute() else nb.home / given
         if not target.exists() and not target.is_symlink():
             raise NotebookError(f"no such file or directory: {path}")
-        try:  # an agent steered by a document must not pull ~/.ssh into the notebook and read it back
-            target.resolve().relative_to(nb.home)
-        except ValueError:
+        # An agent steered by a document must not pull ~/.ssh into the notebook and read it back: only what really
+        # lies under the home (a link in it to elsewhere is refused too: given by name, the indexer would follow it).
+        if not _inside(target.resolve(), nb.home):
             raise NotebookError(
                 f"{path} is outside the notebook's home {nb.home}: only files under it can be indexed "
                 "(set RAG_HOME to the folder of your documents)"
-            ) from None
+            )
         return nb.index(target, progress=False, on_progress=on_progress).as_dict()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or path.is_relative_to(folder)
 
 
 def hit_dict(hit) -> dict[str, Any]:

@@ -36,6 +36,7 @@ def make_home(root: Path) -> Path:
     (root / "later").mkdir()
     (root / "later" / "zanzibar.txt").write_text(NEW_DOC, encoding="utf-8")
     (root / "later" / "blob.txt").write_bytes(bytes(range(256)) * 4)
+    (root / "link-to-etc").symlink_to("/etc")  # a link out of the home: the tool refuses it
     return root
 
 
@@ -97,6 +98,7 @@ async def stdio_session_run(home: Path, errlog) -> dict:
             seen["sources_after"] = result(await session.call_tool("list_sources", {}))
             seen["missing"] = error_line(await session.call_tool("index", {"path": "no-such-folder"}))
             seen["outside"] = error_line(await session.call_tool("index", {"path": "/etc"}))
+            seen["link_out"] = error_line(await session.call_tool("index", {"path": "link-to-etc"}))
             seen["bad_k"] = error_line(await session.call_tool("search", {"query": "TPU", "k": 0}))
     return seen
 
@@ -153,10 +155,12 @@ def test_index_adds_a_file_that_search_then_finds_and_names_a_bad_one(stdio_run)
 
 
 def test_bad_arguments_are_one_line_errors(stdio_run):
-    for line in (stdio_run["missing"], stdio_run["outside"], stdio_run["bad_k"]):
+    for line in (stdio_run["missing"], stdio_run["outside"], stdio_run["link_out"], stdio_run["bad_k"]):
         assert line.startswith("rag: ") and "\n" not in line and "Traceback" not in line
     assert "no such file or directory: no-such-folder" in stdio_run["missing"]
-    assert "outside the notebook's home" in stdio_run["outside"]
+    assert (
+        "outside the notebook's home" in stdio_run["outside"] and "outside the notebook's home" in stdio_run["link_out"]
+    )
     assert "k (passages to return)" in stdio_run["bad_k"]
     assert "Traceback" not in stdio_run["stderr"]
 
