@@ -112,7 +112,7 @@ def _one_line_errors(work: Callable[[], dict[str, Any]]) -> dict[str, Any] | Cal
         )
 
 
-def _quiet_stdout(tools: NotebookTools, stdio: bool):
+def _lifespan(tools: NotebookTools, stdio: bool):
     """The server's lifespan: stray prints go to stderr while stdio carries the protocol; models start loading."""
 
     @asynccontextmanager
@@ -136,7 +136,7 @@ def build_server(settings: Settings, stdio: bool = True, notebook: Any = None) -
     """The MCP server with the four tools over the notebook of `settings` (or an open `notebook`)."""
     tools = NotebookTools(settings, notebook)
     server = MCPServer(
-        "rag-notebook", instructions=INSTRUCTIONS, log_level="WARNING", lifespan=_quiet_stdout(tools, stdio)
+        "rag-notebook", instructions=INSTRUCTIONS, log_level="WARNING", lifespan=_lifespan(tools, stdio)
     )
     reads = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 

@@ -213,3 +213,22 @@ def test_streamable_http_on_loopback(tmp_path, free_port):
             proc.kill()
             raise
     assert proc.returncode == 0, proc.stderr.read()
+
+
+def test_http_answers_loopback_the_bind_address_and_the_named_hosts_only():
+    from rag.mcp import http_security
+
+    security = http_security("192.168.1.5", "notebook.lan, box:9000")
+    assert security.enable_dns_rebinding_protection
+    assert set(security.allowed_hosts) == {
+        "127.0.0.1:*",
+        "localhost:*",
+        "[::1]:*",
+        "192.168.1.5:*",
+        "notebook.lan:*",
+        "box:9000",
+    }
+    assert (
+        "http://notebook.lan:*" in security.allowed_origins and "http://evil.example:*" not in security.allowed_origins
+    )
+    assert "0.0.0.0:*" not in http_security("0.0.0.0", "").allowed_hosts
