@@ -83,17 +83,17 @@ class Settings(BaseSettings):
     chunk_tokens: int = setting(256, group="embedding", description="Target chunk size in embedder tokens.")
     chunk_overlap: int = setting(48, group="embedding", description="Overlap between consecutive chunks, in embedder tokens.")
     embed_batch: int = setting(32, group="embedding", description="Texts per embedding batch.")
-    max_file_chunks: int = setting(
-        10_000,
-        group="embedding", description="Most chunks one file may add (~2.5M tokens, more than a 5 MB upload makes); a file "
-        "that would add more is skipped with a message naming it and the rest of the run goes on.",
-        ge=1,
-    )
     watch_debounce: float = setting(
         1.0,
         group="embedding", description="Seconds a watched folder (`rag index --watch`) must stay quiet before its changes are "
         "indexed: an editor's save or a copy of many files becomes one run.",
         ge=0.0,
+    )
+    max_file_chunks: int = setting(
+        10_000,
+        group="embedding", description="Most chunks one file may add (~2.5M tokens, more than a 5 MB upload makes); a file "
+        "that would add more is skipped with a message naming it and the rest of the run goes on.",
+        ge=1,
     )
     # retrieval
     candidates: int = setting(40, group="retrieval", description="Hits taken from each retriever before fusion.", ge=1)
