@@ -11,6 +11,7 @@ from pathlib import Path
 from ingest.chunker import Chunker
 from ingest.documents import Chunk, Document, IngestError
 from ingest.loaders import iter_files, load_document, source_path
+from ingest.readers import Limits
 from rag.index import Index
 from rag.text import bm25_terms
 from rag.types import IndexReport
@@ -38,9 +39,12 @@ def chunk_metadata(chunk: Chunk, doc: Document) -> dict:
         "ordinal": chunk.ordinal,
         "file_sha256": doc.sha256,
         "terms": " ".join(bm25_terms(f"{chunk.title} {chunk.section} {chunk.text}")),
+        "doc_title": doc.title,  # the document's own title (a dated post's chunk has the post's in "title")
     }
     if chunk.date:
         meta["date"] = chunk.date
+    if chunk.page is not None:
+        meta["page"] = chunk.page
     return meta  # Chroma rejects None values, so optional keys are left out
 
 
@@ -65,6 +69,7 @@ class Indexer:
         max_file_chunks: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        limits: Limits | None = None,
     ):
         self.index = index
         self.chunker = chunker
@@ -76,6 +81,7 @@ class Indexer:
         self.max_file_chunks = max_file_chunks
         self.on_progress = on_progress or (lambda done, total: None)  # chunks embedded so far, of all to embed
         self.should_stop = should_stop or (lambda: False)  # checked between batches: stop there (KeyboardInterrupt)
+        self.limits = limits or Limits()  # pages, characters and unzipped bytes one document may have
 
     def source_name(self, file: Path, root: Path | None = None) -> str:
         """The file's identity: relative to the notebook's home when inside it (stable across cwd), else absolute."""
@@ -111,7 +117,7 @@ class Indexer:
             source = self.source_name(file, root)
             seen.add(source)
             try:
-                doc = load_document(file, root, self.follow_outside_links)
+                doc = load_document(file, root, self.follow_outside_links, self.limits)
                 doc.source = source
                 chunks = self.chunker.split(doc, limit=self.max_file_chunks)
                 if not chunks:

@@ -14,7 +14,7 @@ from rag.types import accumulate
 from ui import render, session
 from ui.labels import LANGUAGES, labels, pick_language
 from ui.session import BackendUnavailable, Turn
-from ui.uploads import MAX_UPLOAD_MB, UploadError, original_name, save_upload
+from ui.uploads import MAX_DOCUMENT_UPLOAD_MB, MAX_UPLOAD_MB, UploadError, original_name, save_upload, upload_limit_mb
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) ->
             hit.date if hit else None,
             first.section,
             lang,
+            first.page if first.page is not None else hit.page if hit else None,
         )
     if kind == "hit" and 0 <= n < len(turn.hits):
         hit = turn.hits[n]
@@ -159,6 +160,7 @@ def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) ->
             hit.date,
             hit.section,
             lang,
+            hit.page,
         )
     return render.message_html(L["cite_missing"])
 
@@ -187,7 +189,7 @@ def upload(
         try:
             saved.append(save_upload(Path(file), session.uploads_folder(notebook), name))
         except UploadError as err:
-            lines.append(L[err.key].format(name=err.name, mb=MAX_UPLOAD_MB, reason=err.reason))
+            lines.append(L[err.key].format(name=err.name, mb=upload_limit_mb(err.name), reason=err.reason))
         except OSError as err:
             log.exception("saving upload %s failed", name)
             lines.append(L["error"].format(error=err.strerror or error_line(err)))
@@ -263,7 +265,7 @@ RELABEL: dict[str, Callable[[dict[str, str]], Any]] = {
     "sources-heading": lambda L: gr.update(value=L["sources_heading"]),
     "scope": lambda L: gr.update(label=L["scope"], info=L["scope_info"]),
     "manage": lambda L: gr.update(label=L["manage"]),
-    "upload": lambda L: gr.update(label=L["upload"].format(mb=MAX_UPLOAD_MB)),
+    "upload": lambda L: gr.update(label=L["upload"].format(mb=MAX_UPLOAD_MB, doc_mb=MAX_DOCUMENT_UPLOAD_MB)),
     "remove-pick": lambda L: gr.update(label=L["remove_pick"]),
     "remove": lambda L: gr.update(value=L["remove"]),
     "reindex": lambda L: gr.update(value=L["reindex"]),
