@@ -30,7 +30,7 @@ def test_headings_become_paths_and_the_title_comes_from_core_properties() -> Non
     assert doc.title == "新能源研究笔记"
     paths = [path for _, path in doc.headings]
     assert paths == ["第一章 风电", "第一章 风电 › 海上风电", "第二章 光伏"]
-    start = dict((p, o) for o, p in doc.headings)["第一章 风电 › 海上风电"]
+    start = {p: o for o, p in doc.headings}["第一章 风电 › 海上风电"]
     assert doc.text[start:].startswith("海上风电\n\n福建平潭")
 
 
