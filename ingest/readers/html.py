@@ -9,7 +9,15 @@ from ingest.documents import IngestError
 from ingest.readers.base import Extracted, HeadingPath, Limits, TextBuilder, lazy_import, register
 
 _MD_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_EMPHASIS_RE = re.compile(r"(\*\*|__)(.+?)\1")
+# Trafilatura's Markdown: **bold** and *italic* markers, and a backslash before literal Markdown characters
+# ("\[citation needed\]", "a\_b", "2\*3"); the text keeps neither.
+_EMPHASIS_RE = re.compile(r"(?<!\\)(\*\*?)(?=\S)(.+?)(?<=\S)(?<!\\)\1")
+_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
+
+
+def plain(markdown_line: str) -> str:
+    """A line of trafilatura's Markdown as the page's text: emphasis markers and escapes out."""
+    return _ESCAPE_RE.sub(r"\1", _EMPHASIS_RE.sub(r"\2", markdown_line))
 _H1_RE = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 _TAG_RE = re.compile(r"<[^>]+>")
 
@@ -56,13 +64,13 @@ class HtmlReader:
             heading = _MD_HEADING_RE.match(line)
             if heading:
                 flush()
-                text = _EMPHASIS_RE.sub(r"\2", heading.group(2)).strip()
+                text = plain(heading.group(2)).strip()
                 if text:
                     builder.heading(headings.push(len(heading.group(1)), text), text)
             elif not line.strip():
                 flush()
             else:
-                paragraph.append(_EMPHASIS_RE.sub(r"\2", line))
+                paragraph.append(plain(line))
         flush()
         title = (meta.title if meta is not None else "") or first_h1(html)
         date = meta.date if meta is not None and meta.date else None

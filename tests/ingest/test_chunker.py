@@ -275,6 +275,10 @@ def test_seed_dated_posts_are_sections() -> None:
     first = chunks[0]
     assert first.section == "2025年11月27日 星期四 · 想知道 AI 在模擬賭博時,會不會像人一樣做出不太理性的選擇"
     assert first.date == "2025-11-27"
+    # Each post's chunks cite the post's own title, not the file's (its first post's).
+    tpu = [c for c in chunks if c.date == "2025-11-26"]
+    assert tpu and all(c.title == "「究竟TPU能否取代GPU了」fomo 研究院" for c in tpu)
+    assert doc.title == first.title
 
 
 @needs_seeds

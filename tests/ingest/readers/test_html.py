@@ -31,6 +31,12 @@ def test_the_article_without_navigation_ads_or_footer() -> None:
     assert [path for _, path in doc.headings] == ["Tidal power in Korea", "Tidal power in Korea › Costs"]
 
 
+def test_markdown_markers_and_escapes_do_not_reach_the_text() -> None:
+    body = ARTICLE + "<p>An <i>early</i> plan [citation needed] named it tide_power_1 at 2*3 sites, <b>cheaply</b>.</p>"
+    doc = read(html_page("Tidal power in Korea", body))
+    assert "An early plan [citation needed] named it tide_power_1 at 2*3 sites, cheaply." in doc.text
+
+
 def test_a_page_of_scripts_only_is_named() -> None:
     markup = "<html><head><script>var x = 1;</script></head><body><script>document.write('hi')</script></body></html>"
     with pytest.raises(IngestError, match=r"^tide\.html: no article text found"):
