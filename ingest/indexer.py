@@ -29,7 +29,18 @@ def chunk_ids(source: str, chunks: list[Chunk]) -> list[str]:
     return ids
 
 
-def chunk_metadata(chunk: Chunk, doc: Document) -> dict:
+def display_name(source: str, file: Path, root: Path) -> str:
+    """How a source is shown: its name when it is relative (to the notebook's home), else the indexed folder's name and
+    the path inside it ("papers/2024/report.pdf"), never an absolute path."""
+    if not Path(source).is_absolute():
+        return source
+    try:
+        return Path(Path(root).resolve().name, source_path(file, root).relative_to(Path(root).resolve())).as_posix()
+    except ValueError:
+        return Path(source).name
+
+
+def chunk_metadata(chunk: Chunk, doc: Document, name: str | None = None) -> dict:
     meta = {
         "source": doc.source,
         "title": chunk.title,
@@ -45,6 +56,8 @@ def chunk_metadata(chunk: Chunk, doc: Document) -> dict:
         meta["date"] = chunk.date
     if chunk.page is not None:
         meta["page"] = chunk.page
+    if name and name != doc.source:
+        meta["name"] = name  # shown instead of an absolute source (a folder outside the notebook's home)
     return meta  # Chroma rejects None values, so optional keys are left out
 
 
@@ -133,7 +146,8 @@ class Indexer:
                 continue  # what was indexed for this file before stays: nothing indexed is lost
             stored = stored_now.get(source, {})
             ids = chunk_ids(source, chunks)
-            metas = [chunk_metadata(c, doc) for c in chunks]
+            name = display_name(source, file, root)
+            metas = [chunk_metadata(c, doc, name) for c in chunks]
             id_set = set(ids)
             if committed.get(source) == id_set == set(stored) and all(
                 m.get("file_sha256") == doc.sha256 for m in stored.values()

@@ -44,11 +44,13 @@ def settings_key(settings: Settings, ignore: frozenset[str] = frozenset()) -> tu
 
 
 def with_pages(answer: Answer) -> Answer:
-    """Each citation's page from its chunk (chunks never span pages, so the chunk's page is the quote's)."""
-    pages = {hit.chunk_id: hit.page for hit in answer.hits}
+    """Each citation's page and shown name from its chunk (chunks never span pages: the chunk's page is the quote's)."""
+    hits = {hit.chunk_id: hit for hit in answer.hits}
     for citation in answer.citations:
-        if citation.page is None:
-            citation.page = pages.get(citation.chunk_id)
+        hit = hits.get(citation.chunk_id)
+        if citation.page is None and hit is not None:
+            citation.page = hit.page
+        citation.name = citation.name or (hit.name if hit is not None else "") or citation.source
     return answer
 
 
@@ -304,7 +306,8 @@ class Notebook:
         for source, chunks in sorted(self.chunk_index.metadata_by_source().items()):
             first = min(chunks.values(), key=lambda m: m.get("ordinal", 0))
             title = first.get("doc_title") or first.get("title", "")  # not a dated post's title: the document's
-            out.append({"source": source, "title": title, "chunks": len(chunks), "date": first.get("date")})
+            name = first.get("name", source)  # never an absolute path: the indexed folder's name and the path in it
+            out.append({"source": source, "name": name, "title": title, "chunks": len(chunks), "date": first.get("date")})
         return out
 
     def count(self) -> int:

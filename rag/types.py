@@ -29,6 +29,7 @@ class Hit:
     translated_rank: int | None = None  # rank in the other-language keyword list
     dense_similarity: float | None = None  # cosine similarity to the question
     page: int | None = None  # 1-based page of a PDF the chunk is on, None for other formats
+    name: str = ""  # how the source is shown: relative to the folder it was indexed from, never absolute
 
     @classmethod
     def from_stored(cls, chunk: Any, score: float = 0.0) -> Hit:
@@ -45,6 +46,7 @@ class Hit:
             start=m.get("start", 0),
             end=m.get("end", 0),
             page=m.get("page"),
+            name=m.get("name", m["source"]),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -64,6 +66,7 @@ class Citation:
     start: int = 0  # character offsets of the quote in the source file's text (a PDF's: its extracted text)
     end: int = 0
     page: int | None = None  # 1-based page of a PDF the quote is on, None for other formats
+    name: str = ""  # how the source is shown (Hit.name)
 
     @property
     def where(self) -> str:

@@ -45,7 +45,7 @@ def source_choices(notebook: Notebook) -> list[tuple[str, str]]:
     out = []
     for s in notebook.sources():
         title = s["title"] if len(s["title"]) <= 48 else s["title"][:47] + "…"
-        out.append((f"{title} · {Path(s['source']).name}", s["source"]))
+        out.append((f"{title} · {Path(s.get('name') or s['source']).name}", s["source"]))
     return out
 
 
@@ -142,7 +142,7 @@ def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) ->
         spans = [render.Span(c.start, c.end, c.quote) for c in cites]
         return render.source_html(
             notebook.source_file(first.source),
-            first.source,
+            first.name or first.source,
             first.title,
             spans,
             hit.date if hit else None,
@@ -154,7 +154,7 @@ def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) ->
         hit = turn.hits[n]
         return render.source_html(
             notebook.source_file(hit.source),
-            hit.source,
+            hit.name or hit.source,
             hit.title,
             [render.Span(hit.start, hit.end, hit.text)],
             hit.date,

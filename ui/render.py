@@ -67,7 +67,7 @@ def passages_html(answer: Answer | None, turn: int | None = None, show_scores: b
         hit = hits.get(first.chunk_id)
         body = _mark_quotes(hit.text if hit else first.quote, [c.quote for c in cites])
         meta = _meta(
-            first.source,
+            first.name or first.source,
             first.section,
             hit.date if hit else None,
             hit.score if hit and show_scores else None,
@@ -101,7 +101,7 @@ def hits_html(hits: list[Hit], turn: int | None = None, show_scores: bool = Fals
         return f"<p class='meta'>{L['no_hits']}</p>"
     parts = []
     for i, hit in enumerate(hits):
-        meta = _meta(hit.source, hit.section, hit.date, hit.score if show_scores else None, lang, hit.page)
+        meta = _meta(hit.name or hit.source, hit.section, hit.date, hit.score if show_scores else None, lang, hit.page)
         link = f" {cite_link(f'hit:{turn}:{i}', L['open'])}" if turn is not None else ""
         parts.append(
             f"<div class='passage hit'><b>{i + 1}. {html.escape(hit.title)}</b>{link}{meta}"

@@ -175,3 +175,16 @@ def test_a_simplified_chinese_pdf_is_found_by_its_words_on_its_page(notebook, ho
     notebook.index(folder, progress=False)
     hits = notebook.search("三峡水电站的装机容量", k=3, sources=["more/三峡.pdf"])
     assert hits and hits[0].page == 2 and "二千二百五十万千瓦" in hits[0].text
+
+
+def test_a_folder_outside_the_home_is_shown_by_its_name_never_an_absolute_path(notebook, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere") / "papers"
+    (outside / "2024").mkdir(parents=True)
+    (outside / "2024" / "tide.html").write_text(html_page("Tidal power in Korea", ARTICLE), encoding="utf-8")
+    notebook.index(outside, progress=False)
+    shown = {s["name"] for s in notebook.sources()}
+    assert "papers/2024/tide.html" in shown and not any(name.startswith("/") for name in shown)
+    hits = notebook.search("Sihwa Lake tidal plant cost", k=5)
+    assert "papers/2024/tide.html" in {h.name for h in hits}
+    answer = notebook.ask("How much did the Sihwa Lake tidal plant cost to build?")
+    assert all(not c.name.startswith("/") for c in answer.citations) and answer.citations
