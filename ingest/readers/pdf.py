@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 from ingest.documents import IngestError
@@ -10,6 +11,33 @@ from ingest.readers.base import Extracted, Limits, TextBuilder, lazy_import, reg
 
 # Fewer visible characters than this per page on average: a scan (images of text), not a text layer.
 MIN_CHARS_PER_PAGE = 4
+# A line at least this share of the page's longest line is full: the layout wrapped it, the sentence goes on.
+FULL_LINE = 0.8
+_SENTENCE_ENDS = tuple("。！？!?：:.;；」』")
+_CJK_RE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+
+
+def _width(line: str) -> int:
+    """How wide a line is drawn: a Chinese character takes two Latin letters' room."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def unwrap(text: str) -> str:
+    """A page's lines joined where the layout wrapped a sentence: a full-width line that does not end a sentence
+    runs on into the next (without a space between Chinese characters). The answerers treat a line break as a
+    sentence end, so wrapped lines would otherwise be quoted in halves; headings and short last lines stay lines."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    longest = max((_width(line) for line in lines), default=0)
+    out: list[str] = []
+    for line in lines:
+        prev = out[-1] if out else ""
+        follows = line.lstrip()
+        if prev and follows and _width(prev) >= FULL_LINE * longest and not prev.endswith(_SENTENCE_ENDS):
+            joint = "" if _CJK_RE.match(prev[-1]) and _CJK_RE.match(follows[0]) else " "
+            out[-1] = prev + ("" if prev.endswith("-") else joint) + follows
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _too_many_pages(path: Path, pages: int, limits: Limits) -> None:
@@ -73,7 +101,7 @@ class PdfReader:
         builder = TextBuilder(path, limits)
         for number, text in enumerate(pages, 1):
             builder.page(number)
-            for paragraph in text.replace("\r\n", "\n").replace("\r", "\n").split("\n\n"):
+            for paragraph in unwrap(text).split("\n\n"):
                 builder.paragraph(paragraph)
         visible = sum(not ch.isspace() for ch in builder.result().text)
         if visible < MIN_CHARS_PER_PAGE * max(len(pages), 1):
