@@ -5,6 +5,7 @@ the first sentence, else the file name."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 TITLE_MAX_CHARS = 120
 # A title is at the top of the page: only this many non-blank lines are looked at for a headline.
@@ -71,14 +72,19 @@ def _is_body(line: str) -> bool:
     return len(line) > TITLE_MAX_CHARS or bool(_SENTENCE_INSIDE_RE.search(line.rstrip("。.!?！？")))
 
 
+def _is_comment(line: str) -> bool:
+    """A few words with an emoji ("Perfect answer sheet😄"): a reply or a caption, not a title."""
+    return _size(line) <= 5 and any(unicodedata.category(ch) == "So" for ch in line)
+
+
 def _is_headline(line: str) -> bool:
-    return _size(line) >= 3 and len(line) <= TITLE_MAX_CHARS and not line.endswith((":", "：", ",", "，", ";", "；"))
+    return len(line) <= TITLE_MAX_CHARS and not line.endswith((":", "：", ",", "，", ";", "；")) and not _is_comment(line)
 
 
 def guess_title(body: str, fallback: str) -> str:
-    """The first Markdown heading; else a headline-like line among the first few (boilerplate, bylines and
-    dates skipped); else the first sentence of the text; else the first line with a letter or digit; else
-    `fallback` (the file name)."""
+    """The first Markdown heading; else a headline-like line among the first few (boilerplate, bylines, dates and
+    emoji comments skipped) before the running text begins; else the first sentence of that text; else the first
+    line with a letter or digit; else `fallback` (the file name)."""
     match = _MD_HEADING_RE.search(body)
     if match and match.group(1).strip():
         return match.group(1).strip()[:TITLE_MAX_CHARS]
@@ -89,11 +95,10 @@ def guess_title(body: str, fallback: str) -> str:
             continue
         if _is_body(line):
             break  # the article has begun: a title comes before it
-        # A short line of three words or fewer ("Perfect answer sheet😄") is a caption or a comment, not a title.
-        if _is_headline(line) and _size(line) > 3:
+        if _is_headline(line):
             return line
     for i, line in enumerate(lines[:HEAD_LINES * 4]):
-        if not _is_noise(lines, i) and _size(line) > 3:
+        if not _is_noise(lines, i) and not _is_comment(line):
             sentence = _SENTENCE_RE.match(line)
             return (sentence.group(0) if sentence else line)[:TITLE_MAX_CHARS].strip()
     for line in lines:

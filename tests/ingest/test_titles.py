@@ -28,6 +28,11 @@ def test_seed_titles(name: str, title: str) -> None:
     assert load_document(SEEDS / name).title == title
 
 
+def test_short_plain_titles_are_kept() -> None:
+    assert guess_title("藍鯨咖啡館\n\n藍鯨咖啡館的招牌飲料是桂花烏龍拿鐵。\n", "stem") == "藍鯨咖啡館"
+    assert guess_title("DRAM cycles\n\nDRAM is a cyclical business.\n", "stem") == "DRAM cycles"
+
+
 def test_boilerplate_and_short_captions_are_skipped() -> None:
     text = "Photo: Reuters\n\nshare this\n\nNew tidal plant opens on the west coast of Korea\n\nThe plant ..."
     assert guess_title(text, "stem") == "New tidal plant opens on the west coast of Korea"
