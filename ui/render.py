@@ -143,12 +143,13 @@ def _window(text: str, start: int, end: int, bounds: tuple[int, int] | None = No
     return lo, hi
 
 
-def _page_bounds(pages: list[tuple[int, int]], page: int | None, length: int) -> tuple[int, int] | None:
-    """Where page `page` is in a document's text (its start to the next page's start), None when unknown."""
-    starts = [offset for offset, number in pages if number == page]
-    if page is None or not starts:
+def _bounds(marks: list[tuple[int, object]], key: object, length: int) -> tuple[int, int] | None:
+    """Where the part of a document's text that a marker names starts and ends (the next marker): a PDF's page
+    from doc.pages, or a DOCX/HTML/EPUB section from doc.headings; None when no marker has that key."""
+    starts = [offset for offset, name in marks if name == key]
+    if key is None or key == "" or not starts:
         return None
-    after = [offset for offset, _ in pages if offset > starts[0]]
+    after = [offset for offset, _ in marks if offset > starts[0]]
     return starts[0], after[0] if after else length
 
 
@@ -162,8 +163,8 @@ def source_html(
     lang: str = "en",
     page: int | None = None,
 ) -> str:
-    """The document around the cited spans (within the cited page of a PDF), spans in <mark>, with its title, file,
-    page, section and date above."""
+    """The document around the cited spans (within the cited page of a PDF or section of a DOCX, page or e-book),
+    spans in <mark>, with its title, file, page, section and date above."""
     L = labels(lang)
     note = ""
     doc_text: str | None = None
@@ -172,7 +173,8 @@ def source_html(
         doc = load_document(path)
         doc_text, date = doc.text, date or doc.date
         title = title or doc.title
-        bounds = _page_bounds(doc.pages, page, len(doc.text))
+        # The cited page of a PDF, else the cited section of a document whose reader marked its headings.
+        bounds = _bounds(doc.pages, page, len(doc.text)) or _bounds(doc.headings, section, len(doc.text))
     except IngestError:
         note = L["file_missing"].format(file=source)
     found = [_locate(doc_text, s, spans[0].start) for s in spans] if doc_text is not None else []
@@ -183,7 +185,7 @@ def source_html(
         doc_text, bounds = "\n\n".join(dict.fromkeys(s.text for s in spans)), None
         located = sorted({(doc_text.find(s.text), doc_text.find(s.text) + len(s.text)) for s in spans})
     if bounds is not None and not bounds[0] <= located[0][0] < bounds[1]:
-        bounds = None  # the quote is not on that page (the file changed): show around it
+        bounds = None  # the quote is not on that page or in that section (the file changed): show around it
     lo, hi = _window(doc_text, located[0][0], located[-1][1], bounds)
     pieces, pos = [], lo
     for a, b in located:

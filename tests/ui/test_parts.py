@@ -102,6 +102,19 @@ def test_source_panel_shows_the_cited_pdf_page_with_the_quote_marked(tmp_path):
     assert "p. 2" in passages_html(answer)
 
 
+def test_source_panel_shows_the_cited_section_of_a_docx(tmp_path):
+    from ingest.loaders import load_document
+    from tests.ingest.readers.builders import docx_bytes
+
+    notes = tmp_path / "notes.docx"
+    notes.write_bytes(docx_bytes([("h1", "风电"), ("p", "风电段落。"), ("h1", "光伏"), ("p", "青海塔拉滩光伏园区占地六百平方公里。")]))
+    text = load_document(notes).text
+    quote = "青海塔拉滩光伏园区占地六百平方公里。"
+    start = text.index(quote)
+    html = source_html(notes, "notes.docx", "笔记", [Span(start, start + len(quote), quote)], section="光伏")
+    assert f"<mark>{quote}</mark>" in html and "风电段落" not in html and "光伏" in html
+
+
 def test_per_request_settings_leave_the_notebook_alone(seeds_notebook):
     from ui import session
 
