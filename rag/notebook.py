@@ -43,7 +43,7 @@ def settings_key(settings: Settings, ignore: frozenset[str] = frozenset()) -> tu
     return tuple((name, _plain(getattr(settings, name))) for name in type(settings).model_fields if name not in ignore)
 
 
-def with_pages(answer: Answer) -> Answer:
+def locate_citations(answer: Answer) -> Answer:
     """Each citation's page and shown name from its chunk (chunks never span pages: the chunk's page is the quote's)."""
     hits = {hit.chunk_id: hit for hit in answer.hits}
     for citation in answer.citations:
@@ -361,7 +361,7 @@ class Notebook:
         request = AnswerRequest(question=question, query=query, hits=hits, llm_error=llm_error, script=script)
         for event in self.answerer.stream(request):
             if isinstance(event, Final):
-                with_pages(event.answer)
+                locate_citations(event.answer)
             yield event
 
     def ask(self, question: str, sources: list[str] | None = None, history: list | None = None) -> Answer:
