@@ -139,8 +139,9 @@ class HeadingPath:
 
 
 def open_zip(raw: bytes, path: Path, limits: Limits, what: str) -> zipfile.ZipFile:
-    """A zip container (DOCX, EPUB) checked before anything is decompressed: its directory's uncompressed sizes
-    must stay under the limit (a zip bomb names huge sizes there or lies; reads are capped too, see read_member)."""
+    """A zip container (DOCX, EPUB) checked before anything is decompressed: the uncompressed sizes its directory
+    declares must stay under the limit. zipfile never inflates a member past its declared size, so a directory
+    that lies gives a short, failing read rather than a bomb (and read_member caps each read as well)."""
     if raw[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # OLE: an encrypted Office file (or an old binary .doc)
         raise IngestError(path, f"encrypted (password-protected) or old binary {what}: cannot be read")
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import unicodedata
+import threading
 from pathlib import Path
 
 from ingest.documents import IngestError
@@ -18,8 +18,8 @@ _CJK_RE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 
 def _width(line: str) -> int:
-    """How wide a line is drawn: a Chinese character takes two Latin letters' room."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+    """How wide a line is drawn: a Chinese character (or full-width form) takes two Latin letters' room."""
+    return len(line) + len(_CJK_RE.findall(line))
 
 
 def unwrap(text: str) -> str:
@@ -45,8 +45,18 @@ def _too_many_pages(path: Path, pages: int, limits: Limits) -> None:
         raise IngestError(path, f"{pages} pages, more than {limits.max_pages} (RAG_MAX_PAGES)")
 
 
+# PDFium is not thread-safe: the browser reads a cited PDF for the source panel while uploads are indexed in the
+# background, so every use of it goes through this lock.
+_PDFIUM_LOCK = threading.Lock()
+
+
 def _pdfium_pages(raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str]]:
     pdfium = lazy_import("pypdfium2", "pypdfium2", path)
+    with _PDFIUM_LOCK:
+        return _read_pdfium(pdfium, raw, path, limits)
+
+
+def _read_pdfium(pdfium, raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str]]:
     pdf = pdfium.PdfDocument(raw)
     try:
         _too_many_pages(path, len(pdf), limits)
