@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from ingest.documents import IngestError
-from ingest.readers.base import Extracted, Limits, TextBuilder, lazy_import, register
+from ingest.readers.base import Extracted, HeadingPath, Limits, TextBuilder, lazy_import, register
 
 # Fewer visible characters than this per page on average: a scan (images of text), not a text layer.
 MIN_CHARS_PER_PAGE = 4
@@ -50,13 +50,16 @@ def _too_many_pages(path: Path, pages: int, limits: Limits) -> None:
 _PDFIUM_LOCK = threading.Lock()
 
 
-def _pdfium_pages(raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str]]:
+Outline = list[tuple[int, str, int]]  # (level, title, 0-based page index) of each bookmark, in outline order
+
+
+def _pdfium_pages(raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str], Outline]:
     pdfium = lazy_import("pypdfium2", "pypdfium2", path)
     with _PDFIUM_LOCK:
         return _read_pdfium(pdfium, raw, path, limits)
 
 
-def _read_pdfium(pdfium, raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str]]:
+def _read_pdfium(pdfium, raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str], Outline]:
     pdf = pdfium.PdfDocument(raw)
     try:
         _too_many_pages(path, len(pdf), limits)
@@ -68,9 +71,24 @@ def _read_pdfium(pdfium, raw: bytes, path: Path, limits: Limits) -> tuple[str, l
             pages.append(textpage.get_text_bounded())
             textpage.close()
             page.close()
-        return title, pages
+        return title, pages, _outline(pdf, len(pages))
     finally:
         pdf.close()
+
+
+def _outline(pdf, page_count: int) -> Outline:
+    """The PDF's bookmarks that point at a page; [] when it has none or they cannot be read (they only name sections)."""
+    out: Outline = []
+    try:
+        for bookmark in pdf.get_toc(max_depth=6):
+            dest = bookmark.get_dest()
+            index = dest.get_index() if dest is not None else None
+            title = " ".join(bookmark.get_title().split())
+            if title and index is not None and 0 <= index < page_count:
+                out.append((bookmark.level, title, index))
+    except Exception:  # noqa: BLE001 — a broken outline costs the section names, never the text
+        return []
+    return out
 
 
 def _pypdf_pages(raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str]]:
@@ -84,11 +102,12 @@ def _pypdf_pages(raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str]
         raise IngestError(path, "encrypted PDF (password-protected): cannot be read")
     _too_many_pages(path, len(reader.pages), limits)
     title = str((reader.metadata or {}).get("/Title") or "")
-    return title, [page.extract_text() or "" for page in reader.pages]
+    return title, [page.extract_text() or "" for page in reader.pages], []
 
 
 class PdfReader:
-    """Each page's text layer, its start recorded so every chunk knows its page."""
+    """Each page's text layer, its start recorded so every chunk knows its page; bookmarks (the outline) name the
+    sections, each starting at its page."""
 
     suffixes = (".pdf",)
 
@@ -96,14 +115,14 @@ class PdfReader:
         if not raw.lstrip()[:5].startswith(b"%PDF"):
             raise IngestError(path, "corrupt PDF (no %PDF header)")
         try:
-            title, pages = _pdfium_pages(raw, path, limits)
+            title, pages, outline = _pdfium_pages(raw, path, limits)
         except IngestError:
             raise
         except Exception as exc:  # noqa: BLE001 — pypdfium2 raises PdfiumError with PDFium's reason
             if "password" in str(exc).lower():
                 raise IngestError(path, "encrypted PDF (password-protected): cannot be read") from None
             try:  # pypdf mends some damage PDFium refuses (a broken cross-reference table)
-                title, pages = _pypdf_pages(raw, path, limits)
+                title, pages, outline = _pypdf_pages(raw, path, limits)
             except IngestError:
                 raise
             except Exception:  # noqa: BLE001 — pypdf fails in many ways on a broken file
@@ -116,6 +135,10 @@ class PdfReader:
         visible = sum(not ch.isspace() for ch in builder.result().text)
         if visible < MIN_CHARS_PER_PAGE * max(len(pages), 1):
             raise IngestError(path, "no text layer (a scanned PDF? OCR is not available)")
+        starts = {number - 1: offset for offset, number in builder.pages}
+        path_of = HeadingPath()
+        marks = [(starts[index], path_of.push(level + 1, name)) for level, name, index in outline]
+        builder.headings = sorted(marks, key=lambda mark: mark[0])  # stable: bookmarks on one page keep their order
         return builder.result(title=title)
 
 

@@ -25,6 +25,7 @@ REPORT_PAGES = [
     ["水力發電", "", "日月潭水庫的有效容量約為一億立方公尺，是台灣最重要的抽蓄水力電廠所在地。"],
     ["結論", "", "未來十年的電力規劃以再生能源與儲能為重點。"],
 ]
+OUTLINE = [(0, "台灣電力概況", 0), (0, "水力發電", 1), (0, "結論", 2)]  # the PDF's bookmarks
 NOTES = [
     ("title", "新能源笔记"),
     ("h1", "第一章 风电"),
@@ -49,7 +50,7 @@ BOOK = [
 
 def good_documents() -> dict[str, bytes]:
     return {
-        "電力報告.pdf": pdf_bytes(REPORT_PAGES, title="台灣電力報告"),
+        "電力報告.pdf": pdf_bytes(REPORT_PAGES, title="台灣電力報告", outline=OUTLINE),
         "新能源笔记.docx": docx_bytes(NOTES, title="新能源笔记"),
         "tide.html": html_page("Tidal power in Korea", ARTICLE).encode(),
         "keeper.epub": epub_bytes("The Keeper's Log", BOOK),
@@ -109,7 +110,7 @@ def test_good_documents_are_indexed_and_bad_ones_named_in_one_line_each(indexed,
 @pytest.mark.parametrize(
     ("question", "source", "page", "section", "quote"),
     [
-        ("日月潭水庫的有效容量是多少？", "docs/電力報告.pdf", 2, None, "一億立方公尺"),
+        ("日月潭水庫的有效容量是多少？", "docs/電力報告.pdf", 2, "水力發電", "一億立方公尺"),
         ("福建平潭的海上风电场离岸多远？", "docs/新能源笔记.docx", None, "第一章 风电 › 海上风电", "二十公里"),
         ("How much did the Sihwa Lake tidal plant cost to build?", "docs/tide.html", None,
          "Tidal power in Korea › Costs", "355 billion won"),
@@ -149,7 +150,7 @@ def test_a_changed_pdf_is_re_embedded_a_corrupt_one_keeps_its_chunks_and_a_delet
     pdf = docs / "電力報告.pdf"
     before = set(notebook.chunk_index.metadata_by_source()["docs/電力報告.pdf"])
     changed = [*REPORT_PAGES[:2], ["結論", "", "二〇三〇年的目標是再生能源佔發電量的三成。"]]
-    pdf.write_bytes(pdf_bytes(changed, title="台灣電力報告"))
+    pdf.write_bytes(pdf_bytes(changed, title="台灣電力報告", outline=OUTLINE))
     report = notebook.index(docs, progress=False)
     assert (report.added, report.updated, report.removed) == (0, 1, 0) and 0 < report.embedded < len(before)
     after = set(notebook.chunk_index.metadata_by_source()["docs/電力報告.pdf"])

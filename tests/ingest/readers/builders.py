@@ -11,8 +11,11 @@ import zipfile
 HANT_FONT, HANS_FONT = "MSung-Light", "STSong-Light"
 
 
-def pdf_bytes(pages: list[list[str]], title: str | None = None, font: str = HANT_FONT) -> bytes:
-    """A PDF with one page per list of lines (drawn top to bottom), its /Title in the metadata when given."""
+def pdf_bytes(
+    pages: list[list[str]], title: str | None = None, font: str = HANT_FONT, outline: list[tuple[int, str, int]] = ()
+) -> bytes:
+    """A PDF with one page per list of lines (drawn top to bottom), its /Title in the metadata when given, and
+    bookmarks (level from 0, title, 0-based page) when an outline is given."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
@@ -22,7 +25,10 @@ def pdf_bytes(pages: list[list[str]], title: str | None = None, font: str = HANT
     pdf = canvas.Canvas(out, invariant=1)  # invariant: the same bytes every time (no creation date, fixed id)
     if title:
         pdf.setTitle(title)
-    for lines in pages:
+    for number, lines in enumerate(pages):
+        for k, (_, _, page) in enumerate(outline):
+            if page == number:
+                pdf.bookmarkPage(f"entry{k}")  # one destination per entry: reportlab names an entry by its destination
         pdf.setFont(font, 11)
         y = 780
         for line in lines:
@@ -30,6 +36,8 @@ def pdf_bytes(pages: list[list[str]], title: str | None = None, font: str = HANT
                 pdf.drawString(60, y, line)
             y -= 18
         pdf.showPage()
+    for k, (level, name, _) in enumerate(outline):
+        pdf.addOutlineEntry(name, f"entry{k}", level=level)
     pdf.save()
     return out.getvalue()
 

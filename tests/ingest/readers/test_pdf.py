@@ -74,3 +74,15 @@ def test_lines_the_layout_wrapped_are_joined_so_sentences_stay_whole() -> None:
     ]]))
     assert "水力發電\n日月潭水庫的有效容量約為一億立方公尺，是台灣最重要的抽蓄水力電廠所在地。\n" in doc.text
     assert "produces 254 megawatts from ten bulb turbines." in doc.text
+
+
+def test_bookmarks_name_the_sections_from_their_pages() -> None:
+    outline = [(0, "第一章 電力來源", 0), (0, "第二章 水力", 1), (1, "日月潭", 1), (0, "結論", 2)]
+    doc = read(pdf_bytes(PAGES, outline=outline))
+    starts = [offset for offset, _ in doc.pages]
+    assert doc.headings == [
+        (starts[0], "第一章 電力來源"),
+        (starts[1], "第二章 水力"),
+        (starts[1], "第二章 水力 › 日月潭"),
+        (starts[2], "結論"),
+    ]
