@@ -31,6 +31,7 @@ __all__ = ["TITLE_MAX_CHARS", "guess_title", "iter_files", "load_document", "sup
 def supported_suffixes() -> frozenset[str]:
     return TEXT_SUFFIXES | registered_suffixes()
 
+
 # Share of control bytes (other than tab, newline, CR, FF, VT) above which a file counts as binary.
 _MAX_CONTROL_SHARE = 0.05
 _CONTROL_BYTES = frozenset(set(range(0x09)) | set(range(0x0E, 0x20)) | {0x7F})
@@ -351,7 +352,8 @@ def load_document(
         except IngestError:
             raise
         except (MemoryError, RecursionError, Exception) as exc:  # noqa: BLE001 — a library choking on a hostile file: one line
-            raise IngestError(path, f"cannot read this {suffix} file ({type(exc).__name__}: {str(exc)[:100]})") from None
+            why = " ".join(str(exc).split())[:100]  # one line, whatever the library said
+            raise IngestError(path, f"cannot read this {suffix} file ({type(exc).__name__}: {why})") from None
         text, pages, headings = extracted.text, extracted.pages, extracted.headings
         own_title, date = usable_title(extracted.title), extracted.date
         if not text.strip():
