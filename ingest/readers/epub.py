@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,6 +15,7 @@ from ingest.readers.base import Extracted, HeadingPath, Limits, TextBuilder, ope
 _BLOCKS = frozenset({"p", "div", "li", "tr", "blockquote", "pre", "section", "article", "dd", "dt", "figcaption", "table"})
 _SKIP = frozenset({"script", "style", "head", "title", "nav", "svg", "math"})
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
+_FONT_SUFFIXES = (b".ttf", b".otf", b".woff", b".woff2")
 
 
 class _XhtmlText(HTMLParser):
@@ -104,9 +106,9 @@ class EpubReader:
         def member(name: str) -> bytes:
             return read_member(archive, name, path, limits, "EPUB")
 
-        if "META-INF/encryption.xml" in archive.namelist():  # DRM or obfuscated fonts: the text may be unreadable
-            encrypted = member("META-INF/encryption.xml")
-            if b"font" not in encrypted.lower():
+        if "META-INF/encryption.xml" in archive.namelist():  # DRM, or only obfuscated fonts (the text is plain)
+            uris = re.findall(rb'URI\s*=\s*["\']([^"\']*)', member("META-INF/encryption.xml"))
+            if not uris or any(not uri.lower().endswith(_FONT_SUFFIXES) for uri in uris):
                 raise IngestError(path, "encrypted EPUB (DRM): cannot be read")
         container = _xml(member("META-INF/container.xml"), path, "container.xml")
         rootfiles = [el.get("full-path") for el in _find_all(container, "rootfile") if el.get("full-path")]

@@ -18,6 +18,10 @@ CHAPTERS = [
 ]
 
 
+DRM = b'<encryption><EncryptedData><CipherData><CipherReference URI="OEBPS/text/ch0.xhtml"/></CipherData>' \
+    b"</EncryptedData></encryption>"
+
+
 def read(raw: bytes, limits: Limits | None = None):
     return reader_for(".epub").read(raw, Path("book.epub"), limits or Limits())
 
@@ -31,6 +35,12 @@ def test_chapters_in_order_with_their_names() -> None:
         "Chapter 2. The Storm › Morning",
     ]
     assert doc.text.index("lit the lamp") < doc.text.index("Waves broke")
+
+
+def test_obfuscated_fonts_alone_are_not_drm() -> None:
+    fonts = b'<encryption><EncryptedData><CipherData><CipherReference URI="OEBPS/fonts/a.otf"/></CipherData>' \
+        b"</EncryptedData></encryption>"
+    assert "lit the lamp" in read(_with(epub_bytes("The Keeper", CHAPTERS), "META-INF/encryption.xml", fonts)).text
 
 
 def test_without_a_table_of_contents_the_first_heading_names_the_chapter() -> None:
@@ -52,8 +62,7 @@ def _with(raw: bytes, name: str, data: bytes) -> bytes:
     [
         (lambda: epub_bytes("T", CHAPTERS)[:300], "corrupt or truncated EPUB"),
         (lambda: zip_bomb(["mimetype", "OEBPS/text/ch0.xhtml"], 3 * 1024 * 1024), "a zip bomb?"),
-        (lambda: _with(epub_bytes("T", CHAPTERS), "META-INF/encryption.xml", b"<encryption><EncryptedData/></encryption>"),
-         "encrypted EPUB"),
+        (lambda: _with(epub_bytes("T", CHAPTERS), "META-INF/encryption.xml", DRM), "encrypted EPUB"),
     ],
 )
 def test_damaged_epubs_give_one_line(raw, reason) -> None:
