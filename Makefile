@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup models run index serve test bench bench-chunking bench-answers answer-model browser llm llm-1.5b clean
+.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-answers answer-model browser llm llm-1.5b clean
 
 setup: $(STAMP) $(MODEL)
 
@@ -54,6 +54,10 @@ bench: setup
 # Chunking time of 10 KB .. 10 MB unbroken CJK, minified JSON and base64 (linear: about 2 minutes in all).
 bench-chunking: setup
 	$(BIN)/python -m bench.chunking
+
+# PDF/DOCX/HTML/EPUB extraction speed and characters on a 50-page mixed-language document, and its index time (issue 14).
+bench-extraction: setup
+	$(BIN)/python -m bench.extraction
 
 # Answers on DRCD/CMRC/XQuAD: gold span found, refusals with and without the gold passage (issue 12).
 bench-answers: setup

@@ -1,8 +1,10 @@
-"""Chinese-aware recursive splitter: sections (headings, dated posts), then paragraphs → lines → sentences → clauses."""
+"""Chinese-aware recursive splitter: sections (headings, dated posts, a reader's headings and pages), then paragraphs →
+lines → sentences → clauses."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -25,6 +27,8 @@ class Section:
     end: int
     label: str  # "" for text before the first heading / documents without headings
     date: str | None = None  # ISO date of the dated post it belongs to
+    title: str | None = None  # the dated post's own title (its chunks cite it rather than the file's title)
+    page: int | None = None  # 1-based page it is on (documents with pages: sections are cut at page starts)
 
 
 @dataclass
@@ -98,23 +102,39 @@ class Chunker:
         that takes the count past it (the caller refuses such a file without chunking all of it)."""
         self._cache = {}  # per document: keeps memory bounded
         chunks: list[Chunk] = []
-        for section in self.sections(doc):
+        for section in self.paged(doc, self.sections(doc)):
             if limit is not None and len(chunks) > limit:
                 break
             for start, end in self.split_section(doc.text, section.start, section.end):
                 chunks.append(
                     Chunk(
                         source=doc.source,
-                        title=doc.title,
+                        title=section.title or doc.title,
                         section=section.label,
                         text=doc.text[start:end],
                         start=start,
                         end=end,
                         ordinal=len(chunks),
                         date=section.date or doc.date,
+                        page=section.page,
                     )
                 )
         return chunks
+
+    @staticmethod
+    def paged(doc: Document, sections: list[Section]) -> list[Section]:
+        """The sections cut at every page start inside them, each labelled with its page: a chunk never spans two
+        pages, so its citation names one."""
+        if not doc.pages:
+            return sections
+        starts = [offset for offset, _ in doc.pages]
+        out: list[Section] = []
+        for sec in sections:
+            cuts = [sec.start] + [o for o in starts if sec.start < o < sec.end] + [sec.end]
+            for a, b in itertools.pairwise(cuts):
+                if doc.text[a:b].strip():
+                    out.append(Section(a, b, sec.label, sec.date, sec.title, doc.page_at(a)))
+        return out
 
     # ---------------------------------------------------------------- sections
 
@@ -122,6 +142,8 @@ class Chunker:
         """Split the body into sections at markdown headings, dated-post lines and short standalone
         heading lines. Covers doc.text[doc.body_start:] contiguously; heading-only sections are folded
         into the next one."""
+        if doc.headings:
+            return self.marked_sections(doc)
         text = doc.text
         lines: list[_Line] = []
         pos = doc.body_start
@@ -129,9 +151,11 @@ class Chunker:
             lines.append(_Line(pos, raw))
             pos += len(raw) + 1
 
-        starts: list[tuple[int, str, str | None, bool]] = []  # (line index, label, date, is a dated post)
+        # (line index, label, date, is a dated post, the post's title)
+        starts: list[tuple[int, str, str | None, bool, str | None]] = []
         post_label: str | None = None
         post_date: str | None = None
+        post_title: str | None = None
         in_fence = False
         skip_to = -1
         for i, line in enumerate(lines):
@@ -146,36 +170,37 @@ class Chunker:
             date = self.section_date(stripped)
             if date is not None:
                 title_idx = self._next_nonblank(lines, i + 1)
-                label = stripped
+                label, post_title = stripped, None
                 if title_idx is not None:
                     title = lines[title_idx].stripped
                     if self.section_date(title) is None and not self.md_heading_re.match(lines[title_idx].text):
-                        label = f"{stripped}{self.section_sep}{self._trim(title, self.post_title_max_chars)}"
+                        post_title = self._trim(title, self.post_title_max_chars)
+                        label = f"{stripped}{self.section_sep}{post_title}"
                         skip_to = title_idx  # the post's title line is not a heading of its own
                 post_label, post_date = label, date
-                starts.append((i, label, date, True))
+                starts.append((i, label, date, True, post_title))
                 continue
             heading = self.section_heading(lines, i)
             if heading is not None:
                 md_date = self.section_date(heading)
                 if md_date is not None:  # "## 2025年1月2日 …": a dated post written as a heading
-                    post_label, post_date = heading, md_date
-                    starts.append((i, heading, md_date, True))
+                    post_label, post_date, post_title = heading, md_date, None
+                    starts.append((i, heading, md_date, True, None))
                 elif post_label is not None:
-                    starts.append((i, f"{post_label}{self.subsection_sep}{heading}", post_date, False))
+                    starts.append((i, f"{post_label}{self.subsection_sep}{heading}", post_date, False, post_title))
                 else:
-                    starts.append((i, heading, None, False))
+                    starts.append((i, heading, None, False, None))
 
         body_end = len(text)
         first = lines[starts[0][0]].start if starts else body_end
         bounds: list[tuple[Section, int | None]] = []  # (section, end of its heading line unless a post)
         if text[doc.body_start : first].strip():
             bounds.append((Section(doc.body_start, first, ""), None))
-        for k, (i, label, date, is_post) in enumerate(starts):
+        for k, (i, label, date, is_post, title) in enumerate(starts):
             sec_start = lines[i].start if k or bounds else doc.body_start
             sec_end = lines[starts[k + 1][0]].start if k + 1 < len(starts) else body_end
             head_end = None if is_post else lines[i].start + len(lines[i].text)
-            bounds.append((Section(sec_start, sec_end, label, date), head_end))
+            bounds.append((Section(sec_start, sec_end, label, date, title), head_end))
 
         # Fold a heading with nothing under it into the next section (not a dated post: its title is content).
         out: list[Section] = []
@@ -187,6 +212,22 @@ class Chunker:
                 carry = sec.start
                 continue
             out.append(sec)
+        return out
+
+    @staticmethod
+    def marked_sections(doc: Document) -> list[Section]:
+        """Sections from the headings a reader recorded (DOCX styles, HTML h1-h6, EPUB chapters): each runs from
+        its heading to the next, labelled with its heading path; text before the first heading has label ""."""
+        text, out = doc.text, []
+        marks = [(o, label) for o, label in doc.headings if o >= doc.body_start]
+        if not marks or text[doc.body_start : marks[0][0]].strip():
+            out.append(Section(doc.body_start, marks[0][0] if marks else len(text), ""))
+        for k, (offset, label) in enumerate(marks):
+            end = marks[k + 1][0] if k + 1 < len(marks) else len(text)
+            if end > offset:
+                out.append(Section(offset, end, label))
+        if out:
+            out[0].start = doc.body_start
         return out
 
     def section_date(self, line: str) -> str | None:

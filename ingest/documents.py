@@ -24,12 +24,23 @@ class Document:
     source: str  # identity in the index: path relative to the indexed root, POSIX separators
     path: Path  # where it was read from
     text: str  # the whole decoded text (front matter included); chunk offsets point into it
-    title: str  # front matter title, else first heading / first non-empty line, else file stem
+    title: str  # front matter title, else the format's own title, else a headline (ingest/titles.py), else file stem
     sha256: str  # of the raw bytes: the file's content hash
     date: str | None = None  # front matter date (ISO string) if any
     categories: list[str] = field(default_factory=list)
     body_start: int = 0  # offset of the text after the YAML front matter (0 when none)
-    encoding: str = "utf-8"
+    encoding: str = "utf-8"  # of a text file; the format ("pdf", "docx" ...) for the others
+    pages: list[tuple[int, int]] = field(default_factory=list)  # (offset, 1-based page) where each page starts (PDF)
+    headings: list[tuple[int, str]] = field(default_factory=list)  # (offset, heading path) where each section starts
+
+    def page_at(self, offset: int) -> int | None:
+        """The page the character at `offset` is on; None for documents without pages."""
+        page = None
+        for start, number in self.pages:
+            if start > offset:
+                break
+            page = number
+        return page if page is not None or not self.pages else self.pages[0][1]
 
 
 @dataclass
@@ -44,3 +55,4 @@ class Chunk:
     end: int
     ordinal: int  # position of the chunk within its document
     date: str | None = None  # the dated post's or the document's date
+    page: int | None = None  # 1-based page the chunk is on (PDF; chunks never cross a page), None elsewhere

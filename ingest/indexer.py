@@ -11,6 +11,7 @@ from pathlib import Path
 from ingest.chunker import Chunker
 from ingest.documents import Chunk, Document, IngestError
 from ingest.loaders import iter_files, load_document, source_path
+from ingest.readers import Limits
 from rag.index import Index
 from rag.text import bm25_terms
 from rag.types import IndexReport
@@ -28,7 +29,18 @@ def chunk_ids(source: str, chunks: list[Chunk]) -> list[str]:
     return ids
 
 
-def chunk_metadata(chunk: Chunk, doc: Document) -> dict:
+def display_name(source: str, file: Path, root: Path) -> str:
+    """How a source is shown: its name when it is relative (to the notebook's home), else the indexed folder's name and
+    the path inside it ("papers/2024/report.pdf"), never an absolute path."""
+    if not Path(source).is_absolute():
+        return source
+    try:
+        return Path(Path(root).resolve().name, source_path(file, root).relative_to(Path(root).resolve())).as_posix()
+    except ValueError:
+        return Path(source).name
+
+
+def chunk_metadata(chunk: Chunk, doc: Document, name: str | None = None) -> dict:
     meta = {
         "source": doc.source,
         "title": chunk.title,
@@ -38,9 +50,14 @@ def chunk_metadata(chunk: Chunk, doc: Document) -> dict:
         "ordinal": chunk.ordinal,
         "file_sha256": doc.sha256,
         "terms": " ".join(bm25_terms(f"{chunk.title} {chunk.section} {chunk.text}")),
+        "doc_title": doc.title,  # the document's own title (a dated post's chunk has the post's in "title")
     }
     if chunk.date:
         meta["date"] = chunk.date
+    if chunk.page is not None:
+        meta["page"] = chunk.page
+    if name and name != doc.source:
+        meta["name"] = name  # shown instead of an absolute source (a folder outside the notebook's home)
     return meta  # Chroma rejects None values, so optional keys are left out
 
 
@@ -65,6 +82,7 @@ class Indexer:
         max_file_chunks: int | None = None,
         on_progress: Callable[[int, int], object] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        limits: Limits | None = None,
     ):
         self.index = index
         self.chunker = chunker
@@ -76,6 +94,7 @@ class Indexer:
         self.max_file_chunks = max_file_chunks
         self.on_progress = on_progress or (lambda done, total: None)  # chunks embedded so far, of all to embed
         self.should_stop = should_stop or (lambda: False)  # checked between batches: stop there (KeyboardInterrupt)
+        self.limits = limits or Limits()  # pages, characters and unzipped bytes one document may have
 
     def source_name(self, file: Path, root: Path | None = None) -> str:
         """The file's identity: relative to the notebook's home when inside it (stable across cwd), else absolute."""
@@ -111,7 +130,7 @@ class Indexer:
             source = self.source_name(file, root)
             seen.add(source)
             try:
-                doc = load_document(file, root, self.follow_outside_links)
+                doc = load_document(file, root, self.follow_outside_links, self.limits)
                 doc.source = source
                 chunks = self.chunker.split(doc, limit=self.max_file_chunks)
                 if not chunks:
@@ -127,7 +146,8 @@ class Indexer:
                 continue  # what was indexed for this file before stays: nothing indexed is lost
             stored = stored_now.get(source, {})
             ids = chunk_ids(source, chunks)
-            metas = [chunk_metadata(c, doc) for c in chunks]
+            name = display_name(source, file, root)
+            metas = [chunk_metadata(c, doc, name) for c in chunks]
             id_set = set(ids)
             if committed.get(source) == id_set == set(stored) and all(
                 m.get("file_sha256") == doc.sha256 for m in stored.values()

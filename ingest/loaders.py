@@ -1,5 +1,6 @@
-"""Read .txt/.md files into Documents: encoding detection (UTF-8, GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR), front
-matter, title; symbolic links out of the folder, loops and FIFOs refused by name."""
+"""Read files into Documents: .txt/.md decoded here (UTF-8, GB18030, Big5, Shift-JIS, EUC-JP, EUC-KR; front matter),
+other formats by the reader registered for their suffix (ingest/readers); titles; symbolic links out of the folder,
+loops and FIFOs refused by name."""
 
 from __future__ import annotations
 
@@ -16,18 +17,26 @@ from typing import Any
 import yaml
 
 from ingest.documents import Document, IngestError
+from ingest.readers import Limits, reader_for, registered_suffixes
+from ingest.titles import TITLE_MAX_CHARS, guess_title, usable_title
 from rag.text.terms import strip_invisible
 
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md"})
+TEXT_SUFFIXES: frozenset[str] = frozenset({".txt", ".md"})
+# The built-in formats; supported_suffixes() also has those a plugin registered since.
+SUPPORTED_SUFFIXES: frozenset[str] = TEXT_SUFFIXES | registered_suffixes()
 
-TITLE_MAX_CHARS = 120
+__all__ = ["TITLE_MAX_CHARS", "guess_title", "iter_files", "load_document", "supported_suffixes"]
+
+
+def supported_suffixes() -> frozenset[str]:
+    return TEXT_SUFFIXES | registered_suffixes()
+
 
 # Share of control bytes (other than tab, newline, CR, FF, VT) above which a file counts as binary.
 _MAX_CONTROL_SHARE = 0.05
 _CONTROL_BYTES = frozenset(set(range(0x09)) | set(range(0x0E, 0x20)) | {0x7F})
 
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.DOTALL)
-_MD_HEADING_RE = re.compile(r"^[ ]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
 
 
 def _build_common_cjk() -> frozenset[str]:
@@ -263,23 +272,6 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], int]:
     return data, match.end()
 
 
-_DATE_LINE_RE = re.compile(r"^\d{4}年\d{1,2}月\d{1,2}日\s*(星期.|週.|周.)?$")
-
-
-def guess_title(body: str, fallback: str) -> str:
-    """First markdown heading, else first line with a letter or digit (without leading #), else fallback."""
-    match = _MD_HEADING_RE.search(body)
-    if match and match.group(1).strip():
-        return match.group(1).strip()[:TITLE_MAX_CHARS]
-    for line in body.split("\n"):
-        line = line.strip().lstrip("#").strip()
-        if _DATE_LINE_RE.match(line):  # a blog file opens with its first post's date: the title follows it
-            continue
-        if any(ch.isalnum() for ch in line):  # skips "---", "***" and the like
-            return line[:TITLE_MAX_CHARS]
-    return fallback
-
-
 def _inside(path: str | Path, folder: str | Path) -> bool:
     return Path(path).is_relative_to(os.path.realpath(folder))
 
@@ -324,26 +316,50 @@ def read_regular_file(path: Path) -> bytes:
         raise IngestError(path, f"cannot read file: {exc.strerror or exc}") from exc
 
 
-def load_document(path: Path, root: Path | None = None, allow_outside_links: bool = False) -> Document:
-    """Read one .txt/.md file; raise IngestError (message names the file and the reason) when it can't be.
+def load_document(
+    path: Path, root: Path | None = None, allow_outside_links: bool = False, limits: Limits | None = None
+) -> Document:
+    """Read one document; raise IngestError (message names the file and the reason) when it can't be.
 
     `root`: the indexed folder the file was found in; a symbolic link out of it is refused unless
-    `allow_outside_links` (Settings.follow_outside_links)."""
+    `allow_outside_links` (Settings.follow_outside_links). `limits`: pages, characters and unzipped bytes one
+    document may have (Settings.max_pages, max_extracted_chars, max_unzipped_mb)."""
     path = Path(path)
     check_link(path, root, allow_outside_links)
-    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise IngestError(path, f"unsupported file type {path.suffix or '(none)'!r}; only .txt and .md")
+    suffix = path.suffix.lower()
+    reader = None if suffix in TEXT_SUFFIXES else reader_for(suffix)
+    if suffix not in TEXT_SUFFIXES and reader is None:
+        known = ", ".join(sorted(supported_suffixes()))
+        raise IngestError(path, f"unsupported file type {path.suffix or '(none)'!r}; only {known}")
     raw = read_regular_file(path)
     if not raw.strip():
         raise IngestError(path, "empty file")
-    text, encoding = decode_bytes(raw, path)
-    # Invisible characters out before chunking: a zero-width space inside a word would split its keywords.
-    text = strip_invisible(text.replace("\r\n", "\n"))
-    if not text.strip():
-        raise IngestError(path, "empty file")
+    meta: dict[str, Any] = {}
+    body_start, encoding = 0, suffix.lstrip(".")
+    pages: list[tuple[int, int]] = []
+    headings: list[tuple[int, str]] = []
+    own_title, date = "", None
+    if reader is None:
+        text, encoding = decode_bytes(raw, path)
+        # Invisible characters out before chunking: a zero-width space inside a word would split its keywords.
+        text = strip_invisible(text.replace("\r\n", "\n"))
+        if not text.strip():
+            raise IngestError(path, "empty file")
+        meta, body_start = parse_front_matter(text)
+    else:
+        try:
+            extracted = reader.read(raw, path, limits or Limits())
+        except IngestError:
+            raise
+        except (MemoryError, RecursionError, Exception) as exc:  # noqa: BLE001 — a library choking on a hostile file: one line
+            why = " ".join(str(exc).split())[:100]  # one line, whatever the library said
+            raise IngestError(path, f"cannot read this {suffix} file ({type(exc).__name__}: {why})") from None
+        text, pages, headings = extracted.text, extracted.pages, extracted.headings
+        own_title, date = usable_title(extracted.title), extracted.date
+        if not text.strip():
+            raise IngestError(path, "no text in the document")
 
-    meta, body_start = parse_front_matter(text)
-    title = str(meta.get("title") or "").strip()[:TITLE_MAX_CHARS]
+    title = str(meta.get("title") or "").strip()[:TITLE_MAX_CHARS] or own_title
     if not title:
         title = guess_title(text[body_start:], path.stem)
 
@@ -361,10 +377,12 @@ def load_document(path: Path, root: Path | None = None, allow_outside_links: boo
         text=text,
         title=title,
         sha256=hashlib.sha256(raw).hexdigest(),
-        date=_iso_date(meta.get("date")),
+        date=_iso_date(meta.get("date")) or date,
         categories=_categories(meta.get("categories")),
         body_start=body_start,
         encoding=encoding,
+        pages=pages,
+        headings=headings,
     )
 
 
@@ -376,11 +394,11 @@ def source_path(file: Path, root: Path) -> Path:
 
 
 def _is_supported(path: Path) -> bool:
-    return path.suffix.lower() in SUPPORTED_SUFFIXES
+    return path.suffix.lower() in supported_suffixes()
 
 
 def _walk(folder: Path, follow_outside_links: bool) -> list[Path]:
-    """The .txt/.md entries under a folder, sorted, hidden ones skipped. Symbolic links, FIFOs and the like are
+    """The supported entries (.txt, .md, .pdf ...) under a folder, sorted, hidden ones skipped. Symbolic links, FIFOs and the like are
     listed too so that load_document names the ones it refuses; a link to a folder inside is not followed (its
     files are listed under their own names), one to a folder outside is listed (refused) or, when allowed,
     walked once (a link loop cannot make the walk endless)."""
@@ -412,7 +430,7 @@ def _walk(folder: Path, follow_outside_links: bool) -> list[Path]:
 
 
 def iter_files(paths: Iterable[Path], follow_outside_links: bool = False) -> list[tuple[Path, Path]]:
-    """(file, root) pairs to load: a directory gives its .txt/.md entries (recursive, sorted, hidden
+    """(file, root) pairs to load: a directory gives its supported entries (recursive, sorted, hidden
     files and folders skipped) with itself as root; anything else given directly is kept with its folder as root
     (so an unsupported file, a FIFO or a broken link reaches load_document and is named). Duplicates are
     dropped. A path that does not exist raises IngestError."""

@@ -132,11 +132,11 @@ def cmd_search(args, settings: Settings) -> int:
     _require_documents(nb)
     hits = nb.search(args.question, k=k)
     if args.json:
-        keys = ("chunk_id", "source", "title", "text", "score")
+        keys = ("chunk_id", "source", "title", "section", "page", "text", "score")
         print(json.dumps({"hits": [{k: getattr(h, k) for k in keys} for h in hits]}, ensure_ascii=False))
         return 0
     for rank, h in enumerate(hits, 1):
-        where = f"{h.source}" + (f" · {h.section}" if h.section else "")
+        where = f"{h.name or h.source}" + (f" · p. {h.page}" if h.page is not None else "") + (f" · {h.section}" if h.section else "")
         print(f"{rank}. [{h.score:.4f}] {h.title} — {where}\n   {' '.join(h.text.split())[:300]}")
     return 0
 
@@ -150,7 +150,7 @@ def cmd_ask(args, settings: Settings) -> int:
     answer = collect(nb.ask_events(args.question), on_delta=lambda text: print(text, end="", flush=True))
     print()
     for c in answer.citations:
-        print(f"[{c.n}] {c.title} — {c.source}: {c.quote}")
+        print(f"[{c.n}] {c.title} — {c.name or c.source}{f' · {c.where}' if c.where else ''}: {c.quote}")
     for claim in answer.unsupported:
         print(f"✗ unsupported, not shown: {claim}")
     return 0

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from pydantic import SecretStr
 
 from ingest.indexer import Indexer
+from ingest.readers import Limits
 from rag.answer import Answerer, answer_script, make_answerer
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.index import Index
@@ -40,6 +41,17 @@ def _plain(value: Any) -> Any:
 def settings_key(settings: Settings, ignore: frozenset[str] = frozenset()) -> tuple:
     """Every settings value but the ignored ones: the identity of a part that reads the settings as it runs."""
     return tuple((name, _plain(getattr(settings, name))) for name in type(settings).model_fields if name not in ignore)
+
+
+def locate_citations(answer: Answer) -> Answer:
+    """Each citation's page and shown name from its chunk (chunks never span pages: the chunk's page is the quote's)."""
+    hits = {hit.chunk_id: hit for hit in answer.hits}
+    for citation in answer.citations:
+        hit = hits.get(citation.chunk_id)
+        if citation.page is None and hit is not None:
+            citation.page = hit.page
+        citation.name = citation.name or (hit.name if hit is not None else "") or citation.source
+    return answer
 
 
 class Parts:
@@ -266,6 +278,7 @@ class Notebook:
             max_file_chunks=self.settings.max_file_chunks,
             on_progress=on_progress,
             should_stop=should_stop,
+            limits=Limits.from_settings(self.settings),
         )
         # A read-only folder or a full disk: one line naming it; one writer at a time across processes.
         with writing(self.chunk_index, self.path), self.chunk_index.writing():
@@ -292,7 +305,9 @@ class Notebook:
         out = []
         for source, chunks in sorted(self.chunk_index.metadata_by_source().items()):
             first = min(chunks.values(), key=lambda m: m.get("ordinal", 0))
-            out.append({"source": source, "title": first.get("title", ""), "chunks": len(chunks), "date": first.get("date")})
+            title = first.get("doc_title") or first.get("title", "")  # not a dated post's title: the document's
+            name = first.get("name", source)  # never an absolute path: the indexed folder's name and the path in it
+            out.append({"source": source, "name": name, "title": title, "chunks": len(chunks), "date": first.get("date")})
         return out
 
     def count(self) -> int:
@@ -344,7 +359,10 @@ class Notebook:
             query, llm_error = self.answerer.standalone_question(question, history)
         hits = self.search(query, self.settings.k, sources)
         request = AnswerRequest(question=question, query=query, hits=hits, llm_error=llm_error, script=script)
-        yield from self.answerer.stream(request)
+        for event in self.answerer.stream(request):
+            if isinstance(event, Final):
+                locate_citations(event.answer)
+            yield event
 
     def ask(self, question: str, sources: list[str] | None = None, history: list | None = None) -> Answer:
         """A cited answer from the documents, or a plain refusal when they do not contain one."""

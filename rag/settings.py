@@ -18,7 +18,7 @@ DEFAULT_EMBEDDER = "e5-small-offline"
 # Where `make setup` builds the default embedder, under cache_dir (rag.embedder's ensure_e5 builds it there).
 DEFAULT_EMBEDDER_FOLDER = Path("models") / "multilingual-e5-small"
 # Bump when chunking, keyword terms or embedded text change: the index is then rebuilt, never mixed.
-INDEX_VERSION = 3  # 3: Han bigrams in the BM25 terms
+INDEX_VERSION = 4  # 3: Han bigrams in the BM25 terms; 4: dated posts embedded under their own title, pages
 
 ENV_PREFIX = "RAG_"
 GROUPS = ("storage", "embedding", "retrieval", "answer", "llm", "verify", "serve")
@@ -93,6 +93,24 @@ class Settings(BaseSettings):
         10_000,
         group="embedding", description="Most chunks one file may add (~2.5M tokens, more than a 5 MB upload makes); a file "
         "that would add more is skipped with a message naming it and the rest of the run goes on.",
+        ge=1,
+    )
+    max_pages: int = setting(
+        2_000,
+        group="embedding", description="Most pages a PDF (or chapters an EPUB) may have; a longer one is skipped with a one-line "
+        "error naming it.",
+        ge=1,
+    )
+    max_extracted_chars: int = setting(
+        20_000_000,
+        group="embedding", description="Most characters of text one PDF, DOCX, web page or EPUB may give (20M: a 10,000-page "
+        "book); more is refused with a one-line error, so a hostile file cannot fill the memory.",
+        ge=1,
+    )
+    max_unzipped_mb: int = setting(
+        200,
+        group="embedding", description="Most megabytes a DOCX or EPUB may unpack to, read from its zip directory before anything "
+        "is decompressed (a zip bomb disguised as a document is refused by name).",
         ge=1,
     )
     # retrieval

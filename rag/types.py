@@ -28,6 +28,8 @@ class Hit:
     keyword_rank: int | None = None
     translated_rank: int | None = None  # rank in the other-language keyword list
     dense_similarity: float | None = None  # cosine similarity to the question
+    page: int | None = None  # 1-based page of a PDF the chunk is on, None for other formats
+    name: str = ""  # how the source is shown: relative to the folder it was indexed from, never absolute
 
     @classmethod
     def from_stored(cls, chunk: Any, score: float = 0.0) -> Hit:
@@ -43,6 +45,8 @@ class Hit:
             date=m.get("date"),
             start=m.get("start", 0),
             end=m.get("end", 0),
+            page=m.get("page"),
+            name=m.get("name", m["source"]),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,9 +62,16 @@ class Citation:
     source: str
     title: str
     quote: str  # verbatim from the chunk text
-    section: str = ""
-    start: int = 0  # character offsets of the quote in the source file
+    section: str = ""  # heading path ("Chapter › Heading") or dated post the quote is under, "" when none
+    start: int = 0  # character offsets of the quote in the source file's text (a PDF's: its extracted text)
     end: int = 0
+    page: int | None = None  # 1-based page of a PDF the quote is on, None for other formats
+    name: str = ""  # how the source is shown (Hit.name)
+
+    @property
+    def where(self) -> str:
+        """Where in the document, as a citation shows it: "p. 12", else the section, else ""."""
+        return f"p. {self.page}" if self.page is not None else self.section
 
 
 @dataclass

@@ -18,7 +18,7 @@ from ui import handlers, render, session
 from ui.chat import TextMarkdown, text_chatbot
 from ui.guard import HostGuard, allowed_hosts
 from ui.labels import DEFAULT_LANGUAGE, LANGUAGES, labels
-from ui.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
+from ui.uploads import MAX_DOCUMENT_UPLOAD_BYTES, MAX_DOCUMENT_UPLOAD_MB, MAX_UPLOAD_MB
 
 EXAMPLES = ["TPU能否取代GPU?", "亞馬遜機房裡最多的CPU是哪種?", "how profitable is the DRAM business over a cycle?"]
 # System fonts only: the default theme pulls web fonts from a CDN, which an offline laptop cannot reach.
@@ -53,7 +53,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                 with gr.Accordion(L0["manage"], open=True, elem_id="manage"):
                     upload_box = gr.File(
                         file_count="multiple",
-                        label=L0["upload"].format(mb=MAX_UPLOAD_MB),
+                        label=L0["upload"].format(mb=MAX_UPLOAD_MB, doc_mb=MAX_DOCUMENT_UPLOAD_MB),
                         elem_id="upload",
                         height=140,
                     )
@@ -170,7 +170,7 @@ def launch_options() -> dict[str, Any]:
         "css": static("notebook.css"),
         "js": static("citations.js"),
         "footer_links": [],
-        "max_file_size": 4 * MAX_UPLOAD_BYTES,  # bigger files than our limit still get our message up to this
+        "max_file_size": 2 * MAX_DOCUMENT_UPLOAD_BYTES,  # bigger files than our limit still get our message up to this
     }
 
 

@@ -14,7 +14,7 @@ from rag.types import accumulate
 from ui import render, session
 from ui.labels import LANGUAGES, labels, pick_language
 from ui.session import BackendUnavailable, Turn
-from ui.uploads import MAX_UPLOAD_MB, UploadError, original_name, save_upload
+from ui.uploads import MAX_DOCUMENT_UPLOAD_MB, MAX_UPLOAD_MB, UploadError, original_name, save_upload, upload_limit_mb
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def source_choices(notebook: Notebook) -> list[tuple[str, str]]:
     out = []
     for s in notebook.sources():
         title = s["title"] if len(s["title"]) <= 48 else s["title"][:47] + "…"
-        out.append((f"{title} · {Path(s['source']).name}", s["source"]))
+        out.append((f"{title} · {Path(s.get('name') or s['source']).name}", s["source"]))
     return out
 
 
@@ -142,23 +142,25 @@ def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) ->
         spans = [render.Span(c.start, c.end, c.quote) for c in cites]
         return render.source_html(
             notebook.source_file(first.source),
-            first.source,
+            first.name or first.source,
             first.title,
             spans,
             hit.date if hit else None,
             first.section,
             lang,
+            first.page if first.page is not None else hit.page if hit else None,
         )
     if kind == "hit" and 0 <= n < len(turn.hits):
         hit = turn.hits[n]
         return render.source_html(
             notebook.source_file(hit.source),
-            hit.source,
+            hit.name or hit.source,
             hit.title,
             [render.Span(hit.start, hit.end, hit.text)],
             hit.date,
             hit.section,
             lang,
+            hit.page,
         )
     return render.message_html(L["cite_missing"])
 
@@ -187,7 +189,7 @@ def upload(
         try:
             saved.append(save_upload(Path(file), session.uploads_folder(notebook), name))
         except UploadError as err:
-            lines.append(L[err.key].format(name=err.name, mb=MAX_UPLOAD_MB, reason=err.reason))
+            lines.append(L[err.key].format(name=err.name, mb=upload_limit_mb(err.name), reason=err.reason))
         except OSError as err:
             log.exception("saving upload %s failed", name)
             lines.append(L["error"].format(error=err.strerror or error_line(err)))
@@ -263,7 +265,7 @@ RELABEL: dict[str, Callable[[dict[str, str]], Any]] = {
     "sources-heading": lambda L: gr.update(value=L["sources_heading"]),
     "scope": lambda L: gr.update(label=L["scope"], info=L["scope_info"]),
     "manage": lambda L: gr.update(label=L["manage"]),
-    "upload": lambda L: gr.update(label=L["upload"].format(mb=MAX_UPLOAD_MB)),
+    "upload": lambda L: gr.update(label=L["upload"].format(mb=MAX_UPLOAD_MB, doc_mb=MAX_DOCUMENT_UPLOAD_MB)),
     "remove-pick": lambda L: gr.update(label=L["remove_pick"]),
     "remove": lambda L: gr.update(value=L["remove"]),
     "reindex": lambda L: gr.update(value=L["reindex"]),

@@ -19,9 +19,18 @@ def cite_link(key: str, text: str) -> str:
     return f"<a class='cite' href='#{html.escape(key)}'>{html.escape(text)}</a>"
 
 
-def _meta(source: str, section: str = "", date: str | None = None, score: float | None = None, lang: str = "en") -> str:
+def _meta(
+    source: str,
+    section: str = "",
+    date: str | None = None,
+    score: float | None = None,
+    lang: str = "en",
+    page: int | None = None,
+) -> str:
     L = labels(lang)
     parts = [html.escape(source)]
+    if page is not None:
+        parts.append(html.escape(L["page"].format(page=page)))
     if section:
         parts.append(html.escape(section))
     if date:
@@ -58,7 +67,12 @@ def passages_html(answer: Answer | None, turn: int | None = None, show_scores: b
         hit = hits.get(first.chunk_id)
         body = _mark_quotes(hit.text if hit else first.quote, [c.quote for c in cites])
         meta = _meta(
-            first.source, first.section, hit.date if hit else None, hit.score if hit and show_scores else None, lang
+            first.name or first.source,
+            first.section,
+            hit.date if hit else None,
+            hit.score if hit and show_scores else None,
+            lang,
+            first.page if first.page is not None else hit.page if hit else None,
         )
         link = f" {cite_link(f'cite:{turn}:{n}', L['open'])}" if turn is not None else ""
         parts.append(
@@ -87,7 +101,7 @@ def hits_html(hits: list[Hit], turn: int | None = None, show_scores: bool = Fals
         return f"<p class='meta'>{L['no_hits']}</p>"
     parts = []
     for i, hit in enumerate(hits):
-        meta = _meta(hit.source, hit.section, hit.date, hit.score if show_scores else None, lang)
+        meta = _meta(hit.name or hit.source, hit.section, hit.date, hit.score if show_scores else None, lang, hit.page)
         link = f" {cite_link(f'hit:{turn}:{i}', L['open'])}" if turn is not None else ""
         parts.append(
             f"<div class='passage hit'><b>{i + 1}. {html.escape(hit.title)}</b>{link}{meta}"
@@ -115,29 +129,52 @@ def _locate(doc_text: str, span: Span, near: int = 0) -> tuple[int, int] | None:
     return (at, at + len(span.text)) if at >= 0 and span.text else None
 
 
-def _window(text: str, start: int, end: int) -> tuple[int, int]:
-    """About WINDOW_CHARS either side of [start, end), widened to whole lines when a line end is close."""
-    lo, hi = max(0, start - WINDOW_CHARS), min(len(text), end + WINDOW_CHARS)
-    if lo > 0:
+def _window(text: str, start: int, end: int, bounds: tuple[int, int] | None = None) -> tuple[int, int]:
+    """About WINDOW_CHARS either side of [start, end), widened to whole lines when a line end is close, and never
+    beyond `bounds` (the cited page of a PDF)."""
+    first, last = bounds or (0, len(text))
+    lo, hi = max(first, start - WINDOW_CHARS), min(last, end + WINDOW_CHARS)
+    if lo > first:
         nl = text.find("\n", lo, start)
         lo = nl + 1 if 0 <= nl and nl - lo < 300 else lo
-    if hi < len(text):
+    if hi < last:
         nl = text.rfind("\n", end, hi)
         hi = nl if nl >= 0 and hi - nl < 300 else hi
     return lo, hi
 
 
+def _bounds(marks: list[tuple[int, object]], key: object, length: int) -> tuple[int, int] | None:
+    """Where the part of a document's text that a marker names starts and ends (the next marker): a PDF's page
+    from doc.pages, or a DOCX/HTML/EPUB section from doc.headings; None when no marker has that key."""
+    starts = [offset for offset, name in marks if name == key]
+    if key is None or key == "" or not starts:
+        return None
+    after = [offset for offset, _ in marks if offset > starts[0]]
+    return starts[0], after[0] if after else length
+
+
 def source_html(
-    path: Path, source: str, title: str, spans: list[Span], date: str | None = None, section: str = "", lang: str = "en"
+    path: Path,
+    source: str,
+    title: str,
+    spans: list[Span],
+    date: str | None = None,
+    section: str = "",
+    lang: str = "en",
+    page: int | None = None,
 ) -> str:
-    """The document around the cited spans, spans in <mark>, with its title, file and date above."""
+    """The document around the cited spans (within the cited page of a PDF or section of a DOCX, page or e-book),
+    spans in <mark>, with its title, file, page, section and date above."""
     L = labels(lang)
     note = ""
     doc_text: str | None = None
+    bounds = None
     try:
         doc = load_document(path)
         doc_text, date = doc.text, date or doc.date
         title = title or doc.title
+        # The cited page of a PDF, else the cited section of a document whose reader marked its headings.
+        bounds = _bounds(doc.pages, page, len(doc.text)) or _bounds(doc.headings, section, len(doc.text))
     except IngestError:
         note = L["file_missing"].format(file=source)
     found = [_locate(doc_text, s, spans[0].start) for s in spans] if doc_text is not None else []
@@ -145,9 +182,11 @@ def source_html(
     if doc_text is not None and not located:
         note = L["file_changed"].format(file=source)
     if not located:  # show the indexed text itself
-        doc_text = "\n\n".join(dict.fromkeys(s.text for s in spans))
+        doc_text, bounds = "\n\n".join(dict.fromkeys(s.text for s in spans)), None
         located = sorted({(doc_text.find(s.text), doc_text.find(s.text) + len(s.text)) for s in spans})
-    lo, hi = _window(doc_text, located[0][0], located[-1][1])
+    if bounds is not None and not bounds[0] <= located[0][0] < bounds[1]:
+        bounds = None  # the quote is not on that page or in that section (the file changed): show around it
+    lo, hi = _window(doc_text, located[0][0], located[-1][1], bounds)
     pieces, pos = [], lo
     for a, b in located:
         a = max(a, pos)  # overlapping spans: mark the rest only
@@ -161,6 +200,8 @@ def source_html(
     rows = [f"<b>{L['file']}</b> {html.escape(source)}"]
     if date:
         rows.append(f"<b>{L['date']}</b> {html.escape(date)}")
+    if page is not None:
+        rows.append(html.escape(L["page"].format(page=page)))
     if section:
         rows.append(f"<b>{L['section']}</b> {html.escape(section)}")
     note_html = f"<p class='note'>{html.escape(note)}</p>" if note else ""

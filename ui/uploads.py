@@ -1,4 +1,4 @@
-"""Browser uploads: check type, size and text, sanitise the name (CJK kept) and save into the uploads folder."""
+"""Browser uploads: check type, size and readability, sanitise the name (CJK kept) and save into the uploads folder."""
 
 from __future__ import annotations
 
@@ -14,14 +14,22 @@ from pathlib import Path
 from ingest.documents import IngestError
 from ingest.loaders import load_document
 
-ALLOWED_SUFFIXES: tuple[str, ...] = (".txt", ".md")
-MAX_UPLOAD_MB = 5
+ALLOWED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".pdf", ".docx", ".html", ".htm", ".epub")
+TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".md")
+MAX_UPLOAD_MB = 5  # a text file
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+MAX_DOCUMENT_UPLOAD_MB = 50  # a PDF, DOCX, page or e-book: images and fonts make them bulkier than their text
+MAX_DOCUMENT_UPLOAD_BYTES = MAX_DOCUMENT_UPLOAD_MB * 1024 * 1024
 MAX_STEM_CHARS = 100
 UPLOADS_FOLDER = "uploads"  # inside the notebook home (Settings.home)
 
 # Kept: letters and digits of any script (CJK included), and - _ . ( ) and spaces; anything else becomes "_".
 _UNSAFE = re.compile(r"[^\w\-. ()]+", re.UNICODE)
+
+
+def upload_limit_mb(name: str) -> int:
+    """The size limit for an upload of this name, in MB."""
+    return MAX_UPLOAD_MB if Path(name).suffix.lower() in TEXT_SUFFIXES else MAX_DOCUMENT_UPLOAD_MB
 
 
 class UploadError(Exception):
@@ -40,7 +48,7 @@ def original_name(name: str) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A safe file name for an upload: basename only, no hidden file, unsafe characters → "_", .txt/.md only."""
+    """A safe file name for an upload: basename only, no hidden file, unsafe characters → "_", ALLOWED_SUFFIXES only."""
     base = unicodedata.normalize("NFC", original_name(name)).strip()
     if base.startswith("."):
         raise UploadError("bad_name", base or name)
@@ -70,7 +78,7 @@ def save_upload(path: str | Path, folder: Path, name: str | None = None) -> Path
     path = Path(path)
     name = name or path.name
     target_name = safe_name(name)
-    if path.stat().st_size > MAX_UPLOAD_BYTES:
+    if path.stat().st_size > upload_limit_mb(target_name) * 1024 * 1024:
         raise UploadError("too_big", original_name(name))
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / target_name).resolve().parent != folder.resolve():  # belt and braces: safe_name never yields a separator

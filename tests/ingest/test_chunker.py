@@ -44,7 +44,9 @@ def check_invariants(doc: Document, chunks: list[Chunk], chunker: Chunker, count
         assert c.text and c.text == c.text.strip()
         assert counter(c.text) <= chunker.hard_max_tokens, (counter(c.text), c.text[:80])
         assert c.start >= doc.body_start
-        assert c.title == doc.title and c.source == doc.source
+        # A dated post's chunks cite the post's own title (the end of its section label), others the document's.
+        assert c.title == doc.title or f" · {c.title}" in c.section
+        assert c.source == doc.source
         covered[c.start : c.end] = b"\x01" * (c.end - c.start)
     missing = [i for i in range(doc.body_start, len(doc.text)) if not doc.text[i].isspace() and not covered[i]]
     assert not missing, f"uncovered text at {missing[:5]}: {doc.text[missing[0] : missing[0] + 40]!r}"
@@ -273,6 +275,10 @@ def test_seed_dated_posts_are_sections() -> None:
     first = chunks[0]
     assert first.section == "2025年11月27日 星期四 · 想知道 AI 在模擬賭博時,會不會像人一樣做出不太理性的選擇"
     assert first.date == "2025-11-27"
+    # Each post's chunks cite the post's own title, not the file's (its first post's).
+    tpu = [c for c in chunks if c.date == "2025-11-26"]
+    assert tpu and all(c.title == "「究竟TPU能否取代GPU了」fomo 研究院" for c in tpu)
+    assert doc.title == first.title
 
 
 @needs_seeds

@@ -108,7 +108,8 @@ def test_undecodable_file(tmp_path: Path) -> None:
 
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
-    assert_error(write(tmp_path, "paper.pdf", b"%PDF-1.7 text"), "unsupported file type")
+    assert_error(write(tmp_path, "slides.pptx", b"PK\x03\x04 slides"), "unsupported file type")
+    assert_error(write(tmp_path, "paper.pdf", b"%PDF-1.7 text"), "corrupt or truncated PDF")  # a format read since
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -166,7 +167,7 @@ def test_source_relative_to_root(tmp_path: Path) -> None:
 
 def test_iter_files(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    for name in ["b.md", "a.txt", "sub/c.TXT", "sub/d.pdf", ".hidden.md", ".git/e.txt", "sub/.cache/f.md"]:
+    for name in ["b.md", "a.txt", "sub/c.TXT", "sub/d.pptx", ".hidden.md", ".git/e.txt", "sub/.cache/f.md"]:
         write(corpus, name, b"x\n")
     single = write(tmp_path / "other", "g.md", b"g\n")
     found = iter_files([corpus / "sub", corpus, single, single])

@@ -27,7 +27,7 @@ def rag(*args: str, path) -> dict:
 def test_search_json(seeds_notebook):
     hits = rag("search", "TPU能否取代GPU?", "-k", "3", path=seeds_notebook.path)["hits"]
     assert len(hits) == 3
-    assert set(hits[0]) == {"chunk_id", "source", "title", "text", "score"}
+    assert set(hits[0]) == {"chunk_id", "source", "title", "section", "page", "text", "score"}
     assert any("TPU" in h["text"] for h in hits)
 
 

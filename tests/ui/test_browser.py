@@ -193,13 +193,35 @@ def test_uploaded_note_is_indexed_answered_and_removed(page, notebook, tmp_path)
     assert all(s["source"] != "uploads/藍鯨咖啡館.txt" for s in notebook.sources())
 
 
+def test_an_uploaded_pdf_is_cited_at_its_page_and_the_panel_shows_that_page(page, notebook, tmp_path):
+    from tests.ingest.readers.builders import pdf_bytes
+
+    report = tmp_path / "電力報告.pdf"
+    report.write_bytes(pdf_bytes(
+        [["台灣電力概況", "", "台灣的電力主要來自燃氣與燃煤發電。"],
+         ["水力發電", "", "日月潭水庫的有效容量約為一億立方公尺，是重要的抽蓄水力電廠所在地。"]],
+        title="台灣電力報告",
+    ))
+    status = upload(page, report)
+    assert "✓ 新增 1" in status and "✗" not in status
+    page.locator("#scope input[name='uploads/電力報告.pdf']").wait_for()
+    reply = ask(page, "日月潭水庫的有效容量是多少?")
+    assert "一億立方公尺" in reply
+    assert "第 2 頁" in page.inner_text("#passages")
+    page.locator("#chatbot a.cite", has_text="[1]").first.click()
+    page.locator("#source-panel mark").first.wait_for(state="visible")
+    panel = page.inner_text("#source-panel")
+    assert "台灣電力報告" in panel and "第 2 頁" in panel and "一億立方公尺" in page.inner_text("#source-panel mark")
+    assert "燃煤" not in panel  # page 1 is not shown: the cited page only
+
+
 def test_bad_uploads_show_errors_in_the_page(page, notebook, tmp_path):
     exe = tmp_path / "setup.exe"
     exe.write_bytes(b"MZ\x90\x00binary")
     binary = tmp_path / "garbled.txt"
     binary.write_bytes(bytes(range(256)) * 4)
     status = upload(page, exe, binary)
-    assert "setup.exe" in status and "只接受 .txt 和 .md" in status
+    assert "setup.exe" in status and "只接受 .txt、.md、.pdf" in status
     assert "garbled.txt" in status and "無法讀取為文字" in status
     assert "Traceback" not in page.inner_text("body")
     uploads = notebook.path.parent / "uploads"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.types import Answer
+from rag.types import Answer, Citation
 from ui.labels import LABELS, pick_language
 from ui.render import Span, passages_html, source_html
 from ui.uploads import MAX_UPLOAD_BYTES, UploadError, safe_name, save_upload
@@ -36,7 +36,7 @@ def test_upload_names_are_sanitised(name, safe):
 @pytest.mark.parametrize(
     "name, key",
     [(".env.md", "bad_name"), ("../.hidden.txt", "bad_name"), ("???.txt", "bad_name"), ("setup.exe", "bad_type"),
-     ("notes", "bad_type"), ("paper.pdf", "bad_type"), ("x.txt.exe", "bad_type")],
+     ("notes", "bad_type"), ("slides.pptx", "bad_type"), ("x.txt.exe", "bad_type")],
 )  # fmt: skip
 def test_bad_upload_names_are_refused(name, key):
     with pytest.raises(UploadError) as err:
@@ -84,6 +84,35 @@ def test_source_panel_marks_the_passage_in_its_document(tmp_path):
     doc.unlink()  # gone: the indexed passage itself, with a note
     html = source_html(doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")], lang="en")
     assert "<mark>這是被引用的句子。</mark>" in html and "no longer on disk" in html
+
+
+def test_source_panel_shows_the_cited_pdf_page_with_the_quote_marked(tmp_path):
+    from ingest.loaders import load_document
+    from tests.ingest.readers.builders import pdf_bytes
+
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(pdf_bytes([["第一頁的內容。"] * 20, ["日月潭水庫的有效容量約為一億立方公尺。", "第二頁其他內容。"], ["第三頁的內容。"] * 20]))
+    text = load_document(pdf).text
+    start = text.index("日月潭水庫")
+    quote = "日月潭水庫的有效容量約為一億立方公尺。"
+    html = source_html(pdf, "docs/report.pdf", "電力報告", [Span(start, start + len(quote), quote)], page=2)
+    assert f"<mark>{quote}</mark>" in html and "p. 2" in html and "docs/report.pdf" in html
+    assert "第二頁其他內容。" in html and "第一頁" not in html and "第三頁" not in html  # the cited page only
+    answer = Answer(text=quote, refused=False, citations=[Citation(1, "c", "docs/report.pdf", "電力報告", quote, page=2)])
+    assert "p. 2" in passages_html(answer)
+
+
+def test_source_panel_shows_the_cited_section_of_a_docx(tmp_path):
+    from ingest.loaders import load_document
+    from tests.ingest.readers.builders import docx_bytes
+
+    notes = tmp_path / "notes.docx"
+    notes.write_bytes(docx_bytes([("h1", "风电"), ("p", "风电段落。"), ("h1", "光伏"), ("p", "青海塔拉滩光伏园区占地六百平方公里。")]))
+    text = load_document(notes).text
+    quote = "青海塔拉滩光伏园区占地六百平方公里。"
+    start = text.index(quote)
+    html = source_html(notes, "notes.docx", "笔记", [Span(start, start + len(quote), quote)], section="光伏")
+    assert f"<mark>{quote}</mark>" in html and "风电段落" not in html and "光伏" in html
 
 
 def test_per_request_settings_leave_the_notebook_alone(seeds_notebook):
