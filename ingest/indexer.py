@@ -101,7 +101,10 @@ class Indexer:
         once); an interrupted file stays unseen and its stored batches are reused by the next run."""
         paths = [Path(p) for p in paths]
         report = IndexReport()
-        stored_now = self.index.metadata_by_source(everything=True)  # committed or not (an interrupted run's)
+        if all(p.is_file() for p in paths):  # a few named files: read only theirs from a large index
+            stored_now = self.index.sources_metadata([self.source_name(p, p.parent) for p in paths])
+        else:
+            stored_now = self.index.metadata_by_source(everything=True)  # committed or not (an interrupted run's)
         committed = self.index.committed()
         seen: set[str] = set()
         files: list[_FileWork] = []

@@ -170,8 +170,8 @@ class Notebook:
     @property
     def chunk_index(self) -> Index:
         """The chunks (Chroma + BM25, kept in step by rag.index.Index): the only way anything writes them."""
-        name = self.settings.collection_name()
-        return self._parts.get(("index", str(self.path.resolve()), name), lambda: open_index(self.path, name))
+        name, url = self.settings.collection_name(), self.settings.chroma_url or None
+        return self._parts.get(("index", str(self.path.resolve()), name, url), lambda: open_index(self.path, name, url))
 
     @property
     def glossary(self):
@@ -357,6 +357,7 @@ class Notebook:
     def status(self) -> dict:
         return {
             "path": str(self.path),
+            **({"chroma_url": self.settings.chroma_url} if self.settings.chroma_url else {}),
             "documents": len(self.chunk_index.metadata_by_source()),
             "chunks": self.count(),
             "embedder": self.settings.embedder,

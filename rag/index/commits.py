@@ -104,3 +104,100 @@ class Commits:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+
+class ServerCommits:
+    """The commit record of a collection on a Chroma server, kept on that server beside it, so that every process
+    sharing the collection sees the same committed chunks.
+
+    A side collection `<collection>-commits` holds one record per source (its committed chunk ids as the document)
+    and one `generation` record. Replacing a source's record is one upsert, so a file still becomes visible whole.
+    Chroma has no counter to increment atomically, so the generation is a fresh random token per commit: readers
+    only ask whether it moved. Writers on one machine take turns through Index.writing's lock; writers on several
+    machines cannot duplicate chunks either (ids are derived from source and text, writes are upserts), and the
+    last commit of a source wins.
+    """
+
+    GENERATION = "generation"
+
+    def __init__(self, client, collection: str):
+        self.collection = collection
+        # A 1-d placeholder vector per record: Chroma wants one, nothing ever queries it.
+        self._records = client.get_or_create_collection(f"{collection}-commits", embedding_function=None)
+        self._lock = threading.Lock()
+        self._cached: tuple[str | None, dict[str, frozenset[str]], frozenset[str]] = (None, {}, frozenset())
+
+    def started(self) -> bool:
+        return bool(self._records.get(ids=[self.GENERATION], include=[])["ids"])
+
+    def generation(self) -> str:
+        got = self._records.get(ids=[self.GENERATION], include=["documents"])
+        return got["documents"][0] if got["ids"] else ""
+
+    def _read(self) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+        """{source: ids} and all ids, read again only when the generation moved."""
+        with self._lock:
+            generation = self.generation()
+            if generation != self._cached[0]:
+                by_source: dict[str, frozenset[str]] = {}
+                offset = 0
+                while True:
+                    got = self._records.get(
+                        where={"kind": "source"}, include=["documents", "metadatas"], limit=2000, offset=offset
+                    )
+                    for doc, meta in zip(got["documents"], got["metadatas"]):
+                        by_source[meta["source"]] = frozenset(doc.split())
+                    if len(got["ids"]) < 2000:
+                        break
+                    offset += 2000
+                everything = frozenset().union(*by_source.values()) if by_source else frozenset()
+                self._cached = (generation, by_source, everything)
+            return self._cached[1], self._cached[2]
+
+    def ids(self) -> frozenset[str]:
+        return self._read()[1]
+
+    def by_source(self) -> dict[str, set[str]]:
+        return {source: set(ids) for source, ids in self._read()[0].items()}
+
+    def commit(self, source: str, ids: Iterable[str]) -> str:
+        return self._write({source: list(ids)})
+
+    def start(self, committed: dict[str, Iterable[str]]) -> str:
+        return self._write({source: list(ids) for source, ids in committed.items()})
+
+    def drop(self, sources: Iterable[str] = (), ids: Iterable[str] = ()) -> str:
+        dropped = set(ids)
+        current = self._read()[0] if dropped else {}
+        changed = {s: [i for i in held if i not in dropped] for s, held in current.items() if held & dropped}
+        gone = [s for s in sources if s not in changed]
+        if gone:
+            self._records.delete(ids=[_record_id(s) for s in gone])
+        return self._write(changed)
+
+    def _write(self, sources: dict[str, list[str]]) -> str:
+        import uuid
+
+        empty = [s for s, ids in sources.items() if not ids]
+        if empty:
+            self._records.delete(ids=[_record_id(s) for s in empty])
+        records = [(s, ids) for s, ids in sources.items() if ids]
+        for start in range(0, len(records), 1000):
+            part = records[start : start + 1000]
+            self._records.upsert(
+                ids=[_record_id(s) for s, _ in part],
+                embeddings=[[1.0]] * len(part),
+                documents=[" ".join(ids) for _, ids in part],
+                metadatas=[{"kind": "source", "source": s, "chunks": len(ids)} for s, ids in part],
+            )
+        generation = uuid.uuid4().hex
+        self._records.upsert(
+            ids=[self.GENERATION], embeddings=[[1.0]], documents=[generation], metadatas=[{"kind": "generation"}]
+        )
+        return generation
+
+
+def _record_id(source: str) -> str:
+    import hashlib
+
+    return "source-" + hashlib.sha1(source.encode()).hexdigest()
