@@ -116,6 +116,14 @@ class Indexer:
             try:
                 doc = load_document(file, root, self.follow_outside_links)
                 doc.source = source
+                stored = stored_now.get(source, {})
+                # The same bytes make the same chunks (chunker settings name the collection): a large notebook's
+                # unchanged files are neither chunked nor given keyword terms again.
+                if stored and committed.get(source) == set(stored) and all(
+                    m.get("file_sha256") == doc.sha256 for m in stored.values()
+                ):
+                    report.unchanged += 1
+                    continue
                 chunks = self.chunker.split(doc, limit=self.max_file_chunks)
                 if not chunks:
                     raise IngestError(file, "no text to index")
@@ -128,15 +136,9 @@ class Indexer:
                 report.errors.append(str(err))
                 print(f"error: {err}", file=sys.stderr)
                 continue  # what was indexed for this file before stays: nothing indexed is lost
-            stored = stored_now.get(source, {})
             ids = chunk_ids(source, chunks)
-            metas = [chunk_metadata(c, doc) for c in chunks]
             id_set = set(ids)
-            if committed.get(source) == id_set == set(stored) and all(
-                m.get("file_sha256") == doc.sha256 for m in stored.values()
-            ):
-                report.unchanged += 1
-                continue
+            metas = [chunk_metadata(c, doc) for c in chunks]
             if committed.get(source):
                 report.updated += 1
             else:
