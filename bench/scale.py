@@ -100,34 +100,15 @@ def build(work: Path, sizes: list[int], limit_per_set: int | None) -> dict:
     base_ids = sorted(i for chunks in base_meta.values() for i in chunks)
     stored = store.collection.get(ids=base_ids, include=["embeddings", "documents", "metadatas"])
     row = {i: (e, d, m) for i, e, d, m in zip(stored["ids"], stored["embeddings"], stored["documents"], stored["metadatas"])}
+    per_rep = sum(len(chunks) for chunks in base_meta.values())
     rep = 0
     for size in sizes:
         began, written = time.perf_counter(), 0
-        while index.count() < size:
-            rep += 1
-            folder = f"rep{rep:03d}"
-            (home / folder).mkdir(exist_ok=True)
-            ids, vectors, texts, metas, commits = [], [], [], [], []
-            for path in base:
-                (home / folder / path.name).write_bytes(path.read_bytes())
-                source = f"{folder}/{path.name}"
-                head = hashlib.sha1(source.encode()).hexdigest()[:12]  # the source part of a chunk id (chunk_ids)
-                new = []
-                for old in base_meta[f"rep000/{path.name}"]:
-                    e, d, m = row[old]
-                    new_id = head + old[12:]
-                    ids.append(new_id)
-                    vectors.append(e)
-                    texts.append(d)
-                    metas.append({**m, "source": source})
-                    new.append(new_id)
-                commits.append((source, new))
-            with index.writing():
-                index.upsert(ids, np.asarray(vectors, dtype=np.float32), texts, metas)
-                for source, new in commits:
-                    index.commit(source, new)
-            written += len(ids)
-            print(f"  {folder}: {index.count()} chunks", flush=True)
+        with index.writing():  # one writer for the whole bulk load: BM25 follows once, below
+            for _ in range(max(0, -(-(size - index.count()) // per_rep))):
+                rep += 1
+                written += write_repeat(index, home, base, base_meta, row, f"rep{rep:03d}")
+                print(f"  rep{rep:03d}: {len(index.commits.ids())} chunks", flush=True)
         write_seconds = time.perf_counter() - began
         began = time.perf_counter()
         index.sync()  # this process's BM25 follows: the first time at this size it is built
@@ -145,6 +126,29 @@ def build(work: Path, sizes: list[int], limit_per_set: int | None) -> dict:
         print(json.dumps(entry, indent=1), flush=True)
     result["builder_peak_rss_mb"] = round(peak_rss_mb())
     return result
+
+
+def write_repeat(index, home: Path, base: list[Path], base_meta: dict, row: dict, folder: str) -> int:
+    """The unique files again under `folder`, their chunks written with the unique chunks' vectors and metadata."""
+    (home / folder).mkdir(exist_ok=True)
+    ids, vectors, texts, metas, commits = [], [], [], [], []
+    for path in base:
+        (home / folder / path.name).write_bytes(path.read_bytes())
+        source = f"{folder}/{path.name}"
+        head = hashlib.sha1(source.encode()).hexdigest()[:12]  # the source part of a chunk id (ingest.indexer.chunk_ids)
+        new = []
+        for old in base_meta[f"rep000/{path.name}"]:
+            vector, text, meta = row[old]
+            new.append(head + old[12:])
+            vectors.append(vector)
+            texts.append(text)
+            metas.append({**meta, "source": source})
+        ids += new
+        commits.append((source, new))
+    index.upsert(ids, np.asarray(vectors, dtype=np.float32), texts, metas)
+    for source, new in commits:
+        index.commit(source, new)
+    return len(ids)
 
 
 def child(work: Path, home: Path, mode: str, *args: str) -> dict:

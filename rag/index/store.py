@@ -124,9 +124,15 @@ class ChunkStore:
         shown = self._shown()
         return self.collection.count() if shown is None else len(shown)
 
-    def metadata_by_source(self, everything: bool = False) -> dict[str, dict[str, dict[str, Any]]]:
-        """{source: {chunk_id: metadata}} for the committed chunks (with `everything`, for all of them)."""
+    def metadata_by_source(
+        self, everything: bool = False, sources: list[str] | None = None
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """{source: {chunk_id: metadata}} for the committed chunks (with `everything`, for all of them), of every
+        source or only of `sources` (read alone: a search within a few documents of a large notebook)."""
         shown = None if everything else self._shown()
+        if sources is not None:
+            found = self.sources_metadata(list(sources))
+            return {s: {i: m for i, m in chunks.items() if shown is None or i in shown} for s, chunks in found.items()}
         got = self._get_all(["metadatas"])
         by_source: dict[str, dict[str, dict[str, Any]]] = {}
         for chunk_id, meta in zip(got["ids"], got["metadatas"]):
