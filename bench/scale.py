@@ -229,6 +229,31 @@ def run_child(mode: str, work: Path, home: Path, args: list[str]) -> dict:
     return out
 
 
+def start_server(folder: Path) -> subprocess.Popen:
+    """`chroma run` on a free loopback port, its url in RAG_CHROMA_URL for this process and the measuring ones."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_suffix(".log"), "w") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    os.environ["RAG_CHROMA_URL"] = url
+    return process
+
+
 def markdown(result: dict) -> str:
     lines = [
         "# Large notebooks (`make bench-scale`, bench/scale.py)",
@@ -240,7 +265,8 @@ def markdown(result: dict) -> str:
         "embedded again**. Every figure below except the bulk write is measured in fresh processes."),
         "",
         (f"End-to-end indexing (chunking, e5 int8 + USE, BM25 terms, Chroma) on mixed zh/en: "
-        f"**{result['end_to_end_chunks_per_s']} chunks/s** ({result['unique_chunks']} chunks in {result['end_to_end_seconds']} s)."),
+        f"**{result['end_to_end_chunks_per_s']} chunks/s** ({result['unique_chunks']} chunks in {result['end_to_end_seconds']} s). "
+        f"Chroma: {result.get('chroma')}."),
         "",
         ("| chunks | start → first answer (s, 1st/2nd) | search p50/p95 (ms) | ask p50/p95 (ms) | peak RSS ask (MB) | "
         "re-index 1 changed file (s) | its folder (s) | BM25 full builds at start | bulk write (chunks/s) |"),
@@ -271,6 +297,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO / "bench" / "work" / "scale")
     parser.add_argument("--limit-per-set", type=int, default=None, help="unique passages per set (fewer: a quicker run)")
     parser.add_argument("--out", type=Path, default=RESULTS / "scale.json")
+    parser.add_argument("--server", action="store_true", help="keep the chunks on a `chroma run` server this run starts")
     args = parser.parse_args()
     from rag.offline import go_offline
 
@@ -278,7 +305,14 @@ def main() -> None:
     import shutil
 
     shutil.rmtree(args.work, ignore_errors=True)
-    result = build(args.work, [int(s) for s in args.sizes.split(",")], args.limit_per_set)
+    server = start_server(args.work / "chroma-server") if args.server else None
+    try:
+        result = build(args.work, [int(s) for s in args.sizes.split(",")], args.limit_per_set)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+    result["chroma"] = os.environ.get("RAG_CHROMA_URL") or "embedded (PersistentClient in the data folder)"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
     args.out.with_suffix(".md").write_text(markdown(result))

@@ -147,7 +147,7 @@ class Notebook:
             from rag.embed.use import UseEmbedder
 
             w = self.settings.second_embedder_weight
-            return ConcatEmbedder([(self.embedder, 1.0 - w), (UseEmbedder(), w)])
+            return ConcatEmbedder([(self.embedder, 1.0 - w), (UseEmbedder(cache_dir=self.settings.cache_dir), w)])
 
         return self._parts.get(self._dense_embedder_key(), build)
 

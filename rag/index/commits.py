@@ -119,6 +119,9 @@ class ServerCommits:
     """
 
     GENERATION = "generation"
+    # A search asks for the generation several times (refresh, BM25 sync, the visible ids); within this many
+    # seconds the last answer stands, so a search makes one round trip for it, not five. Own commits are seen at once.
+    FRESH_SECONDS = 0.25
 
     def __init__(self, client, collection: str):
         self.collection = collection
@@ -126,13 +129,19 @@ class ServerCommits:
         self._records = client.get_or_create_collection(f"{collection}-commits", embedding_function=None)
         self._lock = threading.Lock()
         self._cached: tuple[str | None, dict[str, frozenset[str]], frozenset[str]] = (None, {}, frozenset())
+        self._asked: tuple[str, float] = ("", float("-inf"))  # the last generation read and when
 
     def started(self) -> bool:
         return bool(self._records.get(ids=[self.GENERATION], include=[])["ids"])
 
     def generation(self) -> str:
-        got = self._records.get(ids=[self.GENERATION], include=["documents"])
-        return got["documents"][0] if got["ids"] else ""
+        import time
+
+        now = time.monotonic()
+        if now - self._asked[1] > self.FRESH_SECONDS:
+            got = self._records.get(ids=[self.GENERATION], include=["documents"])
+            self._asked = (got["documents"][0] if got["ids"] else "", now)
+        return self._asked[0]
 
     def _read(self) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
         """{source: ids} and all ids, read again only when the generation moved."""
@@ -194,6 +203,7 @@ class ServerCommits:
         self._records.upsert(
             ids=[self.GENERATION], embeddings=[[1.0]], documents=[generation], metadatas=[{"kind": "generation"}]
         )
+        self._asked = (generation, float("-inf"))  # read again next time: another writer may follow at once
         return generation
 
 
