@@ -65,6 +65,14 @@ def write_files(folder: Path, rows: list[dict]) -> list[Path]:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM, which starts afresh at exec (ru_maxrss keeps the parent's peak
+    across fork + exec, so every measuring process would report the builder's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -298,10 +306,21 @@ def main() -> None:
     parser.add_argument("--limit-per-set", type=int, default=None, help="unique passages per set (fewer: a quicker run)")
     parser.add_argument("--out", type=Path, default=RESULTS / "scale.json")
     parser.add_argument("--server", action="store_true", help="keep the chunks on a `chroma run` server this run starts")
+    parser.add_argument("--measure-only", action="store_true", help="measure the notebook a previous run left in --work again")
     args = parser.parse_args()
     from rag.offline import go_offline
 
     go_offline()
+    if args.measure_only:
+        result = json.loads(args.out.read_text())
+        home = args.work / "home"
+        reps = len([p for p in home.iterdir() if p.name.startswith("rep")]) - 1
+        size = max(result["sizes"], key=int)
+        result["sizes"][size].update(measure(args.work, home, reps))
+        args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
+        args.out.with_suffix(".md").write_text(markdown(result))
+        print(markdown(result))
+        return
     import shutil
 
     shutil.rmtree(args.work, ignore_errors=True)

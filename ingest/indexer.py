@@ -101,14 +101,23 @@ class Indexer:
         once); an interrupted file stays unseen and its stored batches are reused by the next run."""
         paths = [Path(p) for p in paths]
         report = IndexReport()
-        if all(p.is_file() for p in paths):  # a few named files: read only theirs from a large index
-            stored_now = self.index.sources_metadata([self.source_name(p, p.parent) for p in paths])
-        else:
-            stored_now = self.index.metadata_by_source(everything=True)  # committed or not (an interrupted run's)
+        found = iter_files([p for p in paths if p.exists()], self.follow_outside_links)
+        prefixes, scope_files = self._scope(paths)
+
+        def in_scope(s: str) -> bool:  # a stored source this run may find gone
+            return (
+                s in scope_files
+                or any(s.startswith(p) for p in prefixes)
+                or (Path(s).is_absolute() and not Path(s).exists())  # outside every folder: only this tells
+            )
+
+        # Committed or not (an interrupted run's), of this run's files and of the stored sources in its scope only:
+        # re-indexing one folder of a large notebook does not read the whole collection's metadata.
+        stored_now = self.index.metadata_in_scope([self.source_name(f, r) for f, r in found], in_scope)
         committed = self.index.committed()
         seen: set[str] = set()
         files: list[_FileWork] = []
-        for file, root in iter_files([p for p in paths if p.exists()], self.follow_outside_links):
+        for file, root in found:
             if self.should_stop():
                 raise KeyboardInterrupt
             source = self.source_name(file, root)
@@ -154,17 +163,7 @@ class Indexer:
             )
         report.embedded = sum(len(f.todo) for f in files)
         self._embed_and_commit(files)
-        prefixes, scope_files = self._scope(paths)
-        gone = [
-            s
-            for s in set(stored_now) | set(committed)
-            if s not in seen
-            and (
-                s in scope_files
-                or any(s.startswith(p) for p in prefixes)
-                or (Path(s).is_absolute() and not Path(s).exists())  # outside every folder: only this tells
-            )
-        ]
+        gone = [s for s in set(stored_now) | set(committed) if s not in seen and in_scope(s)]
         for source in gone:
             self.index.remove_source(source)
             report.removed += source in committed

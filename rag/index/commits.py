@@ -25,6 +25,7 @@ class Commits:
         self._lock = threading.Lock()  # one connection shared by the server's threads
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self._cached: tuple[int, frozenset[str]] = (-1, frozenset())
+        self._by_source: tuple[int, dict[str, frozenset[str]]] = (-1, {})
         with self._lock:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS chunks (collection TEXT, source TEXT, chunk_id TEXT,"
@@ -57,14 +58,18 @@ class Commits:
                 self._cached = (generation, frozenset(r[0] for r in got))
             return self._cached[1]
 
-    def by_source(self) -> dict[str, set[str]]:
-        """{source: its committed chunk ids}."""
-        out: dict[str, set[str]] = {}
+    def by_source(self) -> dict[str, frozenset[str]]:
+        """{source: its committed chunk ids} (read again only when the generation moved)."""
         with self._lock:
-            got = self._db.execute("SELECT source, chunk_id FROM chunks WHERE collection = ?", (self.collection,))
-            for source, chunk_id in got:
-                out.setdefault(source, set()).add(chunk_id)
-        return out
+            row = self._db.execute("SELECT generation FROM generations WHERE collection = ?", (self.collection,)).fetchone()
+            generation = row[0] if row else 0
+            if generation != self._by_source[0]:
+                out: dict[str, set[str]] = {}
+                got = self._db.execute("SELECT source, chunk_id FROM chunks WHERE collection = ?", (self.collection,))
+                for source, chunk_id in got:
+                    out.setdefault(source, set()).add(chunk_id)
+                self._by_source = (generation, {s: frozenset(ids) for s, ids in out.items()})
+            return dict(self._by_source[1])
 
     def commit(self, source: str, ids: Iterable[str]) -> int:
         """Make `ids` the source's visible chunks, in place of whatever it had, in one transaction; the new generation."""
@@ -166,8 +171,8 @@ class ServerCommits:
     def ids(self) -> frozenset[str]:
         return self._read()[1]
 
-    def by_source(self) -> dict[str, set[str]]:
-        return {source: set(ids) for source, ids in self._read()[0].items()}
+    def by_source(self) -> dict[str, frozenset[str]]:
+        return dict(self._read()[0])
 
     def commit(self, source: str, ids: Iterable[str]) -> str:
         return self._write({source: list(ids)})

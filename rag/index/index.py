@@ -7,7 +7,7 @@ import hashlib
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,19 @@ class Index:
         of a large notebook reads only theirs)."""
         return self.store.sources_metadata(sources)
 
-    def committed(self) -> dict[str, set[str]]:
+    def metadata_in_scope(
+        self, sources: Iterable[str], in_scope: Callable[[str], bool]
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """{source: {chunk_id: metadata}}, uncommitted chunks too, of `sources` and of every stored source for which
+        `in_scope` is true: what an index run over some files and folders needs, read without the rest."""
+        committed = self.commits.by_source()
+        # Chunks of an interrupted run (stored, not committed): usually none, which the counts tell without listing.
+        shown = self.commits.ids()
+        hidden = [] if self.store.collection.count() == len(shown) else sorted(set(self.store.stored_ids()) - shown)
+        names = set(sources) | {s for s in [*committed, *self.store.sources_of(hidden)] if in_scope(s)}
+        return self.store.sources_metadata(sorted(names))
+
+    def committed(self) -> dict[str, frozenset[str]]:
         """{source: its committed chunk ids}."""
         return self.commits.by_source()
 
@@ -148,7 +160,7 @@ class Index:
         shown = len(self.committed().get(source, ()))
         with self._syncing:
             self._own_generations.add(self.commits.drop(sources=[source]))
-        self.store.delete(list(self.metadata_by_source(everything=True).get(source, {})))
+        self.store.delete(list(self.store.sources_metadata([source]).get(source, {})))
         self.sync()
         return shown
 

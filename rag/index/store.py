@@ -200,6 +200,18 @@ class ChunkStore:
             out.update((i, m.get("terms", "").split()) for i, m in zip(got["ids"], got["metadatas"]))
         return out
 
+    def stored_ids(self) -> list[str]:
+        """Every chunk id in the collection, committed or not."""
+        return self._get_all([])["ids"]
+
+    def sources_of(self, ids: list[str]) -> set[str]:
+        """The sources the given chunks (committed or not) belong to."""
+        out: set[str] = set()
+        for start in range(0, len(ids), 1000):
+            got = self.collection.get(ids=ids[start : start + 1000], include=["metadatas"])
+            out.update(m["source"] for m in got["metadatas"])
+        return out
+
     def all_ids(self) -> list[str]:
         shown = self._shown()
         return sorted(self._get_all([])["ids"] if shown is None else shown)
