@@ -216,28 +216,31 @@ class ChunkStore:
         shown = self._shown()
         return sorted(self._get_all([])["ids"] if shown is None else shown)
 
+    def _stored_count(self, shown: frozenset[str] | None, fresh: bool = False) -> int:
+        """Chunks stored, committed or not; counted again only when the committed set changed (or `fresh`): Chroma
+        counts by scanning, ~30 ms a search at 100,000 chunks."""
+        if fresh or shown is None or self._counted[0] is not shown:
+            self._counted = (shown, self.collection.count())
+        return self._counted[1]
+
+    _counted: tuple[frozenset[str] | None, int] = (None, 0)
+
     def query(self, embedding: np.ndarray, n: int, sources: list[str] | None = None) -> list[StoredChunk]:
         """Nearest committed chunks to one query embedding, optionally only from the given sources."""
-        total = self.collection.count()
         shown = self._shown()
-        if total == 0 or shown is not None and not shown:
-            return []
-        where = {"source": {"$in": list(sources)}} if sources else None
-        # Chunks still being written are not committed: fetch enough more that n committed ones remain.
-        hidden = 0 if shown is None else max(0, total - len(shown))
-        include = ["documents", "metadatas", "distances"] if not hidden else ["distances"]
-        ask = {"query_embeddings": [embedding.tolist()], "n_results": min(n + hidden, total), "where": where}
-        try:
-            res = self.collection.query(**ask, include=include)
-        except InternalError:  # "Error finding id": another process wrote since this client loaded its vectors
-            if self.remote:
-                raise
-            self.open()
-            res = self.collection.query(**ask, include=include)
+        for fresh in (False, True):
+            total = self._stored_count(shown, fresh)
+            if total == 0 or shown is not None and not shown:
+                return []
+            res, hidden = self._query(embedding, n, sources, total, shown)
+            # Another process stored chunks (not yet committed) since the count: count again, ask again.
+            if hidden or shown is None or all(i in shown for i in res["ids"][0]):
+                break
         if not hidden:
             return [
                 StoredChunk(i, d, m, dist)
                 for i, d, m, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
+                if shown is None or i in shown
             ]
         distance = {i: dist for i, dist in zip(res["ids"][0], res["distances"][0]) if i in shown}
         best = list(distance)[:n]
@@ -245,3 +248,17 @@ class ChunkStore:
         for chunk in chunks:
             chunk.distance = distance[chunk.chunk_id]
         return chunks
+
+    def _query(self, embedding: np.ndarray, n: int, sources: list[str] | None, total: int, shown) -> tuple[dict, int]:
+        where = {"source": {"$in": list(sources)}} if sources else None
+        # Chunks still being written are not committed: fetch enough more that n committed ones remain.
+        hidden = 0 if shown is None else max(0, total - len(shown))
+        include = ["documents", "metadatas", "distances"] if not hidden else ["distances"]
+        ask = {"query_embeddings": [embedding.tolist()], "n_results": min(n + hidden, total), "where": where}
+        try:
+            return self.collection.query(**ask, include=include), hidden
+        except InternalError:  # "Error finding id": another process wrote since this client loaded its vectors
+            if self.remote:
+                raise
+            self.open()
+            return self.collection.query(**ask, include=include), hidden
