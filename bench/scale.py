@@ -183,6 +183,7 @@ def measure(work: Path, home: Path, reps: int) -> dict:
     changed.write_text(changed.read_text(encoding="utf-8") + "\n\nAnother new paragraph.\n", encoding="utf-8")
     reindex_folder = child(work, home, "reindex", str(changed.parent))
     return {
+        "load_average": round(os.getloadavg()[0], 1),  # the machine is shared: how busy it was while measuring
         "start_to_first_answer_s": [first["process_seconds"], again["process_seconds"]],
         "first_answer_breakdown": again,
         "latency": latency,
@@ -277,8 +278,8 @@ def markdown(result: dict) -> str:
         f"Chroma: {result.get('chroma')}."),
         "",
         ("| chunks | start → first answer (s, 1st/2nd) | search p50/p95 (ms) | ask p50/p95 (ms) | peak RSS ask (MB) | "
-        "re-index 1 changed file (s) | its folder (s) | BM25 full builds at start | bulk write (chunks/s) |"),
-        "|---|---|---|---|---|---|---|---|---|",
+        "re-index 1 changed file (s) | its folder (s) | BM25 full builds at start | bulk write (chunks/s) | load average |"),
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in result["sizes"].values():
         lat = entry["latency"]
@@ -287,7 +288,7 @@ def markdown(result: dict) -> str:
             f"{lat['search_p50_ms']} / {lat['search_p95_ms']} | {lat['ask_p50_ms']} / {lat['ask_p95_ms']} | "
             f"{lat['peak_rss_mb']} | {entry['reindex_one_changed_file']['seconds']} | "
             f"{entry['reindex_its_folder_one_file_changed']['seconds']} | {entry['first_answer_breakdown']['bm25_full_builds']} | "
-            f"{entry['bulk_write_chunks_per_s']} |"
+            f"{entry['bulk_write_chunks_per_s']} | {entry.get('load_average', '?')} |"
         )
     return "\n".join(lines) + "\n"
 

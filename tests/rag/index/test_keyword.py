@@ -78,8 +78,8 @@ def test_incremental_updates_score_as_a_rebuild_and_read_only_what_changed(tmp_p
     for step in range(4):  # add two, drop one, rewrite one's terms, each time against a fresh full build
         new = [f"c{6 + 2 * step}", f"c{7 + 2 * step}"]
         committed |= set(new)
-        committed.discard(sorted(committed)[0])
-        changed = sorted(committed)[-1]
+        committed.discard(min(committed))
+        changed = max(committed)
         terms[changed] = ["rewritten", f"step{step}"]
         put([changed])
         read.clear()
