@@ -358,7 +358,7 @@ class Notebook:
         return {
             "path": str(self.path),
             **({"chroma_url": self.settings.chroma_url} if self.settings.chroma_url else {}),
-            "documents": len(self.chunk_index.metadata_by_source()),
+            "documents": len(self.chunk_index.committed()),  # the commit record: no metadata read at 100k chunks
             "chunks": self.count(),
             "embedder": self.settings.embedder,
         }
