@@ -281,6 +281,8 @@ class KeywordIndex:
             return False
         try:
             manifest = json.loads((self.folder / "manifest.json").read_text(encoding="utf-8"))
+            if isinstance(manifest, dict) and "fingerprint" in manifest and "main" not in manifest:
+                return False  # saved by the bm25s-based index before this one: built again once, quietly
             main_meta = json.loads((self.folder / "main.json").read_text(encoding="utf-8"))
             if main_meta["token"] != manifest["main"]:
                 raise ValueError("its main segment is not the one its manifest names")

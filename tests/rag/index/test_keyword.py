@@ -163,3 +163,11 @@ def test_a_notebook_whose_keyword_file_is_truncated_still_searches(tmp_path, cap
     hits = Notebook(path=tmp_path / ".rag", home=tmp_path).search("HBM stacks", k=1)
     assert hits[0].source == "docs/hbm.md" and hits[0].keyword_rank == 1
     assert "keyword index damaged" in capsys.readouterr().err
+
+
+def test_a_keyword_index_saved_in_the_earlier_bm25s_format_is_built_again_quietly(tmp_path, capsys):
+    store, _ = saved_index(tmp_path)
+    (tmp_path / "bm25" / "manifest.json").write_text('{"fingerprint": "0" , "ids": ["c0"]}')
+    index = KeywordIndex(tmp_path / "bm25")
+    index.sync(store)
+    assert capsys.readouterr().err == "" and [i for i, _ in index.search(["nvidia"], 5)] == ["c1"]
