@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-answers answer-model browser llm llm-1.5b clean
+.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-answers answer-model browser llm llm-1.5b clean
 
 setup: $(STAMP) $(MODEL)
 
@@ -92,3 +92,7 @@ $(GGUF_1_5B): $(STAMP)
 
 clean:
 	rm -rf .rag bench/work
+
+# Large notebooks (issue 15): 10,000 and 100,000 chunks from the shared benchmark passages (bench/results/scale.md).
+bench-scale: setup
+	$(BIN)/python -m bench.scale

@@ -120,11 +120,23 @@ class Indexer:
         once); an interrupted file stays unseen and its stored batches are reused by the next run."""
         paths = [Path(p) for p in paths]
         report = IndexReport()
-        stored_now = self.index.metadata_by_source(everything=True)  # committed or not (an interrupted run's)
+        found = iter_files([p for p in paths if p.exists()], self.follow_outside_links)
+        prefixes, scope_files = self._scope(paths)
+
+        def in_scope(s: str) -> bool:  # a stored source this run may find gone
+            return (
+                s in scope_files
+                or any(s.startswith(p) for p in prefixes)
+                or (Path(s).is_absolute() and not Path(s).exists())  # outside every folder: only this tells
+            )
+
+        # Committed or not (an interrupted run's), of this run's files and of the stored sources in its scope only:
+        # re-indexing one folder of a large notebook does not read the whole collection's metadata.
+        stored_now = self.index.metadata_in_scope([self.source_name(f, r) for f, r in found], in_scope)
         committed = self.index.committed()
         seen: set[str] = set()
         files: list[_FileWork] = []
-        for file, root in iter_files([p for p in paths if p.exists()], self.follow_outside_links):
+        for file, root in found:
             if self.should_stop():
                 raise KeyboardInterrupt
             source = self.source_name(file, root)
@@ -132,6 +144,14 @@ class Indexer:
             try:
                 doc = load_document(file, root, self.follow_outside_links, self.limits)
                 doc.source = source
+                stored = stored_now.get(source, {})
+                # The same bytes make the same chunks (chunker settings name the collection): a large notebook's
+                # unchanged files are neither chunked nor given keyword terms again.
+                if stored and committed.get(source) == set(stored) and all(
+                    m.get("file_sha256") == doc.sha256 for m in stored.values()
+                ):
+                    report.unchanged += 1
+                    continue
                 chunks = self.chunker.split(doc, limit=self.max_file_chunks)
                 if not chunks:
                     raise IngestError(file, "no text to index")
@@ -144,16 +164,10 @@ class Indexer:
                 report.errors.append(str(err))
                 print(f"error: {err}", file=sys.stderr)
                 continue  # what was indexed for this file before stays: nothing indexed is lost
-            stored = stored_now.get(source, {})
             ids = chunk_ids(source, chunks)
             name = display_name(source, file, root)
             metas = [chunk_metadata(c, doc, name) for c in chunks]
             id_set = set(ids)
-            if committed.get(source) == id_set == set(stored) and all(
-                m.get("file_sha256") == doc.sha256 for m in stored.values()
-            ):
-                report.unchanged += 1
-                continue
             if committed.get(source):
                 report.updated += 1
             else:
@@ -169,17 +183,7 @@ class Indexer:
             )
         report.embedded = sum(len(f.todo) for f in files)
         self._embed_and_commit(files)
-        prefixes, scope_files = self._scope(paths)
-        gone = [
-            s
-            for s in set(stored_now) | set(committed)
-            if s not in seen
-            and (
-                s in scope_files
-                or any(s.startswith(p) for p in prefixes)
-                or (Path(s).is_absolute() and not Path(s).exists())  # outside every folder: only this tells
-            )
-        ]
+        gone = [s for s in set(stored_now) | set(committed) if s not in seen and in_scope(s)]
         for source in gone:
             self.index.remove_source(source)
             report.removed += source in committed

@@ -186,6 +186,8 @@ def cmd_serve(args, settings: Settings) -> int:
     from ui.app import serve
     from ui.session import stop_background
 
+    if settings.chroma_url:  # the page's notebook reads its settings from the environment
+        os.environ["RAG_CHROMA_URL"] = settings.chroma_url
     previous = signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: Gradio closes the server, serve() returns
     try:
         serve(
@@ -251,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--path", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     common.add_argument("--json", action="store_true", help="print the result as JSON")
+    common.add_argument("--chroma-url", help="a Chroma server holding the chunks (default: $RAG_CHROMA_URL; none: the data folder)")
     k_help = f"passages to return (default: $RAG_K or {defaults['k'].default})"
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -326,7 +329,8 @@ def _fail(message: object, code: int = EXIT_ERROR) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings(**({"path": args.path} if args.path is not None else {}))
+        given = {"path": args.path, "chroma_url": getattr(args, "chroma_url", None)}
+        settings = Settings(**{k: v for k, v in given.items() if v is not None})
         go_offline(allow_hub=settings.hub_model())
         return args.func(args, settings)
     except NotebookError as err:

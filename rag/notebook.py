@@ -159,7 +159,7 @@ class Notebook:
             from rag.embed.use import UseEmbedder
 
             w = self.settings.second_embedder_weight
-            return ConcatEmbedder([(self.embedder, 1.0 - w), (UseEmbedder(), w)])
+            return ConcatEmbedder([(self.embedder, 1.0 - w), (UseEmbedder(cache_dir=self.settings.cache_dir), w)])
 
         return self._parts.get(self._dense_embedder_key(), build)
 
@@ -182,8 +182,8 @@ class Notebook:
     @property
     def chunk_index(self) -> Index:
         """The chunks (Chroma + BM25, kept in step by rag.index.Index): the only way anything writes them."""
-        name = self.settings.collection_name()
-        return self._parts.get(("index", str(self.path.resolve()), name), lambda: open_index(self.path, name))
+        name, url = self.settings.collection_name(), self.settings.chroma_url or None
+        return self._parts.get(("index", str(self.path.resolve()), name, url), lambda: open_index(self.path, name, url))
 
     @property
     def glossary(self):
@@ -382,7 +382,8 @@ class Notebook:
     def status(self) -> dict:
         return {
             "path": str(self.path),
-            "documents": len(self.chunk_index.metadata_by_source()),
+            **({"chroma_url": self.settings.chroma_url} if self.settings.chroma_url else {}),
+            "documents": len(self.chunk_index.committed()),  # the commit record: no metadata read at 100k chunks
             "chunks": self.count(),
             "embedder": self.settings.embedder,
         }

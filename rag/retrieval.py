@@ -68,7 +68,7 @@ class HybridRetriever:
         """Chunk ids of the given sources (None: all), for the keyword lists."""
         if not sources:
             return None
-        by_source = self.store.metadata_by_source()
+        by_source = self.store.metadata_by_source(sources=sources)
         return {i for s in sources for i in by_source.get(s, {})}
 
     def dense(self, vector: np.ndarray, n: int, sources: list[str] | None) -> list[StoredChunk]:

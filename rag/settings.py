@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     collection: str = setting(
         "notebook", group="storage", description="Chroma collection name prefix; the embedder set-up is appended so a change re-embeds."
     )
+    chroma_url: str = setting(
+        "",
+        group="storage",
+        description="A Chroma server (`chroma run --path DIR --host 127.0.0.1 --port 8000`) holding the chunks instead of "
+        "the data folder, e.g. http://127.0.0.1:8000: notebooks in several processes share its collection; the data "
+        "folder keeps only this machine's keyword-index copy. Empty: Chroma embedded in the data folder.",
+    )
     follow_outside_links: bool = setting(
         False,
         group="storage", description="Index what symbolic links in an indexed folder point to outside it; off: such links are "

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import sys
+import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.index.commits import Commits
+from rag.index.commits import Commits, ServerCommits
 from rag.index.keyword import KeywordIndex
 from rag.index.store import ChunkStore, StoredChunk
+
+
+def server_key(url: str, name: str) -> str:
+    """A short name for one collection on one Chroma server (its local BM25 cache and writer lock)."""
+    return hashlib.sha1(f"{url.rstrip('/')}|{name}".encode()).hexdigest()[:16]
 
 
 class Index:
@@ -25,21 +32,35 @@ class Index:
     `commit(source, ids)` records them all (rag.index.commits): a file is visible whole or not at all. BM25 holds
     the committed chunks and follows on `sync()`, which every complete change and every search calls. `store`
     and `keywords` are there for readers (retrieval, answer scoring); nothing outside rag/index writes to them.
+
+    With `url` (a Chroma server) the chunks and the commit record live on the server, shared by every process
+    that opens the same collection there; the data folder keeps only this machine's BM25 copy, under a name
+    derived from the server and the collection, brought in step from the server's committed ids and terms.
     """
 
-    def __init__(self, folder: Path, name: str):
+    def __init__(self, folder: Path, name: str, url: str | None = None):
         self.folder = folder
         self.name = name
+        self.url = url or None
         folder.mkdir(parents=True, exist_ok=True)
-        self.commits = Commits(folder, name)
-        self.store = ChunkStore(folder, name, visible=self.commits.ids)
+        if self.url:
+            self.store = ChunkStore(folder, name, visible=lambda: self.commits.ids(), url=self.url)
+            self.commits = ServerCommits(self.store.client, name)
+            key = server_key(self.url, name)
+            self.keywords = KeywordIndex(folder / "bm25" / f"server-{key}")
+            # Processes on this machine sharing the server take turns writing, whatever their data folders.
+            self._lock_path = Path(tempfile.gettempdir()) / f"rag-chroma-{key}.write.lock"
+        else:
+            self.commits = Commits(folder, name)
+            self.store = ChunkStore(folder, name, visible=self.commits.ids)
+            self.keywords = KeywordIndex(folder / "bm25" / name)
+            self._lock_path = folder / "write.lock"
         if not self.commits.started():  # an index from before commits: what it holds was whole then
             everything = self.store.metadata_by_source(everything=True)
             self.commits.start({source: list(chunks) for source, chunks in everything.items()})
-        self.keywords = KeywordIndex(folder / "bm25" / name)
-        self._terms_changed = False  # metadata of kept chunks was rewritten: BM25 rebuilds on the next sync
+        self._terms_changed: set[str] = set()  # kept chunks whose terms were rewritten: BM25 re-reads them
         self._seen_generation = self.commits.generation()
-        self._own_generations: set[int] = set()  # commits this process made: its Chroma client already has them
+        self._own_generations: set = set()  # commits this process made: its Chroma client already has them
         self._writer = threading.Lock()  # flock is per open file: this keeps the server's own threads in line too
         self._syncing = threading.RLock()  # BM25 swaps its arrays on sync: readers and the writer take turns
 
@@ -55,7 +76,24 @@ class Index:
         """{source: {chunk_id: metadata}} for every committed chunk (`everything`: uncommitted ones too)."""
         return self.store.metadata_by_source(everything)
 
-    def committed(self) -> dict[str, set[str]]:
+    def sources_metadata(self, sources: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """{source: {chunk_id: metadata}} of the named sources only, uncommitted chunks too (re-indexing a few files
+        of a large notebook reads only theirs)."""
+        return self.store.sources_metadata(sources)
+
+    def metadata_in_scope(
+        self, sources: Iterable[str], in_scope: Callable[[str], bool]
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """{source: {chunk_id: metadata}}, uncommitted chunks too, of `sources` and of every stored source for which
+        `in_scope` is true: what an index run over some files and folders needs, read without the rest."""
+        committed = self.commits.by_source()
+        # Chunks of an interrupted run (stored, not committed): usually none, which the counts tell without listing.
+        shown = self.commits.ids()
+        hidden = [] if self.store.collection.count() == len(shown) else sorted(set(self.store.stored_ids()) - shown)
+        names = set(sources) | {s for s in [*committed, *self.store.sources_of(hidden)] if in_scope(s)}
+        return self.store.sources_metadata(sorted(names))
+
+    def committed(self) -> dict[str, frozenset[str]]:
         """{source: its committed chunk ids}."""
         return self.commits.by_source()
 
@@ -75,18 +113,19 @@ class Index:
 
     def in_step(self) -> bool:
         """Whether BM25 holds exactly the committed chunks (true after `sync()` unless another process wrote since)."""
-        return sorted(self.keywords.ids) == self.chunk_ids()
+        return self.keywords.ids == self.chunk_ids()
 
     # ---- writes --------------------------------------------------------------------------------------------
     @contextmanager
     def writing(self) -> Iterator[None]:
         """One writer at a time across processes (`rag index` in a shell, the server's uploads): an exclusive
         flock on write.lock in the data folder, waited for with a one-line notice; released even on a crash."""
-        with self._writer, open(self.folder / "write.lock", "a") as lock:
+        with self._writer, open(self._lock_path, "a") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                print(f"waiting for another process indexing {self.folder} to finish", file=sys.stderr, flush=True)
+                where = f"{self.name} on {self.url}" if self.url else self.folder
+                print(f"waiting for another process indexing {where} to finish", file=sys.stderr, flush=True)
                 fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 self.refresh()  # start from what the previous writer committed
@@ -102,7 +141,7 @@ class Index:
         """New metadata for stored chunks (offsets that moved, a new title); BM25 follows on `sync()`."""
         self.store.update_metadata(ids, metas)
         # The chunk set is unchanged, so BM25's id fingerprint would not notice new terms (a title edit).
-        self._terms_changed = self._terms_changed or bool(ids)
+        self._terms_changed.update(ids)
 
     def commit(self, source: str, ids: list[str]) -> None:
         """Make `ids` (all stored) the source's visible chunks at once, in place of its previous ones."""
@@ -121,7 +160,7 @@ class Index:
         shown = len(self.committed().get(source, ()))
         with self._syncing:
             self._own_generations.add(self.commits.drop(sources=[source]))
-        self.store.delete(list(self.metadata_by_source(everything=True).get(source, {})))
+        self.store.delete(list(self.store.sources_metadata([source]).get(source, {})))
         self.sync()
         return shown
 
@@ -132,7 +171,10 @@ class Index:
             generation = self.commits.generation()
             if generation == self._seen_generation:
                 return False
-            foreign = any(g not in self._own_generations for g in range(self._seen_generation + 1, generation + 1))
+            # A server serves every process's writes at once: only an embedded client must reopen to see them.
+            foreign = not self.store.remote and any(
+                g not in self._own_generations for g in range(self._seen_generation + 1, generation + 1)
+            )
             self._seen_generation = generation
             if foreign:
                 self.store.open()
@@ -147,5 +189,5 @@ class Index:
     def sync(self) -> None:
         """Bring BM25 in step with the committed chunks: a no-op when it already is, else loaded or rebuilt."""
         with self._syncing:
-            self.keywords.sync(self.store, rebuild=self._terms_changed)
-            self._terms_changed = False
+            self.keywords.sync(self.store, changed=self._terms_changed, committed=self.commits.ids())
+            self._terms_changed = set()

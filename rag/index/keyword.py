@@ -1,134 +1,378 @@
-"""BM25 keyword index over jieba terms, derived from the terms stored with each chunk in Chroma."""
+"""BM25 keyword index over jieba terms, derived from the terms stored with each chunk in Chroma, updated in place."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from rag.errors import notice
-from rag.index.store import ChunkStore
+
+# bm25s's defaults (Lucene variant): the scores are the ones bm25s gives for the same terms.
+K1 = 1.5
+B = 0.75
+# The recent segment is merged into the main one (and dead rows dropped) once it holds more than this share of the
+# main one's rows and more than MERGE_MIN_ROWS: appending to a small segment keeps an incremental run's cost in
+# proportion to what it changed, and the large main segment is rewritten (and saved) only now and then.
+MERGE_SHARE = 0.25
+MERGE_MIN_ROWS = 2_000
+# A sync that adds more than this many chunks, most of what the index will hold, reads all terms in one pass.
+MERGE_ROWS = 20_000
+EMPTY_TERM = "\u0000"  # a chunk with no terms still has a row
 
 
-def fingerprint(ids: list[str]) -> str:
-    """Identity of a set of chunks: the index is stale when Chroma's ids no longer hash to it."""
+def fingerprint(ids: Iterable[str]) -> str:
+    """Identity of a set of chunks: the index is stale when Chroma's committed ids no longer hash to it."""
     return hashlib.sha1("\n".join(sorted(ids)).encode()).hexdigest()
 
 
+class _Segment:
+    """Term frequencies of some rows, by term (CSC): for term column t, rows[indptr[t]:indptr[t+1]] hold it tf times."""
+
+    def __init__(self, indptr: np.ndarray, rows: np.ndarray, tf: np.ndarray):
+        self.indptr, self.rows, self.tf = indptr, rows, tf
+
+    @classmethod
+    def build(cls, first_row: int, docs: list[list[int]], columns: int) -> _Segment:
+        """The segment of `docs` (term columns per row), numbered from `first_row`."""
+        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+        cols = np.fromiter((c for d in docs for c in d), dtype=np.int64, count=int(lengths.sum()))
+        rows = np.repeat(np.arange(first_row, first_row + len(docs), dtype=np.int64), lengths)
+        keys, tf = np.unique(cols * (1 << 32) + rows, return_counts=True)  # sorted by column, then row
+        key_cols = keys >> 32
+        indptr = _indptr(key_cols, columns)
+        return cls(indptr, (keys & 0xFFFFFFFF).astype(np.int32), np.minimum(tf, 65535).astype(np.uint16))
+
+    def column(self, col: int) -> tuple[np.ndarray, np.ndarray]:
+        if col + 1 >= len(self.indptr):
+            return self.rows[:0], self.tf[:0]
+        lo, hi = self.indptr[col], self.indptr[col + 1]
+        return self.rows[lo:hi], self.tf[lo:hi]
+
+    def check(self, n_rows: int) -> None:
+        if not len(self.indptr) or self.indptr[-1] != len(self.rows) or len(self.rows) != len(self.tf):
+            raise ValueError("its term matrix is cut short or out of step")
+        if len(self.rows) and (self.rows.max() >= n_rows or self.rows.min() < 0):
+            raise ValueError("its term matrix names rows it does not have")
+
+
+def _merge(a: _Segment, b: _Segment, columns: int) -> _Segment:
+    """One segment holding both (b's rows come after a's)."""
+
+    def expand(s: _Segment) -> np.ndarray:
+        counts = np.diff(s.indptr)
+        return np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+
+    cols = np.concatenate([expand(a), expand(b)])
+    rows = np.concatenate([a.rows, b.rows])
+    tf = np.concatenate([a.tf, b.tf])
+    order = np.lexsort((rows, cols))
+    return _Segment(_indptr(cols, columns), rows[order], tf[order])
+
+
+def _indptr(cols: np.ndarray, columns: int) -> np.ndarray:
+    """Column pointers of entries with these column numbers."""
+    indptr = np.zeros(columns + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum(np.bincount(cols, minlength=columns))
+    return indptr
+
+
 class KeywordIndex:
-    """bm25s over the chunk terms; saved beside Chroma and rebuilt whenever Chroma's chunk set changed."""
+    """BM25 (Lucene variant, as bm25s) over the committed chunks' terms, saved beside Chroma and kept in step
+    incrementally: new chunks are appended to a small recent segment, removed ones are masked out, and the
+    statistics (document frequency, average length) are computed from the live rows at query time, so every
+    score equals a full rebuild's. The whole index is read from Chroma only when no saved one fits.
+    """
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.ids: list[str] = []
         self.fingerprint = ""
-        self.bm25 = None
+        self._rows: list[str] = []  # chunk id of every row, live or not
+        self._row_of: dict[str, int] = {}
+        self._live = np.zeros(0, dtype=bool)
+        self._lengths = np.zeros(0, dtype=np.float32)
+        self._vocab: dict[str, int] = {}
+        self._terms: list[str] = []
+        self._main = self._recent = None
+        self._main_rows = 0  # rows [0, _main_rows) are in the main segment
+        self._main_columns = 0
+        self._main_token = ""
+        self._main_saved = False
+        self._ids_cache: list[str] | None = None
+        self._avgdl = 0.0
+        self._known: frozenset[str] | None = None  # the committed id set last synced to (identity check first)
 
-    def sync(self, store: ChunkStore, rebuild: bool = False) -> None:
-        """Make the index match the store: load the saved one if current, else rebuild and save it.
+    # ---- what it holds -------------------------------------------------------------------------------------
+    @property
+    def ids(self) -> list[str]:
+        """The chunk ids it holds, sorted."""
+        if self._ids_cache is None:
+            self._ids_cache = sorted(self._rows[i] for i in np.flatnonzero(self._live))
+        return self._ids_cache
 
-        `rebuild`: the chunk set is the same but stored terms changed (a new title), which the id
-        fingerprint cannot see.
+    def __len__(self) -> int:
+        return int(self._live.sum())
+
+    # ---- keeping in step -----------------------------------------------------------------------------------
+    def sync(self, store, rebuild: bool = False, changed: Iterable[str] = (), committed: frozenset[str] | None = None) -> None:
+        """Make the index hold exactly the committed chunks (`committed`, else the store's ids) with their current terms.
+
+        `changed`: chunks whose stored terms were rewritten (a new title): the same ids, so only this tells.
+        `rebuild`: read every chunk's terms again. A first sync loads the saved index when it fits, else builds it.
         """
-        ids = store.all_ids()
-        want = fingerprint(ids)
-        if not rebuild and want == self.fingerprint:
+        changed = set(changed)
+        if committed is not None and committed is self._known and not changed and not rebuild:
+            return  # nothing committed since the last look: not even a fingerprint to compute
+        want_ids = committed if committed is not None else frozenset(store.all_ids())
+        if not rebuild and not changed and want_ids == self._known:
             return
-        if not rebuild and self._load(want):
-            return
+        if rebuild:
+            self._full_build(store, want_ids)
+        else:
+            if self._known is None:  # first sync in this process: the saved index, when there is one
+                self._load()
+            live_ids = {self._rows[i] for i in np.flatnonzero(self._live)}
+            removed = live_ids - want_ids
+            added = (want_ids - live_ids) | (changed & want_ids)
+            if len(added) > MERGE_ROWS and len(added) >= len(want_ids) // 2:  # mostly new: one pass over Chroma
+                self._full_build(store, want_ids)
+            elif removed or added or changed:
+                self._update(store, removed | (changed & live_ids), sorted(added))
+        self._known = want_ids if isinstance(want_ids, frozenset) else frozenset(want_ids)
+        fp = fingerprint(self._known)
+        if fp != self.fingerprint or changed or rebuild:
+            self.fingerprint = fp
+            self._save()
+
+    def _full_build(self, store, want_ids: frozenset[str]) -> None:
         ids, terms = store.all_ids_and_terms()
-        self._build(ids, terms)
-        self._save()
+        keep = [(i, t) for i, t in zip(ids, terms) if i in want_ids]
+        self._reset()
+        self._append([i for i, _ in keep], [t for _, t in keep])
+        self._consolidate(force=True)
 
-    def _build(self, ids: list[str], terms: list[list[str]]) -> None:
-        import bm25s
+    def _reset(self) -> None:
+        self._rows, self._row_of = [], {}
+        self._live = np.zeros(0, dtype=bool)
+        self._lengths = np.zeros(0, dtype=np.float32)
+        self._vocab, self._terms = {}, []
+        self._main = self._recent = None
+        self._main_rows = self._main_columns = 0
+        self._main_saved = False
+        self._ids_cache = None
 
-        self.ids = ids
-        self.fingerprint = fingerprint(ids)
-        self.bm25 = None
-        if ids:
-            self.bm25 = bm25s.BM25()
-            # A chunk with no terms still needs a slot so row numbers stay aligned with ids.
-            self.bm25.index([t or ["\u0000"] for t in terms], show_progress=False)
+    def _update(self, store, removed: set[str], added: list[str]) -> None:
+        for chunk_id in removed:
+            row = self._row_of.pop(chunk_id, None)
+            if row is not None:
+                self._live[row] = False
+        if added:
+            got = store.terms(added)
+            added = [i for i in added if i in got]
+            self._append(added, [got[i] for i in added])
+        self._ids_cache = None
+        self._consolidate()
 
+    def _column(self, term: str) -> int:
+        col = self._vocab.get(term)
+        if col is None:
+            col = self._vocab[term] = len(self._terms)
+            self._terms.append(term)
+        return col
+
+    def _append(self, ids: list[str], terms: list[list[str]]) -> None:
+        """New rows in the recent segment (a chunk id already held moves to its new row)."""
+        if not ids:
+            return
+        for chunk_id in ids:
+            old = self._row_of.get(chunk_id)
+            if old is not None:
+                self._live[old] = False
+        first = len(self._rows)
+        docs = [[self._column(t) for t in (ts or [EMPTY_TERM])] for ts in terms]
+        self._rows += ids
+        self._row_of.update((i, first + k) for k, i in enumerate(ids))
+        self._live = np.concatenate([self._live, np.ones(len(ids), dtype=bool)])
+        self._lengths = np.concatenate([self._lengths, np.fromiter((len(d) for d in docs), np.float32, len(docs))])
+        # The recent segment is rebuilt from its rows' terms: they are few by construction (see MERGE_*).
+        fresh = _Segment.build(first, docs, len(self._terms))
+        self._recent = fresh if self._recent is None else _merge(self._recent, fresh, len(self._terms))
+        self._ids_cache = None
+
+    def _consolidate(self, force: bool = False) -> None:
+        """Merge the recent segment into the main one when it has grown (or `force`), dropping dead rows then."""
+        recent_rows = len(self._rows) - self._main_rows
+        dead = len(self._rows) - int(self._live.sum())
+        grown = recent_rows > max(MERGE_MIN_ROWS, MERGE_SHARE * self._main_rows)
+        stale = dead > max(MERGE_MIN_ROWS, MERGE_SHARE * len(self._rows))
+        if not (force or grown or stale):
+            return
+        parts = [s for s in (self._main, self._recent) if s is not None]
+        if not parts:
+            self._main, self._main_rows, self._main_columns = None, len(self._rows), len(self._terms)
+            self._main_token, self._main_saved = uuid.uuid4().hex, False
+            return
+        whole = parts[0] if len(parts) == 1 else _merge(parts[0], parts[1], len(self._terms))
+        # Compact: live rows renumbered in order, dead ones out.
+        live_rows = np.flatnonzero(self._live)
+        renumber = np.full(len(self._rows), -1, dtype=np.int64)
+        renumber[live_rows] = np.arange(len(live_rows))
+        cols = np.repeat(np.arange(len(whole.indptr) - 1, dtype=np.int64), np.diff(whole.indptr))
+        keep = self._live[whole.rows]
+        cols, rows, tf = cols[keep], renumber[whole.rows[keep]].astype(np.int32), whole.tf[keep]
+        self._main = _Segment(_indptr(cols, len(self._terms)), rows, tf)  # still sorted by column then row: renumbering keeps order
+        self._rows = [self._rows[i] for i in live_rows]
+        self._row_of = {chunk_id: k for k, chunk_id in enumerate(self._rows)}
+        self._lengths = self._lengths[live_rows]
+        self._live = np.ones(len(self._rows), dtype=bool)
+        self._recent = None
+        self._main_rows, self._main_columns = len(self._rows), len(self._terms)
+        self._main_token, self._main_saved = uuid.uuid4().hex, False
+
+    # ---- saving and loading --------------------------------------------------------------------------------
     def _save(self) -> None:
-        """Write the index beside Chroma; when the folder cannot be written (read-only media, a full disk) it stays
-        in memory for this process, with a one-line notice, and is rebuilt on the next start."""
-        manifest = self.folder / "manifest.json"
+        """Write the index beside Chroma (the large main segment only when it changed); when the folder cannot be
+        written (read-only media, a full disk) it stays in memory and the next start brings it in step again."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            # The manifest goes first and comes back last: a save that stops midway leaves a folder _load refuses.
-            manifest.unlink(missing_ok=True)
-            if self.bm25 is not None:
-                self.bm25.save(str(self.folder), show_progress=False)
-            partial = manifest.with_suffix(".json.partial")
-            partial.write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids}))
-            os.replace(partial, manifest)
+            if not self._main_saved:
+                self._write_npz("main.npz", self._main, token=self._main_token)
+                self._write(
+                    "main.json", json.dumps({"token": self._main_token, "terms": self._terms[: self._main_columns]})
+                )
+                self._main_saved = True
+            self._write_npz("recent.npz", self._recent, live=self._live, lengths=self._lengths)
+            manifest = {
+                "fingerprint": self.fingerprint,
+                "main": self._main_token,
+                "main_rows": self._main_rows,
+                "rows": self._rows,
+                "terms": self._terms[self._main_columns :],
+            }
+            self._write("manifest.json", json.dumps(manifest, ensure_ascii=False))  # last: it names the rest
         except OSError as err:
-            notice(f"{self.folder}: keyword index not saved ({err.strerror or err}); kept in memory, rebuilt on the next start")
+            notice(f"{self.folder}: keyword index not saved ({err.strerror or err}); kept in memory, brought in step on the next start")
 
-    def _load(self, want: str) -> bool:
-        """Load the saved index when it is the one for `want`; a damaged one (a truncated file) is reported in one
-        line and refused, so that sync rebuilds it from the terms stored in Chroma."""
-        manifest = self.folder / "manifest.json"
-        if not manifest.exists():
+    def _write(self, name: str, text: str) -> None:
+        partial = self.folder / f"{name}.partial"
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, self.folder / name)
+
+    def _write_npz(self, name: str, segment: _Segment | None, **extra) -> None:
+        arrays = dict(extra)
+        if segment is not None:
+            arrays.update(indptr=segment.indptr, rows=segment.rows, tf=segment.tf)
+        if "token" in arrays:
+            arrays["token"] = np.array(arrays["token"])
+        partial = self.folder / f"{name}.partial"
+        with open(partial, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(partial, self.folder / name)
+
+    def _load(self) -> bool:
+        """Load the saved index (any fingerprint: sync then applies the difference); a damaged one is reported in
+        one line and dropped, so that sync rebuilds it from the terms stored in Chroma."""
+        if not (self.folder / "manifest.json").exists():
             return False
         try:
-            data = json.loads(manifest.read_text())
-            if data.get("fingerprint") != want:
-                return False
-            bm25 = self._read_bm25(data["ids"])
-        except Exception as err:  # noqa: BLE001 -- numpy, json and bm25s each fail their own way on a damaged file
+            manifest = json.loads((self.folder / "manifest.json").read_text(encoding="utf-8"))
+            if isinstance(manifest, dict) and "fingerprint" in manifest and "main" not in manifest:
+                return False  # saved by the bm25s-based index before this one: built again once, quietly
+            main_meta = json.loads((self.folder / "main.json").read_text(encoding="utf-8"))
+            if main_meta["token"] != manifest["main"]:
+                raise ValueError("its main segment is not the one its manifest names")
+            rows, main_rows = list(manifest["rows"]), int(manifest["main_rows"])
+            terms = list(main_meta["terms"]) + list(manifest["terms"])
+            with np.load(self.folder / "main.npz") as npz:
+                if str(npz["token"]) != manifest["main"]:
+                    raise ValueError("its main segment is not the one its manifest names")
+                main = _Segment(npz["indptr"], npz["rows"], npz["tf"]) if "indptr" in npz else None
+            with np.load(self.folder / "recent.npz") as npz:
+                recent = _Segment(npz["indptr"], npz["rows"], npz["tf"]) if "indptr" in npz else None
+                live, lengths = npz["live"], npz["lengths"]
+            if len(live) != len(rows) or len(lengths) != len(rows) or main_rows > len(rows):
+                raise ValueError(f"it holds {len(live)} rows, the manifest {len(rows)}")
+            for segment in (main, recent):
+                if segment is not None:
+                    segment.check(len(rows))
+                    if len(segment.indptr) - 1 > len(terms):
+                        raise ValueError("its term matrix has more terms than its vocabulary")
+        except Exception as err:  # noqa: BLE001 -- numpy, json and zip each fail their own way on a damaged file
             notice(f"{self.folder}: keyword index damaged ({type(err).__name__}: {err}); rebuilt from the chunks in Chroma")
+            self._reset()
             return False
-        self.ids = data["ids"]
-        self.fingerprint = want
-        self.bm25 = bm25
+        self._reset()
+        self._rows, self._live, self._lengths = rows, live.astype(bool), lengths.astype(np.float32)
+        self._row_of = {chunk_id: k for k, chunk_id in enumerate(rows) if live[k]}
+        self._terms = terms
+        self._vocab = {t: k for k, t in enumerate(terms)}
+        self._main, self._recent = main, recent
+        self._main_rows, self._main_columns = main_rows, len(main_meta["terms"])
+        self._main_token, self._main_saved = manifest["main"], True
+        self.fingerprint = manifest["fingerprint"]
         return True
 
-    def _read_bm25(self, ids: list[str]):
-        """The saved bm25s index for these ids (None when there are none), checked to have one row per id."""
-        if not ids:
-            return None
-        import bm25s
-
-        bm25 = bm25s.BM25.load(str(self.folder), show_progress=False)
-        scores = bm25.scores
-        if scores.get("num_docs") != len(ids):
-            raise ValueError(f"it holds {scores.get('num_docs')} chunks, the manifest {len(ids)}")
-        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
-        if len(data) != len(indices) or not len(indptr) or indptr[-1] != len(data) or (len(indices) and indices.max() >= len(ids)):
-            raise ValueError("its score matrix is cut short or out of step")
-        return bm25
+    # ---- reading -------------------------------------------------------------------------------------------
+    def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Live rows holding the term and how often."""
+        col = self._vocab.get(term)
+        if col is None:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16)
+        parts = [s.column(col) for s in (self._main, self._recent) if s is not None]
+        rows = np.concatenate([r for r, _ in parts]) if parts else np.zeros(0, dtype=np.int32)
+        tf = np.concatenate([t for _, t in parts]) if parts else np.zeros(0, dtype=np.uint16)
+        keep = self._live[rows]
+        return rows[keep], tf[keep]
 
     def knows(self, term: str) -> bool:
         """Whether some chunk has the term."""
-        return self.bm25 is not None and term in self.bm25.vocab_dict
+        return term in self._vocab and len(self._postings(term)[0]) > 0
+
+    def _idf(self, df: int) -> float:
+        n = len(self)
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
     def idf(self, term: str) -> float:
         """BM25 idf of a term: how much a match on it says. A term no chunk has gets the highest idf,
         since a question about it is likely about something the documents do not cover."""
-        n = len(self.ids)
-        df = self._df(self.bm25.vocab_dict[term]) if self.knows(term) else 0
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+        return self._idf(len(self._postings(term)[0]))
 
-    def _df(self, col: int) -> int:
-        indptr = self.bm25.scores["indptr"]
-        return int(indptr[col + 1] - indptr[col])
+    def scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 score of every row (dead rows 0) for the query terms; a repeated term counts again, as in bm25s."""
+        out = np.zeros(len(self._rows), dtype=np.float32)
+        live = self._live
+        if not live.any():
+            return out
+        avgdl = float(self._lengths[live].mean())
+        for term in terms:
+            rows, tf = self._postings(term)
+            if not len(rows):
+                continue
+            tf = tf.astype(np.float32)
+            norm = K1 * ((1 - B) + B * self._lengths[rows] / avgdl)
+            out[rows] += np.float32(self._idf(len(rows))) * tf / (norm + tf)
+        return out
 
     def search(self, terms: list[str], n: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         """Top-n (chunk_id, bm25 score) with a positive score, optionally only among `allowed` ids."""
-        if self.bm25 is None:
-            return []
-        known = [t for t in terms if t in self.bm25.vocab_dict]
+        known = [t for t in terms if t in self._vocab]
         if not known:
             return []
-        scores = self.bm25.get_scores(known)
+        scores = self.scores(known)
         if allowed is not None:
-            mask = np.fromiter((i in allowed for i in self.ids), dtype=bool, count=len(self.ids))
+            mask = np.zeros(len(self._rows), dtype=bool)
+            rows = [self._row_of[i] for i in allowed if i in self._row_of]
+            mask[rows] = True
             scores = np.where(mask, scores, 0.0)
-        top = np.argsort(-scores)[:n]
-        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        if n < len(scores):
+            top = np.argpartition(-scores, n)[:n]
+            top = top[np.argsort(-scores[top], kind="stable")]
+        else:
+            top = np.argsort(-scores, kind="stable")
+        return [(self._rows[i], float(scores[i])) for i in top if scores[i] > 0]
+

@@ -72,11 +72,12 @@ def _forget_failed_open(folder: Path) -> None:
         pass
 
 
-def open_index(folder: Path, name: str) -> Index:
-    """The notebook's Index in `folder`; when the folder cannot be written (read-only media, a full disk), an Index
-    over a temporary copy of it, so search and ask still work, with `read_only` saying why writes are refused."""
+def open_index(folder: Path, name: str, url: str | None = None) -> Index:
+    """The notebook's Index in `folder` (on the Chroma server at `url` when given); when the folder cannot be written
+    (read-only media, a full disk), an Index over a temporary copy of it, so search and ask still work, with
+    `read_only` saying why writes are refused."""
     try:
-        index = Index(folder, name)
+        index = Index(folder, name, url)
     except Exception as err:  # Chroma opens its database for writing even to read: it fails on read-only media
         trouble = storage_trouble(err)
         if trouble is None:
@@ -84,7 +85,7 @@ def open_index(folder: Path, name: str) -> Index:
         _forget_failed_open(folder)
         if not folder.is_dir():
             raise NotebookError(f"{folder}: cannot create the data folder: {trouble}") from err
-        index = Index(_temporary_copy(folder, trouble), name)
+        index = Index(_temporary_copy(folder, trouble), name, url)
         index.read_only = f"{folder}: {trouble}"
         notice(f"{index.read_only}: searching a temporary copy; indexing and removing are off until it can be written")
         return index

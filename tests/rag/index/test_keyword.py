@@ -1,4 +1,4 @@
-"""KeywordIndex.idf against bm25s's own idf and scores, on a tiny corpus (it reads bm25s's private CSC matrix)."""
+"""KeywordIndex against bm25s's own idf and scores on a tiny corpus; incremental updates equal a rebuild; damage."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from bm25s.scoring import _score_idf_lucene
 
-from rag.index.keyword import KeywordIndex
+from rag.index import keyword as keyword_module
+from rag.index.keyword import K1, KeywordIndex
 from rag.index.store import ChunkStore
 
 # Every document has four distinct terms: with equal lengths and tf 1, bm25s's (Lucene) score is idf / (1 + k1).
@@ -39,9 +40,59 @@ def keywords(tmp_path_factory) -> KeywordIndex:
 def test_idf_is_bm25s_lucene_idf_and_its_single_term_score(keywords, term):
     df = sum(term in doc for doc in DOCS)
     assert keywords.idf(term) == pytest.approx(_score_idf_lucene(df, len(DOCS)))
-    scores = keywords.bm25.get_scores([term])
-    assert scores.max() == pytest.approx(keywords.idf(term) / (1 + keywords.bm25.k1), rel=1e-5)
+    scores = keywords.scores([term])
+    assert scores.max() == pytest.approx(keywords.idf(term) / (1 + K1), rel=1e-5)
     assert int((scores > 0).sum()) == df
+
+
+def test_scores_are_bm25s_scores_for_documents_of_different_lengths(tmp_path):
+    import bm25s
+
+    docs = [*DOCS, ["gpu", "gpu", "tpu"], ["dram"] * 7 + ["gpu"], []]
+    store = ChunkStore(tmp_path, "lengths")
+    ids = [f"c{i}" for i in range(len(docs))]
+    store.upsert(ids, np.eye(len(ids), dtype=np.float32), ["x"] * len(ids), [{"source": "s", "terms": " ".join(d)} for d in docs])
+    ours = KeywordIndex(tmp_path / "bm25")
+    ours.sync(store)
+    theirs = bm25s.BM25()
+    theirs.index([d or ["\u0000"] for d in docs], show_progress=False)
+    for query in (["gpu"], ["dram", "gpu"], ["tpu", "tpu", "chip"]):
+        assert ours.scores(query) == pytest.approx(theirs.get_scores(query), rel=1e-5)
+
+
+def test_incremental_updates_score_as_a_rebuild_and_read_only_what_changed(tmp_path, monkeypatch):
+    store = ChunkStore(tmp_path, "incremental")
+    monkeypatch.setattr(keyword_module, "MERGE_MIN_ROWS", 2)  # merges and compaction happen on this tiny corpus too
+    terms = {f"c{i}": DOCS[i % len(DOCS)] + [f"only{i}"] for i in range(14)}
+
+    def put(ids):
+        store.upsert(ids, np.ones((len(ids), 2), dtype=np.float32), ["x"] * len(ids), [{"source": "s", "terms": " ".join(terms[i])} for i in ids])
+
+    put(list(terms))
+    live = KeywordIndex(tmp_path / "bm25")
+    read: list[int] = []
+    real_terms = store.terms
+    monkeypatch.setattr(store, "terms", lambda ids: read.append(len(ids)) or real_terms(ids))
+    committed = set(list(terms)[:6])
+    live.sync(store, committed=frozenset(committed))
+    for step in range(4):  # add two, drop one, rewrite one's terms, each time against a fresh full build
+        new = [f"c{6 + 2 * step}", f"c{7 + 2 * step}"]
+        committed |= set(new)
+        committed.discard(min(committed))
+        changed = max(committed)
+        terms[changed] = ["rewritten", f"step{step}"]
+        put([changed])
+        read.clear()
+        live.sync(store, committed=frozenset(committed), changed=[changed])
+        assert sum(read) <= 3  # the two new chunks and the rewritten one, never the whole store
+        fresh = KeywordIndex(tmp_path / f"fresh{step}")
+        fresh.sync(store, committed=frozenset(committed), rebuild=True)
+        assert live.ids == fresh.ids == sorted(committed)
+        for query in (["gpu"], ["rewritten", "dram"], [f"only{6 + 2 * step}"], ["only0"]):
+            assert dict(live.search(query, 20)) == pytest.approx(dict(fresh.search(query, 20)), rel=1e-5)
+        reloaded = KeywordIndex(tmp_path / "bm25")  # the next start loads the saved index, then it is in step
+        reloaded.sync(store, committed=frozenset(committed))
+        assert dict(reloaded.search(["gpu", "rewritten"], 20)) == pytest.approx(dict(live.search(["gpu", "rewritten"], 20)))
 
 
 def test_a_term_no_chunk_has_gets_the_highest_idf(keywords):
@@ -62,7 +113,7 @@ def saved_index(tmp_path) -> tuple[ChunkStore, KeywordIndex]:
     return store, KeywordIndex(tmp_path / "bm25")  # a fresh one loads what was saved, as the next start does
 
 
-@pytest.mark.parametrize("damaged", ["indptr.csc.index.npy", "data.csc.index.npy", "vocab.index.json", "manifest.json"])
+@pytest.mark.parametrize("damaged", ["main.npz", "recent.npz", "main.json", "manifest.json"])
 def test_a_truncated_keyword_index_file_is_rebuilt_with_a_one_line_notice(tmp_path, capsys, damaged):
     store, index = saved_index(tmp_path)
     path = tmp_path / "bm25" / damaged
@@ -78,20 +129,21 @@ def test_a_truncated_keyword_index_file_is_rebuilt_with_a_one_line_notice(tmp_pa
 
 
 def test_a_keyword_index_that_cannot_be_saved_is_kept_in_memory(tmp_path, capsys, monkeypatch):
-    import bm25s
-
     store, _ = saved_index(tmp_path)
+    import shutil
+
+    shutil.rmtree(tmp_path / "bm25")
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(bm25s.BM25, "save", full)
+    monkeypatch.setattr(KeywordIndex, "_write", full)
     index = KeywordIndex(tmp_path / "bm25")
     index.sync(store, rebuild=True)
     notice = capsys.readouterr().err.strip()
     assert notice == (
         f"rag: notice: {tmp_path / 'bm25'}: keyword index not saved (No space left on device); kept in memory, "
-        "rebuilt on the next start"
+        "brought in step on the next start"
     )
     assert [i for i, _ in index.search(["nvidia"], 5)] == ["c1"]
     monkeypatch.undo()
@@ -106,8 +158,16 @@ def test_a_notebook_whose_keyword_file_is_truncated_still_searches(tmp_path, cap
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "hbm.md").write_text("# HBM\n\nHBM stacks DRAM dies on a GPU package.\n", encoding="utf-8")
     Notebook(path=tmp_path / ".rag", home=tmp_path).index(tmp_path / "docs", progress=False)
-    [bm25_file] = (tmp_path / ".rag" / "bm25").glob("*/data.csc.index.npy")
+    [bm25_file] = (tmp_path / ".rag" / "bm25").glob("*/main.npz")
     bm25_file.write_bytes(b"")
     hits = Notebook(path=tmp_path / ".rag", home=tmp_path).search("HBM stacks", k=1)
     assert hits[0].source == "docs/hbm.md" and hits[0].keyword_rank == 1
     assert "keyword index damaged" in capsys.readouterr().err
+
+
+def test_a_keyword_index_saved_in_the_earlier_bm25s_format_is_built_again_quietly(tmp_path, capsys):
+    store, _ = saved_index(tmp_path)
+    (tmp_path / "bm25" / "manifest.json").write_text('{"fingerprint": "0" , "ids": ["c0"]}')
+    index = KeywordIndex(tmp_path / "bm25")
+    index.sync(store)
+    assert capsys.readouterr().err == "" and [i for i, _ in index.search(["nvidia"], 5)] == ["c1"]
