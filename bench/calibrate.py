@@ -86,14 +86,14 @@ def print_refusal(questions_path: Path, notebook_path: Path, seeds: Path) -> Non
     for question, answerable in rows:
         hits = nb.search(question)
         cands = a.candidates(hits)
-        a.score(question, hits, cands)
-        best = max(cands, key=lambda c: c.score)
-        probability, cut = a.gate(cands)
+        scored = a.score(question, hits, cands)
+        best = scored[0]
+        probability, cut = a.gate(scored)
         terms = keyword_tokens(question, for_query=True)
         cov_all = a.coverage(terms, " ".join(h.text for h in hits[:3]))
         print(
-            f"{int(answerable)} gate={probability:.3f}/{cut:.3f} score={best.score:.3f} sim={max(c.similarity for c in cands):.3f} "
-            f"cov1={max(c.coverage for c in cands):.2f} cov3={cov_all:.2f} "
+            f"{int(answerable)} gate={probability:.3f}/{cut:.3f} score={best.score:.3f} sim={max(c.similarity for c in scored):.3f} "
+            f"cov1={max(c.coverage for c in scored):.2f} cov3={cov_all:.2f} "
             f"dsim={max((h.dense_similarity or 0) for h in hits):.3f} {question[:50]}"
         )
 

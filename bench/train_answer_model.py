@@ -30,11 +30,20 @@ import numpy as np
 
 from bench.answer_data import EVAL_SETS, SEED, TRAIN_SETS, WORK, eval_questions, notebook, train_questions
 from bench.answers import EXTRA_HITS, contains, gold_answers
-from rag.answer.model import GATE_FEATURES, MODEL_FILE, SENTENCE_FEATURES, Scorer, gate_features, sigmoid
+from rag.answer.model import (
+    GATE_FEATURES,
+    MODEL_FILE,
+    SENTENCE_FEATURES,
+    SIMILARITY_FEATURES,
+    Scorer,
+    gate_features,
+    sigmoid,
+    with_gaps,
+)
 from rag.embed.memo import MemoEmbedder
 
 # Questions per training set (drawn with SEED): ~0.5 s each to retrieve and embed on 2 cores, once.
-CAPS = {"drcd_test": 600, "cmrc2018_trial": 600, "xquad_en2zh": 300, "xquad_zh2en": 300, "xquad_zh": 100, "xquad_en": 100}
+CAPS = {"drcd_test": 1500, "cmrc2018_trial": 1002, "xquad_en2zh": 612, "xquad_zh2en": 612, "xquad_zh": 300, "xquad_en": 300}
 EVAL_CAP = 200
 # Off-topic questions: one set's training questions asked of another set's documents (other Wikipedia articles),
 # in the same language and across languages: documents that do not cover the question at all, the commonest
@@ -50,7 +59,12 @@ TARGET_FALSE_REFUSALS = {"same": 0.035, "cross": 0.03}
 MARGINS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 MARGIN_LOSS = 0.03
 FOLDS = 4  # the gate's cuts come from out-of-fold probabilities
+SENTENCE_HIDDEN = 0  # tanh units of the sentence scorer (0: linear)
 CHOSEN = 4  # sentences the answerer quotes at most (Settings.answer_sentences)
+# Shortlist sizes tried (sentences embedded per question): the smallest losing at most SHORTLIST_LOSS of the
+# answerable training questions whose answer sentence was among the candidates.
+SHORTLIST_SIZES = (6, 8, 10, 12, 16, 24)
+SHORTLIST_LOSS = 0.01
 
 
 def _load(path: Path, default):
@@ -167,15 +181,16 @@ def _as_dict(net, mean: np.ndarray, scale: np.ndarray) -> dict:
     return out
 
 
-def fit_sentence_scorer(rows: list[dict], weights: list[float], epochs: int = 30) -> dict:
-    """A linear scorer fitted listwise: a softmax over each question's candidates puts its mass on the sentences
-    that hold the answer (it learns to rank within a question, which is how the answerer uses it)."""
+def fit_sentence_scorer(rows: list[dict], weights: list[float], epochs: int = 30, hidden: int = 0) -> dict:
+    """A scorer fitted listwise: a softmax over each question's candidates puts its mass on the sentences that
+    hold the answer (it learns to rank within a question, which is how the answerer uses it). Linear, or with
+    `hidden` tanh units."""
     import torch
 
     torch.manual_seed(SEED)
     mean, scale = _standardise(np.concatenate([r["x"] for r in rows]))
-    net = _network(len(SENTENCE_FEATURES), 0)
-    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    net = _network(len(SENTENCE_FEATURES), hidden)
+    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-3 if hidden else 1e-4)
     xs = [torch.tensor((r["x"] - mean) / scale, dtype=torch.float32) for r in rows]
     targets = [torch.tensor(r["y"] / r["y"].sum(), dtype=torch.float32) for r in rows]
     for epoch in range(epochs):
@@ -270,14 +285,54 @@ def measures(records: list[dict], sentence: dict, gate: dict, names: list[str]) 
     return out
 
 
+def text_only(x: np.ndarray) -> np.ndarray:
+    """x as the answerer sees it before embedding anything: the similarity columns at 0."""
+    x = x.copy()
+    x[:, [SENTENCE_FEATURES.index(name) for name in SIMILARITY_FEATURES]] = 0.0
+    return x
+
+
+def shortlisted(records: list[dict], shortlist: dict) -> list[dict]:
+    """Each record cut to its shortlist (as the answerer embeds and scores only those), gaps over what is left."""
+    out = []
+    for r in records:
+        keep = np.argsort(-logits(shortlist, text_only(r["x"])), kind="stable")[: shortlist["size"]]
+        out.append({**r, "x": with_gaps(r["x"][keep].copy()), "y": r["y"][keep]})
+    return out
+
+
+def fit_shortlist(rows: list[dict], weights: list[float]) -> dict:
+    """Stage one: a listwise linear scorer over the text features alone, and the shortlist size it needs."""
+    shortlist = fit_sentence_scorer([{**r, "x": text_only(r["x"])} for r in rows], weights)
+    ranks = []
+    for r in rows:
+        order = np.argsort(-logits(shortlist, text_only(r["x"])), kind="stable")
+        ranks.append(int(np.flatnonzero(r["y"][order])[0]))
+    ranks = np.array(ranks)
+    shortlist["size"] = next((n for n in SHORTLIST_SIZES if np.mean(ranks < n) >= 1 - SHORTLIST_LOSS), SHORTLIST_SIZES[-1])
+    shortlist["recall"] = {n: round(float(np.mean(ranks < n)), 4) for n in SHORTLIST_SIZES}
+    return shortlist
+
+
+def pooled_cut(groups: list[np.ndarray], target: float) -> float:
+    """The highest probability cut at which the training sets refuse, on average over the sets, at most `target`
+    of their answerable questions (the hardest set alone would set a cut that lets most unanswerables through)."""
+    cuts = np.unique(np.concatenate(groups))
+    refused = [np.mean([np.mean(g < c) for g in groups]) for c in cuts]
+    return float(max((c for c, r in zip(cuts, refused) if r <= target), default=cuts[0]))
+
+
 def fit(records: list[dict], names: list[str]) -> dict:
     # Questions per set (an off-topic set has no answerable variant: its records count).
     per_set = {
         name: sum(r["variant"] in ("with", "off_topic") for r in records if r["set"] == name) or 1 for name in names
     }
-    # (a) sentence scorer: every set weighs the same, each question the same within its set.
+    # (a) sentence scorer: every set weighs the same, each question the same within its set; first the shortlist.
     rows = [r for r in records if r["variant"] == "with" and r["y"].any()]
-    sentence = fit_sentence_scorer(rows, [1000.0 / per_set[r["set"]] for r in rows])
+    shortlist = fit_shortlist(rows, [1000.0 / per_set[r["set"]] for r in rows])
+    records = shortlisted(records, shortlist)
+    rows = [r for r in records if r["variant"] == "with" and r["y"].any()]
+    sentence = fit_sentence_scorer(rows, [1000.0 / per_set[r["set"]] for r in rows], hidden=SENTENCE_HIDDEN)
     # The margin: the narrowest that quotes nearly every answer the four best sentences would hold.
     widest = quoted(records, sentence, 99.0)[0]
     sentence["margin"] = next(m for m in MARGINS if quoted(records, sentence, m)[0] >= widest - MARGIN_LOSS)
@@ -301,13 +356,10 @@ def fit(records: list[dict], names: list[str]) -> dict:
     answerable = np.array([r["variant"] == "with" and r["gold_retrieved"] for r in records])
     sets = np.array([r["set"] for r in records])
     for kind, mask in (("same", ~is_cross), ("cross", is_cross)):
-        cut = 1.0
-        for name in names:
-            ps = np.sort(p[answerable & (sets == name) & mask])
-            if len(ps) >= 40:  # a cut read off fewer questions is noise
-                cut = min(cut, float(ps[int(np.floor(TARGET_FALSE_REFUSALS[kind] * len(ps)))]))
+        groups = [p[answerable & (sets == name) & mask] for name in names]
+        cut = pooled_cut([g for g in groups if len(g) >= 40], TARGET_FALSE_REFUSALS[kind])  # fewer is noise
         gate[f"threshold_{kind}"] = round(cut - 1e-6, 6)
-    return {"sentence": sentence, "gate": gate, "questions": per_set}
+    return {"shortlist": shortlist, "sentence": sentence, "gate": gate, "questions": per_set}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,9 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     names = args.sets.split(",")
     records = [r for name in names for r in extract(name)]
     model = fit(records, names)
-    report = {"training": measures(records, model["sentence"], model["gate"], names)}
+    report = {"training": measures(shortlisted(records, model["shortlist"]), model["sentence"], model["gate"], names)}
     if args.evaluate:
-        evals = [r for name in EVAL_SETS for r in extract(name, "eval")]
+        evals = shortlisted([r for name in EVAL_SETS for r in extract(name, "eval")], model["shortlist"])
         report["evaluation"] = measures(evals, model["sentence"], model["gate"], list(EVAL_SETS))
     data = {
         "about": "Learned extractive-answer model (issue 12); refit with `make answer-model` "
@@ -333,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         "articles (CC BY-SA 4.0); see ../shared/data/SOURCES.md.",
         "sentence_features": SENTENCE_FEATURES,
         "gate_features": GATE_FEATURES,
+        "shortlist": model["shortlist"],
         "sentence": model["sentence"],
         "gate": model["gate"],
         "training": {"questions": model["questions"], "at_threshold": report["training"]},
@@ -341,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(report, indent=1))
     print("sentence weights:", dict(zip(SENTENCE_FEATURES, model["sentence"]["weights"])))
+    print("shortlist:", model["shortlist"]["size"], model["shortlist"]["recall"])
     print("cuts:", {k: model["gate"][k] for k in ("threshold_same", "threshold_cross")}, "margin", model["sentence"]["margin"])
     return 0
 

@@ -151,62 +151,82 @@ class ExtractiveAnswerer(Answerer):
         present = set(keyword_tokens(text))
         return sum(w for t, w in weights.items() if t in present) / total
 
-    def sentence_features(self, question: str, hits: list[Hit], cands: list[Candidate]) -> np.ndarray:
-        """rag.answer.model.SENTENCE_FEATURES of each candidate; each model embeds all sentences in one batch."""
+    def text_features(self, question: str, hits: list[Hit], cands: list[Candidate]) -> np.ndarray:
+        """rag.answer.model.SENTENCE_FEATURES of each candidate but the embedders' similarities (left at 0)."""
         from rag.answer.model import sentence_features
 
-        texts = [c.text for c in cands]
+        return sentence_features(question, hits, cands, self.keywords, self.glossary)
+
+    def similarities(self, question: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Cosines of the question to each text: e5's, and USE's (its cross-lingual one; e5's again without it)."""
         e5 = np.asarray(self.embedder.embed_passages(texts)) @ np.asarray(self.embedder.embed_queries([question])[0])
-        if self.cross_embedder is not None:
-            use = np.asarray(self.cross_embedder.embed_passages(texts)) @ np.asarray(
-                self.cross_embedder.embed_queries([question])[0]
-            )
-        else:
-            use = e5
-        return sentence_features(question, hits, cands, e5, use, self.keywords, self.glossary)
+        if self.cross_embedder is None:
+            return e5, e5
+        use = np.asarray(self.cross_embedder.embed_passages(texts)) @ np.asarray(
+            self.cross_embedder.embed_queries([question])[0]
+        )
+        return e5, use
 
-    def score(self, question: str, hits: list[Hit], cands: list[Candidate]) -> None:
-        """Each candidate's learned score for holding the answer (logit; `score` is its sigmoid, for ordering), from
-        the sentence scorer in rag/answer/model.json (fitted on DRCD test, CMRC 2018 trial and XQuAD by
-        bench/train_answer_model.py)."""
-        from rag.answer.model import SENTENCE_FEATURES, AnswerModel, sigmoid
+    def sentence_features(self, question: str, hits: list[Hit], cands: list[Candidate]) -> np.ndarray:
+        """Every SENTENCE_FEATURES column of every candidate (training reads them all; answering embeds only the
+        shortlist: score)."""
+        from rag.answer.model import fill_similarities
 
-        x = self.sentence_features(question, hits, cands)
-        logits = AnswerModel.load().sentence_logits(x)
+        x = self.text_features(question, hits, cands)
+        return fill_similarities(x, *self.similarities(question, [c.text for c in cands]))
+
+    def score(self, question: str, hits: list[Hit], cands: list[Candidate]) -> list[Candidate]:
+        """The candidates worth quoting, scored: a first scorer over the text features shortlists them, then only
+        those are embedded and scored by the learned sentence scorer (logit; `score` is its sigmoid, for
+        ordering) from rag/answer/model.json (fitted on DRCD test, CMRC 2018 trial and XQuAD by
+        bench/train_answer_model.py). Returns the shortlist, best first."""
+        from rag.answer.model import SENTENCE_FEATURES, AnswerModel, fill_similarities, sigmoid
+
+        model = AnswerModel.load()
+        x = self.text_features(question, hits, cands)
+        keep = model.shortlist(x)
+        short = [cands[i] for i in keep]
+        x = fill_similarities(x[keep], *self.similarities(question, [c.text for c in short]))
+        logits = model.sentence_logits(x)
         col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
-        for c, row, logit in zip(cands, x, logits):
+        for c, row, logit in zip(short, x, logits):
             c.features, c.logit, c.score = row, float(logit), float(sigmoid(logit))
             c.similarity = float(row[col["e5"]])
             c.coverage = float(row[col["cov_best"]])
             c.typed = bool(row[col["typed"]])
+        return sorted(short, key=lambda c: -c.logit)
 
-    def gate(self, cands: list[Candidate]) -> tuple[float, float]:
-        """The learned gate's probability that the best candidates answer the question, and its cut."""
+    def gate(self, scored: list[Candidate]) -> tuple[float, float]:
+        """The learned gate's probability that the best (scored) candidates answer the question, and its cut."""
         from rag.answer.model import SENTENCE_FEATURES, AnswerModel, gate_features
 
         model = AnswerModel.load()
-        x = np.stack([c.features for c in cands])
-        g = gate_features(x, np.array([c.logit for c in cands]))
+        x = np.stack([c.features for c in scored])
+        g = gate_features(x, np.array([c.logit for c in scored]))
         all_other_language = bool((x[:, SENTENCE_FEATURES.index("cross")] > 0.5).all())
         cut = self.settings.answer_gate if self.settings.answer_gate is not None else model.cut(g, all_other_language)
         return model.answerable_probability(g), cut
 
-    def answerable_probability(self, cands: list[Candidate]) -> float:
-        return self.gate(cands)[0]
+    def answerable_probability(self, scored: list[Candidate]) -> float:
+        return self.gate(scored)[0]
 
-    def is_answerable(self, cands: list[Candidate]) -> bool:
+    def is_answerable(self, scored: list[Candidate]) -> bool:
         """Answer only when the learned gate says the best sentences hold the answer; its cut is
         settings.answer_gate, or the ones fitted with the model (AnswerModel.cut)."""
-        probability, cut = self.gate(cands)
+        probability, cut = self.gate(scored)
         return probability >= cut
 
-    def select(self, cands: list[Candidate], question: str = "") -> list[Candidate]:
+    def select(self, scored: list[Candidate], question: str = "", cands: list[Candidate] = ()) -> list[Candidate]:
+        """The sentences to quote, in reading order, from the scored shortlist (`cands`: every candidate, for a
+        yes/no question's conclusion, which may not have been shortlisted)."""
         from rag.answer.model import AnswerModel
 
-        ranked = sorted(cands, key=lambda c: -c.logit)
+        ranked = sorted(scored, key=lambda c: -c.logit)
         margin = self.settings.answer_margin
         floor = ranked[0].logit - (AnswerModel.load().margin if margin is None else margin)
         chosen = [c for c in ranked[: self.settings.answer_sentences] if c.logit >= floor]
+        shortlisted = {id(c) for c in ranked}
+        ranked += [c for c in cands if id(c) not in shortlisted]
         # Read as an answer: the answer first (a yes/no question's: the passage's own conclusion), then its support
         # by passage and document order, views the passage reports last, a pointer sentence with its neighbour.
         return arrange(chosen, ranked, question, self.settings.answer_sentences)
@@ -216,9 +236,8 @@ class ExtractiveAnswerer(Answerer):
         hits: list[Hit] = input.hits
         script = input.script or detect_script(question, self.settings.default_script)
         cands = self.candidates(hits)
-        if cands:
-            self.score(question, hits, cands)
-        chosen = self.select(cands, question) if cands and self.is_answerable(cands) else []
+        scored = self.score(question, hits, cands) if cands else []
+        chosen = self.select(scored, question, cands) if scored and self.is_answerable(scored) else []
         # A "when" question answered by sentences without any time only sounds like an answer.
         untimed = chosen and answer_type(question) is _HAS_TIME and not any(c.typed for c in chosen)
         if not chosen or untimed:

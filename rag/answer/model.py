@@ -89,13 +89,17 @@ SENTENCE_FEATURES = [
     "asks_person", "novelty", "quotes_question", "hit_rank", "hit_score_ratio", "position", "first_in_hit",
     "log_length", "cross", "cross_use", "cross_e5", "cross_cov_other", "same_cov_own",
     "bigram_cov", "bigram_cov_window", "cov_window", "missing_idf", "hit_dense", "hit_keyword",
+    "local_cov", "local_bigram_cov", "local_cov_window", "focus_window", "attribute_window",
 ]
+# Computed for the shortlisted sentences only: embedding every candidate was most of an answer's time.
+SIMILARITY_FEATURES = ("e5", "e5_gap", "use", "use_gap", "cross_use", "cross_e5")
 GATE_FEATURES = [
     "top1", "top2", "top1_gap", "max_e5", "max_use", "best_cov", "best_cov_own", "best_cov_other",
     "best_focus_sentence", "max_focus_passage", "has_focus", "asks_type", "best_typed", "any_typed_top3",
     "best_cross", "max_cov_passage", "best_novelty", "top3_mean",
     "best_bigram_cov", "max_bigram_cov_window", "best_missing_idf", "min_missing_idf_top3", "max_cov_window",
-    "max_hit_dense", "best_hit_keyword", "best_cov_window",
+    "max_hit_dense", "best_hit_keyword", "best_cov_window", "best_local_cov", "max_local_cov_window",
+    "best_joint", "joint_at_best", "attribute_at_best",
 ]
 
 
@@ -142,6 +146,9 @@ class AnswerModel:
             "rag/answer/model.json was fitted on other features: run `make answer-model`"
         )
         self.sentence = Scorer.from_dict(data["sentence"])
+        # Stage one: a scorer over the text features alone picks the sentences worth embedding.
+        self.shortlister = Scorer.from_dict(data["shortlist"])
+        self.shortlist_size = int(data["shortlist"]["size"])
         self.gate = Scorer.from_dict(data["gate"])
         # Sentences whose logit is this far below the best one's are left out of the answer (fitted with it).
         self.margin = float(data["sentence"].get("margin", 2.0))
@@ -156,6 +163,10 @@ class AnswerModel:
 
     def sentence_logits(self, x: np.ndarray) -> np.ndarray:
         return self.sentence.logits(x)
+
+    def shortlist(self, x: np.ndarray) -> np.ndarray:
+        """Indices of the candidates worth embedding (text features `x`, similarities still 0), best first."""
+        return np.argsort(-self.shortlister.logits(x), kind="stable")[: self.shortlist_size]
 
     def cut(self, g: np.ndarray, all_other_language: bool = True) -> float:
         """The fitted probability cut for a question with gate features `g`.
@@ -187,10 +198,20 @@ def question_bigrams(question: str, keywords) -> dict[str, float]:
     return {b: keywords.idf(b) for b in set(han_bigrams(core, simplified=True)) if len(b) == 2}
 
 
-def sentence_features(
-    question: str, hits: list, cands: list, e5_sims: np.ndarray, use_sims: np.ndarray, keywords, glossary=None
-) -> np.ndarray:
-    """One row of SENTENCE_FEATURES per candidate (rag.answer.Candidate: hit_index, start, end, text)."""
+def _local_weights(weights: dict[str, float], sentence_sets: list[frozenset[str]], given: frozenset[str]) -> dict[str, float]:
+    """The question's words weighted by how well they tell one passage's sentences apart: a word in every sentence
+    or in the title (the passage's subject: 交叉笛鲷) says which passage, not which sentence (体长, 可达)."""
+    n = len(sentence_sets)
+    out = {}
+    for t, w in weights.items():
+        df = n if t in given else sum(t in s for s in sentence_sets)
+        out[t] = w * math.log1p(n / (1 + df))
+    return out
+
+
+def sentence_features(question: str, hits: list, cands: list, keywords, glossary=None) -> np.ndarray:
+    """One row of SENTENCE_FEATURES per candidate (rag.answer.Candidate: hit_index, start, end, text), the
+    SIMILARITY_FEATURES left at 0: fill_similarities adds them for the shortlisted rows only."""
     chinese_question = han_share(question) > 0.5
     terms = keyword_tokens(question, for_query=True)
     own = {t: keywords.idf(t) for t in set(terms)}
@@ -222,6 +243,20 @@ def sentence_features(
         for i, c in enumerate(cands)
     ]
     top_idf = max(own.values(), default=0.0) or 1.0
+    # The attribute asked for: the question's words that are not its focus (names, numbers) — 良率 in
+    # 「台積電3奈米良率是多少?」, "ceo" in "Who is the CEO of Groq?". An answer holds both near each other.
+    named = {t for g in focus for t in g}
+    attribute_own = {t: w for t, w in own.items() if t not in named}
+    attribute_other = {t: w for t, w in other.items() if t not in named}
+    local: dict[int, tuple[dict[str, float], dict[str, float], dict[str, float]]] = {}
+    for h, hit in enumerate(hits):
+        members = [said_sets[i] for i, c in enumerate(cands) if c.hit_index == h]
+        title = text_view(hit.title)
+        local[h] = (
+            _local_weights(own, members, title.tokens),
+            _local_weights(other, members, title.tokens),
+            _local_weights(bigrams, [views[i].bigrams for i, c in enumerate(cands) if c.hit_index == h], title.bigrams),
+        )
     for i, c in enumerate(cands):
         hit, view = hits[c.hit_index], views[i]
         said = said_sets[i]
@@ -233,28 +268,52 @@ def sentence_features(
         focus_s = _focus_share(focus, view.flat)
         window_said = frozenset().union(*(said_sets[j] for j in windows[i]))
         window_bigrams = frozenset().union(*(views[j].bigrams for j in windows[i]))
+        # The window with its passage's title and section: they name what "it" refers to.
+        window_flat = " ".join([text_view(hit.title).flat, text_view(hit.section).flat, *(views[j].flat for j in windows[i])])
+        attribute = (
+            max(_coverage(attribute_own, window_said), _coverage(attribute_other, window_said))
+            if attribute_own or attribute_other
+            else 1.0
+        )
         # The rarest question word the window lacks: one missing name or number marks a near miss.
         missing = max((w for t, w in own.items() if t not in window_said), default=0.0) / top_idf
         rows.append(
             [
-                e5_sims[i], 0.0, use_sims[i], 0.0, cov_own[i], 0.0, cov_other[i], max(cov_own[i], cov_other[i]),
+                0.0, 0.0, 0.0, 0.0, cov_own[i], 0.0, cov_other[i], max(cov_own[i], cov_other[i]),
                 passage_cov[c.hit_index][0], max(neighbours, default=0.0), focus_s, passage_cov[c.hit_index][1],
                 float(bool(focus)), float(wanted is not None), typed, float(wanted is not None and not typed),
                 float(asks_person), novelty, quotes, 1.0 / (1 + c.hit_index), getattr(hit, "score", 0.0) / best_hit,
                 c.start / max(1, len(hit.text)), float(c.start == 0 or not hit.text[: c.start].strip()),
-                math.log1p(len(c.text)), cross, cross * use_sims[i], cross * e5_sims[i], cross * cov_other[i],
+                math.log1p(len(c.text)), cross, 0.0, 0.0, cross * cov_other[i],
                 (1 - cross) * cov_own[i],
                 _coverage(bigrams, view.bigrams), _coverage(bigrams, window_bigrams), _coverage(own, window_said),
                 missing, getattr(hit, "dense_similarity", None) or 0.0,
                 1.0 / hit.keyword_rank if getattr(hit, "keyword_rank", None) else 0.0,
+                max(_coverage(local[c.hit_index][0], said), _coverage(local[c.hit_index][1], said)),
+                _coverage(local[c.hit_index][2], view.bigrams),
+                max(_coverage(local[c.hit_index][0], window_said), _coverage(local[c.hit_index][1], window_said)),
+                _focus_share(focus, window_flat), attribute,
             ]
         )
-    x = np.asarray(rows, dtype=np.float64).reshape(len(cands), len(SENTENCE_FEATURES))
+    return with_gaps(np.asarray(rows, dtype=np.float64).reshape(len(cands), len(SENTENCE_FEATURES)))
+
+
+def with_gaps(x: np.ndarray) -> np.ndarray:
+    """Sets the *_gap columns: each row's distance to the best of these rows (the question's candidates)."""
     if len(x):
         for col, base in (("e5_gap", "e5"), ("use_gap", "use"), ("cov_own_gap", "cov_own")):
             b = SENTENCE_FEATURES.index(base)
             x[:, SENTENCE_FEATURES.index(col)] = x[:, b] - x[:, b].max()
     return x
+
+
+def fill_similarities(x: np.ndarray, e5_sims: np.ndarray, use_sims: np.ndarray) -> np.ndarray:
+    """x (the shortlisted candidates' rows) with the embedders' question-sentence cosines and the gaps over x."""
+    x = x.copy()
+    cross = x[:, SENTENCE_FEATURES.index("cross")]
+    for name, value in (("e5", e5_sims), ("use", use_sims), ("cross_e5", cross * e5_sims), ("cross_use", cross * use_sims)):
+        x[:, SENTENCE_FEATURES.index(name)] = value
+    return with_gaps(x)
 
 
 def gate_features(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
@@ -264,6 +323,7 @@ def gate_features(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
     b = order[0]
     top = logits[order]
     top2 = top[1] if len(top) > 1 else top[0] - 5.0
+    joint = np.minimum(f["focus_window"], f["attribute_window"])  # the focus and the attribute together
     return np.array(
         [
             top[0], top2, top[0] - top2, f["e5"].max(), f["use"].max(), f["cov_best"][b], f["cov_own"][b],
@@ -272,6 +332,8 @@ def gate_features(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
             top[:3].mean(),
             f["bigram_cov"][b], f["bigram_cov_window"].max(), f["missing_idf"][b], f["missing_idf"][order[:3]].min(),
             f["cov_window"].max(), f["hit_dense"].max(), f["hit_keyword"][b], f["cov_window"][b],
+            f["local_cov"][b], f["local_cov_window"].max(),
+            joint.max(), joint[b], f["attribute_window"][b],
         ],
         dtype=np.float64,
     )

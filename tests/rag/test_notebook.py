@@ -45,8 +45,9 @@ def test_off_topic_questions_are_refused_without_citations(seeds_notebook):
 
 
 @pytest.mark.xfail(
-    reason="not yet: across languages the gate sees no shared words; over the mostly Chinese seeds this English "
-    "question scores just above the cut (0.042 against 0.040) and is answered with Chinese sentences about 最好方式",
+    reason="not yet: across languages the gate sees no shared words; over the mixed seeds this English question "
+    "scores above the cut (0.15 against 0.078) and is answered with Chinese sentences about 最好方式; so is "
+    "\"What does TSMC's 2nm process cost per wafer?\" (a near miss: A16, wafer-scale chips)",
     strict=False,
 )
 def test_an_off_topic_english_question_over_chinese_documents_is_refused(seeds_notebook):

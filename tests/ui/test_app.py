@@ -28,7 +28,7 @@ def test_chat_refuses_off_topic(app_url):
     from gradio_client import Client
 
     reply, passages = Client(app_url, verbose=False).predict(
-        "What does TSMC's 2nm process cost per wafer?", api_name="/chat"
+        "What is the capital of Australia?", api_name="/chat"
     )
     assert reply == "The documents do not say."
     assert "<mark>" not in passages

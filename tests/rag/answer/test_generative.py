@@ -285,7 +285,7 @@ def test_a_model_refusal_that_the_passages_contradict_shows_them_with_a_notice(s
 
 
 def test_off_topic_questions_are_refused_without_asking_the_model(seeds_notebook):
-    for question in ["What does TSMC's 2nm process cost per wafer?", "如何烤出好吃的酸種麵包?"]:
+    for question in ["What is the capital of Australia?", "如何烤出好吃的酸種麵包?"]:
         with FakeOpenAIServer(lambda r: {"pieces": ["The Haute Route [1]."]}) as server:
             pieces, _, answer = run(answerer(seeds_notebook, server.url), question, seeds_notebook.search(question))
         assert server.requests == []  # the extractive gate refused: the model is never asked

@@ -84,8 +84,7 @@ def test_the_gate_probability_falls_when_the_documents_lack_the_answer(notebook)
     def probability(question: str) -> float:
         hits = notebook.search(question)
         cands = answerer.candidates(hits)
-        answerer.score(question, hits, cands)
-        return answerer.answerable_probability(cands)
+        return answerer.answerable_probability(answerer.score(question, hits, cands))
 
     assert probability("How long does a sourdough loaf need to rise?") > probability("Who invented sourdough bread?")
     assert np.isfinite(probability("台積電亞利桑那廠預計生產幾奈米的晶片?"))
