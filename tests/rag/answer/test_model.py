@@ -75,7 +75,9 @@ def test_an_english_question_is_answered_from_a_chinese_passage(notebook):
     answer = notebook.ask("How much did TSMC invest in its Arizona fab?")
     assert not answer.refused, answer.text
     assert answer.citations and all(c.source.endswith("tsmc.txt") for c in answer.citations)
-    assert "120億美元" in answer.citations[0].quote  # the passage's own words, not a translation
+    # The passage's own words, not a translation. (Which of its two sentences leads is a tie here: 2020 and
+    # 120億 both read as numbers to the answer-type feature.)
+    assert any("120億美元" in c.quote for c in answer.citations), answer.text
 
 
 def test_the_gate_probability_falls_when_the_documents_lack_the_answer(notebook):
