@@ -37,6 +37,7 @@ from rag.answer.model import (
     SIMILARITY_FEATURES,
     Scorer,
     gate_features,
+    shortlist_order,
     sigmoid,
     with_gaps,
 )
@@ -294,9 +295,9 @@ def text_only(x: np.ndarray) -> np.ndarray:
 
 def shortlisted(records: list[dict], shortlist: dict) -> list[dict]:
     """Each record cut to its shortlist (as the answerer embeds and scores only those), gaps over what is left."""
-    out = []
+    out, scorer = [], Scorer.from_dict(shortlist)
     for r in records:
-        keep = np.argsort(-logits(shortlist, text_only(r["x"])), kind="stable")[: shortlist["size"]]
+        keep = shortlist_order(scorer, text_only(r["x"]))[: shortlist["size"]]
         out.append({**r, "x": with_gaps(r["x"][keep].copy()), "y": r["y"][keep]})
     return out
 
@@ -304,11 +305,8 @@ def shortlisted(records: list[dict], shortlist: dict) -> list[dict]:
 def fit_shortlist(rows: list[dict], weights: list[float]) -> dict:
     """Stage one: a listwise linear scorer over the text features alone, and the shortlist size it needs."""
     shortlist = fit_sentence_scorer([{**r, "x": text_only(r["x"])} for r in rows], weights)
-    ranks = []
-    for r in rows:
-        order = np.argsort(-logits(shortlist, text_only(r["x"])), kind="stable")
-        ranks.append(int(np.flatnonzero(r["y"][order])[0]))
-    ranks = np.array(ranks)
+    scorer = Scorer.from_dict(shortlist)
+    ranks = np.array([int(np.flatnonzero(r["y"][shortlist_order(scorer, text_only(r["x"]))])[0]) for r in rows])
     shortlist["size"] = next((n for n in SHORTLIST_SIZES if np.mean(ranks < n) >= 1 - SHORTLIST_LOSS), SHORTLIST_SIZES[-1])
     shortlist["recall"] = {n: round(float(np.mean(ranks < n)), 4) for n in SHORTLIST_SIZES}
     return shortlist

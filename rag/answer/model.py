@@ -133,6 +133,12 @@ class Scorer:
         return z @ self.weights + self.bias
 
 
+def shortlist_order(shortlister: Scorer, x: np.ndarray) -> np.ndarray:
+    """Candidate indices best first by the stage-one scorer over text features `x` (the answerer and its training
+    cut the shortlist from this one order)."""
+    return np.argsort(-shortlister.logits(x), kind="stable")
+
+
 def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 
@@ -166,7 +172,7 @@ class AnswerModel:
 
     def shortlist(self, x: np.ndarray) -> np.ndarray:
         """Indices of the candidates worth embedding (text features `x`, similarities still 0), best first."""
-        return np.argsort(-self.shortlister.logits(x), kind="stable")[: self.shortlist_size]
+        return shortlist_order(self.shortlister, x)[: self.shortlist_size]
 
     def cut(self, g: np.ndarray, all_other_language: bool = True) -> float:
         """The fitted probability cut for a question with gate features `g`.
@@ -250,12 +256,12 @@ def sentence_features(question: str, hits: list, cands: list, keywords, glossary
     attribute_other = {t: w for t, w in other.items() if t not in named}
     local: dict[int, tuple[dict[str, float], dict[str, float], dict[str, float]]] = {}
     for h, hit in enumerate(hits):
-        members = [said_sets[i] for i, c in enumerate(cands) if c.hit_index == h]
-        title = text_view(hit.title)
+        members = [i for i, c in enumerate(cands) if c.hit_index == h]
+        words, pairs, title = [said_sets[i] for i in members], [views[i].bigrams for i in members], text_view(hit.title)
         local[h] = (
-            _local_weights(own, members, title.tokens),
-            _local_weights(other, members, title.tokens),
-            _local_weights(bigrams, [views[i].bigrams for i, c in enumerate(cands) if c.hit_index == h], title.bigrams),
+            _local_weights(own, words, title.tokens),
+            _local_weights(other, words, title.tokens),
+            _local_weights(bigrams, pairs, title.bigrams),
         )
     for i, c in enumerate(cands):
         hit, view = hits[c.hit_index], views[i]
