@@ -51,6 +51,15 @@ _HAS_AMOUNT = re.compile(
     rf"\d|[一二兩两三四五六七八九十百千萬万億亿]+\s*[倍個个台家種种次年%％美元億亿萬万]|\b({_NUMBER_WORDS})\b", re.IGNORECASE
 )
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Dates are not amounts: 「台積電於2020年宣布」 does not answer "how much". A four-digit year (bare, or with 年) and a
+# month or day are removed before looking for an amount; a year-like number followed by a unit stays an amount.
+_UNIT = r"[%％億亿萬万元美人個个家台倍名座種种次件輛辆架顆颗]|\s*(?:dollars?|people|units?|km|kg|tons?|percent)\b"
+_DATE = re.compile(
+    rf"(?<![\d.,])(?:1[6-9]|20)\d\d(?:\s*[-–/]\s*(?:1[6-9]|20)?\d\d)?\s*年(?:\s*\d{{1,2}}\s*月)?(?:\s*\d{{1,2}}\s*[日號号])?"
+    r"|\d{1,2}\s*月(?:\s*\d{1,2}\s*[日號号])?|\d{1,2}\s*[日號号](?![元本])"
+    rf"|(?<![\d.,$])\b(?:1[6-9]|20)\d\d(?:s|\b)(?![.,]\d)(?!{_UNIT})",
+    re.IGNORECASE,
+)
 
 
 def answer_type(question: str) -> re.Pattern | None:
@@ -65,6 +74,8 @@ def answer_type(question: str) -> re.Pattern | None:
 def shows_answer_type(pattern: re.Pattern, sentence: str, question: str) -> bool:
     """The sentence has the asked-for kind of fact, not only numbers the question itself gives."""
     asked = set(_NUMBER.findall(question))
+    if pattern is _HAS_AMOUNT:
+        sentence = _DATE.sub(" ", sentence)
     return bool(pattern.search(_NUMBER.sub(lambda m: "" if m.group(0) in asked else m.group(0), sentence)))
 
 

@@ -22,3 +22,14 @@ def test_numbers_the_question_gives_do_not_count_as_the_answer():
     when = answer_type(question)
     assert not shows_answer_type(when, "In 2025 Nvidia kept growing.", question)
     assert shows_answer_type(when, "In 2025 Nvidia kept growing until March.", question)
+
+
+def test_a_date_is_not_an_amount():
+    amount = answer_type("台積電在美國投資多少?")
+    assert not shows_answer_type(amount, "台積電於2020年宣布在美國設廠。", "台積電在美國投資多少?")
+    assert not shows_answer_type(amount, "In 2020, TSMC opened a plant in Arizona.", "How much did TSMC invest?")
+    assert not shows_answer_type(amount, "工廠在3月15日開幕。", "多少?")
+    assert shows_answer_type(amount, "2020年的投資金額為120億美元。", "台積電在美國投資多少?")
+    assert shows_answer_type(amount, "TSMC invested $12 billion in 2020.", "How much did TSMC invest?")
+    assert shows_answer_type(amount, "2000人參加了這次會議。", "有多少人參加?")
+    assert shows_answer_type(amount, "He ran the 1500 metres.", "How far did he run?")
