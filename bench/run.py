@@ -224,6 +224,7 @@ def bench_embedders(report: dict) -> None:
     # The notebook's own embedders (as its settings build them), plus the torch fp32 e5 for comparison.
     candidates = {f"e5 {nb.embedder.backend}": nb.embedder, "e5 torch fp32": TransformerEmbedder(nb.settings.embedder_path())}
     for part, _ in getattr(nb.dense_embedder, "parts", ()):
+        part = getattr(part, "embedder", part)  # the model under the notebook's question memo
         if part is not nb.embedder:
             candidates[part.name] = part
     if nb.dense_embedder is not nb.embedder:

@@ -66,6 +66,9 @@ CHOSEN = 4  # sentences the answerer quotes at most (Settings.answer_sentences)
 # answerable training questions whose answer sentence was among the candidates.
 SHORTLIST_SIZES = (6, 8, 10, 12, 16, 24)
 SHORTLIST_LOSS = 0.01
+# Sentences per question whose similarities the extraction computes: the committed stage-one scorer's best, a margin
+# over the shortlist the refit picks (the sentences beyond are never scored by the full model).
+EMBEDDED_SHORTLIST = 20
 
 
 def _load(path: Path, default):
@@ -94,6 +97,19 @@ def corpus_of(name: str, split: str) -> str:
     if name in OFF_TOPIC:
         return OFF_TOPIC[name][1]
     return (TRAIN_SETS if split == "train" else EVAL_SETS)[name][1]
+
+
+def embedded_features(answerer, question: str, hits, cands) -> tuple[np.ndarray, np.ndarray]:
+    """Every candidate's text features; the embedders' similarities for the EMBEDDED_SHORTLIST best by the committed
+    model's stage-one scorer only (embedding every candidate was most of the extraction time), and which those are."""
+    from rag.answer.model import AnswerModel, fill_similarities
+
+    x = answerer.text_features(question, hits, cands)
+    keep = np.sort(shortlist_order(AnswerModel.load().shortlister, x)[:EMBEDDED_SHORTLIST])
+    x[keep] = fill_similarities(x[keep], *answerer.similarities(question, [cands[i].text for i in keep]))
+    embedded = np.zeros(len(cands), dtype=bool)
+    embedded[keep] = True
+    return x, embedded
 
 
 def extract(name: str, split: str = "train") -> list[dict]:
@@ -132,11 +148,11 @@ def extract(name: str, split: str = "train") -> list[dict]:
                 for kind, chosen in ((variant, cands), ("near_miss", near_miss)):
                     if not chosen:
                         continue
-                    x = answerer.sentence_features(q["question"], hits, chosen)
+                    x, embedded = embedded_features(answerer, q["question"], hits, chosen)
                     y = np.array([Path(hits[c.hit_index].source).stem == gold and contains(c.text, golds) for c in chosen])
                     out.append(
                         {
-                            "id": q["id"], "set": name, "variant": kind, "x": x, "y": y,
+                            "id": q["id"], "set": name, "variant": kind, "x": x, "y": y, "embedded": embedded,
                             "gold_retrieved": gold_retrieved,
                             "still_holds": kind != "near_miss" and any(contains(h.text, golds) for h in hits),
                         }
@@ -297,7 +313,9 @@ def shortlisted(records: list[dict], shortlist: dict) -> list[dict]:
     """Each record cut to its shortlist (as the answerer embeds and scores only those), gaps over what is left."""
     out, scorer = [], Scorer.from_dict(shortlist)
     for r in records:
-        keep = shortlist_order(scorer, text_only(r["x"]))[: shortlist["size"]]
+        order = shortlist_order(scorer, text_only(r["x"]))
+        embedded = r.get("embedded")
+        keep = (order if embedded is None else order[embedded[order]])[: shortlist["size"]]
         out.append({**r, "x": with_gaps(r["x"][keep].copy()), "y": r["y"][keep]})
     return out
 

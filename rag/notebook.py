@@ -27,6 +27,8 @@ T = TypeVar("T")
 # Settings the retriever and the answerers never read (search and ask are handed k): views differing only in
 # these share them.
 PER_CALL_SETTINGS = frozenset({"k"})
+# Question vectors each embedder remembers (search, then the answer step, embed the same question).
+QUESTIONS_REMEMBERED = 256
 
 
 def _plain(value: Any) -> Any:
@@ -156,10 +158,14 @@ class Notebook:
             if not self.settings.second_embedder:
                 return self.embedder
             from rag.embed.fused import ConcatEmbedder
+            from rag.embed.memo import MemoEmbedder
             from rag.embed.use import UseEmbedder
 
             w = self.settings.second_embedder_weight
-            return ConcatEmbedder([(self.embedder, 1.0 - w), (UseEmbedder(cache_dir=self.settings.cache_dir), w)])
+            # Both parts remember the last questions: the answerer embeds the question searched a moment before.
+            parts = [self.embedder, UseEmbedder(cache_dir=self.settings.cache_dir)]
+            memos = [MemoEmbedder(p, QUESTIONS_REMEMBERED, passages=False) for p in parts]
+            return ConcatEmbedder([(memos[0], 1.0 - w), (memos[1], w)])
 
         return self._parts.get(self._dense_embedder_key(), build)
 
@@ -214,10 +220,12 @@ class Notebook:
             # USE (the fused index's cross-lingual part): its question-sentence cosine holds across languages.
             from rag.embed.memo import MemoEmbedder
 
-            cross = next((p for p, _ in getattr(self.dense_embedder, "parts", ()) if p is not self.embedder), None)
+            parts = [p for p, _ in getattr(self.dense_embedder, "parts", ())]
+            main = parts[0] if parts else self.embedder  # with the questions the search embedded
+            cross = parts[1] if len(parts) > 1 else None
             # Sentence vectors are remembered: the same passages come back question after question.
             extractive = ExtractiveAnswerer(
-                MemoEmbedder(self.embedder), keywords, self.settings, self.glossary, cross and MemoEmbedder(cross)
+                MemoEmbedder(main), keywords, self.settings, self.glossary, cross and MemoEmbedder(cross)
             )
             if self.settings.backend == "extractive":
                 return extractive

@@ -15,10 +15,11 @@ class MemoEmbedder:
     `max_items` bounds each memo (least recently used go first; None: unbounded, for set-up runs); `store`
     lets a caller keep the memos, e.g. on disk between runs ({"passages": {...}, "queries": {...}})."""
 
-    def __init__(self, embedder, max_items: int | None = 20000, store: dict | None = None):
+    def __init__(self, embedder, max_items: int | None = 20000, store: dict | None = None, passages: bool = True):
         self.embedder = embedder
         self.max_items = max_items
         self.store = store if store is not None else {}
+        self.passages = passages  # False: only questions are remembered (the index's embedder: chunks pass through)
         self._lock = threading.Lock()  # the server answers several questions at once
 
     def __getattr__(self, name):  # dimension, count_tokens ... of the wrapped embedder
@@ -42,6 +43,8 @@ class MemoEmbedder:
         return np.stack(rows) if rows else np.zeros((0, getattr(self.embedder, "dimension", 0)), dtype=np.float32)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not self.passages:
+            return self.embedder.embed_passages(texts)
         return self._vectors("passages", "embed_passages", texts)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:

@@ -44,3 +44,25 @@ def test_the_memo_keeps_the_most_recently_used_texts():
     memo.embed_passages(["one sentence here."])  # used again: stays
     memo.embed_passages(["three sentences here."])  # evicts "two"
     assert list(memo.store["passages"]) == ["one sentence here.", "three sentences here."]
+
+
+def test_a_question_memo_passes_passages_through():
+    inner = Counting()
+    memo = MemoEmbedder(inner, max_items=8, passages=False)
+    memo.embed_passages(["The starter is fed every day."])
+    memo.embed_passages(["The starter is fed every day."])  # chunks being indexed are not kept
+    memo.embed_queries(["How often is the starter fed?"])
+    memo.embed_queries(["How often is the starter fed?"])
+    assert inner.embedded == ["The starter is fed every day."] * 2 + ["How often is the starter fed?"]
+    assert "passages" not in memo.store
+
+
+def test_the_answer_step_reuses_the_question_vectors_of_the_search(seeds_notebook, monkeypatch):
+    question = "Which chip does Google use to train Gemini, according to the posts?"
+    asked = []
+    for memo, _ in seeds_notebook.dense_embedder.parts:
+        model = memo.embedder
+        monkeypatch.setattr(model, "embed_queries", lambda texts, f=model.embed_queries: asked.extend(texts) or f(texts))
+    answer = seeds_notebook.ask(question)
+    assert answer.hits
+    assert asked == [question, question]  # once by e5, once by USE: the search's vectors serve the answer step
