@@ -121,9 +121,11 @@ class ExtractiveAnswerer(Answerer):
                     continue
                 key = "".join(c.text.split())
                 informative = len(key) >= 8 if han_share(c.text) > 0.5 else len(c.text.split()) >= 4
-                is_label = key in ("".join(hit.title.split()), "".join(hit.section.split())) or key in "".join(
-                    hit.section.split()
-                )
+                # The title or section heading on a line of its own labels the passage; a document with no title
+                # line is titled by its first sentence (ingest.titles), which is still its text, and quotable.
+                text = hit.text
+                own_line = (c.start == 0 or text[c.start - 1] == "\n") and (c.end == len(text) or text[c.end] == "\n")
+                is_label = (own_line and key == "".join(hit.title.split())) or key in "".join(hit.section.split())
                 if informative and not is_label and key not in seen:  # overlapping chunks repeat sentences
                     seen.add(key)
                     out.append(c)

@@ -40,6 +40,11 @@ DOCS = {
         "How fast a battery ages depends mostly on charging habits and climate.\n"
     ),
     "hyundai.md": "# 實體AI\n\n現代汽車集團與NVIDIA宣布共同投資30億美元，在韓國成立實體AI研究中心。\n",
+    # No title line: the document is titled by its first sentence, which still holds an answer.
+    "tidal.txt": (
+        "始華湖潮汐發電廠位於韓國京畿道，是世界上裝機容量最大的潮汐發電廠。"
+        "它在2011年啟用，利用海堤內外的潮差推動十台水輪機發電。\n"
+    ),
     "margin.md": (
         "# Margins\n\nNVIDIA's overall gross margin in recent quarters has been about 75 percent, "
         "far above other chip makers.\n"
@@ -126,6 +131,15 @@ def test_a_heading_and_a_table_row_are_never_quoted(notebook):
     assert not answer.refused, answer.text
     assert not any(q.lstrip().startswith(("#", "|")) or "話題二" in q or "---" in q for q in quoted_lines(answer))
     assert "低延遲" in answer.text
+
+
+def test_the_first_sentence_of_a_document_without_a_title_line_is_quoted(notebook):
+    question = "世界上裝機容量最大的潮汐發電廠在哪裡?"
+    hits = notebook.search(question, k=5)
+    assert hits[0].title.startswith("始華湖潮汐發電廠位於韓國京畿道")  # the title is the first sentence
+    answer = notebook.ask(question)
+    assert not answer.refused, answer.text
+    assert quoted_lines(answer)[0].startswith("始華湖潮汐發電廠位於韓國京畿道"), answer.text
 
 
 @pytest.mark.parametrize(
