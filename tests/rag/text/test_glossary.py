@@ -56,11 +56,20 @@ def test_company_names_match_their_other_chinese_spellings(glossary):
     assert glossary.name_terms("微軟的資本支出") == ["microsoft"]  # 微软公司 adds only the generic 公司
 
 
-def test_the_parsed_tables_are_cached_and_reloaded(tmp_path):
+def test_the_parsed_tables_are_cached_and_reloaded(tmp_path, monkeypatch):
     first = Glossary(tmp_path)
-    assert list((tmp_path / "glossary").glob("cedict-*.pkl"))
+    assert list((tmp_path / "glossary").glob("cedict-*.marshal"))
+    monkeypatch.setattr(Glossary, "_parse", lambda self: pytest.fail("parsed again despite the cached tables"))
     again = Glossary(tmp_path)
-    assert again.zh_en["对冲基金"] == first.zh_en["对冲基金"] == ["hedge fund"]
+    assert (again.zh_en, again.en_zh, again.names, again.en_names) == (first.zh_en, first.en_zh, first.names, first.en_names)
+    assert again.zh_en["对冲基金"] == ["hedge fund"]
+
+
+def test_a_damaged_cache_is_parsed_again(tmp_path):
+    first = Glossary(tmp_path)
+    (cached,) = (tmp_path / "glossary").glob("cedict-*.marshal")
+    cached.write_bytes(cached.read_bytes()[:1000])
+    assert Glossary(tmp_path).zh_en == first.zh_en
 
 
 def indexed(tmp_path, files: dict[str, str]):
