@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -51,6 +52,22 @@ def locate_citations(answer: Answer) -> Answer:
             citation.page = hit.page
         citation.name = citation.name or (hit.name if hit is not None else "") or citation.source
     return answer
+
+
+def _import_native(imported: threading.Event) -> None:
+    """The embedders' modules imported, up to the loads that run in native code without the GIL; `imported` set."""
+    try:
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+
+        import rag.embed.fused
+        import rag.embed.onnx
+        import rag.embed.use
+        import rag.provision.e5  # noqa: F401
+    except ImportError:  # another backend (torch): its own imports follow
+        pass
+    finally:
+        imported.set()
 
 
 def _load_converters() -> None:
@@ -318,11 +335,17 @@ class Notebook:
             self._parts.started |= wanted
         if "search" in new:
             index = self.chunk_index
-            # Native loads first: they overlap with the Python work of the other threads.
-            self._parts.in_background("models", lambda: self.dense_embedder, self._warm_embedders)
-            self._parts.in_background("index", index.store.warm, self.refresh)
+            # The e5 tokenizer and ONNX session load in native code without the GIL (~1.5 s); Chroma's index load and
+            # the marshalled dictionaries hold it (~1.2 s at 100,000 chunks). Those wait until the models' libraries
+            # are imported, so that they run while the models load instead of holding up the models' Python steps.
+            native = threading.Event()
             self._parts.in_background(
-                "text", self._load_jieba, _load_converters, lambda: self.glossary, lambda: self.retriever
+                "models", partial(_import_native, native), lambda: self.dense_embedder, self._warm_embedders
+            )
+            after = partial(native.wait, 2.0)
+            self._parts.in_background("index", after, index.store.warm, self.refresh)
+            self._parts.in_background(
+                "text", after, self._load_jieba, _load_converters, lambda: self.glossary, lambda: self.retriever
             )
         if "answers" in new:
             self._parts.in_background("answerer", lambda: self.answerer)
