@@ -485,12 +485,14 @@ class Notebook:
         The answer is in the question's script; one written only in characters shared by both scripts takes the
         script of the user's earlier questions, else settings.default_script.
         """
-        self.preload()  # first: the import below (LangChain) runs while the models load
+        empty = self.is_empty()
+        if not empty:
+            self.preload()  # before the import below (LangChain), which then runs while the models load
         from rag.answer import answer_script
 
         question = clean_text(question)  # invisible characters and lone surrogates out
         script = answer_script(question, history, self.settings.default_script)
-        if self.is_empty():
+        if empty:
             text = EMPTY_NOTEBOOK.get(script, EMPTY_NOTEBOOK["en"])
             yield Delta(text)
             yield Final(Answer(text=text, refused=True, script=script))
