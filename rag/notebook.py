@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -335,6 +336,10 @@ class Notebook:
             self._parts.started |= wanted
         if "search" in new:
             index = self.chunk_index
+            # Modules that several of the threads import, imported here first: two threads importing one module for
+            # the first time at once can see it half initialised (seen with numpy).
+            for module in ("rag.embed", "rag.embed.fused", "rag.embed.memo"):
+                importlib.import_module(module)
             # The e5 tokenizer and ONNX session load in native code without the GIL (~1.5 s); Chroma's index load and
             # the marshalled dictionaries hold it (~1.2 s at 100,000 chunks). Those wait until the models' libraries
             # are imported, so that they run while the models load instead of holding up the models' Python steps.
@@ -348,6 +353,7 @@ class Notebook:
                 "text", after, self._load_jieba, _load_converters, lambda: self.glossary, lambda: self.retriever
             )
         if "answers" in new:
+            importlib.import_module("rag.answer")  # LangChain, here: ask has imported it by now, anyone else waits
             self._parts.in_background("answerer", lambda: self.answerer)
 
     def _warm_embedders(self) -> None:
@@ -487,8 +493,11 @@ class Notebook:
         """
         empty = self.is_empty()
         if not empty:
-            self.preload()  # before the import below (LangChain), which then runs while the models load
+            self.preload(answers=False)  # the import below (LangChain) then runs while the models load
         from rag.answer import answer_script
+
+        if not empty:
+            self.preload()  # the answerer, once this thread has imported LangChain (never two first imports at once)
 
         question = clean_text(question)  # invisible characters and lone surrogates out
         script = answer_script(question, history, self.settings.default_script)
