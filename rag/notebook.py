@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr
 
-from ingest.indexer import Indexer
-from ingest.readers import Limits
-from rag.answer import Answerer, answer_script, make_answerer
-from rag.answer.extractive import ExtractiveAnswerer
 from rag.index import Index
 from rag.index.storage import open_index, writing
 from rag.index.store import StoredChunk
@@ -22,6 +20,9 @@ from rag.retrieval import HybridRetriever
 from rag.settings import Settings
 from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, AnswerRequest, Delta, Final, Hit, IndexReport, collect
+
+if TYPE_CHECKING:
+    from rag.answer import Answerer
 
 T = TypeVar("T")
 # Settings the retriever and the answerers never read (search and ask are handed k): views differing only in
@@ -56,35 +57,123 @@ def locate_citations(answer: Answer) -> Answer:
     return answer
 
 
+def _import_native(imported: threading.Event) -> None:
+    """The embedders' modules imported, up to the loads that run in native code without the GIL; `imported` set."""
+    try:
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+
+        import rag.embed.fused
+        import rag.embed.onnx
+        import rag.embed.use
+        import rag.provision.e5  # noqa: F401
+    except ImportError:  # another backend (torch): its own imports follow
+        pass
+    finally:
+        imported.set()
+
+
+def _load_converters() -> None:
+    """The OpenCC converters every question goes through (script detection, keyword matching), built once."""
+    from rag.text.script import converter
+
+    for config in ("t2s", "s2tw", "tw2sp"):
+        converter(config)
+
+
+class _Part:
+    """One part being built or built: by the first thread that wants it, the others wait for it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.builder = threading.get_ident()
+
+
 class Parts:
     """Loaded components a notebook shares with its `with_settings` views, each kept under what it was built from.
 
     Models and the index have a few distinct keys (the embedder and index settings); retrievers and answerers
     are keyed by the whole settings, so a request with another model or endpoint typed in the UI builds one
     once. Those are capped: the oldest is dropped (a view still holding it keeps it working).
+
+    Each part is built once, by the first thread that asks for it, while other parts build in other threads (a
+    preload loads the models, the index and the dictionaries side by side). A part that failed is not kept: the
+    next use builds it again, as it would have on first use; a part that failed in the background keeps its error
+    until its first use, which raises it (the same error, where it is used) and drops it, with the parts that failed
+    on it (a retriever whose glossary failed).
     """
 
     settings_bound_limit = 16
 
     def __init__(self) -> None:
-        self._parts: dict[tuple, Any] = {}
-        self._settings_bound: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.RLock()  # a model loads once even when two requests want it; builds nest
+        self._parts: dict[tuple, _Part] = {}
+        self._settings_bound: OrderedDict[tuple, _Part] = OrderedDict()
+        self._lock = threading.Lock()  # guards the tables only: builds run outside it
+        self._local = threading.local()  # .background: this thread is a preload's
+        self.started: set[str] = set()  # what Notebook.preload started loading ("search", "answers")
+        self.started_lock = threading.Lock()
 
     def get(self, key: tuple, build: Callable[[], T], settings_bound: bool = False) -> T:
+        table = self._settings_bound if settings_bound else self._parts
+        background = getattr(self._local, "background", False)
         with self._lock:
-            table = self._settings_bound if settings_bound else self._parts
-            if key not in table:
-                table[key] = build()
+            part = table.get(key)
+            mine = part is None
+            if mine:
+                part = table[key] = _Part()
                 if settings_bound and len(table) > self.settings_bound_limit:
                     table.popitem(last=False)
             elif settings_bound:
                 table.move_to_end(key)
-            return table[key]
+        if mine:
+            try:
+                part.value = build()
+            except BaseException as err:  # noqa: BLE001 -- kept for whoever waits for the part, then raised
+                part.error = err
+            finally:
+                part.done.set()
+        elif not part.done.is_set():
+            if part.builder == threading.get_ident():
+                raise RuntimeError(f"building {key[0]} needs itself")
+            part.done.wait()
+        if part.error is not None:
+            if not background:  # seen where it is used: dropped, so that the next use builds it again
+                self._drop_failed(part.error)
+            raise part.error
+        return part.value
 
-    def put(self, key: tuple, part: Any) -> None:
+    def _drop_failed(self, error: BaseException) -> None:
+        """Forget the parts that failed with `error`: the one used and those built on it in the background (a
+        retriever whose glossary failed), so that each is built again on its next use."""
+        with self._lock:
+            for table in (self._parts, self._settings_bound):
+                for key in [k for k, p in table.items() if p.error is error]:
+                    del table[key]
+
+    def put(self, key: tuple, value: Any) -> None:
+        part = _Part()
+        part.value = value
+        part.done.set()
         with self._lock:
             self._parts[key] = part
+
+    def in_background(self, name: str, *loads: Callable[[], object]) -> threading.Thread:
+        """Run `loads` one after another in a thread of their own. A load that fails is kept failed by its part,
+        for its first use to raise (a warm-up that is not a part fails again where it is used)."""
+
+        def run() -> None:
+            self._local.background = True
+            for load in loads:
+                try:
+                    load()
+                except BaseException:  # noqa: BLE001, S112 -- kept by the part: raised where it is used
+                    continue
+
+        thread = threading.Thread(target=run, name=f"rag-preload-{name}")
+        thread.start()
+        return thread
 
 
 class Notebook:
@@ -216,6 +305,10 @@ class Notebook:
     @property
     def answerer(self) -> Answerer:
         def build():
+            # LangChain (the answerers are Runnables): imported on first use, by a preload while the models load.
+            from rag.answer import make_answerer
+            from rag.answer.extractive import ExtractiveAnswerer
+
             keywords = self.chunk_index.keywords
             # USE (the fused index's cross-lingual part): its question-sentence cosine holds across languages.
             from rag.embed.memo import MemoEmbedder
@@ -235,6 +328,50 @@ class Notebook:
 
         key = ("answerer", *settings_key(self.settings, PER_CALL_SETTINGS))
         return self._parts.get(key, build, settings_bound=True)
+
+    def preload(self, answers: bool = True) -> None:
+        """Start loading, in background threads, what a first search needs (and with `answers`, a first answer):
+        the embedders, Chroma's vector index, BM25, jieba's dictionary, the glossary (and the answerer).
+
+        Search and ask call it themselves; call it earlier (after opening, before the first question arrives) to
+        have them loaded by then. Each part still loads once; the first use of a part waits for its load, and a
+        load that failed raises its error there, as a load on first use would. Loads that run in native code
+        without the GIL (the ONNX session, the e5 tokenizer) overlap with the rest on a second core.
+        """
+        with self._parts.started_lock:
+            wanted = {"search", "answers"} if answers else {"search"}
+            new = wanted - self._parts.started
+            self._parts.started |= wanted
+        if "search" in new:
+            index = self.chunk_index
+            # Modules that several of the threads import, imported here first: two threads importing one module for
+            # the first time at once can see it half initialised (seen with numpy).
+            for module in ("rag.embed", "rag.embed.fused", "rag.embed.memo"):
+                importlib.import_module(module)
+            # The e5 tokenizer and ONNX session load in native code without the GIL (~1.5 s); Chroma's index load and
+            # the marshalled dictionaries hold it (~1.2 s at 100,000 chunks). Those wait until the models' libraries
+            # are imported, so that they run while the models load instead of holding up the models' Python steps.
+            native = threading.Event()
+            self._parts.in_background(
+                "models", partial(_import_native, native), lambda: self.dense_embedder, self._warm_embedders
+            )
+            after = partial(native.wait, 2.0)
+            self._parts.in_background("index", after, index.store.warm, self.refresh)
+            self._parts.in_background(
+                "text", after, self._load_jieba, _load_converters, lambda: self.glossary, lambda: self.retriever
+            )
+        if "answers" in new:
+            importlib.import_module("rag.answer")  # LangChain, here: ask has imported it by now, anyone else waits
+            self._parts.in_background("answerer", lambda: self.answerer)
+
+    def _warm_embedders(self) -> None:
+        """One query through the embedders: what loads on first use inside them (USE's weights) loads now."""
+        self.dense_embedder.embed_queries(["warm-up"])
+
+    def _load_jieba(self) -> None:
+        from rag.text.jieba_dictionary import load_jieba_dictionary
+
+        load_jieba_dictionary(self.settings.cache_dir)
 
     def use_backend(self, backend: str, **llm_settings) -> None:
         """Answer with another backend from now on (rag.llm.backends() lists them), e.g.
@@ -272,6 +409,9 @@ class Notebook:
         `on_progress(done, total)` is told the chunks embedded so far, and `should_stop()` (asked between batches)
         ends the run early with KeyboardInterrupt, committed files kept.
         """
+        from ingest.indexer import Indexer  # the readers and the chunker: not for a process that only asks
+        from ingest.readers import Limits
+
         flat: list[Path] = []
         for p in paths or (self.settings.seeds,):
             flat += [Path(x) for x in p] if isinstance(p, (list, tuple, set)) else [Path(p)]
@@ -310,12 +450,15 @@ class Notebook:
     def sources(self) -> list[dict]:
         """The indexed documents: source, title, date and chunk count."""
         self.refresh()
+        index = self.chunk_index
+        # The commit record counts the chunks; only each document's first chunk is read (not all metadata: 11 s at
+        # 100,000 chunks).
+        committed, first_chunks = index.committed(), index.first_chunks()
         out = []
-        for source, chunks in sorted(self.chunk_index.metadata_by_source().items()):
-            first = min(chunks.values(), key=lambda m: m.get("ordinal", 0))
+        for source, first in sorted(first_chunks.items()):
             title = first.get("doc_title") or first.get("title", "")  # not a dated post's title: the document's
             name = first.get("name", source)  # never an absolute path: the indexed folder's name and the path in it
-            out.append({"source": source, "name": name, "title": title, "chunks": len(chunks), "date": first.get("date")})
+            out.append({"source": source, "name": name, "title": title, "chunks": len(committed[source]), "date": first.get("date")})
         return out
 
     def count(self) -> int:
@@ -341,6 +484,7 @@ class Notebook:
     def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:
         """Top-k chunks for a question, dense and keyword rankings fused."""
         question = clean_text(question)  # invisible characters and lone surrogates out
+        self.preload(answers=False)
         with self.chunk_index.reading:  # BM25 stays as synced here while this search reads it
             self.refresh()
             return self.retriever.search(question, self.settings.k if k is None else k, sources)  # below 1: refused
@@ -355,9 +499,17 @@ class Notebook:
         The answer is in the question's script; one written only in characters shared by both scripts takes the
         script of the user's earlier questions, else settings.default_script.
         """
+        empty = self.is_empty()
+        if not empty:
+            self.preload(answers=False)  # the import below (LangChain) then runs while the models load
+        from rag.answer import answer_script
+
+        if not empty:
+            self.preload()  # the answerer, once this thread has imported LangChain (never two first imports at once)
+
         question = clean_text(question)  # invisible characters and lone surrogates out
         script = answer_script(question, history, self.settings.default_script)
-        if self.is_empty():
+        if empty:
             text = EMPTY_NOTEBOOK.get(script, EMPTY_NOTEBOOK["en"])
             yield Delta(text)
             yield Final(Answer(text=text, refused=True, script=script))

@@ -93,6 +93,10 @@ class Index:
         names = set(sources) | {s for s in [*committed, *self.store.sources_of(hidden)] if in_scope(s)}
         return self.store.sources_metadata(sorted(names))
 
+    def first_chunks(self) -> dict[str, dict[str, Any]]:
+        """{source: metadata of its first committed chunk} for every committed source (its title, name and date)."""
+        return self.store.first_chunks(self.commits.by_source())
+
     def committed(self) -> dict[str, frozenset[str]]:
         """{source: its committed chunk ids}."""
         return self.commits.by_source()

@@ -16,6 +16,11 @@ from rag.errors import NotebookError
 
 # Rows per listing request: a 100,000-chunk collection is read in pages, never in one response.
 PAGE = 10_000
+# Chroma applies writes to its vector index in memory but saves that index only every `sync_threshold` records
+# (default 1000): every process that opens the collection afterwards replays the records written since the last
+# save, holding the GIL (~1 s per 800 records at 10,000 chunks: the bulk of a first search's cost). Saving after
+# each applied batch leaves nothing to replay; Chroma saves only the changed rows, so writes are no slower.
+SYNC_THRESHOLD = 1
 SERVER_SETTING = "the chroma_url setting (RAG_CHROMA_URL, --chroma-url)"
 
 
@@ -104,6 +109,25 @@ class ChunkStore:
         self.collection = self.client.get_or_create_collection(
             self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+        if not self.remote:  # a server keeps its index in memory: nothing is replayed per client
+            self._save_on_every_write()
+
+    def _save_on_every_write(self) -> None:
+        """The collection's vector index saved after every write batch (see SYNC_THRESHOLD); set once per collection."""
+        hnsw = (self.collection.configuration or {}).get("hnsw") or {}
+        if hnsw.get("sync_threshold") == SYNC_THRESHOLD:
+            return
+        try:
+            self.collection.modify(configuration={"hnsw": {"sync_threshold": SYNC_THRESHOLD}})
+            # A write (of nothing: no chunk has this id) saves the records an earlier writer left unsaved, once.
+            self.collection.delete(ids=["rag-save-vector-index"])
+        except Exception:  # noqa: BLE001, S110 -- a folder that cannot be written: reads work, they replay as before
+            pass
+
+    def warm(self) -> None:
+        """Load what Chroma loads on a collection's first access (its vector index, ~2 s at 100,000 chunks), ahead of
+        the first query (Notebook.preload)."""
+        self.collection.count()
 
     def _get_all(self, include: list[str], **where) -> dict[str, list]:
         """Every row of the collection (optionally `where`), read page by page."""
@@ -149,6 +173,23 @@ class ChunkStore:
             for chunk_id, meta in zip(got["ids"], got["metadatas"]):
                 by_source.setdefault(meta["source"], {})[chunk_id] = meta
         return by_source
+
+    def first_chunks(self, committed: dict[str, frozenset[str]]) -> dict[str, dict[str, Any]]:
+        """{source: metadata of its committed chunk with the lowest ordinal} for the `committed` sources ({source: ids}):
+        read from the chunks with ordinal 0 (one per file), not from every chunk; a source without a committed one
+        (an index from before ordinals) has its own chunks read."""
+        got = self._get_all(["metadatas"], where={"ordinal": 0})
+        first: dict[str, dict[str, Any]] = {}
+        for chunk_id, meta in zip(got["ids"], got["metadatas"]):
+            source = meta.get("source")
+            if chunk_id in committed.get(source, ()):
+                first[source] = meta
+        missing = [s for s in committed if s not in first]
+        for source, chunks in self.sources_metadata(missing).items() if missing else ():
+            kept = [m for i, m in chunks.items() if i in committed[source]]
+            if kept:
+                first[source] = min(kept, key=lambda m: m.get("ordinal", 0))
+        return first
 
     def upsert(self, ids: list[str], embeddings: np.ndarray, texts: list[str], metas: list[dict]) -> None:
         for start in range(0, len(ids), 5000):  # below Chroma's max batch size (5461 here)

@@ -99,3 +99,17 @@ def test_a_question_in_shared_characters_takes_the_conversations_script_else_the
     chosen = seeds_notebook.with_settings(default_script="zh-Hans").ask(question)
     assert chosen.script == "zh-Hans" == detect_script(chosen.text)
     assert [c.quote for c in chosen.citations] == [c.quote for c in alone.citations]  # the same sentences, shown in each script
+
+
+def test_sources_are_read_from_each_documents_first_chunk_as_a_read_of_every_chunk_would_list_them(seeds_notebook, monkeypatch):
+    expected = []
+    for source, chunks in sorted(seeds_notebook.chunk_index.metadata_by_source().items()):
+        first = min(chunks.values(), key=lambda m: m.get("ordinal", 0))
+        title = first.get("doc_title") or first.get("title", "")
+        expected.append({"source": source, "name": first.get("name", source), "title": title, "chunks": len(chunks), "date": first.get("date")})
+    store = seeds_notebook.chunk_index.store
+    listings = []
+    real = type(store)._get_all
+    monkeypatch.setattr(type(store), "_get_all", lambda self, include, **where: listings.append(where) or real(self, include, **where))
+    assert seeds_notebook.sources() == expected and len(expected) == 5
+    assert listings and all(where for where in listings)  # never a listing of every chunk

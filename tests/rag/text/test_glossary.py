@@ -10,7 +10,9 @@ from rag.text.script import is_chinese
 
 @pytest.fixture(scope="module")
 def glossary(tmp_path_factory) -> Glossary:
-    return Glossary(tmp_path_factory.mktemp("cache"))
+    cache = tmp_path_factory.mktemp("cache")
+    Glossary(cache)  # builds the tables and keeps them in the cache folder
+    return Glossary(cache)  # read from there word by word, as every later start does
 
 
 def test_chinese_words_become_stemmed_english_terms(glossary):
@@ -56,11 +58,26 @@ def test_company_names_match_their_other_chinese_spellings(glossary):
     assert glossary.name_terms("微軟的資本支出") == ["microsoft"]  # 微软公司 adds only the generic 公司
 
 
-def test_the_parsed_tables_are_cached_and_reloaded(tmp_path):
+def test_the_tables_are_kept_in_the_cache_folder_and_read_back_the_same(tmp_path, monkeypatch):
     first = Glossary(tmp_path)
-    assert list((tmp_path / "glossary").glob("cedict-*.pkl"))
+    assert list((tmp_path / "glossary").glob("cedict-*.sqlite3"))
+    monkeypatch.setattr(Glossary, "_parse", lambda self: pytest.fail("parsed again despite the kept tables"))
     again = Glossary(tmp_path)
-    assert again.zh_en["对冲基金"] == first.zh_en["对冲基金"] == ["hedge fund"]
+    assert again.zh_en["对冲基金"] == ["hedge fund"] and "对冲基" not in again.zh_en
+    assert again.names["辉达"] == "NVIDIA" and again.en_names.get("no such company") is None
+    for table in ("zh_en", "en_zh", "names", "en_names"):
+        assert dict(getattr(again, table).items()) == getattr(first, table), table
+    for question in ("輝達下一代的架構", "写那篇做空英伟达长文的作者以前在哪些对冲基金干过?", "What does Hyundai sell?"):
+        assert again.name_terms(question) == first.name_terms(question)
+        assert again.other_language_terms(question) == first.other_language_terms(question)
+
+
+def test_a_damaged_cache_is_built_again(tmp_path):
+    first = Glossary(tmp_path)
+    (cached,) = (tmp_path / "glossary").glob("cedict-*.sqlite3")
+    cached.write_bytes(cached.read_bytes()[:1000])
+    assert dict(Glossary(tmp_path).zh_en.items()) == first.zh_en
+    assert dict(Glossary(tmp_path).zh_en.items()) == first.zh_en  # the rebuilt file reads back whole
 
 
 def indexed(tmp_path, files: dict[str, str]):
