@@ -71,12 +71,12 @@ _ORT_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 # CPU-second; short queries: 1 -> 105/s, 8 -> 260/s. A 256-token chunk then goes alone, which also
 # makes its vector independent of its batch-mates (int8 activation scales are per forward call).
 ONNX_FORWARD_TOKENS = 512
+ONNX_MAX_FORWARD_BATCH = 8
 # Worker threads that spin between ops burn a core another stage needs: while indexing, USE, keyword terms and
 # Chroma run beside the encoder, and a laptop runs other programs. Measured on 2 cores, load ~8, 256-token chunks:
 # 2 intra-op threads spinning 92-101 CPU-ms per chunk (130-150 ms wall), not spinning 43-50 (42-60 ms wall),
-# 1 thread 39-42. Set False only to measure.
+# 1 thread 39-42; one short query p50 21 -> 12 ms. bench.throughput sets it True to compare.
 ONNX_SPIN = False
-ONNX_MAX_FORWARD_BATCH = 8
 
 
 class OnnxSession:
