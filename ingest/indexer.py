@@ -206,7 +206,7 @@ class Indexer:
 
         Two stages side by side: while a batch is embedded (ONNX and BLAS, which release the GIL), a writer thread
         gives the previous batch its keyword terms (Python), writes it to Chroma and commits the files it
-        completes. The index is written from that thread only, one batch at a time, in order."""
+        completes. One thread writes the index at a time, batch after batch in order."""
         from tqdm import tqdm
 
         total = sum(len(f.todo) for f in files)
