@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-answers answer-model browser llm llm-1.5b clean
+.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-throughput bench-answers answer-model browser llm llm-1.5b clean
 
 setup: $(STAMP) $(MODEL)
 
@@ -96,3 +96,8 @@ clean:
 # Large notebooks (issue 15): 10,000 and 100,000 chunks from the shared benchmark passages (bench/results/scale.md).
 bench-scale: setup
 	$(BIN)/python -m bench.scale
+
+# End-to-end indexing speed on mixed zh/en (issue 15): chunks/s, per-stage ms, CPU s, load (bench/results/throughput.md).
+bench-throughput: setup
+	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.throughput --seeds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,13 @@ def display_name(source: str, file: Path, root: Path) -> str:
         return Path(source).name
 
 
-def chunk_metadata(chunk: Chunk, doc: Document, name: str | None = None) -> dict:
+def chunk_terms(chunk: Chunk) -> str:
+    """The chunk's BM25 terms as stored in its metadata ("terms"): its title, section and text."""
+    return " ".join(bm25_terms(f"{chunk.title} {chunk.section} {chunk.text}"))
+
+
+def chunk_metadata(chunk: Chunk, doc: Document, name: str | None = None, terms: bool = True) -> dict:
+    """What Chroma stores beside the chunk; without `terms` the "terms" key is left to be added (chunk_terms)."""
     meta = {
         "source": doc.source,
         "title": chunk.title,
@@ -49,9 +56,10 @@ def chunk_metadata(chunk: Chunk, doc: Document, name: str | None = None) -> dict
         "end": chunk.end,
         "ordinal": chunk.ordinal,
         "file_sha256": doc.sha256,
-        "terms": " ".join(bm25_terms(f"{chunk.title} {chunk.section} {chunk.text}")),
         "doc_title": doc.title,  # the document's own title (a dated post's chunk has the post's in "title")
     }
+    if terms:
+        meta["terms"] = chunk_terms(chunk)
     if chunk.date:
         meta["date"] = chunk.date
     if chunk.page is not None:
@@ -166,7 +174,8 @@ class Indexer:
                 continue  # what was indexed for this file before stays: nothing indexed is lost
             ids = chunk_ids(source, chunks)
             name = display_name(source, file, root)
-            metas = [chunk_metadata(c, doc, name) for c in chunks]
+            # New chunks get their terms on the writer thread, beside the embedding of the next batch.
+            metas = [chunk_metadata(c, doc, name, terms=i in stored) for i, c in zip(ids, chunks)]
             id_set = set(ids)
             if committed.get(source):
                 report.updated += 1
@@ -193,7 +202,11 @@ class Indexer:
 
     def _embed_and_commit(self, files: list[_FileWork]) -> None:
         """Embed and store the files' new chunks in batches (across files, as they come), committing each file as
-        soon as all its chunks are stored, then dropping its previous version's chunks."""
+        soon as all its chunks are stored, then dropping its previous version's chunks.
+
+        Two stages side by side: while a batch is embedded (ONNX and BLAS, which release the GIL), a writer thread
+        gives the previous batch its keyword terms (Python), writes it to Chroma and commits the files it
+        completes. One thread writes the index at a time, batch after batch in order."""
         from tqdm import tqdm
 
         total = sum(len(f.todo) for f in files)
@@ -214,6 +227,32 @@ class Indexer:
                 self.index.delete(f.stale)
                 ready[0] += 1
 
+        def write(batch: list, vectors: object) -> None:
+            for _, (_, c, m) in batch:
+                m["terms"] = chunk_terms(c)
+            self.index.upsert(
+                [i for _, (i, _, _) in batch],
+                vectors,
+                [c.text for _, (_, c, _) in batch],
+                [m for _, (_, _, m) in batch],
+            )
+            for k, _ in batch:
+                left[k] -= 1
+            commit_ready(batch[-1][0] + 1)
+
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-index-writer")
+        in_flight: list[tuple[Future, int]] = []  # the batch being written: at most one
+
+        def written() -> None:
+            """Wait for the batch being written (its error raised here), then count it as done."""
+            nonlocal done
+            while in_flight:
+                future, n = in_flight.pop()
+                future.result()
+                done += n
+                bar.update(n)
+                self.on_progress(done, total)
+
         try:
             commit_ready(len(files))  # files with nothing new to embed
             for start in range(0, len(pending), self.batch_size):
@@ -221,20 +260,12 @@ class Indexer:
                     raise KeyboardInterrupt
                 batch = pending[start : start + self.batch_size]
                 vectors = self.embed([embed_text(c) for _, (_, c, _) in batch])
-                self.index.upsert(
-                    [i for _, (i, _, _) in batch],
-                    vectors,
-                    [c.text for _, (_, c, _) in batch],
-                    [m for _, (_, _, m) in batch],
-                )
-                for k, _ in batch:
-                    left[k] -= 1
-                done += len(batch)
-                bar.update(len(batch))
-                self.on_progress(done, total)
-                commit_ready(batch[-1][0] + 1)
+                written()
+                in_flight.append((writer.submit(write, batch, vectors), len(batch)))
+            written()
             commit_ready(len(files))  # files after the last one embedded that had nothing new
         finally:
+            writer.shutdown(wait=True)  # an interrupted run still finishes the batch it was writing
             bar.close()  # before any message about the interrupt, not redrawn after it
 
 

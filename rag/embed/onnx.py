@@ -72,6 +72,11 @@ _ORT_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 # makes its vector independent of its batch-mates (int8 activation scales are per forward call).
 ONNX_FORWARD_TOKENS = 512
 ONNX_MAX_FORWARD_BATCH = 8
+# Worker threads that spin between ops burn a core another stage needs: while indexing, USE, keyword terms and
+# Chroma run beside the encoder, and a laptop runs other programs. Measured on 2 cores, load ~8, 256-token chunks:
+# 2 intra-op threads spinning 92-101 CPU-ms per chunk (130-150 ms wall), not spinning 43-50 (42-60 ms wall),
+# 1 thread 39-42; one short query p50 21 -> 12 ms. bench.throughput sets it True to compare.
+ONNX_SPIN = False
 
 
 class OnnxSession:
@@ -80,12 +85,15 @@ class OnnxSession:
     def __init__(self, path: Path, threads: int) -> None:
         import onnxruntime as ort
 
+        self.path, self.threads = Path(path), threads
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.intra_op_num_threads = threads  # more than usable cores only adds contention
         so.inter_op_num_threads = 1
         so.log_severity_level = 3  # errors only
+        if not ONNX_SPIN:  # idle workers sleep instead
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             str(path), so, providers=["CPUExecutionProvider"], disabled_optimizers=_ORT_DISABLED_OPTIMIZERS
         )

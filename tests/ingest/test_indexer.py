@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.indexer import chunk_ids
+from ingest.indexer import chunk_ids, chunk_terms
 from ingest.loaders import iter_files, load_document
 from rag import Notebook
+from rag.errors import NotebookError
 
 POSTS = {
     "tpu.md": "---\ntitle: TPU 筆記\ndate: 2025-11-26\n---\n# TPU\n\nTPU 是 Google 的專用晶片。它擅長矩陣運算。\n\n## 訓練\n\nGemini 3 完全在 TPU 上訓練。",
@@ -223,3 +224,40 @@ def test_a_changed_file_with_nothing_new_to_embed_after_a_new_file_is_committed(
     report = notebook.index(docs, progress=False)
     assert (report.added, report.updated, report.unchanged) == (1, 1, 1)
     assert_consistent(notebook, docs)
+
+
+def test_each_stored_chunk_has_the_terms_of_its_title_section_and_text(notebook, tmp_path):
+    docs = tmp_path / "docs"
+    write(docs, POSTS)
+    notebook.index(docs, progress=False)
+    stored = notebook.chunk_index.metadata_by_source()
+    for file, _ in iter_files([docs]):
+        source = file.resolve().relative_to(notebook.home).as_posix()
+        chunks = notebook.chunker.split(load_document(file))
+        for chunk_id, chunk in zip(chunk_ids(source, chunks), chunks):
+            assert stored[source][chunk_id]["terms"] == chunk_terms(chunk)
+    assert notebook.search("矩陣運算", k=1)[0].source == "docs/tpu.md"  # BM25 found them
+
+
+def test_a_failed_write_stops_the_run_and_no_file_is_seen_in_part(tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    write(docs, {f"post{i}.txt": f"第 {i} 篇文章。" + "這是一段關於晶片與模型的長文字。" * 40 for i in range(4)})
+    nb = Notebook(path=tmp_path / ".rag", home=tmp_path, embed_batch=2)
+    real = nb.chunk_index.upsert
+    calls = []
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 3:  # written on the writer thread while the next batch is embedded
+            raise OSError("No space left on device")
+        return real(*args)
+
+    monkeypatch.setattr(nb.chunk_index, "upsert", failing)
+    with pytest.raises(NotebookError, match="no space left on the device: the run stopped"):
+        nb.index(docs, progress=False)
+    assert len(calls) == 3  # the run stopped at the failed batch
+    assert nb.search("晶片與模型", k=3)  # a search brings BM25 in step with what was committed
+    assert_whole_files_only(nb, docs)
+    monkeypatch.undo()
+    nb.index(docs, progress=False)
+    assert_consistent(nb, docs)

@@ -23,3 +23,10 @@ def test_a_damaged_cache_file_is_loaded_the_slow_way_and_replaced(tmp_path):
     _cache_file(tmp_path).write_bytes(b"not a pickle")
     assert UseEmbedder(cache_dir=tmp_path).embed_passages(TEXTS).shape == (2, 512)
     assert _cache_file(tmp_path).stat().st_size > 1_000_000
+
+
+def test_the_cached_copy_runs_with_this_processs_thread_count(tmp_path):
+    first = UseEmbedder(threads=2, cache_dir=tmp_path).embed_passages(TEXTS)  # pickles a backend set to 2
+    again = UseEmbedder(threads=1, cache_dir=tmp_path)
+    assert np.allclose(again.embed_passages(TEXTS), first, atol=1e-6)
+    assert again.model._backend.threads == 1
