@@ -108,7 +108,6 @@ def configure(nb, e5_threads: int | None, use_threads: int | None, spin: bool | 
     if e5_threads is not None or spin is not None:
         threads = e5_threads or getattr(e5._session, "threads", None) or available_cpus()
         e5._session = onnx.OnnxSession(Path(e5._session.session._model_path), threads)
-        e5._session.threads = threads
     if use_threads is not None:
         use.model.threads = use_threads
         if use.model._backend is not None:

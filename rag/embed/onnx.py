@@ -85,7 +85,7 @@ class OnnxSession:
     def __init__(self, path: Path, threads: int) -> None:
         import onnxruntime as ort
 
-        self.path, self.threads = Path(path), threads
+        self.threads = threads
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

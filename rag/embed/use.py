@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pickle
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from rag.util import available_cpus
+from rag.util import available_cpus, save_cache_copy
 
 
 def _cache_file(cache_dir: Path) -> Path:
@@ -61,13 +62,7 @@ class UseEmbedder:
         backend = self.model._model
         saved, backend._threadpool = backend._threadpool, None  # a bound method of a controller: not picklable
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".partial")
-            with open(partial, "wb") as f:
-                pickle.dump((self.model._tokenizer, backend), f, protocol=pickle.HIGHEST_PROTOCOL)
-            partial.replace(path)
-        except OSError:
-            pass  # a read-only cache: the next start loads the slow way again
+            save_cache_copy(path, partial(pickle.dump, (self.model._tokenizer, backend), protocol=pickle.HIGHEST_PROTOCOL))
         finally:
             backend._threadpool = saved
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import marshal
-import os
 import sys
+from functools import partial
 from pathlib import Path
 
 from rag.text.terms import _jieba
+from rag.util import save_cache_copy
 
 
 def dictionary_file(cache_dir: Path) -> Path:
@@ -39,10 +40,4 @@ def load_jieba_dictionary(cache_dir: Path | None, tokenizer=None) -> None:
         except (OSError, EOFError, ValueError, TypeError):
             pass  # no copy yet (or a truncated one): jieba's way, then a copy for the next start
         tokenizer.initialize()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.partial")  # two first starts at once
-            partial.write_bytes(marshal.dumps((tokenizer.FREQ, tokenizer.total)))
-            partial.replace(path)
-        except OSError:
-            pass  # a read-only cache: the next start loads jieba's way again
+        save_cache_copy(path, partial(marshal.dump, (tokenizer.FREQ, tokenizer.total)))
