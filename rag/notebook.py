@@ -327,7 +327,12 @@ class Notebook:
             return make_answerer(self.settings, extractive, cross_lingual_embedder(self.dense_embedder))
 
         key = ("answerer", *settings_key(self.settings, PER_CALL_SETTINGS))
-        return self._parts.get(key, build, settings_bound=True)
+        answerer = self._parts.get(key, build, settings_bound=True)
+        # The answerer weighs the question's words by BM25's idf: handed hits without a search first
+        # (`nb.answerer.invoke(AnswerRequest(q, hits=...))`), it would find BM25 not yet loaded, every word alike.
+        if not self.chunk_index.keywords.synced:
+            self.refresh()
+        return answerer
 
     def preload(self, answers: bool = True) -> None:
         """Start loading, in background threads, what a first search needs (and with `answers`, a first answer):

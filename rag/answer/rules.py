@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from rag.text import keyword_tokens, to_simplified
+from rag.text import han_share, keyword_tokens, to_simplified
 
 
 def _either_script(words: str) -> str:
@@ -125,6 +125,10 @@ _POINTS_AHEAD = re.compile(
     + r"|\b(as follows|the following|(as shown|see|listed|described|outlined) below|let's (look|see)|let us (look|see)|here is|here are|here's)\b",
     re.IGNORECASE,
 )
+# The longest sentence read as a mere pointer back (Han characters / words); a clause ends at these marks.
+POINTER_MAX_HAN = 50
+POINTER_MAX_WORDS = 25
+_CLAUSE_END = re.compile(r"[，,；;：:。.!?！？]")
 _POINTS_BACK = re.compile(
     _either_script(
         "上述|前述|以上是|以上這|以上幾|上面提到|這兩個|這三個|這四個|這幾個|這些方面|這兩點|這三點|這幾點|這些因素|這些原因"
@@ -170,13 +174,20 @@ def states_conclusion(sentence: str) -> bool:
 
 
 def points_to(sentence: str) -> int:
-    """+1 when the sentence points at the next one ("as follows:"), -1 at the previous one ("這三個方面…"), else 0."""
+    """+1 when the sentence points at the next one ("as follows:"), -1 at the previous one ("這三個方面…"), else 0.
+
+    Pointing back is a short sentence whose first clause is the pointer (這三個方面結合在一起…): one that only says
+    what it points to. A long sentence mentioning 上述 or 這些因素 in passing says something itself, and leads."""
     text = sentence.strip()
     if _POINTS_AHEAD.search(text):
         return 1
-    if _POINTS_BACK.search(text):
-        return -1
-    return 0
+    back = _POINTS_BACK.search(text)
+    if back is None:
+        return 0
+    short = len(text) <= POINTER_MAX_HAN if han_share(text) > 0.5 else len(text.split()) <= POINTER_MAX_WORDS
+    # Only a connective may come before the pointer in its clause (總之，上述… / Together, these…).
+    opener = text[: max((m.end() for m in _CLAUSE_END.finditer(text, 0, back.start())), default=0)]
+    return -1 if short and len(opener.split()) <= 1 and len(opener) <= 12 else 0
 
 
 def opens_with_reference(sentence: str) -> bool:

@@ -118,6 +118,11 @@ class KeywordIndex:
     def __len__(self) -> int:
         return int(self._live.sum())
 
+    @property
+    def synced(self) -> bool:
+        """Whether it has been brought in step with the store at least once (before that it holds nothing)."""
+        return self._known is not None
+
     # ---- keeping in step -----------------------------------------------------------------------------------
     def sync(self, store, rebuild: bool = False, changed: Iterable[str] = (), committed: frozenset[str] | None = None) -> None:
         """Make the index hold exactly the committed chunks (`committed`, else the store's ids) with their current terms.

@@ -90,3 +90,16 @@ def test_the_gate_probability_falls_when_the_documents_lack_the_answer(notebook)
 
     assert probability("How long does a sourdough loaf need to rise?") > probability("Who invented sourdough bread?")
     assert np.isfinite(probability("台積電亞利桑那廠預計生產幾奈米的晶片?"))
+
+
+def test_the_answerer_handed_hits_without_a_search_answers_as_ask_does(notebook):
+    from rag import Notebook
+    from rag.types import AnswerRequest
+
+    question = "How much does the Acme X200 weigh?"
+    hits = notebook.search(question)
+    fresh = Notebook(path=notebook.path)  # as in a new process: nothing loaded, no search run yet
+    # Its words are weighed by the index's idf (BM25 loaded for it), not all alike: BM25 holding nothing gives
+    # every word log 2 (0.69); a word in one of the three documents weighs log(1 + 2.5 / 1.5) = 0.98.
+    assert fresh.answerer.keywords.idf("sourdough") == notebook.answerer.keywords.idf("sourdough") > 0.9
+    assert fresh.answerer.invoke(AnswerRequest(question, hits=hits)).text == notebook.ask(question).text

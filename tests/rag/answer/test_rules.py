@@ -113,6 +113,10 @@ def test_discourse_markers_in_either_language_and_script():
     assert points_to("這三個方面結合在一起，形成了一條三頭龍。") == -1
     assert points_to("These three factors explain the lead.") == -1
     assert points_to("實驗室擁有100倍以上的資源。") == 0  # 以上 here is "more than", not "the above"
+    assert points_to("總之，上述三點讓它勝出。") == -1  # a connective may open the pointer's clause
+    # A long sentence that mentions what came before in passing says something itself: it may lead an answer.
+    long_one = "到了蔣經國時代，為擺脫石油危機，政府致力推動十大建設，為臺灣石化業與重工業打下良好的基礎，這些因素都促使臺灣經濟快速起飛。"
+    assert points_to(long_one) == 0
     for question in ["TPU能否取代GPU?", "电池是否能用十年?", "Can TPUs replace GPUs?", "會不會漲價?", "這是真的嗎?"]:
         assert asks_yes_no(question), question
     assert not asks_yes_no("Who is the CEO of Groq?")
