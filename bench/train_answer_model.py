@@ -24,6 +24,7 @@ import pickle
 import random
 import time
 import zlib
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -99,13 +100,22 @@ def corpus_of(name: str, split: str) -> str:
     return (TRAIN_SETS if split == "train" else EVAL_SETS)[name][1]
 
 
+@lru_cache(maxsize=1)
+def _committed_shortlister() -> tuple[Scorer, np.ndarray]:
+    """The committed model's stage-one scorer and the columns of SENTENCE_FEATURES it reads: it may have been fitted
+    before a feature was added (its file names its features), and picks the same sentences to embed as then."""
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    return Scorer.from_dict(data["shortlist"]), np.array([SENTENCE_FEATURES.index(n) for n in data["sentence_features"]])
+
+
 def embedded_features(answerer, question: str, hits, cands) -> tuple[np.ndarray, np.ndarray]:
     """Every candidate's text features; the embedders' similarities for the EMBEDDED_SHORTLIST best by the committed
     model's stage-one scorer only (embedding every candidate was most of the extraction time), and which those are."""
-    from rag.answer.model import AnswerModel, fill_similarities
+    from rag.answer.model import fill_similarities
 
     x = answerer.text_features(question, hits, cands)
-    keep = np.sort(shortlist_order(AnswerModel.load().shortlister, x)[:EMBEDDED_SHORTLIST])
+    committed, columns = _committed_shortlister()
+    keep = np.sort(shortlist_order(committed, x[:, columns])[:EMBEDDED_SHORTLIST])
     x[keep] = fill_similarities(x[keep], *answerer.similarities(question, [cands[i].text for i in keep]))
     embedded = np.zeros(len(cands), dtype=bool)
     embedded[keep] = True
