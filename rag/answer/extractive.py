@@ -87,6 +87,7 @@ class Candidate:
     text: str
     # What the sentence does in its passage (rag.answer.rules): they decide the answer's order, not its score.
     reported: bool = False  # reports a view (a claim the passage may refute): never leads
+    restates: bool = False  # holds the question itself (「大家爭論不休的「究竟TPU能否取代GPU」」): asks, never leads
     concluding: bool = False  # carries a conclusion/contrast marker: leads a yes/no answer
     points: int = 0  # +1 points at the next sentence ("as follows:"), -1 at the previous one ("這三個方面…")
     before: Candidate | None = field(default=None, repr=False, compare=False)  # neighbours in the same chunk
@@ -207,6 +208,7 @@ class ExtractiveAnswerer(Answerer):
             c.similarity = float(row[col["e5"]])
             c.coverage = float(row[col["cov_best"]])
             c.typed = bool(row[col["typed"]])
+            c.restates = bool(row[col["quotes_question"]])
         return sorted(short, key=lambda c: -c.logit)
 
     def gate(self, scored: list[Candidate]) -> tuple[float, float]:

@@ -216,6 +216,7 @@ class Sentence(Protocol):
     text: str
     score: float
     reported: bool
+    restates: bool
     concluding: bool
     points: int
     before: Sentence | None
@@ -234,7 +235,8 @@ def _unit(sentence: Sentence) -> list[Sentence]:
 def _conclusion_block(ranked: Sequence[Sentence], question: str, limit: int) -> list[Sentence]:
     """For a yes/no question: the best passage's own conclusion sentences about the question, in document order,
     each with the sentence it refers back to."""
-    lead_passage = ranked[0].hit_index
+    # The best passage by its best sentence that says something of its own (not the question asked back).
+    lead_passage = next((s for s in ranked if not s.restates), ranked[0]).hit_index
     terms = keyword_tokens(question, for_query=True)
     block: list[Sentence] = []
     for s in sorted((s for s in ranked if s.hit_index == lead_passage), key=lambda s: s.start):
@@ -252,7 +254,8 @@ def _conclusion_block(ranked: Sequence[Sentence], question: str, limit: int) -> 
 
 def arrange(chosen: Sequence[Sentence], ranked: Sequence[Sentence], question: str, budget: int) -> list[Sentence]:
     """The answer's sentences in reading order: the answer first (for a yes/no question the passage's own
-    conclusion), then its support by passage and document order; reported views last; a pointer with its neighbour.
+    conclusion), then its support by passage and document order; reported views and sentences holding the question
+    itself last; a pointer with its neighbour.
 
     `chosen`: the best-scoring sentences; `ranked`: every candidate, best first; `budget`: most units quoted
     (a pointer and its neighbour count as one).
@@ -263,12 +266,12 @@ def arrange(chosen: Sequence[Sentence], ranked: Sequence[Sentence], question: st
     lead = _conclusion_block(ranked, question, max(1, budget - 1)) if asks_yes_no(question) else []
     rest = [s for s in chosen if s not in lead]
     # Then the best sentence that is not someone else's view (the answer itself when no conclusion leads).
-    rest.sort(key=lambda s: (s.reported, -s.score))
+    rest.sort(key=lambda s: (s.reported or s.restates, -s.score))
     passage_order: dict[int, int] = {}
     for s in lead + rest:
         passage_order.setdefault(s.hit_index, len(passage_order))
     first, others = rest[:1], rest[1:]
-    others.sort(key=lambda s: (s.reported, passage_order[s.hit_index], s.start))
+    others.sort(key=lambda s: (s.reported or s.restates, passage_order[s.hit_index], s.start))
     out: list[Sentence] = []
     seen: set[str] = set()
     units = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.rules import asks_yes_no, is_furniture, points_to, reports_view, states_conclusion
+from rag.answer.rules import arrange, asks_yes_no, is_furniture, points_to, reports_view, states_conclusion
 from rag.text import detect_script
 
 # Tiny documents on unrelated topics, one notebook for the module (one embedder load, one index).
@@ -121,6 +121,16 @@ def test_discourse_markers_in_either_language_and_script():
         assert asks_yes_no(question), question
     assert not asks_yes_no("Who is the CEO of Groq?")
     assert not asks_yes_no("台積電3奈米良率是多少?")
+
+
+def test_a_sentence_holding_the_question_itself_never_leads():
+    from rag.answer.extractive import Candidate
+
+    question = "TPU能否取代GPU?"
+    asked = Candidate(0, 0, 30, "大家爭論不休的「究竟TPU能否取代GPU」。", score=0.9, restates=True)
+    answer = Candidate(0, 31, 60, "Gemini就是在TPU上訓練的，Google之外GPU仍是首選。", score=0.6)
+    ordered = arrange([asked, answer], [asked, answer], question, budget=4)
+    assert ordered[0] is answer and asked in ordered
 
 
 # ---------------------------------------------------------------- answers from a real notebook
