@@ -231,6 +231,13 @@ class ExtractiveAnswerer(Answerer):
         probability, cut = self.gate(scored)
         return probability >= cut
 
+    def misses_focus(self, question: str, hits: list[Hit], chosen: list[Candidate]) -> bool:
+        """The question names things in Latin letters the passages also write (Groq, CEO) and no quoted sentence's
+        window holds them all (rag.answer.model.misses_focus)."""
+        from rag.answer.model import misses_focus
+
+        return misses_focus(question, hits, chosen, self.glossary)
+
     def select(self, scored: list[Candidate], question: str = "", cands: list[Candidate] = ()) -> list[Candidate]:
         """The sentences to quote, in reading order, from the scored shortlist (`cands`: every candidate, for a
         yes/no question's conclusion, which may not have been shortlisted)."""
@@ -253,6 +260,8 @@ class ExtractiveAnswerer(Answerer):
         cands = self.candidates(hits)
         scored = self.score(question, hits, cands) if cands else []
         chosen = self.select(scored, question, cands) if scored and self.is_answerable(scored) else []
+        if chosen and self.misses_focus(question, hits, chosen):
+            chosen = []  # a near miss: no quoted sentence is about everything the question names
         # A "when" question answered by sentences without any time only sounds like an answer.
         untimed = chosen and answer_type(question) is _HAS_TIME and not any(c.typed for c in chosen)
         if not chosen or untimed:

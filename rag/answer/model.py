@@ -23,6 +23,7 @@ MODEL_FILE = Path(__file__).with_name("model.json")
 
 _ASKS_PERSON = re.compile(r"谁|誰|哪位|\bwho(m|se)?\b", re.IGNORECASE)
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_LATIN_WORD = re.compile(r"[a-z0-9][a-z0-9\-]*")
 # A name or model in Latin letters: capitalised or with a digit (NVIDIA, H100, GPT-4, Gemini).
 # Bounded by non-Latin characters, not \b: Han characters count as word characters (輝達的H100).
 _LATIN_NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9\-]*|[A-Za-z]+\d[A-Za-z0-9\-]*)(?![A-Za-z0-9])")
@@ -50,6 +51,40 @@ def focus_groups(question: str, glossary=None) -> list[list[str]]:
                     english = glossary.names[word]
                     groups.append([word, english.lower(), *glossary.en_names.get(english.lower(), [])[:3]])
     return [list(dict.fromkeys(g)) for g in groups]
+
+
+def _is_latin_name(item: str, question: str, glossary=None) -> bool:
+    """A focus item that is a name written in Latin letters: an acronym or model (CEO, TSMC, H100), or a capitalised
+    word that is not an ordinary English word (Groq, Blackwell); "Corporation" in "Oracle Corporation" is not."""
+    if not _LATIN_WORD.fullmatch(item) or item.isdigit():
+        return False
+    written = next((n for n in _LATIN_NAME.findall(question) if n.lower() == item), item)
+    if written.isupper() or any(ch.isdigit() for ch in written) or glossary is None:
+        return True
+    return item in glossary.en_names or item not in glossary.en_zh
+
+
+def misses_focus(question: str, hits: list, chosen: list, glossary=None) -> bool:
+    """A near miss: the retrieved passages name each of the question's focus items (names, numbers) somewhere, but
+    no quoted sentence's window (it, its neighbours, its passage's title and section) holds all of them — 「Groq的
+    CEO是誰?」 answered by a sentence on NVIDIA's CEO, another on Groq's chips. Items no passage names are left to
+    the gate (across languages a name often has no spelling the glossary knows)."""
+    groups = focus_groups(question, glossary)
+    everywhere = " ".join(text_view(h.title).flat + " " + text_view(h.text).flat for h in hits)
+    # Names the passages themselves write in Latin letters, more than once: their usual spelling, not a parenthesised
+    # original (甲骨文公司（Oracle Corporation）) next to the Chinese name a sentence then uses.
+    named = [g for g in groups if _is_latin_name(g[0], question, glossary) and everywhere.count(g[0]) >= 2]
+    if not named:
+        return False
+    for c in chosen:
+        hit = hits[c.hit_index]
+        window = " ".join(
+            text_view(x).flat
+            for x in (hit.title, hit.section, c.text, *(n.text for n in (c.before, c.after) if n is not None))
+        )
+        if all(any(t in window for t in g) for g in named):
+            return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,26 @@ def test_the_answerer_handed_hits_without_a_search_answers_as_ask_does(notebook)
     # every word log 2 (0.69); a word in one of the three documents weighs log(1 + 2.5 / 1.5) = 0.98.
     assert fresh.answerer.keywords.idf("sourdough") == notebook.answerer.keywords.idf("sourdough") > 0.9
     assert fresh.answerer.invoke(AnswerRequest(question, hits=hits)).text == notebook.ask(question).text
+
+
+def test_a_quote_about_another_company_s_ceo_is_a_near_miss():
+    from rag.answer.extractive import Candidate
+    from rag.answer.model import misses_focus
+    from rag.types import Hit
+
+    groq = Hit("g", "groq.txt", "Groq", "Groq builds the LPU chip. Groq says the LPU is fast at inference.", 1.0)
+    nvidia = Hit("n", "nvidia.txt", "NVIDIA", "NVIDIA's CEO is Jensen Huang. The CEO spoke at GTC.", 0.9)
+    about_nvidia = Candidate(1, 0, 29, "NVIDIA's CEO is Jensen Huang.")
+    about_the_chip = Candidate(0, 0, 25, "Groq builds the LPU chip.")
+    question = "Who is the CEO of Groq?"
+    # Groq and CEO are each written in the passages, never together: neither sentence is about Groq's CEO.
+    assert misses_focus(question, [groq, nvidia], [about_nvidia, about_the_chip])
+    with_ceo = Hit("c", "ceo.txt", "Groq", "Groq's CEO is Jonathan Ross. Ross founded Groq after Google.", 0.8)
+    answer = Candidate(2, 0, 28, "Groq's CEO is Jonathan Ross.")
+    assert not misses_focus(question, [groq, nvidia, with_ceo], [answer, about_nvidia])
+
+
+def test_the_ceo_of_a_company_the_seeds_never_name_a_ceo_for_is_refused(seeds_notebook):
+    # The example: the seeds discuss Groq's chips and NVIDIA's CEO, never Groq's CEO.
+    answer = seeds_notebook.ask("Who is the CEO of Groq?")
+    assert answer.refused and not answer.citations, answer.text
