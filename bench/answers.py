@@ -4,7 +4,7 @@ and answer across languages? Measured through the real Notebook on DRCD dev, CMR
 Per set, 200 questions drawn with a fixed seed from queries.jsonl outside queries.sample200.jsonl (XQuAD: only
 its odd-numbered articles, the even ones train the answer model: bench/train_answer_model.py).
 "Gold removed": the same question answered over what the index returns without its gold passage — search
-retrieves 20 hits, the gold passage's chunks are dropped and the first 5 others answered (the fused scores
+retrieves 20 hits, the gold passage's chunks are dropped and the first answer_hits() others answered (the fused scores
 are those computed with the gold passage present).
 Data: DRCD (CC BY-SA 3.0, Shao et al. 2018), CMRC 2018 (CC BY-SA 4.0, Cui et al. 2019) and XQuAD
 (CC BY-SA 4.0, Artetxe et al. 2019); all passages from Wikipedia; see ../shared/data/SOURCES.md.
@@ -44,7 +44,7 @@ def bench_set(name: str, n: int) -> dict:
     _, corpus = EVAL_SETS[name]
     nb = notebook(corpus)
     questions = eval_questions(name, n)
-    k = nb.settings.k
+    k = nb.settings.answer_hits()  # as many as ask answers from
     nb.ask(questions[0]["question"])  # warm: models, glossary
     rows, latencies = [], []
     for q in questions:
@@ -120,7 +120,7 @@ MEASURES = [
     ("first_sentence_gold", "… in the answer's first sentence"),
     ("false_refusals", "answerable questions refused"),
     ("removed_refused", "same questions, gold passage removed: refused"),
-    ("removed_refused_answer_absent", "… among those whose answer is nowhere in the 5 remaining hits"),
+    ("removed_refused_answer_absent", "… among those whose answer is nowhere in the hits left"),
     ("ask_ms_p50", "`ask` ms p50"),
     ("ask_ms_p95", "`ask` ms p95"),
 ]
@@ -139,7 +139,7 @@ def markdown(report: dict) -> str:
         "XQuAD questions only from its odd-numbered articles (held out: the even ones train the answer model). "
         "A hit is a gold span inside the text after Traditional→Simplified, lower-casing and removing whitespace; "
         "cross-lingual sets accept either language's answers. Gold removed: 20 hits retrieved, the gold passage's "
-            "chunks dropped, the next 5 answered."
+            "chunks dropped, the next ones answered (as many as `ask` reads: Settings.answer_hits())."
         ),
         "",
         "| measured | " + " | ".join(f"{name} ({sets[name]['questions']})" for name in sets) + " |",

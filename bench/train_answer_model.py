@@ -2,9 +2,10 @@
 
 Training questions only (never the evaluation questions of bench/answers.py): DRCD test, CMRC 2018 trial, and
 XQuAD's even-numbered articles (en->zh, zh->en, zh, en). Each question is retrieved through its cached notebook
-once (20 hits) and answered twice: over the first 5 hits (answerable) and over the first 5 that are not its gold
-passage (unanswerable unless a remaining hit still holds a gold span). Hits and sentence vectors are cached in
-bench/work/answers/ so that a change of features refits in seconds.
+once (20 hits) and answered twice: over the first hits `ask` reads (Settings.answer_hits(); the committed model
+was fitted over 5, before answer_k) and over as many that are not its gold passage (unanswerable unless a remaining
+hit still holds a gold span). Hits and sentence vectors are cached in bench/work/answers/ so that a change of
+features refits in seconds.
 (a) sentence scorer: linear, fitted listwise (softmax over each question's sentences), positive = a sentence
     of the gold passage holding a gold span;
 (b) gate: a small tanh network over rag.answer.model.gate_features, positive = answerable questions whose best
@@ -136,7 +137,7 @@ def extract(name: str, split: str = "train") -> list[dict]:
     inner = [getattr(e, "embedder", e) for e in plain]
     answerer.embedder = MemoEmbedder(inner[0], None, vectors.setdefault("e5", {}))
     answerer.cross_embedder = MemoEmbedder(inner[1], None, vectors.setdefault("use", {})) if plain[1] is not None else None
-    k = nb.settings.k
+    k = nb.settings.answer_hits()  # as many as ask answers from
     out, t, fresh = [], time.perf_counter(), 0
     try:
         for i, q in enumerate(questions_of(name, split)):

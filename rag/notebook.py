@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 # Settings the retriever and the answerers never read (search and ask are handed k): views differing only in
 # these share them.
-PER_CALL_SETTINGS = frozenset({"k"})
+PER_CALL_SETTINGS = frozenset({"k", "answer_k"})
 # Question vectors each embedder remembers (search, then the answer step, embed the same question).
 QUESTIONS_REMEMBERED = 256
 
@@ -522,7 +522,7 @@ class Notebook:
         query, llm_error = question, None
         if history:
             query, llm_error = self.answerer.standalone_question(question, history)
-        hits = self.search(query, self.settings.k, sources)
+        hits = self.search(query, self.settings.answer_hits(), sources)
         request = AnswerRequest(question=question, query=query, hits=hits, llm_error=llm_error, script=script)
         for event in self.answerer.stream(request):
             if isinstance(event, Final):
