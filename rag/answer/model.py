@@ -23,7 +23,7 @@ MODEL_FILE = Path(__file__).with_name("model.json")
 
 _ASKS_PERSON = re.compile(r"谁|誰|哪位|\bwho(m|se)?\b", re.IGNORECASE)
 _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
-_LATIN_WORD = re.compile(r"[a-z0-9][a-z0-9\-]*")
+_LATIN_WORD = re.compile(r"[a-z0-9][a-z0-9\-]*")  # a focus item in Latin letters, as focus_groups lowercases it
 # A name or model in Latin letters: capitalised or with a digit (NVIDIA, H100, GPT-4, Gemini).
 # Bounded by non-Latin characters, not \b: Han characters count as word characters (輝達的H100).
 _LATIN_NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9\-]*|[A-Za-z]+\d[A-Za-z0-9\-]*)(?![A-Za-z0-9])")
@@ -65,10 +65,11 @@ def _is_latin_name(item: str, question: str, glossary=None) -> bool:
 
 
 def misses_focus(question: str, hits: list, chosen: list, glossary=None) -> bool:
-    """A near miss: the retrieved passages name each of the question's focus items (names, numbers) somewhere, but
-    no quoted sentence's window (it, its neighbours, its passage's title and section) holds all of them — 「Groq的
-    CEO是誰?」 answered by a sentence on NVIDIA's CEO, another on Groq's chips. Items no passage names are left to
-    the gate (across languages a name often has no spelling the glossary knows)."""
+    """A near miss: the question's names in Latin letters are each written somewhere in the retrieved passages, but no
+    quoted sentence's window (it, its neighbours, its passage's title and section) holds all of them — "Who is the
+    CEO of Groq?" answered by a sentence on NVIDIA's CEO and another on Groq's chips. Numbers and Chinese names are
+    left to the gate: their spellings vary too much to require (中、俄、蒙 for 中國, 2015年3月 for "March 2015"), as
+    are names no passage writes (across languages a name often has no spelling the glossary knows)."""
     groups = focus_groups(question, glossary)
     everywhere = " ".join(text_view(h.title).flat + " " + text_view(h.text).flat for h in hits)
     # Names the passages themselves write in Latin letters, more than once: their usual spelling, not a parenthesised
