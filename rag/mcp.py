@@ -48,6 +48,7 @@ class NotebookTools:
         """Load the models now (a background thread at start), so the first call does not wait the whole load."""
         try:
             nb = self.notebook
+            nb.preload()  # side by side, in background threads; the line below waits for what it needs
             _ = nb.retriever, nb.answerer
         except Exception as err:  # noqa: BLE001 — the first tool call reports it in one line
             print(f"rag: notice: models not preloaded: {' '.join(str(err).split())}", file=sys.stderr, flush=True)

@@ -202,7 +202,8 @@ def serve(path: str | Path = ".rag", host: str = "127.0.0.1", port: int = 7860, 
     go_offline(allow_hub=notebook.settings.hub_model())
     if index_seeds:
         notebook.index(notebook.settings.seeds)
-    _ = notebook.retriever, notebook.answerer  # load the models before the first question, not during it
+    notebook.preload()  # the models, BM25, jieba and the glossary load side by side, in background threads
+    _ = notebook.retriever, notebook.answerer  # ready before the first question, not during it
     app = asgi_app(build_app(notebook), host, port, notebook.settings.allowed_hosts)
     print(f"Notebook on http://{host}:{port}", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
