@@ -83,7 +83,7 @@ def misses_focus(question: str, hits: list, chosen: list, glossary=None) -> bool
             text_view(x).flat
             for x in (hit.title, hit.section, c.text, *(n.text for n in (c.before, c.after) if n is not None))
         )
-        if all(any(t in window for t in g) for g in named):
+        if _focus_share(named, window) == 1.0:
             return False
     return True
 
