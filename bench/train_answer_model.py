@@ -139,6 +139,7 @@ def extract(name: str, split: str = "train") -> list[dict]:
     answerer.cross_embedder = MemoEmbedder(inner[1], None, vectors.setdefault("use", {})) if plain[1] is not None else None
     k = nb.settings.answer_hits()  # as many as ask answers from
     out, t, fresh = [], time.perf_counter(), 0
+    embedded_before = sum(len(m) for e in vectors.values() for m in e.values())
     try:
         for i, q in enumerate(questions_of(name, split)):
             if q["id"] not in retrieved:
@@ -164,6 +165,7 @@ def extract(name: str, split: str = "train") -> list[dict]:
                     out.append(
                         {
                             "id": q["id"], "set": name, "variant": kind, "x": x, "y": y, "embedded": embedded,
+                            "question": q["question"], "texts": [c.text for c in chosen], "corpus": corpus,
                             "gold_retrieved": gold_retrieved,
                             "still_holds": kind != "near_miss" and any(contains(h.text, golds) for h in hits),
                         }
@@ -176,6 +178,8 @@ def extract(name: str, split: str = "train") -> list[dict]:
         answerer.embedder, answerer.cross_embedder = plain
         if fresh:
             _save(hits_file, retrieved)
+        # Sentences newly embedded (another shortlist) are kept too, also when every question's hits were cached.
+        if fresh or sum(len(m) for e in vectors.values() for m in e.values()) > embedded_before:
             _save(vectors_file, vectors)
     print(f"{split} {name}: {len(out)} records, {time.perf_counter() - t:.0f} s", flush=True)
     return out

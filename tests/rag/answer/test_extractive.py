@@ -17,6 +17,15 @@ def test_when_questions_need_a_time_and_how_much_questions_a_number():
     assert answer_type("What did KKR call it?") is None
 
 
+def test_an_era_or_a_period_answers_a_when_question():
+    when = answer_type("硕鬣狗生存于什么时候？")
+    assert shows_answer_type(when, "牠们生存于300-50万年前的上新世晚期至更新世中期。", "硕鬣狗生存于什么时候？")
+    assert shows_answer_type(when, "在13世紀許多人逃難到了喀山。", "喀山在什麼時候成為中心?")
+    assert shows_answer_type(when, "The castle was built in the 13th century.", "When was the castle built?")
+    assert not shows_answer_type(when, "世界上最大的鬣狗。", "硕鬣狗生存于什么时候？")
+    assert not shows_answer_type(when, "The average age of its members is high.", "When was it founded?")
+
+
 def test_numbers_the_question_gives_do_not_count_as_the_answer():
     question = "What happened to Nvidia in 2025, and when?"
     when = answer_type(question)
