@@ -46,8 +46,9 @@ def test_off_topic_questions_are_refused_without_citations(seeds_notebook):
 
 @pytest.mark.xfail(
     reason="not yet: across languages the gate sees no shared words; over the mixed seeds this English question "
-    "scores above the cut (0.15 against 0.078) and is answered with Chinese sentences about 最好方式; so is "
-    "\"What does TSMC's 2nm process cost per wafer?\" (a near miss: A16, wafer-scale chips)",
+    "scores above the cut (0.385 against 0.078) and is answered with Chinese sentences about 最好的投資想法; so are "
+    "\"How do I bake sourdough bread?\" (0.44) and \"How do I train a puppy to sit?\" (0.70, through 訓練 alone), "
+    "and \"What does TSMC's 2nm process cost per wafer?\" (a near miss: A16, wafer-scale chips)",
     strict=False,
 )
 def test_an_off_topic_english_question_over_chinese_documents_is_refused(seeds_notebook):
