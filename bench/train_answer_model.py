@@ -123,6 +123,11 @@ def embedded_features(answerer, question: str, hits, cands) -> tuple[np.ndarray,
     return x, embedded
 
 
+def _vectors_kept(vectors: dict) -> int:
+    """Texts with a cached vector, over both embedders and both kinds (passages, queries)."""
+    return sum(len(memo) for embedder in vectors.values() for memo in embedder.values())
+
+
 def extract(name: str, split: str = "train") -> list[dict]:
     """Per question and variant (with / without its gold passage): candidate features and labels."""
     corpus = corpus_of(name, split)
@@ -139,7 +144,7 @@ def extract(name: str, split: str = "train") -> list[dict]:
     answerer.cross_embedder = MemoEmbedder(inner[1], None, vectors.setdefault("use", {})) if plain[1] is not None else None
     k = nb.settings.answer_hits()  # as many as ask answers from
     out, t, fresh = [], time.perf_counter(), 0
-    embedded_before = sum(len(m) for e in vectors.values() for m in e.values())
+    embedded_before = _vectors_kept(vectors)
     try:
         for i, q in enumerate(questions_of(name, split)):
             if q["id"] not in retrieved:
@@ -179,7 +184,7 @@ def extract(name: str, split: str = "train") -> list[dict]:
         if fresh:
             _save(hits_file, retrieved)
         # Sentences newly embedded (another shortlist) are kept too, also when every question's hits were cached.
-        if fresh or sum(len(m) for e in vectors.values() for m in e.values()) > embedded_before:
+        if fresh or _vectors_kept(vectors) > embedded_before:
             _save(vectors_file, vectors)
     print(f"{split} {name}: {len(out)} records, {time.perf_counter() - t:.0f} s", flush=True)
     return out
