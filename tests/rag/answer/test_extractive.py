@@ -23,6 +23,7 @@ def test_an_era_or_a_period_answers_a_when_question():
     assert shows_answer_type(when, "在13世紀許多人逃難到了喀山。", "喀山在什麼時候成為中心?")
     assert shows_answer_type(when, "The castle was built in the 13th century.", "When was the castle built?")
     assert not shows_answer_type(when, "世界上最大的鬣狗。", "硕鬣狗生存于什么时候？")
+    assert not shows_answer_type(when, "牠是現代中國最常見的鬣狗。", "硕鬣狗生存于什么时候？")  # 代中 is no period
     assert not shows_answer_type(when, "The average age of its members is high.", "When was it founded?")
 
 
