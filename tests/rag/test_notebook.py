@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from rag.text import detect_script
 
 
@@ -44,16 +42,22 @@ def test_off_topic_questions_are_refused_without_citations(seeds_notebook):
     assert seeds_notebook.ask("如何烤出好吃的酸種麵包?").text == "文件中沒有找到相關內容。"
 
 
-@pytest.mark.xfail(
-    reason="not yet: across languages the gate sees no shared words; over the mixed seeds this English question "
-    "scores above the cut (0.385 against 0.078) and is answered with Chinese sentences about 最好的投資想法; so are "
-    "\"How do I bake sourdough bread?\" (0.44) and \"How do I train a puppy to sit?\" (0.70, through 訓練 alone), "
-    "and \"What does TSMC's 2nm process cost per wafer?\" (a near miss: A16, wafer-scale chips)",
-    strict=False,
-)
-def test_an_off_topic_english_question_over_chinese_documents_is_refused(seeds_notebook):
+def test_an_off_topic_english_question_over_chinese_documents_is_refused_naming_the_words(seeds_notebook):
+    # Over the mixed seeds, the closest sentence is Chinese (最好的投資想法: "best"); hiking, trail and Alps are
+    # written nowhere, in either language.
     answer = seeds_notebook.ask("What is the best hiking trail in the Alps?")
-    assert answer.refused and answer.text == "The documents do not say.", answer.text
+    assert answer.refused and not answer.citations
+    assert answer.text == "The documents do not mention hiking, trail, Alps."
+    assert seeds_notebook.ask("How do I bake sourdough bread?").refused
+
+
+def test_the_english_tpu_question_leads_with_the_chinese_posts_conclusion(seeds_notebook):
+    answer = seeds_notebook.ask("Can TPUs replace GPUs for training?")
+    assert not answer.refused, answer.text
+    assert answer.text.startswith("(Chinese) ")  # the document's own words, labelled
+    first = answer.citations[0]
+    assert first.source.endswith("001_a39377fc7e6609dd.txt")
+    assert "Gemini" in first.quote or "TPU可以訓練" in first.quote, first.quote  # TPUs do train frontier models
 
 
 def test_ask_stream_yields_the_same_text_in_pieces(seeds_notebook):

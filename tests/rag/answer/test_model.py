@@ -45,6 +45,9 @@ def test_a_name_and_its_other_spellings_are_one_focus_item():
     groups = focus_groups("輝達的H100賣多少錢?", Glossary())
     assert ["h100"] in groups
     assert any("nvidia" in g and "辉达" in g for g in groups)
+    # An acronym's plural names the thing the passages write in the singular.
+    assert focus_groups("Can TPUs replace GPUs?") == [["tpus", "tpu"], ["gpus", "gpu"]]
+    assert focus_groups("Did Brooks win?") == [["brooks"]]  # a name ending in s is not a plural
 
 
 def test_an_answerable_question_is_answered_with_the_sentence_holding_the_answer(notebook):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.text.glossary import Glossary
+from rag.text.glossary import Glossary, english_lemmas
 from rag.text.script import is_chinese
 
 
@@ -32,6 +32,23 @@ def test_english_words_and_phrases_become_chinese_terms(glossary):
     assert "对冲基金" in terms
     assert "作者" in terms
     assert glossary.chinese_terms("the of and") == []  # stop words are not looked up
+
+
+def test_inflected_english_words_are_looked_up_in_their_dictionary_form(glossary):
+    assert english_lemmas("studies")[:2] == ["studies", "study"]
+    assert "stop" in english_lemmas("stopped") and "run" in english_lemmas("running") and "write" in english_lemmas("wrote")
+    assert english_lemmas("business") == ["business"]  # no plural to undo
+    assert glossary.dictionary_form("models") == "model" and glossary.dictionary_form("side effects") == "side effect"
+    assert glossary.dictionary_form("qwertyuiop") is None
+
+
+def test_unknown_words_are_the_ones_the_notebook_writes_in_neither_language(glossary):
+    chips = {"训练", "模型", "最好", "gpu", "吃"}.__contains__  # what an index on AI chips knows
+    unknown, total = glossary.unknown_words("What is the best hiking trail in the Alps?", chips)
+    assert unknown == ["hiking", "trail", "alps"] and total == 4  # "best" is written: 最好
+    assert glossary.unknown_words("Which models were trained on GPUs?", chips)[0] == []  # 模型, 训练, gpu
+    assert glossary.unknown_words("What do they eat?", chips)[0] == []  # a single character (吃) counts
+    assert glossary.unknown_words("登山路線是哪條?", chips) == ([], 0)  # Chinese questions are not looked up here
 
 
 def test_the_question_language_picks_the_direction(glossary):
