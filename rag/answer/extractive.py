@@ -241,7 +241,7 @@ class ExtractiveAnswerer(Answerer):
         return misses_focus(question, hits, chosen, self.glossary)
 
     def unknown_words(self, question: str, hits: list[Hit]) -> list[str]:
-        """The words of an English question the notebook writes in neither language, as the question spells them,
+        """The words of a question the notebook writes in neither language (Latin ones as the question spells them),
         when they are most of its content words (settings.answer_unknown_share) and no passage is close
         (settings.answer_unknown_dense): the question is off the notebook's subjects. Else []."""
         if self.glossary is None:
@@ -276,7 +276,8 @@ class ExtractiveAnswerer(Answerer):
         script = input.script or detect_script(question, self.settings.default_script)
         unknown = self.unknown_words(question, hits)
         if unknown:
-            text = refusal(script, NOT_IN_NOTEBOOK).format(words=(", " if script == "en" else "、").join(unknown))
+            words = [to_script(w, script) if script != "en" and han_share(w) > 0 else w for w in unknown]
+            text = refusal(script, NOT_IN_NOTEBOOK).format(words=(", " if script == "en" else "、").join(words))
             yield Delta(text)
             yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
             return

@@ -17,7 +17,7 @@ import numpy as np
 
 from rag.answer.extractive import answer_type, shows_answer_type
 from rag.text import han_share, keyword_tokens, to_simplified
-from rag.text.terms import han_bigrams, matching_form, tokens_of_matching_form
+from rag.text.terms import QUESTION_WORDS, han_bigrams, matching_form, tokens_of_matching_form
 
 MODEL_FILE = Path(__file__).with_name("model.json")
 
@@ -30,10 +30,6 @@ _LATIN_NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9\-]*|[A-Za-z]+\d[A-
 _ACRONYM_PLURAL = re.compile(r"(?:[A-Z]{2,}|[A-Za-z]+\d+[A-Za-z0-9]*)s")
 # A number on its own, not the digits of a model name (H100).
 _FOCUS_NUMBER = re.compile(r"(?<![A-Za-z0-9.,])\d+(?:[.,]\d+)*")
-# Question words: their characters say what is asked, not what the answer is about (kept out of the bigrams).
-_QUESTION_WORDS = re.compile(
-    r"为什么|怎么样|怎么|怎样|如何|什么|哪里|哪儿|哪个|哪些|哪一|哪|谁|多少|几|何时|何地|何人|为何|是否|是不是|吗|呢|请问"
-)
 _SENTENCE_START_WORDS = frozenset(["what", "which", "who", "whom", "whose", "how", "why", "when", "where", "is", "are", "was", "were", "do", "does", "did", "can", "could", "the", "a", "an", "in", "on", "of"])
 
 
@@ -239,7 +235,7 @@ def _coverage(weights: dict[str, float], present: set[str]) -> float:
 def question_bigrams(question: str, keywords) -> dict[str, float]:
     """The question's Han character bigrams (Simplified, question words left out) with their BM25 idf: they
     match a paraphrase that jieba cuts differently (成立於哪一年 / 於1990年成立)."""
-    core = _QUESTION_WORDS.sub(" ", matching_form(question))
+    core = QUESTION_WORDS.sub(" ", matching_form(question))
     return {b: keywords.idf(b) for b in set(han_bigrams(core, simplified=True)) if len(b) == 2}
 
 

@@ -17,7 +17,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from rag.text.script import is_chinese
-from rag.text.terms import STOP_WORDS, bm25_terms, keyword_tokens, matching_form
+from rag.text.terms import QUESTION_WORDS, STOP_WORDS, bm25_terms, keyword_tokens, matching_form
 
 CEDICT_FILE = "data/cedict_1_0_ts_utf-8_mdbg.txt.gz"
 _LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
@@ -368,28 +368,38 @@ class Glossary:
         return None
 
     def unknown_words(self, question: str, known: Callable[[str], bool]) -> tuple[list[str], int]:
-        """(the English question's content words that the notebook (`known`: a word of its index) writes in neither
-        language, how many content words it has): "hiking", "trail" and "alps" in "What is the best hiking trail in
-        the Alps?" asked of notebooks on AI chips. A word counts as written when its own form or any Chinese word
-        or character CC-CEDICT glosses it with is (models -> 模型, eat -> 吃). Chinese questions give ([], 0)."""
-        if is_chinese(question):
-            return [], 0
+        """(the question's content words that the notebook (`known`: a word of its index) writes in neither language,
+        how many content words it has): "hiking", "trail" and "alps" in "What is the best hiking trail in the Alps?"
+        asked of notebooks on AI chips. A word counts as written when its own form is, or any word CC-CEDICT gives
+        for it in the other language: a Chinese word's English senses, an English word's Chinese words, characters
+        and names (models -> 模型, eat -> 吃). Chinese words come back Simplified; Latin ones lowercased."""
         unknown, total = [], 0
-        for word in dict.fromkeys(_LATIN_WORD.findall(question.lower())):  # Temüjin is one word
-            if word in STOP_WORDS or len(word) < 3:
+        for run in _HAN_OR_OTHER_RUN.findall(matching_form(question)):
+            if _HAN.search(run):
+                for word in self.words(run):
+                    if word in STOP_WORDS or QUESTION_WORDS.search(word):
+                        continue
+                    total += 1
+                    forms = [word, *keyword_tokens(word)]  # as jieba cuts it too (登山路线: 登山, 路线)
+                    forms += [t for sense in self.zh_en[word][: self.senses] for t in keyword_tokens(sense)]
+                    if not any(known(f) for f in forms):
+                        unknown.append(word)
                 continue
-            forms = keyword_tokens(word)
-            if not forms:
-                continue
-            total += 1
-            lemmas = english_lemmas(word)
-            forms += [t for lemma in lemmas[1:] for t in keyword_tokens(lemma)]  # GPUs: the stemmer keeps "gpus"
-            for lemma in lemmas:  # every form's Chinese ("elected": 选入, and elect's 选举)
-                chinese = [*self.en_zh.get(lemma, []), *self.en_chars.get(lemma, []), *self.en_names.get(lemma, [])]
-                forms += [matching_form(w) for w in chinese]
-            if not any(known(f) for f in forms):
-                unknown.append(word)
-        return unknown, total
+            for word in dict.fromkeys(_LATIN_WORD.findall(run.lower())):  # Temüjin is one word
+                if word in STOP_WORDS or len(word) < 3:
+                    continue
+                forms = keyword_tokens(word)
+                if not forms:
+                    continue
+                total += 1
+                lemmas = english_lemmas(word)
+                forms += [t for lemma in lemmas[1:] for t in keyword_tokens(lemma)]  # GPUs: the stemmer keeps "gpus"
+                for lemma in lemmas:  # every form's Chinese ("elected": 选入, and elect's 选举)
+                    chinese = [*self.en_zh.get(lemma, []), *self.en_chars.get(lemma, []), *self.en_names.get(lemma, [])]
+                    forms += [matching_form(w) for w in chinese]
+                if not any(known(f) for f in forms):
+                    unknown.append(word)
+        return list(dict.fromkeys(unknown)), total
 
     def name_terms(self, question: str, per_name: int | None = None) -> list[str]:
         """Names in the question written the other way round (微軟 -> microsoft, Hyundai -> 现代) and in the

@@ -20,7 +20,7 @@ CHINESE_FUNCTION_CHARS = frozenset(
 ENGLISH_FUNCTION_WORDS = frozenset(
     """a an the of to in on at for by with from and or but is are was were be been being it its this that these those
     what which who whom whose how why when where do does did can could would should will shall may might about as into
-    than then so such not no yes if i you he she we they me him her us them my your our their his hers itself himself has have had
+    than then so such not no yes if i you he she we they me him her us them my your our their his hers itself himself has have had much many
     herself themselves""".split()  # noqa: SIM905 (a word list reads best as text)
 )
 

@@ -21,6 +21,10 @@ CHINESE_STOP_WORDS = frozenset(
     如何 为什么 哪 哪些 多少 几 有 没有 会 能 能否 可以 吗 之 其 于 对 从 向 到 说 我 你 他 她 它 我们 你们 他们 呢 吗""".split()  # noqa: SIM905 (a word list reads best as text)
 )
 STOP_WORDS = CHINESE_STOP_WORDS | ENGLISH_FUNCTION_WORDS
+# Chinese question words (Simplified): their characters say what is asked, not what the answer is about.
+QUESTION_WORDS = re.compile(
+    r"为什么|怎么样|怎么|怎样|如何|什么|哪里|哪儿|哪个|哪些|哪一|哪|谁|多少|几|何时|何地|何人|为何|是否|是不是|吗|呢|请问"
+)
 
 
 def strip_invisible(text: str) -> str:

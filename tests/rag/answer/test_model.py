@@ -83,6 +83,16 @@ def test_an_english_question_is_answered_from_a_chinese_passage(notebook):
     assert any("120億美元" in c.quote for c in answer.citations), answer.text
 
 
+def test_a_question_whose_words_the_notebook_never_writes_is_refused_naming_them(notebook):
+    answer = notebook.ask("Who painted the Mona Lisa?")
+    assert answer.refused and not answer.citations
+    assert answer.text == "The documents do not mention painted, Mona, Lisa."
+    # The same words, known to the notebook in Chinese only (台積電, 工廠): answered from the Chinese passage.
+    assert not notebook.ask("How many jobs will the TSMC factory create?").refused
+    # The setting turns the rule off: the gate alone decides, and says no more than that the documents do not say.
+    assert notebook.with_settings(answer_unknown_share=1.01).ask("Who painted the Mona Lisa?").text != answer.text
+
+
 def test_the_gate_probability_falls_when_the_documents_lack_the_answer(notebook):
     answerer = notebook.answerer
 

@@ -48,7 +48,10 @@ def test_unknown_words_are_the_ones_the_notebook_writes_in_neither_language(glos
     assert unknown == ["hiking", "trail", "alps"] and total == 4  # "best" is written: 最好
     assert glossary.unknown_words("Which models were trained on GPUs?", chips)[0] == []  # 模型, 训练, gpu
     assert glossary.unknown_words("What do they eat?", chips)[0] == []  # a single character (吃) counts
-    assert glossary.unknown_words("登山路線是哪條?", chips) == ([], 0)  # Chinese questions are not looked up here
+    # A Chinese question's words, in Simplified: known by themselves, by jieba's cut or by their English senses.
+    assert glossary.unknown_words("阿爾卑斯山的登山路線是哪條?", chips) == (["阿尔卑斯", "登山", "路线"], 3)
+    assert glossary.unknown_words("哪些模型是用GPU訓練的?", chips) == ([], 3)
+    assert glossary.unknown_words("哪些模型是用GPU訓練的?", {"model", "gpu", "train"}.__contains__)[0] == []  # English notes
 
 
 def test_the_question_language_picks_the_direction(glossary):
