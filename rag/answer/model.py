@@ -63,6 +63,17 @@ def _is_latin_name(item: str, question: str, glossary=None) -> bool:
     return item in glossary.en_names or item not in glossary.en_zh
 
 
+# A sentence ends inside the text: a terminator with more text after it.
+_SENTENCE_INSIDE = re.compile(r"[。！？!?](?=\s*\S)|\.\s+\S")
+_SECTION_PARTS = re.compile(r" › | · ")  # ingest.chunker's separators: date · post title › heading
+
+
+def subject_label(label: str) -> str:
+    """The parts of a passage's title or section path that name its subject: headings, not a dated post's opening
+    sentences taken as its title (「市場對其新一代Blackwell架構的強勁需求。strong demand…」 above a list on Feynman)."""
+    return " ".join(p for p in _SECTION_PARTS.split(label) if not _SENTENCE_INSIDE.search(p))
+
+
 def misses_focus(question: str, hits: list, chosen: list, glossary=None) -> bool:
     """A near miss: the question's names in Latin letters are each written somewhere in the retrieved passages, but no
     quoted sentence's window (it, its neighbours, its passage's title and section) holds all of them — "Who is the
@@ -80,7 +91,7 @@ def misses_focus(question: str, hits: list, chosen: list, glossary=None) -> bool
         hit = hits[c.hit_index]
         window = " ".join(
             text_view(x).flat
-            for x in (hit.title, hit.section, c.text, *(n.text for n in (c.before, c.after) if n is not None))
+            for x in (subject_label(hit.title), subject_label(hit.section), c.text, *(n.text for n in (c.before, c.after) if n is not None))
         )
         if _focus_share(named, window) == 1.0:
             return False
@@ -310,7 +321,10 @@ def sentence_features(question: str, hits: list, cands: list, keywords, glossary
         window_said = frozenset().union(*(said_sets[j] for j in windows[i]))
         window_bigrams = frozenset().union(*(views[j].bigrams for j in windows[i]))
         # The window with its passage's title and section: they name what "it" refers to.
-        window_flat = " ".join([text_view(hit.title).flat, text_view(hit.section).flat, *(views[j].flat for j in windows[i])])
+        window_flat = " ".join(
+            [text_view(subject_label(hit.title)).flat, text_view(subject_label(hit.section)).flat]
+            + [views[j].flat for j in windows[i]]
+        )
         attribute = (
             max(_coverage(attribute_own, window_said), _coverage(attribute_other, window_said))
             if attribute_own or attribute_other

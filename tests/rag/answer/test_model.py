@@ -68,6 +68,22 @@ def test_a_near_miss_is_refused(notebook):
     assert answer.refused, answer.text
 
 
+def test_a_list_under_a_post_whose_opening_names_the_product_is_a_near_miss(seeds_notebook):
+    # A post opens 「市場對其新一代Blackwell架構的強勁需求。strong demand…」 (taken as its title), then lists Feynman's
+    # details: "Manufacturing Process: Expected to use TSMC's advanced A16 (1.6nm) node". Blackwell's node is not given.
+    answer = seeds_notebook.ask("what TSMC process node is Blackwell built on?")
+    assert answer.refused and not answer.citations, answer.text
+
+
+def test_a_title_or_section_names_the_subject_only_in_its_headings():
+    from rag.answer.model import subject_label
+
+    assert subject_label("2025年11月24日 星期一 · 市場對其新一代Blackwell架構的強勁需求。strong demand for…") == "2025年11月24日 星期一"
+    assert subject_label("Cow market case › Hardware level threat") == "Cow market case Hardware level threat"
+    assert subject_label("話題三：NVIDIA Blockwhale架構") == "話題三：NVIDIA Blockwhale架構"
+    assert subject_label("台積電美國廠。") == "台積電美國廠。"  # a title ending in a full stop is still one
+
+
 def test_a_near_miss_on_the_seeds_is_refused(seeds_notebook):
     # The seeds discuss TSMC's processes and yields of other things, never the 3 nm yield.
     answer = seeds_notebook.ask("台積電3奈米良率是多少?")
