@@ -16,6 +16,13 @@ NO_TIME = {
     "en": "The documents do not say when.",
 }
 
+# Said instead when the passages are on the question's topic but none gives a sum of money for a price question.
+NO_MONEY = {
+    "zh-Hant": "文件中沒有提到具體金額。",
+    "zh-Hans": "文件中没有提到具体金额。",
+    "en": "The documents do not give the amount.",
+}
+
 # Said when most of the question's words appear nowhere in the notebook, in either language: {words} are they.
 NOT_IN_NOTEBOOK = {
     "zh-Hant": "文件中沒有提到 {words}。",

@@ -20,7 +20,7 @@ from rag.answer.rules import (
     states_conclusion,
 )
 from rag.index.keyword import KeywordIndex
-from rag.messages import NO_TIME, NOT_IN_NOTEBOOK, QUOTE_LANGUAGE, REFUSAL, refusal, say
+from rag.messages import NO_MONEY, NO_TIME, NOT_IN_NOTEBOOK, QUOTE_LANGUAGE, REFUSAL, refusal, say
 from rag.settings import Settings
 from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script
 from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
@@ -52,6 +52,19 @@ _HAS_TIME = re.compile(
 _HAS_AMOUNT = re.compile(
     rf"\d|[一二兩两三四五六七八九十百千萬万億亿]+\s*[倍個个台家種种次年%％美元億亿萬万]|\b({_NUMBER_WORDS})\b", re.IGNORECASE
 )
+# A question asking how much money (a price, a cost, a salary) is answered by a sentence naming a sum of money, not by
+# any number: "How much does the X200 cost?" is not answered by "It weighs 450 grams".
+_ASKS_MONEY = re.compile(
+    r"(多少|幾|几|how much|what).{0,12}?(錢|钱|價|价|費|费|薪|成本|售|\bcosts?\b|\bprices?\b|\bpaid\b|\bpay\b|\bsalar|\bcharge|\bfees?\b)"
+    r"|(錢|钱|價格|价格|售價|售价|費用|费用|薪水|薪資|薪资|成本|\bcosts?\b|\bprices?\b|\bsalar(y|ies)\b|\bfees?\b).{0,12}?(多少|幾|几)"
+    r"|\bhow much (does|did|do|will|would|is|was)\b.{0,60}\b(cost|charge|pay|sell for|earn)\b",
+    re.IGNORECASE,
+)
+_HAS_MONEY = re.compile(
+    r"[$€£¥₩]|美元|美金|(?<![单單])元|圓|円|港幣|港币|台幣|台币|人民幣|人民币|英鎊|英镑|歐元|欧元|韓元|韩元|[塊块][錢钱]|法郎|盧布|卢布|"
+    r"免費|免费|\b(dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|usd|eur|gbp|rmb|cents?|free)\b|\d+\s*[kKmMbB]\b",
+    re.IGNORECASE,
+)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Dates are not amounts: 「台積電於2020年宣布」 does not answer "how much". A four-digit year (bare, or with 年) and a
 # month or day are removed before looking for an amount; a year-like number followed by a unit stays an amount.
@@ -70,6 +83,16 @@ def answer_type(question: str) -> re.Pattern | None:
         return _HAS_TIME
     if _ASKS_AMOUNT.search(question):
         return _HAS_AMOUNT
+    return None
+
+
+def lacks_asked_fact(question: str, chosen: list[Candidate]) -> dict[str, str] | None:
+    """The refusal to say when the quoted sentences only sound like an answer: a "when" question with no time among
+    them (NO_TIME), a price question with no sum of money (NO_AMOUNT_OF_MONEY); None when they have it."""
+    if answer_type(question) is _HAS_TIME and not any(c.typed for c in chosen):
+        return NO_TIME
+    if _ASKS_MONEY.search(question) and not any(_HAS_MONEY.search(c.text) for c in chosen):
+        return NO_MONEY
     return None
 
 
@@ -286,10 +309,10 @@ class ExtractiveAnswerer(Answerer):
         chosen = self.select(scored, question, cands) if scored and self.is_answerable(scored) else []
         if chosen and self.misses_focus(question, hits, chosen):
             chosen = []  # a near miss: no quoted sentence is about everything the question names
-        # A "when" question answered by sentences without any time only sounds like an answer.
-        untimed = chosen and answer_type(question) is _HAS_TIME and not any(c.typed for c in chosen)
-        if not chosen or untimed:
-            text = refusal(script, NO_TIME if untimed else REFUSAL)
+        # A "when" question answered by sentences without any time only sounds like an answer; so does a price.
+        lacking = lacks_asked_fact(question, chosen) if chosen else None
+        if not chosen or lacking:
+            text = refusal(script, lacking or REFUSAL)
             yield Delta(text)
             yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
             return

@@ -43,3 +43,20 @@ def test_a_date_is_not_an_amount():
     assert shows_answer_type(amount, "TSMC invested $12 billion in 2020.", "How much did TSMC invest?")
     assert shows_answer_type(amount, "2000人參加了這次會議。", "有多少人參加?")
     assert shows_answer_type(amount, "He ran the 1500 metres.", "How far did he run?")
+
+
+def test_a_price_question_needs_a_sum_of_money_not_any_number():
+    from rag.answer.extractive import Candidate, lacks_asked_fact
+    from rag.messages import NO_MONEY, NO_TIME
+
+    def said(*texts):
+        return [Candidate(0, 0, len(t), t) for t in texts]
+
+    question = "How much does the Acme X200 camera cost?"
+    assert lacks_asked_fact(question, said("It weighs 450 grams.", "It has a 24-megapixel sensor.")) is NO_MONEY
+    assert lacks_asked_fact(question, said("It weighs 450 grams.", "It sells for $1,299.")) is None
+    assert lacks_asked_fact("H100的售價是多少?", said("H100售價約3萬美元。")) is None
+    assert lacks_asked_fact("H100的售價是多少?", said("H100有800億個電晶體。")) is NO_MONEY
+    assert lacks_asked_fact("How much memory does it have?", said("It has 80 GB.")) is None  # not a price
+    when = said("The camera has a 24-megapixel sensor.")
+    assert lacks_asked_fact("When was the camera announced?", when) is NO_TIME  # untyped: no time in it

@@ -57,15 +57,14 @@ def test_an_answerable_question_is_answered_with_the_sentence_holding_the_answer
     assert "450 grams" in answer.text and all(c.source.endswith("camera.txt") for c in answer.citations)
 
 
-@pytest.mark.xfail(
-    reason="not yet: the gate was trained on questions whose gold passage was removed, not on near misses "
-    "(same product, another attribute); on a 3-document notebook it answers with the product's description",
-    strict=False,
-)
-def test_a_near_miss_is_refused(notebook):
-    # The documents describe the X200 but never give its price.
+def test_a_price_question_answered_by_no_sum_of_money_is_refused_plainly(notebook):
+    # The documents describe the X200 (its weight, its sensor: numbers) but never give its price.
     answer = notebook.ask("How much does the Acme X200 camera cost?")
-    assert answer.refused, answer.text
+    assert answer.refused and not answer.citations, answer.text
+    assert answer.text in ("The documents do not give the amount.", "The documents do not say.")
+    # A sum of money answers: the Chinese passage's 120億美元.
+    invested = notebook.ask("How much did TSMC invest in its Arizona fab?")
+    assert not invested.refused and "120億美元" in invested.text
 
 
 def test_a_list_under_a_post_whose_opening_names_the_product_is_a_near_miss(seeds_notebook):
