@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.extractive import answer_type, shows_answer_type
-from rag.text import han_share, keyword_tokens, to_simplified
+from rag.text import han_share, keyword_tokens, sentence_spans, to_simplified
 from rag.text.terms import QUESTION_WORDS, han_bigrams, matching_form, tokens_of_matching_form
 
 MODEL_FILE = Path(__file__).with_name("model.json")
@@ -63,15 +63,13 @@ def _is_latin_name(item: str, question: str, glossary=None) -> bool:
     return item in glossary.en_names or item not in glossary.en_zh
 
 
-# A sentence ends inside the text: a terminator with more text after it.
-_SENTENCE_INSIDE = re.compile(r"[。！？!?](?=\s*\S)|\.\s+\S")
 _SECTION_PARTS = re.compile(r" › | · ")  # ingest.chunker's separators: date · post title › heading
 
 
 def subject_label(label: str) -> str:
     """The parts of a passage's title or section path that name its subject: headings, not a dated post's opening
     sentences taken as its title (「市場對其新一代Blackwell架構的強勁需求。strong demand…」 above a list on Feynman)."""
-    return " ".join(p for p in _SECTION_PARTS.split(label) if not _SENTENCE_INSIDE.search(p))
+    return " ".join(p for p in _SECTION_PARTS.split(label) if len(sentence_spans(p)) <= 1)
 
 
 def misses_focus(question: str, hits: list, chosen: list, glossary=None) -> bool:

@@ -18,7 +18,7 @@ SENTENCE_END = re.compile(
 )
 ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st vs v e.g i.e cf fig figs no nos approx dept est inc ltd co corp jan feb "  # noqa: SIM905 (a word list reads best as text)
-    "mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m ph.d".split()
+    "mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m ph.d feat ft vol".split()
 )
 
 

@@ -81,6 +81,7 @@ def test_a_title_or_section_names_the_subject_only_in_its_headings():
     assert subject_label("Cow market case › Hardware level threat") == "Cow market case Hardware level threat"
     assert subject_label("話題三：NVIDIA Blockwhale架構") == "話題三：NVIDIA Blockwhale架構"
     assert subject_label("台積電美國廠。") == "台積電美國廠。"  # a title ending in a full stop is still one
+    assert subject_label("AI Landscape feat. Dylan Patel") == "AI Landscape feat. Dylan Patel"  # an abbreviation
 
 
 def test_a_near_miss_on_the_seeds_is_refused(seeds_notebook):
