@@ -333,9 +333,6 @@ class Glossary:
             for word in self.words(run):
                 if word in STOP_WORDS:
                     continue
-                if word in self.names:  # its name alone: CC-CEDICT's description adds noise ("computer graphics card company")
-                    terms += keyword_tokens(self.names[word], for_query=True)
-                    continue
                 for sense in self.zh_en[word][: self.senses]:
                     terms += keyword_tokens(sense, for_query=True)
         return list(dict.fromkeys(terms))

@@ -20,8 +20,6 @@ def test_chinese_words_become_stemmed_english_terms(glossary):
     for term in ("hedg", "fund", "nvidia", "short", "author"):
         assert term in terms
     assert glossary.words("对冲基金干过") == ["对冲基金"]  # the longest dictionary word wins
-    # A name brings its name alone, not the words of its dictionary description ("computer graphics card company").
-    assert glossary.english_terms("英伟达") == ["nvidia"] and glossary.english_terms("台积电") == ["tsmc"]
 
 
 def test_traditional_questions_are_looked_up_in_simplified(glossary):
