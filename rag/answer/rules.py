@@ -121,6 +121,9 @@ _STATES_CONCLUSION = re.compile(
 # Signposts and summaries that say nothing until their neighbour is read.
 _POINTS_AHEAD = re.compile(
     r"[:：]$|"
+    # A question asked in the text (an interview, an FAQ, a rhetorical one) is answered by the sentence after it:
+    # 「Dylan，你是如何進入這個領域的？」 then 「當我8歲時，我的Xbox壞了。」
+    r"[?？][\"'”’」』)）]*$|"
     + _either_script("如下|以下是|以下為|以下幾|下列|下面是|下面幾|接下來我們|接下來看|讓我們看看|讓我們來看|我們來看")
     + r"|\b(as follows|the following|(as shown|see|listed|described|outlined) below|let's (look|see)|let us (look|see)|here is|here are|here's)\b",
     re.IGNORECASE,

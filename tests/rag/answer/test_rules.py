@@ -3,6 +3,8 @@ other-language quotes labelled (tiny inline notebook and the real seeds)."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from rag.answer.rules import arrange, asks_yes_no, is_furniture, points_to, reports_view, states_conclusion
@@ -114,6 +116,9 @@ def test_discourse_markers_in_either_language_and_script():
     assert points_to("These three factors explain the lead.") == -1
     assert points_to("實驗室擁有100倍以上的資源。") == 0  # 以上 here is "more than", not "the above"
     assert points_to("總之，上述三點讓它勝出。") == -1  # a connective may open the pointer's clause
+    # A question in the text is answered by the sentence after it (an interview, an FAQ).
+    assert points_to("Dylan，你是如何進入這個領域的？") == 1 and points_to('He asked: "why not?"') == 1
+    assert points_to("他問：為什麼？然後走了。") == 0
     # A long sentence that mentions what came before in passing says something itself: it may lead an answer.
     long_one = "到了蔣經國時代，為擺脫石油危機，政府致力推動十大建設，為臺灣石化業與重工業打下良好的基礎，這些因素都促使臺灣經濟快速起飛。"
     assert points_to(long_one) == 0
@@ -180,6 +185,21 @@ def test_a_pointer_sentence_brings_the_sentence_it_points_to(notebook):
     quotes = quoted_lines(answer)
     pointer = next(i for i, q in enumerate(quotes) if q.startswith("這三個方面"))
     assert pointer > 0 and quotes[pointer - 1].startswith("最後，NVIDIA收購了Mellanox"), quotes
+
+
+def test_a_question_in_an_interview_is_quoted_with_the_answer_after_it():
+    from rag.answer.extractive import Candidate
+
+    texts = ["我們很高興邀請到Dylan。", "Dylan，你是如何進入這個領域的？", "當我8歲時，我的Xbox壞了。", "後來我就留在論壇上。"]
+    said, start = [], 0
+    for t in texts:
+        said.append(Candidate(0, start, start + len(t), t, score=0.5, points=points_to(t)))
+        start += len(t)
+    for a, b in itertools.pairwise(said):
+        a.after, b.before = b, a
+    said[1].score = 0.9  # the question scores best: it shares the asker's words
+    out = arrange([said[1], said[3]], said, "Dylan 是怎麼開始碰硬體的?", budget=2)
+    assert [s.text for s in out[:2]] == texts[1:3], [s.text for s in out]
 
 
 def test_a_quote_in_the_other_language_is_labelled_with_its_language(notebook):
