@@ -370,9 +370,10 @@ class Glossary:
     def unknown_words(self, question: str, known: Callable[[str], bool]) -> tuple[list[str], int]:
         """(the question's content words that the notebook (`known`: a word of its index) writes in neither language,
         how many content words it has): "hiking", "trail" and "alps" in "What is the best hiking trail in the Alps?"
-        asked of notebooks on AI chips. A word counts as written when its own form is, or any word CC-CEDICT gives
-        for it in the other language: a Chinese word's English senses, an English word's Chinese words, characters
-        and names (models -> 模型, eat -> 吃). Chinese words come back Simplified; Latin ones lowercased."""
+        asked of notebooks on AI chips. A word counts as written when its own form is, or what CC-CEDICT gives for it
+        in the other language: all the words of one of a Chinese word's English senses; any of an English word's
+        Chinese words, characters and names (models -> 模型, eat -> 吃). Chinese words come back Simplified, Latin
+        ones lowercased."""
         unknown, total = [], 0
         for run in _HAN_OR_OTHER_RUN.findall(matching_form(question)):
             if _HAN.search(run):
@@ -380,9 +381,12 @@ class Glossary:
                     if word in STOP_WORDS or QUESTION_WORDS.search(word):
                         continue
                     total += 1
-                    forms = [word, *keyword_tokens(word)]  # as jieba cuts it too (登山路线: 登山, 路线)
-                    forms += [t for sense in self.zh_en[word][: self.senses] for t in keyword_tokens(sense)]
-                    if not any(known(f) for f in forms):
+                    if known(word) or any(known(t) for t in keyword_tokens(word)):  # as jieba cuts it too (登山路线)
+                        continue
+                    # An English sense is written when all its words are: 登山 "to climb a mountain" is not
+                    # written by a notebook that says "prices climb" only.
+                    senses = [keyword_tokens(sense) for sense in self.zh_en[word][: self.senses]]
+                    if not any(terms and all(known(t) for t in terms) for terms in senses):
                         unknown.append(word)
                 continue
             for word in dict.fromkeys(_LATIN_WORD.findall(run.lower())):  # Temüjin is one word

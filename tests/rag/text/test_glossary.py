@@ -52,6 +52,9 @@ def test_unknown_words_are_the_ones_the_notebook_writes_in_neither_language(glos
     assert glossary.unknown_words("阿爾卑斯山的登山路線是哪條?", chips) == (["阿尔卑斯", "登山", "路线"], 3)
     assert glossary.unknown_words("哪些模型是用GPU訓練的?", chips) == ([], 3)
     assert glossary.unknown_words("哪些模型是用GPU訓練的?", {"model", "gpu", "train"}.__contains__)[0] == []  # English notes
+    # An English sense is written only when all its words are: 對沖基金 "hedge fund".
+    assert glossary.unknown_words("對沖基金", {"fund"}.__contains__)[0] == ["对冲基金"]
+    assert glossary.unknown_words("對沖基金", {"hedg", "fund"}.__contains__)[0] == []
 
 
 def test_the_question_language_picks_the_direction(glossary):
