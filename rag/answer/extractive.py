@@ -62,7 +62,12 @@ _ASKS_MONEY = re.compile(
 )
 _HAS_MONEY = re.compile(
     r"[$€£¥₩]|美元|美金|(?<![单單])元|圓|円|港幣|港币|台幣|台币|人民幣|人民币|英鎊|英镑|歐元|欧元|韓元|韩元|[塊块][錢钱]|法郎|盧布|卢布|"
-    r"免費|免费|\b(dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|usd|eur|gbp|rmb|cents?|free)\b|\d+\s*[kKmMbB]\b",
+    r"免費|免费|圜|\b(dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|usd|eur|gbp|rmb|cents?|free)\b|\d+\s*[kKmMbB]\b|"
+    # A large sum with no currency the list above knows (355 billion won, 3億韓圜) still reads as a sum of money.
+    r"\d[\d.,]*\s*(?:(?:billion|million|trillion|thousand|bn)\s*)?(won|baht|pesos?|rand|lira|krona|kronor|krone|dinars?|"
+    r"dirhams?|riyals?|ringgit|rupiah|zloty|forints?|rubles?|roubles?)\b|"
+    # ... unless a counter follows: 800億個電晶體, "80 billion transistors" are counts.
+    r"\d[\d.,]*\s*(billion|million|trillion|bn)\b(?!\s+[A-Za-z])|\d[\d.,]*\s*[萬万億亿](?![個个人名座顆颗台件輛辆架種种次倍年天隻只])",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -56,6 +56,9 @@ def test_a_price_question_needs_a_sum_of_money_not_any_number():
     assert lacks_asked_fact(question, said("It weighs 450 grams.", "It has a 24-megapixel sensor.")) is NO_MONEY
     assert lacks_asked_fact(question, said("It weighs 450 grams.", "It sells for $1,299.")) is None
     assert lacks_asked_fact("H100的售價是多少?", said("H100售價約3萬美元。")) is None
+    assert lacks_asked_fact(question, said("Building it cost about 355 billion won.")) is None  # any currency
+    assert lacks_asked_fact(question, said("It cost about 2 billion.")) is None  # a large sum alone
+    assert lacks_asked_fact(question, said("It has 80 billion transistors.")) is NO_MONEY  # a count
     assert lacks_asked_fact("H100的售價是多少?", said("H100有800億個電晶體。")) is NO_MONEY
     assert lacks_asked_fact("How much memory does it have?", said("It has 80 GB.")) is None  # not a price
     when = said("The camera has a 24-megapixel sensor.")
