@@ -91,6 +91,24 @@ def bench_set(name: str, n: int) -> dict:
     }
 
 
+# Questions the seeds (posts on AI chips and the AI economy) do not touch, in both languages: each should be refused.
+# Written while building the unknown-words refusal (issue 12), so a regression check, not a held-out measure.
+OFF_TOPIC_SEEDS = [
+    "What is the best hiking trail in the Alps?",
+    "How do I bake sourdough bread?",
+    "Who won the 2018 World Cup?",
+    "What is the capital of Australia?",
+    "How do I train a puppy to sit?",
+    "What are the side effects of aspirin?",
+    "Who painted the Mona Lisa?",
+    "How do I fix a flat bicycle tire?",
+    "How tall is Mount Everest?",
+    "如何烤出好吃的酸種麵包?",
+    "阿爾卑斯山最好的登山路線是哪條?",
+    "周杰伦的新专辑叫什么?",
+]
+
+
 def bench_dev() -> dict:
     """`rag --path bench/work/answers/seeds/.rag eval tests/data/dev.jsonl --answers`, in process, plus ask latency."""
     nb = seeds_notebook()
@@ -102,12 +120,15 @@ def bench_dev() -> dict:
         nb.ask(q["question"])
         latencies.append((time.perf_counter() - t) * 1000)
     report = evaluate(nb, questions, k=5, answers=True)
+    off_topic_answered = [q for q in OFF_TOPIC_SEEDS if not nb.ask(q).refused]
     a = report["answers"]
     unanswerable = [r for r in report["rows"] if not r["answerable"]]
     return {
         "fact_recall": a["all"]["fact_recall"],
         "unanswerable_refused": f"{sum(r['refused'] for r in unanswerable)} of {len(unanswerable)}",
         "false_refusals": a["false_refusals"],
+        "off_topic_refused": f"{len(OFF_TOPIC_SEEDS) - len(off_topic_answered)} of {len(OFF_TOPIC_SEEDS)}",
+        "off_topic_answered": off_topic_answered,
         "ask_ms_p50": round(statistics.median(latencies), 1),
         "ask_ms_p95": round(percentile(latencies, 0.95), 1),
         "rows": [{k: r.get(k) for k in ("id", "refused", "fact_recall", "answer")} for r in report["rows"]],
@@ -157,6 +178,9 @@ def markdown(report: dict) -> str:
                 f"false refusals {d['false_refusals']}; seeds `ask` p50 {d['ask_ms_p50']} ms, p95 {d['ask_ms_p95']} ms"
             ),
         ]
+        if "off_topic_refused" in d:
+            answered = "; answered: " + ", ".join(d["off_topic_answered"]) if d["off_topic_answered"] else ""
+            lines += ["", f"Off-topic questions over the seeds (bench.answers.OFF_TOPIC_SEEDS): refused {d['off_topic_refused']}{answered}"]
     lines += [
         "",
         (

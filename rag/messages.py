@@ -25,8 +25,8 @@ NO_MONEY = {
 
 # Said when most of the question's words appear nowhere in the notebook, in either language: {words} are they.
 NOT_IN_NOTEBOOK = {
-    "zh-Hant": "文件中沒有提到 {words}。",
-    "zh-Hans": "文件中没有提到 {words}。",
+    "zh-Hant": "文件中沒有提到{words}。",
+    "zh-Hans": "文件中没有提到{words}。",
     "en": "The documents do not mention {words}.",
 }
 

@@ -22,7 +22,7 @@ from rag.answer.rules import (
 from rag.index.keyword import KeywordIndex
 from rag.messages import NO_MONEY, NO_TIME, NOT_IN_NOTEBOOK, QUOTE_LANGUAGE, REFUSAL, refusal, say
 from rag.settings import Settings
-from rag.text import detect_script, han_share, keyword_tokens, sentence_spans, to_script
+from rag.text import detect_script, han_share, keyword_tokens, matching_form, sentence_spans, to_script
 from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
 
 # English numbers written as words ("twelve hours", "a dozen", "three million").
@@ -128,6 +128,16 @@ class Candidate:
     typed: bool = False  # has the kind of fact the question asks for (a time, a number)
     features: Any = None  # its row of rag.answer.model.SENTENCE_FEATURES
     logit: float = 0.0  # the learned sentence scorer's logit; score is its sigmoid (for ordering, not a probability)
+
+
+def _as_asked(word: str, question: str) -> str:
+    """A word of the question's matching form (Simplified, lowercased) as the question writes it: 面包 -> 麵包,
+    alps -> Alps."""
+    n = len(word)
+    for i in range(len(question) - n + 1):
+        if question[i : i + n].lower() == word or (han_share(word) > 0 and matching_form(question[i : i + n]) == word):
+            return question[i : i + n]
+    return word
 
 
 class ExtractiveAnswerer(Answerer):
@@ -280,8 +290,7 @@ class ExtractiveAnswerer(Answerer):
             return []
         if closest >= self.settings.answer_unknown_dense:
             return []
-        spelled = {m.group(0).lower(): m.group(0) for m in re.finditer(r"[A-Za-z][A-Za-z'\-]+", question)}
-        return [spelled.get(w, w) for w in unknown]
+        return [_as_asked(w, question) for w in unknown]
 
     def select(self, scored: list[Candidate], question: str = "", cands: list[Candidate] = ()) -> list[Candidate]:
         """The sentences to quote, in reading order, from the scored shortlist (`cands`: every candidate, for a
@@ -304,8 +313,8 @@ class ExtractiveAnswerer(Answerer):
         script = input.script or detect_script(question, self.settings.default_script)
         unknown = self.unknown_words(question, hits)
         if unknown:
-            words = [to_script(w, script) if script != "en" and han_share(w) > 0 else w for w in unknown]
-            text = refusal(script, NOT_IN_NOTEBOOK).format(words=(", " if script == "en" else "、").join(words))
+            words = ", ".join(unknown) if script == "en" else "、".join(f"「{w}」" for w in unknown)
+            text = refusal(script, NOT_IN_NOTEBOOK).format(words=words)
             yield Delta(text)
             yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
             return

@@ -134,7 +134,9 @@ def test_ask_cites_the_right_source_and_refuses_an_off_topic_question(stdio_run)
     assert f"[{answer['citations'][0]['n']}]" in answer["answer"]
     assert {"n", "chunk_id", "source", "title", "quote"} <= set(answer["citations"][0])
     refused = stdio_run["refused"]
-    assert refused["refused"] is True and refused["citations"] == [] and refused["answer"] == "文件中沒有找到相關內容。"
+    assert refused["refused"] is True and refused["citations"] == []
+    # The plain refusal, or the one naming the question's words the notes never write (in its own script).
+    assert refused["answer"] in ("文件中沒有找到相關內容。", "文件中沒有提到「好吃」、「麵包」。"), refused["answer"]
 
 
 def test_index_adds_a_file_that_search_then_finds_and_names_a_bad_one(stdio_run):

@@ -63,3 +63,11 @@ def test_a_price_question_needs_a_sum_of_money_not_any_number():
     assert lacks_asked_fact("How much memory does it have?", said("It has 80 GB.")) is None  # not a price
     when = said("The camera has a 24-megapixel sensor.")
     assert lacks_asked_fact("When was the camera announced?", when) is NO_TIME  # untyped: no time in it
+
+
+def test_unknown_words_are_named_as_the_question_writes_them():
+    from rag.answer.extractive import _as_asked
+
+    assert _as_asked("面包", "如何烤出好吃的酸種麵包?") == "麵包"  # Traditional, as asked
+    assert _as_asked("alps", "What is the best hiking trail in the Alps?") == "Alps"
+    assert _as_asked("qwerty", "What is this?") == "qwerty"
