@@ -162,7 +162,9 @@ class Settings(BaseSettings):
         description="An English question is refused, naming the words, when at least this share of its content words "
         "(and two or more) appear nowhere in the notebook in either language (CC-CEDICT's Chinese for them "
         "included) and no passage is close (answer_unknown_dense): 'best hiking trail in the Alps' asked of notes on "
-        "AI chips. 1.01 turns it off. At 0.67, 2% of XQuAD English questions answered by Chinese passages met it.",
+        "AI chips; two thirds are enough when the rest are common words of the notebook ('train a puppy' over posts "
+        "on training models). Above 1 turns it off. At 0.67 it refused none of 200 held-out XQuAD English questions "
+        "answered by Chinese passages, and 4 of 612 training ones.",
         ge=0.0,
         le=1.01,
     )

@@ -278,18 +278,28 @@ class ExtractiveAnswerer(Answerer):
 
         return misses_focus(question, hits, chosen, self.glossary)
 
+    # Two thirds of the words unknown is enough when the rest are common in the notebook: idf below this share of an
+    # unseen word's ("train" in "How do I train a puppy to sit?" over posts on training models).
+    common_idf_share = 0.5
+
     def unknown_words(self, question: str, hits: list[Hit]) -> list[str]:
-        """The words of a question the notebook writes in neither language (Latin ones as the question spells them),
-        when they are most of its content words (settings.answer_unknown_share) and no passage is close
-        (settings.answer_unknown_dense): the question is off the notebook's subjects. Else []."""
+        """The words of a question the notebook writes in neither language, as the question writes them, when they
+        are most of its content words (settings.answer_unknown_share; or two thirds, the rest being common words of
+        the notebook) and no passage is close (settings.answer_unknown_dense): the question is off the notebook's
+        subjects. Else []."""
         if self.glossary is None:
             return []
-        unknown, total = self.glossary.unknown_words(question, self.keywords.knows)
+        words = self.glossary.written_forms(question, self.keywords.knows)
+        unknown = [w for w, found in words if not found]
         closest = max((h.dense_similarity or 0.0 for h in hits), default=0.0)
-        if len(unknown) < 2 or len(unknown) < self.settings.answer_unknown_share * total:
-            return []
-        if closest >= self.settings.answer_unknown_dense:
-            return []
+        share = self.settings.answer_unknown_share
+        if share > 1 or len(unknown) < 2 or closest >= self.settings.answer_unknown_dense:
+            return []  # a share above 1 turns the rule off
+        if len(unknown) < share * len(words):
+            unseen = self.keywords.idf("\x00")  # what a word no chunk has weighs
+            common = all(max(self.keywords.idf(f) for f in found) < self.common_idf_share * unseen for _, found in words if found)
+            if not (common and 3 * len(unknown) >= 2 * len(words)):
+                return []
         return [_as_asked(w, question) for w in unknown]
 
     def select(self, scored: list[Candidate], question: str = "", cands: list[Candidate] = ()) -> list[Candidate]:

@@ -368,27 +368,26 @@ class Glossary:
                 return key
         return None
 
-    def unknown_words(self, question: str, known: Callable[[str], bool]) -> tuple[list[str], int]:
-        """(the question's content words that the notebook (`known`: a word of its index) writes in neither language,
-        how many content words it has): "hiking", "trail" and "alps" in "What is the best hiking trail in the Alps?"
-        asked of notebooks on AI chips. A word counts as written when its own form is, or what CC-CEDICT gives for it
-        in the other language: all the words of one of a Chinese word's English senses; any of an English word's
-        Chinese words, characters and names (models -> 模型, eat -> 吃). Chinese words come back Simplified, Latin
-        ones lowercased."""
-        unknown, total = [], 0
+    def written_forms(self, question: str, known: Callable[[str], bool]) -> list[tuple[str, list[str]]]:
+        """(content word, the forms in which the notebook writes it: [] when none) for each of the question's content
+        words; `known` says whether a form is a word of the notebook's index. A word is written in its own form
+        (as jieba cuts it too: 登山路线 -> 登山, 路线), or in what CC-CEDICT gives for it in the other language: all
+        the words of one of a Chinese word's English senses (對沖基金 "hedge fund" needs both); any of an English
+        word's Chinese words, characters and names, in every dictionary form (models -> 模型, eat -> 吃). Words come
+        Simplified and lowercased."""
+        out: list[tuple[str, list[str]]] = []
         for run in _HAN_OR_OTHER_RUN.findall(matching_form(question)):
             if _HAN.search(run):
                 for word in self.words(run):
                     if word in STOP_WORDS or QUESTION_WORDS.search(word):
                         continue
-                    total += 1
-                    if known(word) or any(known(t) for t in keyword_tokens(word)):  # as jieba cuts it too (登山路线)
-                        continue
-                    # An English sense is written when all its words are: 登山 "to climb a mountain" is not
-                    # written by a notebook that says "prices climb" only.
-                    senses = [keyword_tokens(sense) for sense in self.zh_en[word][: self.senses]]
-                    if not any(terms and all(known(t) for t in terms) for terms in senses):
-                        unknown.append(word)
+                    found = [f for f in dict.fromkeys([word, *keyword_tokens(word)]) if known(f)]
+                    if not found:
+                        # An English sense is written when all its words are: a notebook saying "funds" only does
+                        # not write 對沖基金.
+                        senses = [keyword_tokens(sense) for sense in self.zh_en[word][: self.senses]]
+                        found = next((terms for terms in senses if terms and all(known(t) for t in terms)), [])
+                    out.append((word, found))
                 continue
             for word in dict.fromkeys(_LATIN_WORD.findall(run.lower())):  # Temüjin is one word
                 if word in STOP_WORDS or len(word) < 3:
@@ -396,15 +395,20 @@ class Glossary:
                 forms = keyword_tokens(word)
                 if not forms:
                     continue
-                total += 1
                 lemmas = english_lemmas(word)
                 forms += [t for lemma in lemmas[1:] for t in keyword_tokens(lemma)]  # GPUs: the stemmer keeps "gpus"
                 for lemma in lemmas:  # every form's Chinese ("elected": 选入, and elect's 选举)
                     chinese = [*self.en_zh.get(lemma, []), *self.en_chars.get(lemma, []), *self.en_names.get(lemma, [])]
                     forms += [matching_form(w) for w in chinese]
-                if not any(known(f) for f in forms):
-                    unknown.append(word)
-        return list(dict.fromkeys(unknown)), total
+                out.append((word, [f for f in dict.fromkeys(forms) if known(f)]))
+        return list({word: found for word, found in out}.items())
+
+    def unknown_words(self, question: str, known: Callable[[str], bool]) -> tuple[list[str], int]:
+        """(the question's content words the notebook writes in neither language, how many content words it has):
+        "hiking", "trail" and "alps" in "What is the best hiking trail in the Alps?" asked of notes on AI chips
+        (written_forms says what counts as written)."""
+        words = self.written_forms(question, known)
+        return [w for w, found in words if not found], len(words)
 
     def name_terms(self, question: str, per_name: int | None = None) -> list[str]:
         """Names in the question written the other way round (微軟 -> microsoft, Hyundai -> 现代) and in the

@@ -49,6 +49,9 @@ def test_an_off_topic_english_question_over_chinese_documents_is_refused_naming_
     assert answer.refused and not answer.citations
     assert answer.text == "The documents do not mention hiking, trail, Alps."
     assert seeds_notebook.ask("How do I bake sourdough bread?").refused
+    # Two of three words unknown, the third common in the notes (訓練: "train"): off the subject too.
+    puppy = seeds_notebook.ask("How do I train a puppy to sit?")
+    assert puppy.refused and puppy.text == "The documents do not mention puppy, sit.", puppy.text
 
 
 def test_the_english_tpu_question_leads_with_the_chinese_posts_conclusion(seeds_notebook):

@@ -42,6 +42,13 @@ def test_inflected_english_words_are_looked_up_in_their_dictionary_form(glossary
     assert glossary.dictionary_form("qwertyuiop") is None
 
 
+def test_written_forms_say_how_the_notebook_writes_each_word(glossary):
+    chips = {"训练", "gpu", "model"}.__contains__
+    assert glossary.written_forms("Which models were trained on GPUs?", chips) == [
+        ("models", ["model"]), ("trained", ["训练"]), ("gpus", ["gpu"]),
+    ]
+
+
 def test_unknown_words_are_the_ones_the_notebook_writes_in_neither_language(glossary):
     chips = {"训练", "模型", "最好", "gpu", "吃"}.__contains__  # what an index on AI chips knows
     unknown, total = glossary.unknown_words("What is the best hiking trail in the Alps?", chips)
