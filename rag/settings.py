@@ -159,8 +159,8 @@ class Settings(BaseSettings):
     answer_unknown_share: float = setting(
         0.67,
         group="answer",
-        description="An English question is refused, naming the words, when at least this share of its content words "
-        "(and two or more) appear nowhere in the notebook in either language (CC-CEDICT's Chinese for them "
+        description="A question is refused, naming the words, when at least this share of its content words "
+        "(and two or more) appear nowhere in the notebook in either language (CC-CEDICT's translations of them "
         "included) and no passage is close (answer_unknown_dense): 'best hiking trail in the Alps' asked of notes on "
         "AI chips; two thirds are enough when the rest are common words of the notebook ('train a puppy' over posts "
         "on training models). Above 1 turns it off. At 0.67 it refused none of 200 held-out XQuAD English questions "

@@ -93,7 +93,7 @@ def answer_type(question: str) -> re.Pattern | None:
 
 def lacks_asked_fact(question: str, chosen: list[Candidate]) -> dict[str, str] | None:
     """The refusal to say when the quoted sentences only sound like an answer: a "when" question with no time among
-    them (NO_TIME), a price question with no sum of money (NO_AMOUNT_OF_MONEY); None when they have it."""
+    them (NO_TIME), a price question with no sum of money (NO_MONEY); None when they have it."""
     if answer_type(question) is _HAS_TIME and not any(c.typed for c in chosen):
         return NO_TIME
     if _ASKS_MONEY.search(question) and not any(_HAS_MONEY.search(c.text) for c in chosen):

@@ -169,8 +169,8 @@ _VOWELS = frozenset("aeiou")
 
 def english_lemmas(word: str) -> list[str]:
     """The word, then the base forms it may be inflected from (models -> model, founded -> found/founde,
-    studies -> study, stopped -> stop, running -> run): CC-CEDICT glosses base forms only, so a lookup tries
-    each in turn and keeps the first it has."""
+    studies -> study, stopped -> stop, running -> run): CC-CEDICT glosses base forms only, so written_forms looks
+    each of them up."""
     out = [word]
     if word in _IRREGULAR:
         out.append(_IRREGULAR[word])
@@ -186,7 +186,7 @@ def english_lemmas(word: str) -> list[str]:
             # A doubled final consonant: stopped -> stop, running -> run, bigger -> big.
             if suffix in ("ing", "ed", "er", "est") and len(stem) >= 4 and stem[-1] == stem[-2] and stem[-1] not in _VOWELS:
                 out.append(stem[:-1])
-    if word.endswith("s") and word.endswith("ss"):  # "business", "glass": no plural to undo
+    if word.endswith("ss"):  # "business", "glass": no plural to undo
         out = [w for w in out if not w.endswith("s") or w == word or w.endswith("ss")]
     return list(dict.fromkeys(out))
 
@@ -347,9 +347,9 @@ class Glossary:
         terms: list[str] = []
         in_phrase: set[int] = set()  # words of a matched two-word phrase are not looked up alone
         for i, n, phrase in english_phrases(question):
-            # As written, not in dictionary_form: looking inflected words up too (models -> 典型, 典范, 原型: the
+            # As written, not in their english_lemmas: looking inflected words up too (models -> 典型, 典范, 原型: the
             # dictionary's first senses) moved XQuAD English->Chinese retrieval by one question in 200 (top 5: 0.955
-            # against 0.95), within noise; unknown_words, which needs every form, does use it.
+            # against 0.95), within noise; written_forms, which needs every form, does use them.
             if (n == 1 and (phrase in STOP_WORDS or i in in_phrase)) or phrase not in self.en_zh:
                 continue
             found = [w for w in self.en_zh[phrase] if known is None or known(w)][:per_phrase]
@@ -357,16 +357,6 @@ class Glossary:
                 in_phrase.update((i, i + 1))
             terms += found
         return list(dict.fromkeys(terms))
-
-    def dictionary_form(self, phrase: str) -> str | None:
-        """The form of an English word or two-word phrase that CC-CEDICT glosses ("side effects" -> "side effect",
-        "founded" -> "found"), or None when it has none: the phrase itself first, then its last word's base forms."""
-        *head, last = phrase.split(" ")
-        for lemma in english_lemmas(last):
-            key = " ".join([*head, lemma])
-            if key in self.en_zh:
-                return key
-        return None
 
     def written_forms(self, question: str, known: Callable[[str], bool]) -> list[tuple[str, list[str]]]:
         """(content word, the forms in which the notebook writes it: [] when none) for each of the question's content
