@@ -24,17 +24,17 @@ def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:
 
 
 def normalised_scores(
-    dense: dict[str, float], floor: float, keyword: list[tuple[str, float]], translated: list[tuple[str, float]], s: Settings
+    dense: dict[str, float], floor: dict[str, float], keyword: list[tuple[str, float]], translated: list[tuple[str, float]], s: Settings
 ) -> dict[str, float]:
-    """Score fusion: dense cosine mapped to [0, 1] between `floor` (a typical chunk's similarity) and the
-    best hit, each BM25 score as a share of its list's best; weighted sum. Unlike ranks, a BM25 hit that
-    matches every word far better than the rest keeps its lead, and a weak list stays weak."""
+    """Score fusion: dense cosine mapped to [0, 1] by its lift over `floor` (per chunk: a typical chunk's similarity)
+    as a share of the best hit's lift, each BM25 score as a share of its list's best; weighted sum. Unlike ranks, a
+    BM25 hit that matches every word far better than the rest keeps its lead, and a weak list stays weak."""
     fused: dict[str, float] = {}
     if dense:
-        top = max(dense.values())
-        span = max(top - floor, 1e-6)
-        for chunk_id, sim in dense.items():
-            fused[chunk_id] = s.dense_weight * max(0.0, (sim - floor) / span)
+        lift = {chunk_id: sim - floor[chunk_id] for chunk_id, sim in dense.items()}
+        span = max(max(lift.values()), 1e-6)
+        for chunk_id, gain in lift.items():
+            fused[chunk_id] = s.dense_weight * max(0.0, gain / span)
     for hits, weight in ((keyword, s.keyword_weight), (translated, s.translation_weight)):
         if hits:
             best = hits[0][1]
@@ -47,6 +47,7 @@ class HybridRetriever:
     """Dense + keyword retrieval over one notebook's store."""
 
     reference_size = 256  # chunks whose similarity to the question gives the dense floor (their median)
+    language_floor_size = 16  # sampled chunks a language needs for a floor of its own
 
     def __init__(self, store: ChunkStore, keywords: KeywordIndex, embedder, settings: Settings, glossary=None):
         self.store = store
@@ -54,15 +55,45 @@ class HybridRetriever:
         self.embedder = embedder
         self.settings = settings
         self.glossary = glossary  # rag.glossary.Glossary; None: no other-language leg
-        self._reference: tuple[str, np.ndarray] = ("", np.zeros((0, 0), dtype=np.float32))
+        self._reference: tuple[str, np.ndarray, np.ndarray] = ("", np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=bool))
+        self._chinese: dict[str, bool] = {}  # chunk id -> its text is Chinese (rag.text.is_chinese)
 
-    def reference_vectors(self) -> np.ndarray:
-        """Embeddings of an even sample of the index, refreshed when its chunks change."""
+    def reference_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings of an even sample of the index and whether each chunk is Chinese, refreshed when its chunks
+        change."""
         ids, print_ = self.keywords.ids, self.keywords.fingerprint
         if self._reference[0] != print_:
             step = max(1, len(ids) // self.reference_size)
-            self._reference = (print_, self.store.embeddings(ids[::step][: self.reference_size]))
-        return self._reference[1]
+            sample = ids[::step][: self.reference_size]
+            chinese = self.chinese([c for c in self.store.get(sample)]) if self.settings.dense_floor_by_language else {}
+            self._reference = (print_, self.store.embeddings(sample), np.array([chinese.get(i, True) for i in sample], dtype=bool))
+        return self._reference[1], self._reference[2]
+
+    def chinese(self, chunks: list[StoredChunk]) -> dict[str, bool]:
+        """Chunk id -> the chunk is Chinese, for these chunks (memoised: a chunk's text never changes under its id)."""
+        for c in chunks:
+            if c.chunk_id not in self._chinese:
+                self._chinese[c.chunk_id] = is_chinese(c.text)
+        return {c.chunk_id: self._chinese[c.chunk_id] for c in chunks}
+
+    def floors(self, vector: np.ndarray, ids: list[str], chunks: list[StoredChunk]) -> dict[str, float]:
+        """Each chunk's dense floor: the median similarity of the notebook's chunks to the question, among the chunks
+        of its own language when both languages have enough of them. The embedder rates any passage in the
+        question's language above one in the other, so across languages only the lift over that language's typical
+        chunk compares: a Chinese question's English answer is among the best English chunks, not the best chunks."""
+        reference, chinese = self.reference_vectors()
+        if not len(reference):
+            return dict.fromkeys(ids, 0.0)
+        sims = reference @ vector
+        overall = dict.fromkeys(ids, float(np.median(sims)))
+        by_language = {
+            lang: float(np.median(sims[chinese == lang]))
+            for lang in (True, False)
+            if self.settings.dense_floor_by_language and (chinese == lang).sum() >= self.language_floor_size
+        }
+        if len(by_language) < 2:
+            return overall
+        return overall | {i: by_language[lang] for i, lang in self.chinese(chunks).items()}
 
     def _allowed(self, sources: list[str] | None) -> set[str] | None:
         """Chunk ids of the given sources (None: all), for the keyword lists."""
@@ -106,6 +137,7 @@ class HybridRetriever:
         keyword = self.keyword(question, n, allowed)
         translated = self.translated(question, n, allowed)
         similarity = {c.chunk_id: 1.0 - c.distance for c in dense if c.distance is not None}
+        known = {c.chunk_id: c for c in dense}
         if s.fusion == "rrf":
             fused = rrf(
                 [
@@ -120,11 +152,12 @@ class HybridRetriever:
             others = list(dict.fromkeys(i for i, _ in keyword + translated if i not in similarity))
             if others:
                 similarity.update(zip(others, (self.store.embeddings(others) @ vector).tolist()))
-            reference = self.reference_vectors()
-            floor = float(np.median(reference @ vector)) if len(reference) else 0.0
+            # Their texts too when the floor depends on a chunk's language.
+            fetched = self.store.get(others) if others and s.dense_floor_by_language else []
+            floor = self.floors(vector, list(similarity), [c for c in dense if c.chunk_id in similarity] + fetched)
             fused = normalised_scores(similarity, floor, keyword, translated, s)
+            known.update((c.chunk_id, c) for c in fetched)  # not fetched again below
         best = sorted(fused, key=lambda i: -fused[i])[:k]
-        known = {c.chunk_id: c for c in dense}
         stored = {c.chunk_id: c for c in self.store.get([i for i in best if i not in known])}
         stored.update(known)
         dense_rank = {c.chunk_id: r for r, c in enumerate(dense, start=1)}

@@ -27,11 +27,19 @@ def test_score_fusion_keeps_a_clear_keyword_win_and_a_weak_list_weak():
     s = Settings(dense_weight=1.0, keyword_weight=1.0, translation_weight=0.5)
     dense = {"a": 0.90, "b": 0.86, "c": 0.80}
     # b matches the question's words ten times better than anything else: it must come first
-    fused = normalised_scores(dense, 0.80, [("b", 10.0), ("c", 1.0)], [], s)
+    fused = normalised_scores(dense, dict.fromkeys(dense, 0.80), [("b", 10.0), ("c", 1.0)], [], s)
     assert fused == pytest.approx({"a": 1.0, "b": 0.6 + 1.0, "c": 0.1})
     # a chunk below the floor gets nothing from the dense list; the other-language list counts half
-    fused = normalised_scores({"a": 0.9, "d": 0.7}, 0.8, [], [("d", 4.0)], s)
+    fused = normalised_scores({"a": 0.9, "d": 0.7}, {"a": 0.8, "d": 0.8}, [], [("d", 4.0)], s)
     assert fused == pytest.approx({"a": 1.0, "d": 0.5})
+
+
+def test_score_fusion_measures_each_chunk_from_its_own_floor():
+    # Across languages the embedder's cosines sit lower: an English chunk 0.05 above the typical English chunk is as
+    # good a match as a Chinese one 0.05 above the typical Chinese chunk, though its cosine is 0.07 lower.
+    s = Settings(dense_weight=1.0, keyword_weight=1.0, translation_weight=0.5)
+    fused = normalised_scores({"zh": 0.75, "en": 0.68, "en2": 0.60}, {"zh": 0.70, "en": 0.63, "en2": 0.63}, [], [], s)
+    assert fused == pytest.approx({"zh": 1.0, "en": 1.0, "en2": 0.0})
 
 
 def test_rrf_and_score_fusion_are_both_selectable(seeds_notebook):
@@ -74,3 +82,14 @@ def test_k_below_one_or_not_a_whole_number_is_a_one_line_error(tiny_notebook, k)
     with pytest.raises(NotebookError, match="at least 1"):
         tiny_notebook.search("TPU", k=k)
     assert len(tiny_notebook.search("TPU", k=1)) == 1
+
+
+def test_a_chinese_question_finds_its_english_answer_among_chinese_passages(seeds_notebook):
+    # dev d16: the seeds' English post on shorting NVIDIA answers it; the Chinese podcast transcripts on NVIDIA sit
+    # closer to any Chinese question in the embedder's space. Measured from each language's own floor, the English
+    # passage is among the passages an answer reads; from the notebook's floor it was not in the first 30.
+    question = "写那篇做空英伟达长文的作者以前在哪些对冲基金干过?"
+    k = seeds_notebook.settings.answer_hits()
+    assert any("Millennium" in h.text for h in seeds_notebook.search(question, k=k))
+    one_floor = seeds_notebook.with_settings(dense_floor_by_language=False)
+    assert not any("Millennium" in h.text for h in one_floor.search(question, k=k))

@@ -155,3 +155,24 @@ def test_the_ceo_of_a_company_the_seeds_never_name_a_ceo_for_is_refused(seeds_no
     # The example: the seeds discuss Groq's chips and NVIDIA's CEO, never Groq's CEO.
     answer = seeds_notebook.ask("Who is the CEO of Groq?")
     assert answer.refused and not answer.citations, answer.text
+
+
+def test_over_passages_in_both_languages_the_shortlist_holds_the_best_of_each():
+    model = AnswerModel.load()
+    n = model.shortlist_size + 6
+    x = np.zeros((n, len(SENTENCE_FEATURES)))
+    x[:, SENTENCE_FEATURES.index("cov_own")] = np.linspace(1.0, 0.1, n)  # the question's own words, fewer and fewer
+    one_language = list(model.shortlist(x))
+    assert len(one_language) == model.shortlist_size and n - 2 not in one_language
+    x[-2:, SENTENCE_FEATURES.index("cross")] = 1.0  # the last two sentences are in the other language
+    both = list(model.shortlist(x))
+    assert both[:-1] == one_language  # the stage-one shortlist, then the other language's best (one)
+    assert both[-1] == n - 2
+
+
+def test_a_chinese_question_is_answered_from_the_seeds_english_post(seeds_notebook):
+    # dev d16: only the English post on shorting NVIDIA says where its author worked. The Chinese podcast on
+    # NVIDIA's customers shares more of the question's words; its sentences used to fill the shortlist.
+    answer = seeds_notebook.ask("写那篇做空英伟达长文的作者以前在哪些对冲基金干过?")
+    assert not answer.refused, answer.text
+    assert "Millennium" in answer.citations[0].quote and answer.citations[0].source.endswith("002_125d09dc765dd298.txt")
