@@ -65,7 +65,7 @@ class HybridRetriever:
         if self._reference[0] != print_:
             step = max(1, len(ids) // self.reference_size)
             sample = ids[::step][: self.reference_size]
-            chinese = self.chinese([c for c in self.store.get(sample)]) if self.settings.dense_floor_by_language else {}
+            chinese = self.chinese(self.store.get(sample)) if self.settings.dense_by_language else {}
             self._reference = (print_, self.store.embeddings(sample), np.array([chinese.get(i, True) for i in sample], dtype=bool))
         return self._reference[1], self._reference[2]
 
@@ -76,23 +76,26 @@ class HybridRetriever:
                 self._chinese[c.chunk_id] = is_chinese(c.text)
         return {c.chunk_id: self._chinese[c.chunk_id] for c in chunks}
 
+    def bilingual(self) -> bool:
+        """The notebook holds enough Chinese and English chunks for each language's own dense measures
+        (settings.dense_by_language)."""
+        _, chinese = self.reference_vectors()
+        n = int(chinese.sum())
+        return self.settings.dense_by_language and min(n, len(chinese) - n) >= self.language_floor_size
+
     def floors(self, vector: np.ndarray, ids: list[str], chunks: list[StoredChunk]) -> dict[str, float]:
-        """Each chunk's dense floor: the median similarity of the notebook's chunks to the question, among the chunks
-        of its own language when both languages have enough of them. The embedder rates any passage in the
-        question's language above one in the other, so across languages only the lift over that language's typical
-        chunk compares: a Chinese question's English answer is among the best English chunks, not the best chunks."""
+        """Each chunk's dense floor: the median similarity of the notebook's chunks to the question; in a bilingual
+        notebook, of the chunks in its own language. The embedder rates any passage in the question's language
+        above one in the other, so across languages only the lift over that language's typical chunk compares: a
+        Chinese question's English answer is among the best English chunks, not among the best chunks."""
         reference, chinese = self.reference_vectors()
         if not len(reference):
             return dict.fromkeys(ids, 0.0)
         sims = reference @ vector
         overall = dict.fromkeys(ids, float(np.median(sims)))
-        by_language = {
-            lang: float(np.median(sims[chinese == lang]))
-            for lang in (True, False)
-            if self.settings.dense_floor_by_language and (chinese == lang).sum() >= self.language_floor_size
-        }
-        if len(by_language) < 2:
+        if not self.bilingual():
             return overall
+        by_language = {lang: float(np.median(sims[chinese == lang])) for lang in (True, False)}
         return overall | {i: by_language[lang] for i, lang in self.chinese(chunks).items()}
 
     def _allowed(self, sources: list[str] | None) -> set[str] | None:
@@ -153,10 +156,10 @@ class HybridRetriever:
             if others:
                 similarity.update(zip(others, (self.store.embeddings(others) @ vector).tolist()))
             # Their texts too when the floor depends on a chunk's language.
-            fetched = self.store.get(others) if others and s.dense_floor_by_language else []
-            floor = self.floors(vector, list(similarity), [c for c in dense if c.chunk_id in similarity] + fetched)
-            fused = normalised_scores(similarity, floor, keyword, translated, s)
+            fetched = self.store.get(others) if others and self.bilingual() else []
             known.update((c.chunk_id, c) for c in fetched)  # not fetched again below
+            floor = self.floors(vector, list(similarity), [c for c in known.values() if c.chunk_id in similarity])
+            fused = normalised_scores(similarity, floor, keyword, translated, s)
         best = sorted(fused, key=lambda i: -fused[i])[:k]
         stored = {c.chunk_id: c for c in self.store.get([i for i in best if i not in known])}
         stored.update(known)

@@ -91,5 +91,6 @@ def test_a_chinese_question_finds_its_english_answer_among_chinese_passages(seed
     question = "写那篇做空英伟达长文的作者以前在哪些对冲基金干过?"
     k = seeds_notebook.settings.answer_hits()
     assert any("Millennium" in h.text for h in seeds_notebook.search(question, k=k))
-    one_floor = seeds_notebook.with_settings(dense_floor_by_language=False)
+    one_floor = seeds_notebook.with_settings(dense_by_language=False)
     assert not any("Millennium" in h.text for h in one_floor.search(question, k=k))
+
