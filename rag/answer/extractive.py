@@ -22,7 +22,7 @@ from rag.answer.rules import (
 from rag.index.keyword import KeywordIndex
 from rag.messages import NO_MONEY, NO_TIME, NOT_IN_NOTEBOOK, QUOTE_LANGUAGE, REFUSAL, refusal, say
 from rag.settings import Settings
-from rag.text import detect_script, han_share, keyword_tokens, matching_form, sentence_spans, to_script
+from rag.text import detect_script, han_share, is_chinese, keyword_tokens, matching_form, sentence_spans, to_script
 from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
 
 # English numbers written as words ("twelve hours", "a dozen", "three million").
@@ -238,7 +238,8 @@ class ExtractiveAnswerer(Answerer):
 
         model = AnswerModel.load()
         x = self.text_features(question, hits, cands)
-        keep = model.shortlist(x)
+        # A Latin-lettered sentence inside a Chinese passage (a list of English names) is no other language's passage.
+        keep = model.shortlist(x, both_languages=len({is_chinese(h.text) for h in hits}) == 2)
         short = [cands[i] for i in keep]
         x = fill_similarities(x[keep], *self.similarities(question, [c.text for c in short]))
         logits = model.sentence_logits(x)

@@ -219,17 +219,17 @@ class AnswerModel:
     # Agent的規範…」 and "What is the capital of Australia?" answered).
     per_language = 1
 
-    def shortlist(self, x: np.ndarray) -> np.ndarray:
+    def shortlist(self, x: np.ndarray, both_languages: bool = False) -> np.ndarray:
         """Indices of the candidates worth embedding (text features `x`, similarities still 0), best first.
 
-        Over passages in both languages, the best of each language is among them: the text features see the
+        Over passages in both languages (`both_languages`), the best sentence of each language is among them: the text features see the
         question's own words and only the glossary's translations of the others, so the stage-one scorer puts a
         sentence in the other language below the question-language sentences that merely share its words; the
         embedders, which read both languages, then judge."""
         order = shortlist_order(self.shortlister, x)
         keep = list(order[: self.shortlist_size])
         cross = x[order, SENTENCE_FEATURES.index("cross")] > 0.5
-        if cross.any() and not cross.all():
+        if both_languages and cross.any() and not cross.all():
             for language in (True, False):
                 best = [i for i, c in zip(order, cross) if c == language][: self.per_language]
                 keep += [i for i in best if i not in keep]

@@ -165,9 +165,11 @@ def test_over_passages_in_both_languages_the_shortlist_holds_the_best_of_each():
     one_language = list(model.shortlist(x))
     assert len(one_language) == model.shortlist_size and n - 2 not in one_language
     x[-2:, SENTENCE_FEATURES.index("cross")] = 1.0  # the last two sentences are in the other language
-    both = list(model.shortlist(x))
+    both = list(model.shortlist(x, both_languages=True))
     assert both[:-1] == one_language  # the stage-one shortlist, then the other language's best (one)
     assert both[-1] == n - 2
+    # Passages all in one language: a sentence in Latin letters among them (a list of names) is not rescued.
+    assert list(model.shortlist(x)) == one_language
 
 
 def test_a_chinese_question_is_answered_from_the_seeds_english_post(seeds_notebook):
