@@ -286,8 +286,11 @@ def test_a_model_refusal_that_the_passages_contradict_shows_them_with_a_notice(s
 
 def test_off_topic_questions_are_refused_without_asking_the_model(seeds_notebook):
     for question in ["What is the capital of Australia?", "如何烤出好吃的酸種麵包?"]:
+        # The passages ask answers from (Notebook.ask reads answer_hits(), not search's five: over the first five,
+        # "capital" -> 資本 brings the gate to 0.079 against its cut of 0.078; over the eight, 0.053).
+        hits = seeds_notebook.search(question, seeds_notebook.settings.answer_hits())
         with FakeOpenAIServer(lambda r: {"pieces": ["The Haute Route [1]."]}) as server:
-            pieces, _, answer = run(answerer(seeds_notebook, server.url), question, seeds_notebook.search(question))
+            pieces, _, answer = run(answerer(seeds_notebook, server.url), question, hits)
         assert server.requests == []  # the extractive gate refused: the model is never asked
         script = detect_script(question)
         assert answer.refused and answer.text == REFUSAL[script] and pieces == [answer.text] and not answer.citations
