@@ -83,20 +83,21 @@ class HybridRetriever:
         n = int(chinese.sum())
         return self.settings.dense_by_language and min(n, len(chinese) - n) >= self.language_floor_size
 
-    def floors(self, vector: np.ndarray, ids: list[str], chunks: list[StoredChunk]) -> dict[str, float]:
+    def floors(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
         """Each chunk's dense floor: the median similarity of the notebook's chunks to the question; in a bilingual
-        notebook, of the chunks in its own language. The embedder rates any passage in the question's language
-        above one in the other, so across languages only the lift over that language's typical chunk compares: a
-        Chinese question's English answer is among the best English chunks, not among the best chunks."""
+        notebook, of the chunks in its own language (known to `chinese`). The embedder rates any passage in the
+        question's language above one in the other, so across languages only the lift over that language's typical
+        chunk compares: a Chinese question's English answer is among the best English chunks, not among the best
+        chunks."""
         reference, chinese = self.reference_vectors()
         if not len(reference):
             return dict.fromkeys(ids, 0.0)
         sims = reference @ vector
-        overall = dict.fromkeys(ids, float(np.median(sims)))
+        overall = float(np.median(sims))
         if not self.bilingual():
-            return overall
+            return dict.fromkeys(ids, overall)
         by_language = {lang: float(np.median(sims[chinese == lang])) for lang in (True, False)}
-        return overall | {i: by_language[lang] for i, lang in self.chinese(chunks).items()}
+        return {i: by_language[self._chinese[i]] if i in self._chinese else overall for i in ids}
 
     def _allowed(self, sources: list[str] | None) -> set[str] | None:
         """Chunk ids of the given sources (None: all), for the keyword lists."""
@@ -155,11 +156,12 @@ class HybridRetriever:
             others = list(dict.fromkeys(i for i, _ in keyword + translated if i not in similarity))
             if others:
                 similarity.update(zip(others, (self.store.embeddings(others) @ vector).tolist()))
-            # Their texts too when the floor depends on a chunk's language.
-            fetched = self.store.get(others) if others and self.bilingual() else []
-            known.update((c.chunk_id, c) for c in fetched)  # not fetched again below
-            floor = self.floors(vector, list(similarity), [c for c in known.values() if c.chunk_id in similarity])
-            fused = normalised_scores(similarity, floor, keyword, translated, s)
+            if self.bilingual():  # the floor depends on a chunk's language: read from its text, once per chunk
+                unread = [i for i in others if i not in self._chinese]
+                fetched = self.store.get(unread) if unread else []
+                known.update((c.chunk_id, c) for c in fetched)  # not fetched again below
+                self.chinese(dense + fetched)
+            fused = normalised_scores(similarity, self.floors(vector, list(similarity)), keyword, translated, s)
         best = sorted(fused, key=lambda i: -fused[i])[:k]
         stored = {c.chunk_id: c for c in self.store.get([i for i in best if i not in known])}
         stored.update(known)
