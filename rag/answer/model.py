@@ -222,10 +222,10 @@ class AnswerModel:
     def shortlist(self, x: np.ndarray, both_languages: bool = False) -> np.ndarray:
         """Indices of the candidates worth embedding (text features `x`, similarities still 0), best first.
 
-        Over passages in both languages (`both_languages`), the best sentence of each language is among them: the text features see the
-        question's own words and only the glossary's translations of the others, so the stage-one scorer puts a
-        sentence in the other language below the question-language sentences that merely share its words; the
-        embedders, which read both languages, then judge."""
+        Over passages in both languages (`both_languages`), the best sentence of each language is among them: the
+        text features see the question's own words and only the glossary's translations of the others, so the
+        stage-one scorer puts a sentence in the other language below the question-language sentences that merely
+        share its words; the embedders, which read both languages, then judge."""
         order = shortlist_order(self.shortlister, x)
         keep = list(order[: self.shortlist_size])
         cross = x[order, SENTENCE_FEATURES.index("cross")] > 0.5
