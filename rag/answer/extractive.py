@@ -272,6 +272,13 @@ class ExtractiveAnswerer(Answerer):
         probability, cut = self.gate(scored)
         return probability >= cut
 
+    def unwritten_focus(self, question: str, hits: list[Hit]) -> list[str]:
+        """The question's years and model names that no retrieved passage writes (rag.answer.model.unwritten_focus),
+        as the question writes them; [] when the setting answer_unwritten_focus is off."""
+        from rag.answer.model import unwritten_focus
+
+        return unwritten_focus(question, hits, self.glossary) if self.settings.answer_unwritten_focus else []
+
     def misses_focus(self, question: str, hits: list[Hit], chosen: list[Candidate]) -> bool:
         """The question names things in Latin letters the passages also write (Groq, CEO) and no quoted sentence's
         window holds them all (rag.answer.model.misses_focus)."""
@@ -326,6 +333,15 @@ class ExtractiveAnswerer(Answerer):
         if unknown:
             words = ", ".join(unknown) if script == "en" else "、".join(f"「{w}」" for w in unknown)
             text = refusal(script, NOT_IN_NOTEBOOK).format(words=words)
+            yield Delta(text)
+            yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
+            return
+        unwritten = self.unwritten_focus(question, hits)
+        if unwritten:
+            # Another year or model version than the passages write: a near miss, refused before any quote.
+            mentioned = any(self.keywords.knows(t) for w in unwritten for t in keyword_tokens(w))
+            words = ", ".join(unwritten) if script == "en" else "、".join(unwritten)
+            text = refusal(script, REFUSAL) if mentioned else refusal(script, NOT_IN_NOTEBOOK).format(words=words)
             yield Delta(text)
             yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
             return

@@ -72,17 +72,50 @@ def subject_label(label: str) -> str:
     return " ".join(p for p in _SECTION_PARTS.split(label) if len(sentence_spans(p)) <= 1)
 
 
+# Focus items spelled alike in every language and script: a year, and a model or version name (B200, GPT-4, SR99).
+_YEAR = re.compile(r"1\d{3}|20\d\d")
+_DECADE = re.compile(r"(1\d{3}|20\d\d)(?:'?s\b|\s*年代)")
+_MODEL_NAME = re.compile(r"[a-z][a-z\-]*\d[a-z0-9\-]*|[a-z][a-z0-9\-]*[a-z]\d+")
+
+
+def _core(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def unwritten_focus(question: str, hits: list, glossary=None) -> list[str]:
+    """The question's years and model names (and their aliases) that no retrieved passage writes, as the question
+    writes them: "How much HBM does the B200 have?" over passages on the H100 asks about another model version, and
+    「台積電2019年營收多少?」 over passages on 2024 about another year. Compared without spaces, hyphens or case
+    (SR 99 / SR99), since these are written alike in Chinese and English text."""
+    # A decade is not: Chinese writes "the 1970s" as 「20世纪70年代」.
+    decades = set(_DECADE.findall(question))
+    groups = [
+        g for g in focus_groups(question, glossary)
+        if (_YEAR.fullmatch(g[0]) and g[0] not in decades) or _MODEL_NAME.fullmatch(g[0])
+    ]
+    if not groups or not hits:
+        return []
+    written = " ".join(text_view(x).core for h in hits for x in (h.text, h.title, h.section))
+    missing = [g[0] for g in groups if not any(_core(t) in written for t in g if _core(t))]
+    names = {n.lower(): n for n in _LATIN_NAME.findall(question)}
+    return [names.get(item, item) for item in missing]
+
+
 def misses_focus(question: str, hits: list, chosen: list, glossary=None) -> bool:
     """A near miss: the question's names in Latin letters are each written somewhere in the retrieved passages, but no
     quoted sentence's window (it, its neighbours, its passage's title and section) holds all of them — "Who is the
-    CEO of Groq?" answered by a sentence on NVIDIA's CEO and another on Groq's chips. Numbers and Chinese names are
-    left to the gate: their spellings vary too much to require (中、俄、蒙 for 中國, 2015年3月 for "March 2015"), as
-    are names no passage writes (across languages a name often has no spelling the glossary knows)."""
+    CEO of Groq?" answered by a sentence on NVIDIA's CEO and another on Groq's chips; so are the question's years
+    ("What happened to NVIDIA in 2019?" answered by sentences on other years). Other numbers and Chinese names are
+    left to the gate: their spellings vary too much to require (中、俄、蒙 for 中國, 三百萬 for "3 million"), as are
+    names no passage writes (across languages a name often has no spelling the glossary knows)."""
     groups = focus_groups(question, glossary)
     everywhere = " ".join(text_view(h.title).flat + " " + text_view(h.text).flat for h in hits)
     # Names the passages themselves write in Latin letters, more than once: their usual spelling, not a parenthesised
     # original (甲骨文公司（Oracle Corporation）) next to the Chinese name a sentence then uses.
     named = [g for g in groups if _is_latin_name(g[0], question, glossary) and everywhere.count(g[0]) >= 2]
+    # And years the passages write (a year is spelled alike in both languages; a decade is not: 20世纪70年代).
+    decades = set(_DECADE.findall(question))
+    named += [g for g in groups if _YEAR.fullmatch(g[0]) and g[0] not in decades and g[0] in everywhere]
     if not named:
         return False
     for c in chosen:

@@ -151,6 +151,48 @@ def test_a_quote_about_another_company_s_ceo_is_a_near_miss():
     assert not misses_focus(question, [groq, nvidia, with_ceo], [answer, about_nvidia])
 
 
+def test_a_quote_from_another_year_than_the_question_asks_about_is_a_near_miss():
+    from rag.answer.extractive import Candidate
+    from rag.answer.model import misses_focus
+    from rag.types import Hit
+
+    text = "In 2019 NVIDIA agreed to buy Mellanox. Its chips sold well. In 2022 NVIDIA launched the H100 chip."
+    hits = [Hit("n", "nvidia.txt", "NVIDIA", text, 1.0)]
+    spans = [(0, 38), (39, 59), (60, len(text))]
+    on_2019, between, on_2022 = (Candidate(0, a, b, text[a:b]) for a, b in spans)
+    on_2019.after, between.before, between.after, on_2022.before = between, on_2019, on_2022, between
+    assert misses_focus("What did NVIDIA buy in 2019?", hits, [on_2019]) is False
+    assert misses_focus("What did NVIDIA buy in 2019?", hits, [on_2022]) is True  # another year
+    assert misses_focus("What did NVIDIA buy in 2019?", hits, [between]) is False  # its neighbour holds 2019
+    assert misses_focus("What did NVIDIA buy in the 2010s?", hits, [on_2022]) is False  # a decade: the gate's to judge
+    assert misses_focus("What did NVIDIA buy in 2015?", hits, [on_2022]) is False  # no passage writes 2015 (unwritten_focus)
+
+
+def test_a_year_or_model_version_no_passage_writes_is_unwritten():
+    from rag.answer.model import unwritten_focus
+    from rag.types import Hit
+
+    hits = [
+        Hit("a", "h100.txt", "H100", "The H100 has 80 GB of HBM3. It shipped in 2022.", 1.0),
+        Hit("b", "roads.txt", "SR 99", "The SR 99 tunnel opened in the 1970年代.", 0.9, section="Highways › SR 99"),
+    ]
+    assert unwritten_focus("How much HBM does the B200 have?", hits) == ["B200"]  # another model version
+    assert unwritten_focus("How much HBM does the H100 have?", hits) == []
+    assert unwritten_focus("輝達2019年推出了什麼?", hits) == ["2019"]  # another year
+    assert unwritten_focus("What shipped in 2022?", hits) == []
+    assert unwritten_focus("When did SR99 open?", hits) == []  # spacing, hyphens and case aside
+    assert unwritten_focus("What changed in the 1980s?", hits) == []  # a decade is written otherwise in Chinese
+    assert unwritten_focus("Who designed the H100 and the GPT-4 model?", hits) == ["GPT-4"]
+    assert unwritten_focus("What is HBM?", hits) == []  # a name without a digit is the gate's to judge
+
+
+def test_a_question_on_a_model_version_the_seeds_never_write_is_refused_naming_it(seeds_notebook):
+    # The seeds discuss the H100 and HBM, never the B200: their HBM sentences answer another model.
+    answer = seeds_notebook.ask("How much HBM does the B200 have?")
+    assert answer.refused and not answer.citations and "B200" in answer.text, answer.text
+    assert not seeds_notebook.ask("H100的價格是多少?").refused
+
+
 def test_the_ceo_of_a_company_the_seeds_never_name_a_ceo_for_is_refused(seeds_notebook):
     # The example: the seeds discuss Groq's chips and NVIDIA's CEO, never Groq's CEO.
     answer = seeds_notebook.ask("Who is the CEO of Groq?")
