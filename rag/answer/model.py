@@ -76,6 +76,8 @@ def subject_label(label: str) -> str:
 _YEAR = re.compile(r"1\d{3}|20\d\d")
 _DECADE = re.compile(r"(1\d{3}|20\d\d)(?:'?s\b|\s*年代)")
 _MODEL_NAME = re.compile(r"[a-z][a-z\-]*\d[a-z0-9\-]*|[a-z][a-z0-9\-]*[a-z]\d+")
+# ... but not a quarter, half or fiscal year (Q3, H1, FY2024): Chinese writes them in words (第三季, 上半年, 2024財年).
+_PERIOD_NAME = re.compile(r"[qh][1-4]|fy-?\d+")
 
 
 def _core(text: str) -> str:
@@ -91,7 +93,7 @@ def unwritten_focus(question: str, hits: list, glossary=None) -> list[str]:
     decades = set(_DECADE.findall(question))
     groups = [
         g for g in focus_groups(question, glossary)
-        if (_YEAR.fullmatch(g[0]) and g[0] not in decades) or _MODEL_NAME.fullmatch(g[0])
+        if (_YEAR.fullmatch(g[0]) and g[0] not in decades) or (_MODEL_NAME.fullmatch(g[0]) and not _PERIOD_NAME.fullmatch(g[0]))
     ]
     if not groups or not hits:
         return []

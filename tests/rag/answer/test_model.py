@@ -184,6 +184,7 @@ def test_a_year_or_model_version_no_passage_writes_is_unwritten():
     assert unwritten_focus("What changed in the 1980s?", hits) == []  # a decade is written otherwise in Chinese
     assert unwritten_focus("Who designed the H100 and the GPT-4 model?", hits) == ["GPT-4"]
     assert unwritten_focus("What is HBM?", hits) == []  # a name without a digit is the gate's to judge
+    assert unwritten_focus("What did the H100 earn in Q3 of FY2023?", hits) == []  # 第三季, 2023財年 in Chinese
 
 
 def test_a_question_on_a_model_version_the_seeds_never_write_is_refused_naming_it(seeds_notebook):
