@@ -325,25 +325,30 @@ class ExtractiveAnswerer(Answerer):
         # by passage and document order, views the passage reports last, a pointer sentence with its neighbour.
         return arrange(chosen, ranked, question, self.settings.answer_sentences)
 
+    @staticmethod
+    def _not_mentioned(words: list[str], script: str) -> str:
+        """The refusal naming what the documents do not mention, as the question writes it."""
+        listed = ", ".join(words) if script == "en" else "、".join(f"「{w}」" for w in words)
+        return refusal(script, NOT_IN_NOTEBOOK).format(words=listed)
+
+    def _refusal(self, text: str, script: str, hits: list[Hit]) -> Iterator[Any]:
+        yield Delta(text)
+        yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
+
     def stream(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
         question = input.question
         hits: list[Hit] = input.hits
         script = input.script or detect_script(question, self.settings.default_script)
         unknown = self.unknown_words(question, hits)
         if unknown:
-            words = ", ".join(unknown) if script == "en" else "、".join(f"「{w}」" for w in unknown)
-            text = refusal(script, NOT_IN_NOTEBOOK).format(words=words)
-            yield Delta(text)
-            yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
+            yield from self._refusal(self._not_mentioned(unknown, script), script, hits)
             return
         unwritten = self.unwritten_focus(question, hits)
         if unwritten:
-            # Another year or model version than the passages write: a near miss, refused before any quote.
+            # Another year or model version than the passages write: a near miss, refused before any quote; named
+            # when the notebook writes it nowhere.
             mentioned = any(self.keywords.knows(t) for w in unwritten for t in keyword_tokens(w))
-            words = ", ".join(unwritten) if script == "en" else "、".join(unwritten)
-            text = refusal(script, REFUSAL) if mentioned else refusal(script, NOT_IN_NOTEBOOK).format(words=words)
-            yield Delta(text)
-            yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
+            yield from self._refusal(refusal(script, REFUSAL) if mentioned else self._not_mentioned(unwritten, script), script, hits)
             return
         cands = self.candidates(hits)
         scored = self.score(question, hits, cands) if cands else []
@@ -353,9 +358,7 @@ class ExtractiveAnswerer(Answerer):
         # A "when" question answered by sentences without any time only sounds like an answer; so does a price.
         lacking = lacks_asked_fact(question, chosen) if chosen else None
         if not chosen or lacking:
-            text = refusal(script, lacking or REFUSAL)
-            yield Delta(text)
-            yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
+            yield from self._refusal(refusal(script, lacking or REFUSAL), script, hits)
             return
         citations: list[Citation] = []
         number: dict[int, int] = {}
