@@ -80,8 +80,11 @@ _MODEL_NAME = re.compile(r"[a-z][a-z\-]*\d[a-z0-9\-]*|[a-z][a-z0-9\-]*[a-z]\d+")
 _PERIOD_NAME = re.compile(r"[qh][1-4]|fy-?\d+")
 
 
-def _core(text: str) -> str:
-    return "".join(ch for ch in text.lower() if ch.isalnum())
+def _asked_years(groups: list[list[str]], question: str) -> list[list[str]]:
+    """The focus groups that are years the question asks about; a decade is not one: Chinese writes "the 1970s" as
+    「20世纪70年代」."""
+    decades = set(_DECADE.findall(question))
+    return [g for g in groups if _YEAR.fullmatch(g[0]) and g[0] not in decades]
 
 
 def unwritten_focus(question: str, hits: list, glossary=None) -> list[str]:
@@ -89,16 +92,13 @@ def unwritten_focus(question: str, hits: list, glossary=None) -> list[str]:
     writes them: "How much HBM does the B200 have?" over passages on the H100 asks about another model version, and
     「台積電2019年營收多少?」 over passages on 2024 about another year. Compared without spaces, hyphens or case
     (SR 99 / SR99), since these are written alike in Chinese and English text."""
-    # A decade is not: Chinese writes "the 1970s" as 「20世纪70年代」.
-    decades = set(_DECADE.findall(question))
-    groups = [
-        g for g in focus_groups(question, glossary)
-        if (_YEAR.fullmatch(g[0]) and g[0] not in decades) or (_MODEL_NAME.fullmatch(g[0]) and not _PERIOD_NAME.fullmatch(g[0]))
-    ]
+    every = focus_groups(question, glossary)
+    years = _asked_years(every, question)
+    groups = [g for g in every if g in years or (_MODEL_NAME.fullmatch(g[0]) and not _PERIOD_NAME.fullmatch(g[0]))]
     if not groups or not hits:
         return []
     written = " ".join(text_view(x).core for h in hits for x in (h.text, h.title, h.section))
-    missing = [g[0] for g in groups if not any(_core(t) in written for t in g if _core(t))]
+    missing = [g[0] for g in groups if not any(text_view(t).core in written for t in g if text_view(t).core)]
     names = {n.lower(): n for n in _LATIN_NAME.findall(question)}
     return [names.get(item, item) for item in missing]
 
@@ -115,9 +115,8 @@ def misses_focus(question: str, hits: list, chosen: list, glossary=None) -> bool
     # Names the passages themselves write in Latin letters, more than once: their usual spelling, not a parenthesised
     # original (甲骨文公司（Oracle Corporation）) next to the Chinese name a sentence then uses.
     named = [g for g in groups if _is_latin_name(g[0], question, glossary) and everywhere.count(g[0]) >= 2]
-    # And years the passages write (a year is spelled alike in both languages; a decade is not: 20世纪70年代).
-    decades = set(_DECADE.findall(question))
-    named += [g for g in groups if _YEAR.fullmatch(g[0]) and g[0] not in decades and g[0] in everywhere]
+    # And years the passages write (a year is spelled alike in both languages).
+    named += [g for g in _asked_years(groups, question) if g[0] in everywhere]
     if not named:
         return False
     for c in chosen:
