@@ -65,8 +65,10 @@ FOLDS = 4  # the gate's cuts come from out-of-fold probabilities
 SENTENCE_HIDDEN = 0  # tanh units of the sentence scorer (0: linear)
 CHOSEN = 4  # sentences the answerer quotes at most (Settings.answer_sentences)
 # Shortlist sizes tried (sentences embedded per question): the smallest losing at most SHORTLIST_LOSS of the
-# answerable training questions whose answer sentence was among the candidates.
-SHORTLIST_SIZES = (6, 8, 10, 12, 16, 24)
+# answerable training questions whose answer sentence was among the candidates. At most 12: embedding them is most
+# of an answer's time, and a refit choosing 16 raised the seeds' `ask` p50 from ~195 to 250-310 ms on 2 cores
+# (issue 12's budget: 300).
+SHORTLIST_SIZES = (6, 8, 10, 12)
 SHORTLIST_LOSS = 0.01
 # Sentences per question whose similarities the extraction computes: the committed stage-one scorer's best, a margin
 # over the shortlist the refit picks (the sentences beyond are never scored by the full model).
@@ -117,7 +119,7 @@ def embedded_features(answerer, question: str, hits, cands) -> tuple[np.ndarray,
     x = answerer.text_features(question, hits, cands)
     committed, columns = _committed_shortlister()
     keep = np.sort(shortlist_order(committed, x[:, columns])[:EMBEDDED_SHORTLIST])
-    x[keep] = fill_similarities(x[keep], *answerer.similarities(question, [cands[i].text for i in keep]))
+    x[keep] = fill_similarities(x[keep], *answerer.similarities(question, hits, [cands[i] for i in keep]))
     embedded = np.zeros(len(cands), dtype=bool)
     embedded[keep] = True
     return x, embedded

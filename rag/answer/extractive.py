@@ -211,9 +211,15 @@ class ExtractiveAnswerer(Answerer):
 
         return sentence_features(question, hits, cands, self.keywords, self.glossary)
 
-    def similarities(self, question: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Cosines of the question to each text: e5's, and USE's (its cross-lingual one; e5's again without it)."""
-        e5 = np.asarray(self.embedder.embed_passages(texts)) @ np.asarray(self.embedder.embed_queries([question])[0])
+    def similarities(self, question: str, hits: list[Hit], cands: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
+        """Cosines of the question to each candidate: e5's (a sentence in the question's language read under its
+        passage's title: rag.answer.model.as_embedded), and USE's on the sentence (its cross-lingual one; e5's again
+        without it)."""
+        from rag.answer.model import as_embedded
+
+        texts = [c.text for c in cands]
+        titled = [as_embedded(question, hits[c.hit_index].title, c.text) for c in cands]
+        e5 = np.asarray(self.embedder.embed_passages(titled)) @ np.asarray(self.embedder.embed_queries([question])[0])
         if self.cross_embedder is None:
             return e5, e5
         use = np.asarray(self.cross_embedder.embed_passages(texts)) @ np.asarray(
@@ -227,7 +233,7 @@ class ExtractiveAnswerer(Answerer):
         from rag.answer.model import fill_similarities
 
         x = self.text_features(question, hits, cands)
-        return fill_similarities(x, *self.similarities(question, [c.text for c in cands]))
+        return fill_similarities(x, *self.similarities(question, hits, cands))
 
     def score(self, question: str, hits: list[Hit], cands: list[Candidate]) -> list[Candidate]:
         """The candidates worth quoting, scored: a first scorer over the text features shortlists them, then only
@@ -241,7 +247,7 @@ class ExtractiveAnswerer(Answerer):
         # A Latin-lettered sentence inside a Chinese passage (a list of English names) is no other language's passage.
         keep = model.shortlist(x, both_languages=len({is_chinese(h.text) for h in hits}) == 2)
         short = [cands[i] for i in keep]
-        x = fill_similarities(x[keep], *self.similarities(question, [c.text for c in short]))
+        x = fill_similarities(x[keep], *self.similarities(question, hits, short))
         logits = model.sentence_logits(x)
         col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
         for c, row, logit in zip(short, x, logits):

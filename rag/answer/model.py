@@ -411,6 +411,26 @@ def with_gaps(x: np.ndarray) -> np.ndarray:
     return x
 
 
+# A title that names the passage's subject: short, no clause of its own (黄鞍鹦嘴鱼, Super Bowl 50; not a post's
+# headline: 「想知道 AI 在模擬賭博時,會不會…」, "AI Semiconductor Landscape feat. Dylan Patel | BG2 w/ …").
+SUBJECT_TITLE_MAX = 24
+_CLAUSE_MARK = re.compile(r"[,，。:：;；|!?！？【】]")  # not "." (St. Louis)
+
+
+def names_subject(title: str) -> bool:
+    title = title.strip()
+    return 0 < len(title) <= SUBJECT_TITLE_MAX and not _CLAUSE_MARK.search(title)
+
+
+def as_embedded(question: str, title: str, sentence: str) -> str:
+    """The text e5 compares with the question: a sentence in the question's language under its passage's title
+    when the title names the subject ("黄鞍鹦嘴鱼: 本鱼分布于印度太平洋区…"), since many sentences leave their subject to
+    it; else the sentence alone: across languages, and under a headline, the title makes every sentence of the
+    passage look alike (measured: bench/results/answers-notes.md)."""
+    same_language = (text_view(sentence).han > 0.5) == (han_share(question) > 0.5)
+    return f"{title.strip()}: {sentence}" if same_language and names_subject(title) else sentence
+
+
 def fill_similarities(x: np.ndarray, e5_sims: np.ndarray, use_sims: np.ndarray) -> np.ndarray:
     """x (the shortlisted candidates' rows) with the embedders' question-sentence cosines and the gaps over x."""
     x = x.copy()

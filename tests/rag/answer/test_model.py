@@ -221,3 +221,41 @@ def test_a_chinese_question_is_answered_from_the_seeds_english_post(seeds_notebo
     answer = seeds_notebook.ask("写那篇做空英伟达长文的作者以前在哪些对冲基金干过?")
     assert not answer.refused, answer.text
     assert "Millennium" in answer.citations[0].quote and answer.citations[0].source.endswith("002_125d09dc765dd298.txt")
+
+
+def test_a_sentence_in_the_question_s_language_is_embedded_under_its_passage_s_title():
+    from rag.answer.model import as_embedded
+
+    question = "黃鞍鸚嘴魚分布在哪裡?"
+    # 「本魚」 leaves the subject to the title: read with it.
+    assert as_embedded(question, "黃鞍鸚嘴魚", "本魚分布於印度太平洋區。") == "黃鞍鸚嘴魚: 本魚分布於印度太平洋區。"
+    # Across languages every sentence of the article would share the title's match: the sentence alone.
+    assert as_embedded(question, "Parrotfish", "It lives in the Indo-Pacific.") == "It lives in the Indo-Pacific."
+    assert as_embedded("Where does it live?", "黃鞍鸚嘴魚", "本魚分布於印度太平洋區。") == "本魚分布於印度太平洋區。"
+    assert as_embedded(question, "", "本魚分布於印度太平洋區。") == "本魚分布於印度太平洋區。"  # no title
+    # A headline is no subject: every sentence of the post would share it.
+    post = "AI Semiconductor Landscape feat. Dylan Patel | BG2 w/ Bill Gurley & Brad Gerstner"
+    assert as_embedded("Where did Dylan grow up?", post, "He grew up in Georgia.") == "He grew up in Georgia."
+    assert as_embedded(question, "想知道 AI 在模擬賭博時,會不會像人一樣", "本魚分布於印度太平洋區。") == "本魚分布於印度太平洋區。"
+
+
+FISH = {
+    "黃鞍鸚嘴魚.txt": "黃鞍鸚嘴魚\n\n黃鞍鸚嘴魚為輻鰭魚綱鱸形目鸚嘴魚科的其中一種，被世界自然保護聯盟列為無危物種。"
+    "本魚分布於印度太平洋區，包括紅海、東非、馬爾地夫至萊恩群島等海域。水深1至30公尺。本魚體長可達40公分，以藻類為食。",
+    "藍點鸚嘴魚.txt": "藍點鸚嘴魚\n\n藍點鸚嘴魚為鸚嘴魚科的魚類，體色藍綠。本魚分布於西太平洋區，包括日本南部、台灣及菲律賓海域。"
+    "本魚棲息於珊瑚礁區，夜間以黏液包裹身體休息。",
+}
+
+
+def test_a_sentence_that_leaves_its_subject_to_the_title_answers_first(tmp_path):
+    from rag import Notebook
+
+    (tmp_path / "docs").mkdir()
+    for name, text in FISH.items():
+        (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
+    nb = Notebook(path=tmp_path / ".rag")
+    nb.index(tmp_path / "docs", progress=False)
+    # 「本魚分布於…」 names the fish only through the title; the sentence naming it says what kind of fish it is.
+    answer = nb.ask("黃鞍鸚嘴魚分布在哪些海域?")
+    assert not answer.refused, answer.text
+    assert "印度太平洋區" in answer.citations[0].quote and answer.citations[0].source.endswith("黃鞍鸚嘴魚.txt")
