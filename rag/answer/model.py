@@ -154,6 +154,12 @@ def text_view(text: str) -> TextView:
     )
 
 
+def other_language(question: str, sentence: str) -> bool:
+    """The sentence is written in the other language than the question (Chinese or not, by its share of Han
+    characters): the `cross` feature, and what keeps a sentence from e5's titled reading (as_embedded)."""
+    return (text_view(sentence).han > 0.5) != (text_view(question).han > 0.5)
+
+
 def _focus_share(groups: list[list[str]], flat: str) -> float:
     """Share of the question's focus items (a name with its other spellings is one item) in the flat text."""
     if not groups:
@@ -313,7 +319,6 @@ def _local_weights(weights: dict[str, float], sentence_sets: list[frozenset[str]
 def sentence_features(question: str, hits: list, cands: list, keywords, glossary=None) -> np.ndarray:
     """One row of SENTENCE_FEATURES per candidate (rag.answer.Candidate: hit_index, start, end, text), the
     SIMILARITY_FEATURES left at 0: fill_similarities adds them for the shortlisted rows only."""
-    chinese_question = han_share(question) > 0.5
     terms = keyword_tokens(question, for_query=True)
     own = {t: keywords.idf(t) for t in set(terms)}
     asked = set(terms) | set(keyword_tokens(question))
@@ -361,7 +366,7 @@ def sentence_features(question: str, hits: list, cands: list, keywords, glossary
     for i, c in enumerate(cands):
         hit, view = hits[c.hit_index], views[i]
         said = said_sets[i]
-        cross = float((view.han > 0.5) != chinese_question)
+        cross = float(other_language(question, c.text))
         novelty = len(said - asked) / len(said) if said else 0.0
         quotes = float(len(core) >= 4 and core in view.core)
         typed = float(wanted is not None and shows_answer_type(wanted, c.text, question))
@@ -418,6 +423,7 @@ _CLAUSE_MARK = re.compile(r"[,，。:：;；|!?！？【】]")  # not "." (St. L
 
 
 def names_subject(title: str) -> bool:
+    """The title is a name, not a headline (SUBJECT_TITLE_MAX characters at most, no clause mark)."""
     title = title.strip()
     return 0 < len(title) <= SUBJECT_TITLE_MAX and not _CLAUSE_MARK.search(title)
 
@@ -427,8 +433,7 @@ def as_embedded(question: str, title: str, sentence: str) -> str:
     when the title names the subject ("黄鞍鹦嘴鱼: 本鱼分布于印度太平洋区…"), since many sentences leave their subject to
     it; else the sentence alone: across languages, and under a headline, the title makes every sentence of the
     passage look alike (measured: bench/results/answers-notes.md)."""
-    same_language = (text_view(sentence).han > 0.5) == (han_share(question) > 0.5)
-    return f"{title.strip()}: {sentence}" if same_language and names_subject(title) else sentence
+    return f"{title.strip()}: {sentence}" if names_subject(title) and not other_language(question, sentence) else sentence
 
 
 def fill_similarities(x: np.ndarray, e5_sims: np.ndarray, use_sims: np.ndarray) -> np.ndarray:
