@@ -218,7 +218,7 @@ class ExtractiveAnswerer(Answerer):
         from rag.answer.model import as_embedded
 
         texts = [c.text for c in cands]
-        titled = [as_embedded(question, hits[c.hit_index].title, c.text) for c in cands]
+        titled = [as_embedded(question, hits[c.hit_index].title, c.text, hits[c.hit_index].text) for c in cands]
         e5 = np.asarray(self.embedder.embed_passages(titled)) @ np.asarray(self.embedder.embed_queries([question])[0])
         if self.cross_embedder is None:
             return e5, e5

@@ -239,6 +239,19 @@ def test_a_sentence_in_the_question_s_language_is_embedded_under_its_passage_s_t
     assert as_embedded(question, "想知道 AI 在模擬賭博時,會不會像人一樣", "本魚分布於印度太平洋區。") == "本魚分布於印度太平洋區。"
 
 
+
+def test_a_sentence_naming_things_in_latin_letters_reads_as_its_chinese_passage():
+    from rag.answer.model import other_language, reads_chinese
+
+    mixed = "創立於1920年，前身為Indiana University School of Commerce and Finance。"
+    passage = "印第安納大學是美國最早期的綜合研究型大學之一。" + mixed
+    assert reads_chinese(mixed, passage) and not other_language("印第安納大學在哪一年創立?", mixed, passage)
+    assert other_language("When was Indiana University founded?", mixed, passage)
+    # Alone, half Latin words: it could be either; an English passage keeps it English.
+    assert not reads_chinese(mixed) and not reads_chinese(mixed, "Indiana University is a public university.")
+    assert not reads_chinese("TSMC (台積電) is the largest foundry in the world.", "TSMC makes chips. It is big.")
+    assert reads_chinese("本魚分布於印度太平洋區。") and not reads_chinese("It lives in the Indo-Pacific.", passage)
+
 FISH = {
     "黃鞍鸚嘴魚.txt": "黃鞍鸚嘴魚\n\n黃鞍鸚嘴魚為輻鰭魚綱鱸形目鸚嘴魚科的其中一種，被世界自然保護聯盟列為無危物種。"
     "本魚分布於印度太平洋區，包括紅海、東非、馬爾地夫至萊恩群島等海域。水深1至30公尺。本魚體長可達40公分，以藻類為食。",
