@@ -219,7 +219,11 @@ class ExtractiveAnswerer(Answerer):
 
         texts = [c.text for c in cands]
         titled = [as_embedded(question, hits[c.hit_index].title, c.text, hits[c.hit_index].text) for c in cands]
-        e5 = np.asarray(self.embedder.embed_passages(titled)) @ np.asarray(self.embedder.embed_queries([question])[0])
+        # One sentence per forward pass: the int8 encoder quantises activations over its whole batch, so a sentence
+        # embedded beside others (and remembered) came out differently with what was asked before (cosine to the
+        # question ±0.005, enough to move the gate across its cut: the same question answered or refused by turns).
+        query = np.asarray(self.embedder.embed_queries([question])[0])
+        e5 = np.array([float(np.asarray(self.embedder.embed_passages([t]))[0] @ query) for t in titled])
         if self.cross_embedder is None:
             return e5, e5
         use = np.asarray(self.cross_embedder.embed_passages(texts)) @ np.asarray(
@@ -366,6 +370,8 @@ class ExtractiveAnswerer(Answerer):
         if not chosen or lacking:
             yield from self._refusal(refusal(script, lacking or REFUSAL), script, hits)
             return
+        from rag.answer.model import reads_chinese
+
         citations: list[Citation] = []
         number: dict[int, int] = {}
         pieces = []
@@ -380,7 +386,7 @@ class ExtractiveAnswerer(Answerer):
             )
             sentence = to_script(c.text, script) if script != "en" and han_share(c.text) > 0 else c.text
             # A quote in the other language says so, once for each run of such sentences.
-            other_language = (detect_script(c.text) == "en") != (script == "en")
+            other_language = reads_chinese(c.text, hit.text) == (script == "en")
             if other_language and not labelled:
                 sentence = say(QUOTE_LANGUAGE, script) + sentence
             labelled = other_language

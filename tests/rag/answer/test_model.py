@@ -252,6 +252,33 @@ def test_a_sentence_naming_things_in_latin_letters_reads_as_its_chinese_passage(
     assert not reads_chinese("TSMC (台積電) is the largest foundry in the world.", "TSMC makes chips. It is big.")
     assert reads_chinese("本魚分布於印度太平洋區。") and not reads_chinese("It lives in the Indo-Pacific.", passage)
 
+
+UNIVERSITY = {
+    "印第安納大學.txt": "印第安納大學\n\n印第安納大學是美國最早期的綜合研究型大學之一。旗艦級校區布魯明頓校區成立於1820年，"
+    "是印第安納大學系統中最早成立的學校。全校大約有40%的本科生學習文理學院的專業。",
+    "凱利商學院.txt": "凱利商學院\n\n凱利商學院是印第安納大學的商學院，位於布魯明頓。"
+    "創立於1920年，前身為Indiana University School of Commerce and Finance。",
+}
+
+
+def test_a_chinese_sentence_naming_things_in_latin_letters_does_not_lead_for_being_english(tmp_path):
+    from rag import Notebook
+
+    (tmp_path / "docs").mkdir()
+    for name, text in UNIVERSITY.items():
+        (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
+    nb = Notebook(path=tmp_path / ".rag")
+    nb.index(tmp_path / "docs", progress=False)
+    # Read as English, the business school's founding (half Latin letters) took the other language's allowance and
+    # led, labelled （英文）.
+    answer = nb.ask("印第安納大學是哪一年成立的?")
+    assert not answer.refused, answer.text
+    assert "1820" in answer.citations[0].quote, answer.text
+    answer = nb.ask("凱利商學院是哪一年創立的?")
+    assert any("1920" in c.quote for c in answer.citations), answer.text
+    assert "英文" not in answer.text
+
+
 FISH = {
     "黃鞍鸚嘴魚.txt": "黃鞍鸚嘴魚\n\n黃鞍鸚嘴魚為輻鰭魚綱鱸形目鸚嘴魚科的其中一種，被世界自然保護聯盟列為無危物種。"
     "本魚分布於印度太平洋區，包括紅海、東非、馬爾地夫至萊恩群島等海域。水深1至30公尺。本魚體長可達40公分，以藻類為食。",
