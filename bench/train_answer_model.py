@@ -43,6 +43,7 @@ from rag.answer.model import (
     sigmoid,
     with_gaps,
 )
+from rag.answer.rules import without_source
 from rag.embed.memo import MemoEmbedder
 
 # Questions per training set (drawn with SEED): ~0.5 s each to retrieve and embed on 2 cores, once.
@@ -167,7 +168,8 @@ def extract(name: str, split: str = "train") -> list[dict]:
                 for kind, chosen in ((variant, cands), ("near_miss", near_miss)):
                     if not chosen:
                         continue
-                    x, embedded = embedded_features(answerer, q["question"], hits, chosen)
+                    asked = without_source(q["question"], [h.title for h in hits])  # as the answerer reads it
+                    x, embedded = embedded_features(answerer, asked, hits, chosen)
                     y = np.array([Path(hits[c.hit_index].source).stem == gold and contains(c.text, golds) for c in chosen])
                     out.append(
                         {

@@ -18,6 +18,7 @@ from rag.answer.rules import (
     points_to,
     reports_view,
     states_conclusion,
+    without_source,
 )
 from rag.index.keyword import KeywordIndex
 from rag.messages import NO_MONEY, NO_TIME, NOT_IN_NOTEBOOK, QUOTE_LANGUAGE, REFUSAL, refusal, say
@@ -349,6 +350,8 @@ class ExtractiveAnswerer(Answerer):
         question = input.question
         hits: list[Hit] = input.hits
         script = input.script or detect_script(question, self.settings.default_script)
+        # The document a question names chose its passages; a sentence is asked only for the rest.
+        question = without_source(question, [h.title for h in hits])
         unknown = self.unknown_words(question, hits)
         if unknown:
             yield from self._refusal(self._not_mentioned(unknown, script), script, hits)
