@@ -332,5 +332,5 @@ def without_source(question: str, titles: Sequence[str] = ()) -> str:
             out = out[: m.start()] + out[m.end() :]
     if out == question:
         return question
-    out = re.sub(r"\s{2,}", " ", out).strip(" ，,、")
+    out = re.sub(r"[\s,，、]+([?？!！.。]?)$", r"\1", re.sub(r"\s{2,}", " ", out)).strip(" ，,、")  # "Gemini, ?"
     return out if _letters(out) >= 3 else question

@@ -247,6 +247,9 @@ def test_the_document_a_question_names_is_not_asked_of_its_sentences():
         "what excuses does joke model makers use?"
     )
     assert without_source("长桥那篇吐槽文说AI情感陪伴的创业公司拿什么显卡跑模型?") == "AI情感陪伴的创业公司拿什么显卡跑模型?"
+    assert without_source("Which chip does Google use to train Gemini, according to the posts?") == (
+        "Which chip does Google use to train Gemini?"
+    )
     # A title in quotes stays whole; the article itself is what is asked about.
     assert without_source("《朱啟鈐：「被抹掉的奠基人」》這篇文章的作者是誰?") == "《朱啟鈐：「被抹掉的奠基人」》的作者是誰?"
     # A name alone is a source only when a retrieved passage's title writes it; else a speaker the answer may name.
