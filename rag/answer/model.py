@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.answer.extractive import answer_type, shows_answer_type
+from rag.answer.rules import names_subject
 from rag.text import han_share, keyword_tokens, sentence_spans, to_simplified
 from rag.text.terms import QUESTION_WORDS, han_bigrams, matching_form, tokens_of_matching_form
 
@@ -434,18 +435,6 @@ def with_gaps(x: np.ndarray) -> np.ndarray:
             b = SENTENCE_FEATURES.index(base)
             x[:, SENTENCE_FEATURES.index(col)] = x[:, b] - x[:, b].max()
     return x
-
-
-# A title that names the passage's subject: short, no clause of its own (黄鞍鹦嘴鱼, Super Bowl 50; not a post's
-# headline: 「想知道 AI 在模擬賭博時,會不會…」, "AI Semiconductor Landscape feat. Dylan Patel | BG2 w/ …").
-SUBJECT_TITLE_MAX = 24
-_CLAUSE_MARK = re.compile(r"[,，。:：;；|!?！？【】]")  # not "." (St. Louis)
-
-
-def names_subject(title: str) -> bool:
-    """The title is a name, not a headline (SUBJECT_TITLE_MAX characters at most, no clause mark)."""
-    title = title.strip()
-    return 0 < len(title) <= SUBJECT_TITLE_MAX and not _CLAUSE_MARK.search(title)
 
 
 def as_embedded(question: str, title: str, sentence: str, passage: str = "") -> str:

@@ -253,9 +253,18 @@ def test_the_document_a_question_names_is_not_asked_of_its_sentences():
     # A title in quotes stays whole; the article itself is what is asked about.
     assert without_source("《朱啟鈐：「被抹掉的奠基人」》這篇文章的作者是誰?") == "《朱啟鈐：「被抹掉的奠基人」》的作者是誰?"
     # A name alone is a source only when a retrieved passage's title writes it; else a speaker the answer may name.
-    titles = ["財報狗 EP587 - LLM發展趨勢 x Groq"]
+    titles = ["財報狗 EP587 - 496.【財經時事放大鏡】LLM發展趨勢 x Groq（2024-01-01）"]  # a headline
     assert without_source("財報狗說Blockwhale架構什麼時候會出?", titles) == "Blockwhale架構什麼時候會出?"
     assert without_source("黃仁勳說Blockwhale架構什麼時候會出?", titles) == "黃仁勳說Blockwhale架構什麼時候會出?"
+    assert without_source("根據財報狗，Blockwhale架構什麼時候會出?", titles) == "Blockwhale架構什麼時候會出?"
+    assert without_source("根據黃仁勳，Blockwhale架構什麼時候會出?", titles) == "根據黃仁勳，Blockwhale架構什麼時候會出?"
+    # A title that is a name is the subject the answer is about, not a source.
+    assert without_source("沙勿略認為哪一國的文化對日本的影響很深?", ["沙勿略"]) == "沙勿略認為哪一國的文化對日本的影響很深?"
+    podcast = ["AI Semiconductor Landscape feat. Dylan Patel | BG2 w/ Bill Gurley & Brad Gerstner"]
+    assert without_source("According to BG2, who makes the most HBM?", podcast) == "who makes the most HBM?"
+    assert without_source("According to Jensen, who makes the most HBM?", podcast) == (
+        "According to Jensen, who makes the most HBM?"
+    )
     # The same words doing other work are left alone.
     for question in ("Did the companies report losses?", "What is the post-money valuation?", "寫那篇做空英偉達長文的作者是誰?"):
         assert without_source(question) == question
