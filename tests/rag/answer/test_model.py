@@ -19,17 +19,21 @@ DOCS = {
 }
 
 
-@pytest.fixture(scope="module")
-def notebook(tmp_path_factory):
+def notebook_of(home, docs: dict[str, str]):
+    """A real Notebook at `home` with `docs` (file name -> text) indexed."""
     from rag import Notebook
 
-    home = tmp_path_factory.mktemp("answer-model")
     (home / "docs").mkdir()
-    for name, text in DOCS.items():
+    for name, text in docs.items():
         (home / "docs" / name).write_text(text, encoding="utf-8")
     nb = Notebook(path=home / ".rag")
     nb.index(home / "docs", progress=False)
     return nb
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory):
+    return notebook_of(tmp_path_factory.mktemp("answer-model"), DOCS)
 
 
 def test_the_committed_model_matches_the_features():
@@ -262,13 +266,7 @@ UNIVERSITY = {
 
 
 def test_a_chinese_sentence_naming_things_in_latin_letters_does_not_lead_for_being_english(tmp_path):
-    from rag import Notebook
-
-    (tmp_path / "docs").mkdir()
-    for name, text in UNIVERSITY.items():
-        (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
-    nb = Notebook(path=tmp_path / ".rag")
-    nb.index(tmp_path / "docs", progress=False)
+    nb = notebook_of(tmp_path, UNIVERSITY)
     # Read as English, the business school's founding (half Latin letters) took the other language's allowance and
     # led, labelled （英文）.
     answer = nb.ask("印第安納大學是哪一年成立的?")
@@ -288,13 +286,7 @@ FISH = {
 
 
 def test_a_sentence_that_leaves_its_subject_to_the_title_answers_first(tmp_path):
-    from rag import Notebook
-
-    (tmp_path / "docs").mkdir()
-    for name, text in FISH.items():
-        (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
-    nb = Notebook(path=tmp_path / ".rag")
-    nb.index(tmp_path / "docs", progress=False)
+    nb = notebook_of(tmp_path, FISH)
     # 「本魚分布於…」 names the fish only through the title; the sentence naming it says what kind of fish it is.
     answer = nb.ask("黃鞍鸚嘴魚分布在哪些海域?")
     assert not answer.refused, answer.text
