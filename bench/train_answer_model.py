@@ -160,6 +160,7 @@ def extract(name: str, split: str = "train") -> list[dict]:
                 variants = {"off_topic": wide[:k]}
             for variant, hits in variants.items():
                 cands = answerer.candidates(hits)
+                asked = without_source(q["question"], [h.title for h in hits])  # as the answerer reads it
                 holds = [contains(c.text, golds) for c in cands]
                 gold_retrieved = any(Path(h.source).stem == gold for h in hits)
                 # A near miss: the same passages without the sentences that hold the answer (another attribute
@@ -168,7 +169,6 @@ def extract(name: str, split: str = "train") -> list[dict]:
                 for kind, chosen in ((variant, cands), ("near_miss", near_miss)):
                     if not chosen:
                         continue
-                    asked = without_source(q["question"], [h.title for h in hits])  # as the answerer reads it
                     x, embedded = embedded_features(answerer, asked, hits, chosen)
                     y = np.array([Path(hits[c.hit_index].source).stem == gold and contains(c.text, golds) for c in chosen])
                     out.append(

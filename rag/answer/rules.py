@@ -289,7 +289,7 @@ def arrange(chosen: Sequence[Sentence], ranked: Sequence[Sentence], question: st
     return out
 
 
-# ---------------------------------------------------------------- the document a question names
+# ---------------------------------------------------------------- titles, and the document a question names
 
 # A title that names the passage's subject: short, no clause of its own (黄鞍鹦嘴鱼, Super Bowl 50; not a post's
 # headline: 「想知道 AI 在模擬賭博時,會不會…」, "AI Semiconductor Landscape feat. Dylan Patel | BG2 w/ …").
@@ -301,7 +301,6 @@ def names_subject(title: str) -> bool:
     """The title is a name, not a headline (SUBJECT_TITLE_MAX characters at most, no clause mark)."""
     title = title.strip()
     return 0 < len(title) <= SUBJECT_TITLE_MAX and not _CLAUSE_MARK.search(title)
-
 
 
 # A question often names the document it asks about: "according to the emanuel piece", 「長橋那篇吐槽文說」, 「財報狗說」.
@@ -328,7 +327,7 @@ _SOURCE_ZH = re.compile(
     + r")?"
 )
 # 「財報狗說…」, 「根據財報狗，…」, "…according to Emanuel", "According to BG2, …": a source only when a retrieved
-# passage's title names it (else a speaker the answer may have to name: 「黃仁勳說…」).
+# passage's headline names it (else a speaker the answer may have to name: 「黃仁勳說…」).
 _SAYS_ZH = re.compile(r"^([^\s，,。？?！!、]{1,8}?)(?:" + _either_script("說|提到") + ")")  # not 認為: a view is content
 _ACCORDING_ZH = re.compile(r"^(?:" + _either_script("根據|據|依據|依照") + r")([^\s，,。？?！!、]{1,8}?)(?:的說法|的说法)?[，,、]")
 _ACCORDING_TO_NAME = re.compile(r"\s*\b(?:according to|per)\s+([\w.'’&-]+(?:\s+[\w.'’&-]+)?)\s*(?=[?？.!]?\s*$)", re.IGNORECASE)
