@@ -88,7 +88,7 @@ def print_refusal(questions_path: Path, notebook_path: Path, seeds: Path) -> Non
         cands = a.candidates(hits)
         scored = a.score(question, hits, cands)
         best = scored[0]
-        probability, cut = a.gate(scored)
+        probability, cut = a.gate(question, scored)
         terms = keyword_tokens(question, for_query=True)
         cov_all = a.coverage(terms, " ".join(h.text for h in hits[:3]))
         print(

@@ -11,8 +11,9 @@ features refits in seconds.
 (b) gate: a small tanh network over rag.answer.model.gate_features, positive = answerable questions whose best
     sentences hold the span, negative = the same questions without their gold passage, and near misses (the
     gold passage without the sentences holding the span); its cuts = the highest probability leaving at most
-    TARGET_FALSE_REFUSALS of every training set's answerable questions refused, read off out-of-fold
-    probabilities (apart for a best sentence in the question's language and in the other one).
+    TARGET_FALSE_REFUSALS of the training sets' answerable questions refused, read off out-of-fold
+    probabilities, one per kind of question (rag.answer.model.cut_kind: in Chinese, in English, or answered only
+    by passages in the other language). `--cuts-only` keeps the committed scorers and gate and fits the cuts alone.
 `--evaluate` reports the same measures on the evaluation questions (held out; bench/answers.py is the real run).
 Data: DRCD (CC BY-SA 3.0), CMRC 2018 and XQuAD (CC BY-SA 4.0); see ../shared/data/SOURCES.md.
 """
@@ -33,11 +34,13 @@ import numpy as np
 from bench.answer_data import EVAL_SETS, SEED, TRAIN_SETS, WORK, eval_questions, notebook, train_questions
 from bench.answers import EXTRA_HITS, contains, gold_answers
 from rag.answer.model import (
+    CUT_KINDS,
     GATE_FEATURES,
     MODEL_FILE,
     SENTENCE_FEATURES,
     SIMILARITY_FEATURES,
     Scorer,
+    cut_kind,
     gate_features,
     shortlist_order,
     sigmoid,
@@ -57,9 +60,14 @@ OFF_TOPIC = {
     "offtopic_zh_on_en": ("drcd_test", "xquad_en", 150),
     "offtopic_zh_on_zh": ("cmrc2018_trial", "drcd_test", 150),
 }
-# Answerable training questions the gate may refuse (out-of-fold): lower across languages, where a wrong refusal
-# costs a whole answer (the gate sees less there: no shared words), which also makes it refuse less off-topic.
-TARGET_FALSE_REFUSALS = {"same": 0.035, "cross": 0.03}
+# Answerable training questions the gate may refuse (out-of-fold), per kind of question (rag.answer.model.CUT_KINDS):
+# lower across languages, where a wrong refusal costs a whole answer (the gate sees less there: no shared words),
+# which also makes it refuse less off-topic. Chinese questions at 4.5%: their gate refuses more near misses for each
+# answer it refuses, and the held-out sets stay under issue 12's 5% (bench/results/answers-notes.md). English ones
+# at 3.5%, as when one cut served both languages: their cut also decides an English question answered only by a
+# Chinese sentence in a bilingual notebook (the gate reads such an answer on the lower cross-language scale), and
+# no training set has such notebooks to fit it on.
+TARGET_FALSE_REFUSALS = {"same_zh": 0.045, "same_en": 0.035, "cross": 0.03}
 MARGINS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 MARGIN_LOSS = 0.03
 FOLDS = 4  # the gate's cuts come from out-of-fold probabilities
@@ -301,8 +309,7 @@ def measures(records: list[dict], sentence: dict, gate: dict, names: list[str]) 
     """Per set: best sentence holds the span, answerable refused, unanswerable refused (at the gate's cuts)."""
     g, labels = gate_rows(records, sentence)
     p = sigmoid(logits(gate, g))
-    is_cross = g[:, GATE_FEATURES.index("best_cross")] > 0.5
-    cut = np.where(is_cross, gate["threshold_cross"], gate["threshold_same"])
+    cut = np.array([gate[f"threshold_{kind}"] for kind in cut_kinds(records)])
     out = {}
     for name in names:
         idx = [i for i, r in enumerate(records) if r["set"] == name]
@@ -362,6 +369,26 @@ def pooled_cut(groups: list[np.ndarray], target: float) -> float:
     return float(max((c for c, r in zip(cuts, refused) if r <= target), default=cuts[0]))
 
 
+def cut_kinds(records: list[dict]) -> list[str]:
+    """Each (shortlisted) record's kind of question, as the answerer picks its cut (rag.answer.model.cut_kind)."""
+    return [cut_kind(r["question"], r["x"]) for r in records]
+
+
+def fitted_cuts(records: list[dict], p: np.ndarray, names: list[str]) -> dict[str, float]:
+    """The gate's cuts (`threshold_<kind>`) from its probabilities `p` of the (shortlisted) records: per kind of
+    question, the highest cut at which the training sets refuse, on average, at most TARGET_FALSE_REFUSALS of their
+    answerable questions (the kinds' evidence sits on different scales)."""
+    kinds = np.array(cut_kinds(records))
+    answerable = np.array([r["variant"] == "with" and r["gold_retrieved"] for r in records])
+    sets = np.array([r["set"] for r in records])
+    cuts = {}
+    for kind in CUT_KINDS:
+        groups = [p[answerable & (sets == name) & (kinds == kind)] for name in names]
+        cut = pooled_cut([g for g in groups if len(g) >= 40], TARGET_FALSE_REFUSALS[kind])  # fewer is noise
+        cuts[f"threshold_{kind}"] = round(cut - 1e-6, 6)
+    return cuts
+
+
 def fit(records: list[dict], names: list[str]) -> dict:
     # Questions per set (an off-topic set has no answerable variant: its records count).
     per_set = {
@@ -384,22 +411,27 @@ def fit(records: list[dict], names: list[str]) -> dict:
     y = np.array([lab if lab is not None else 0 for lab in labels])
     gate = fit_gate(g[labelled], y[labelled], weights[labelled])
     # Its cuts are read off out-of-fold probabilities (each quarter of the questions scored by a gate fitted on
-    # the other three): the highest cut at which no training set refuses more than the target share of its
-    # answerable questions, one for questions whose best sentence is in their own language and one for the
-    # others (the two kinds of evidence sit on different scales).
+    # the other three).
     fold = np.array([zlib.crc32(r["id"].encode()) % FOLDS for r in records])
     p = np.zeros(len(records))
     for f in range(FOLDS):
         fitted = fit_gate(g[labelled & (fold != f)], y[labelled & (fold != f)], weights[labelled & (fold != f)])
         p[fold == f] = sigmoid(logits(fitted, g[fold == f]))
-    is_cross = g[:, GATE_FEATURES.index("best_cross")] > 0.5
-    answerable = np.array([r["variant"] == "with" and r["gold_retrieved"] for r in records])
-    sets = np.array([r["set"] for r in records])
-    for kind, mask in (("same", ~is_cross), ("cross", is_cross)):
-        groups = [p[answerable & (sets == name) & mask] for name in names]
-        cut = pooled_cut([g for g in groups if len(g) >= 40], TARGET_FALSE_REFUSALS[kind])  # fewer is noise
-        gate[f"threshold_{kind}"] = round(cut - 1e-6, 6)
+    gate.update(fitted_cuts(records, p, names))
     return {"shortlist": shortlist, "sentence": sentence, "gate": gate, "questions": per_set}
+
+
+def refit_cuts(records: list[dict], names: list[str]) -> dict:
+    """The committed model with only its gate's cuts read again, off its own gate's probabilities over the training
+    records (they are in-sample: the gate was fitted on these questions; on the held-out ones the false refusals
+    stayed under target: bench/results/answers-notes.md). For a change in how the answerer reads (more passages, a
+    new kind of cut) that leaves the scorers as they are: refits move the gate on notebooks unlike the training data."""
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    kept = shortlisted(records, data["shortlist"])
+    g, _ = gate_rows(kept, data["sentence"])
+    gate = {k: v for k, v in data["gate"].items() if not k.startswith("threshold_")}
+    gate.update(fitted_cuts(kept, sigmoid(logits(data["gate"], g)), names))
+    return {"shortlist": data["shortlist"], "sentence": data["sentence"], "gate": gate, "questions": data["training"]["questions"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -411,10 +443,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(MODEL_FILE))
     ap.add_argument("--evaluate", action="store_true", help="also report on the held-out evaluation questions")
     ap.add_argument("--dry-run", action="store_true", help="fit and report, do not write the model")
+    ap.add_argument("--cuts-only", action="store_true", help="keep the committed scorers and gate, fit the gate's cuts")
     args = ap.parse_args(argv)
     names = args.sets.split(",")
     records = [r for name in names for r in extract(name)]
-    model = fit(records, names)
+    model = refit_cuts(records, names) if args.cuts_only else fit(records, names)
     report = {"training": measures(shortlisted(records, model["shortlist"]), model["sentence"], model["gate"], names)}
     if args.evaluate:
         evals = shortlisted([r for name in EVAL_SETS for r in extract(name, "eval")], model["shortlist"])
@@ -435,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(report, indent=1))
     print("sentence weights:", dict(zip(SENTENCE_FEATURES, model["sentence"]["weights"])))
     print("shortlist:", model["shortlist"]["size"], model["shortlist"]["recall"])
-    print("cuts:", {k: model["gate"][k] for k in ("threshold_same", "threshold_cross")}, "margin", model["sentence"]["margin"])
+    cuts = {k: v for k, v in model["gate"].items() if k.startswith("threshold_")}
+    print("cuts:", cuts, "margin", model["sentence"]["margin"])
     return 0
 
 

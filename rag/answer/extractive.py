@@ -263,24 +263,23 @@ class ExtractiveAnswerer(Answerer):
             c.restates = bool(row[col["quotes_question"]])
         return sorted(short, key=lambda c: -c.logit)
 
-    def gate(self, scored: list[Candidate]) -> tuple[float, float]:
-        """The learned gate's probability that the best (scored) candidates answer the question, and its cut."""
-        from rag.answer.model import SENTENCE_FEATURES, AnswerModel, gate_features
+    def gate(self, question: str, scored: list[Candidate]) -> tuple[float, float]:
+        """The learned gate's probability that the best (scored) candidates answer `question` (as the sentences were
+        asked it), and its cut: settings.answer_gate, or the one fitted for its kind of question (AnswerModel.cut)."""
+        from rag.answer.model import AnswerModel, gate_features
 
         model = AnswerModel.load()
         x = np.stack([c.features for c in scored])
         g = gate_features(x, np.array([c.logit for c in scored]))
-        all_other_language = bool((x[:, SENTENCE_FEATURES.index("cross")] > 0.5).all())
-        cut = self.settings.answer_gate if self.settings.answer_gate is not None else model.cut(g, all_other_language)
+        cut = self.settings.answer_gate if self.settings.answer_gate is not None else model.cut(question, x)
         return model.answerable_probability(g), cut
 
-    def answerable_probability(self, scored: list[Candidate]) -> float:
-        return self.gate(scored)[0]
+    def answerable_probability(self, question: str, scored: list[Candidate]) -> float:
+        return self.gate(question, scored)[0]
 
-    def is_answerable(self, scored: list[Candidate]) -> bool:
-        """Answer only when the learned gate says the best sentences hold the answer; its cut is
-        settings.answer_gate, or the ones fitted with the model (AnswerModel.cut)."""
-        probability, cut = self.gate(scored)
+    def is_answerable(self, question: str, scored: list[Candidate]) -> bool:
+        """Answer only when the learned gate says the best sentences hold the answer."""
+        probability, cut = self.gate(question, scored)
         return probability >= cut
 
     def unwritten_focus(self, question: str, hits: list[Hit]) -> list[str]:
@@ -365,7 +364,7 @@ class ExtractiveAnswerer(Answerer):
             return
         cands = self.candidates(hits)
         scored = self.score(question, hits, cands) if cands else []
-        chosen = self.select(scored, question, cands) if scored and self.is_answerable(scored) else []
+        chosen = self.select(scored, question, cands) if scored and self.is_answerable(question, scored) else []
         if chosen and self.misses_focus(question, hits, chosen):
             chosen = []  # a near miss: no quoted sentence is about everything the question names
         # A "when" question answered by sentences without any time only sounds like an answer; so does a price.

@@ -175,10 +175,16 @@ def reads_chinese(sentence: str, passage: str = "") -> bool:
     return share > 0.5
 
 
+def asks_in_chinese(question: str) -> bool:
+    """The question is Chinese: more than half its letters are Han (a Latin word counting as one letter), as in
+    「TPU能否取代GPU?」. It decides which sentences are in the other language, and which of the gate's cuts applies."""
+    return text_view(question).han > 0.5
+
+
 def other_language(question: str, sentence: str, passage: str = "") -> bool:
     """The sentence (in `passage`) is written in the other language than the question: the `cross` feature, and
     what keeps a sentence from e5's titled reading (as_embedded)."""
-    return reads_chinese(sentence, passage) != (text_view(question).han > 0.5)
+    return reads_chinese(sentence, passage) != asks_in_chinese(question)
 
 
 def _focus_share(groups: list[list[str]], flat: str) -> float:
@@ -248,9 +254,27 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
+def cut_kind(question: str, x: np.ndarray) -> str:
+    """Which of CUT_KINDS decides for `question` over its scored candidates' SENTENCE_FEATURES rows `x`.
+
+    The cross-language cut was fitted on questions whose passages were all in the other language; when some scored
+    sentences are in the question's own language (a mixed notebook), the best one being in the other language is
+    no reason to ask for less: the question's own language's cut applies."""
+    if (x[:, SENTENCE_FEATURES.index("cross")] > 0.5).all():
+        return "cross"
+    return "same_zh" if asks_in_chinese(question) else "same_en"
+
+
+# The gate's probability cuts, one per kind of question (AnswerModel.cut_kind): its probabilities are not equally
+# calibrated for each. English questions over English passages have answers sharing fewer of their words (no
+# segmenter's compounds, inflected forms); at one cut for both languages, those questions' refusals set the cut for
+# Chinese ones, which then let more near misses through.
+CUT_KINDS = ("same_zh", "same_en", "cross")
+
+
 class AnswerModel:
-    """Sentence scorer + gate loaded from JSON; `threshold_same`/`threshold_cross` are the gate's probability cuts
-    (fitted on held-out training questions for few false refusals) unless a setting overrides them."""
+    """Sentence scorer + gate loaded from JSON; `thresholds` are the gate's probability cuts per CUT_KINDS (fitted on
+    training questions for few false refusals) unless a setting overrides them."""
 
     def __init__(self, data: dict):
         assert data["sentence_features"] == SENTENCE_FEATURES and data["gate_features"] == GATE_FEATURES, (
@@ -263,9 +287,7 @@ class AnswerModel:
         self.gate = Scorer.from_dict(data["gate"])
         # Sentences whose logit is this far below the best one's are left out of the answer (fitted with it).
         self.margin = float(data["sentence"].get("margin", 2.0))
-        # Cuts fitted apart for a best sentence in the question's language and in the other one.
-        self.threshold_same = float(data["gate"]["threshold_same"])
-        self.threshold_cross = float(data["gate"]["threshold_cross"])
+        self.thresholds = {kind: float(data["gate"][f"threshold_{kind}"]) for kind in CUT_KINDS}
         self.data = data
 
     @classmethod
@@ -296,14 +318,9 @@ class AnswerModel:
                 keep += [i for i in best if i not in keep]
         return np.asarray(keep, dtype=int)
 
-    def cut(self, g: np.ndarray, all_other_language: bool = True) -> float:
-        """The fitted probability cut for a question with gate features `g`.
-
-        The cross-language cut was fitted on questions whose passages were all in the other language; when some
-        retrieved sentences are in the question's own language (a mixed notebook), the best one being in the
-        other language is no reason to ask for less: the same-language cut applies."""
-        cross = g[GATE_FEATURES.index("best_cross")] > 0.5 and all_other_language
-        return self.threshold_cross if cross else self.threshold_same
+    def cut(self, question: str, x: np.ndarray) -> float:
+        """The fitted probability cut for `question` over its scored candidates' features `x`."""
+        return self.thresholds[cut_kind(question, x)]
 
     def answerable_probability(self, g: np.ndarray) -> float:
         return float(sigmoid(self.gate.logits(g[None, :]))[0])

@@ -40,7 +40,7 @@ def test_the_committed_model_matches_the_features():
     model = AnswerModel.load()
     assert len(model.sentence.weights) == len(SENTENCE_FEATURES)
     assert len(model.gate.mean) == len(GATE_FEATURES) and model.gate.hidden_weights.shape[0] == len(GATE_FEATURES)
-    assert 0.0 < model.threshold_same < 1.0 and 0.0 < model.threshold_cross < 1.0
+    assert all(0.0 < cut < 1.0 for cut in model.thresholds.values())
 
 
 def test_a_name_and_its_other_spellings_are_one_focus_item():
@@ -119,7 +119,7 @@ def test_the_gate_probability_falls_when_the_documents_lack_the_answer(notebook)
     def probability(question: str) -> float:
         hits = notebook.search(question)
         cands = answerer.candidates(hits)
-        return answerer.answerable_probability(answerer.score(question, hits, cands))
+        return answerer.answerable_probability(question, answerer.score(question, hits, cands))
 
     assert probability("How long does a sourdough loaf need to rise?") > probability("Who invented sourdough bread?")
     assert np.isfinite(probability("台積電亞利桑那廠預計生產幾奈米的晶片?"))
