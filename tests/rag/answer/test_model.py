@@ -43,6 +43,24 @@ def test_the_committed_model_matches_the_features():
     assert all(0.0 < cut < 1.0 for cut in model.thresholds.values())
 
 
+def test_each_kind_of_question_is_cut_where_its_own_answers_sit():
+    from rag.answer.model import cut_kind
+
+    model = AnswerModel.load()
+    cross = SENTENCE_FEATURES.index("cross")
+    mixed, other = np.zeros((3, len(SENTENCE_FEATURES))), np.zeros((3, len(SENTENCE_FEATURES)))
+    mixed[0, cross] = 1.0  # the best sentence is in the other language, the rest in the question's
+    other[:, cross] = 1.0
+    assert cut_kind("台積電亞利桑那廠預計生產幾奈米的晶片?", mixed) == "same_zh"
+    assert cut_kind("TPU能否取代GPU?", mixed) == "same_zh"  # names in Latin letters, a Chinese question
+    assert cut_kind("How many jobs will the TSMC factory create?", mixed) == "same_en"
+    assert cut_kind("How many jobs will the TSMC factory create?", other) == "cross"
+    assert model.cut("How many jobs will the TSMC factory create?", other) == model.thresholds["cross"]
+    assert model.cut("TPU能否取代GPU?", mixed) == model.thresholds["same_zh"]
+    # Fitted apart: a Chinese answer shares more of its question's words, and is asked for more.
+    assert model.thresholds["same_zh"] > model.thresholds["same_en"] > model.thresholds["cross"]
+
+
 def test_a_name_and_its_other_spellings_are_one_focus_item():
     from rag.text.glossary import Glossary
 
