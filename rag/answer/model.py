@@ -254,6 +254,12 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
 
 
+# The gate's probability cuts, one per kind of question (cut_kind): its probabilities are not calibrated alike for
+# each. XQuAD's English questions over English passages get lower ones when answerable than DRCD's and CMRC's
+# Chinese questions do; one cut for both languages was set by the English ones and let Chinese near misses through.
+CUT_KINDS = ("same_zh", "same_en", "cross")
+
+
 def cut_kind(question: str, x: np.ndarray) -> str:
     """Which of CUT_KINDS decides for `question` over its scored candidates' SENTENCE_FEATURES rows `x`.
 
@@ -263,13 +269,6 @@ def cut_kind(question: str, x: np.ndarray) -> str:
     if (x[:, SENTENCE_FEATURES.index("cross")] > 0.5).all():
         return "cross"
     return "same_zh" if asks_in_chinese(question) else "same_en"
-
-
-# The gate's probability cuts, one per kind of question (AnswerModel.cut_kind): its probabilities are not equally
-# calibrated for each. English questions over English passages have answers sharing fewer of their words (no
-# segmenter's compounds, inflected forms); at one cut for both languages, those questions' refusals set the cut for
-# Chinese ones, which then let more near misses through.
-CUT_KINDS = ("same_zh", "same_en", "cross")
 
 
 class AnswerModel:
