@@ -183,7 +183,8 @@ def extract(name: str, split: str = "train") -> list[dict]:
                     out.append(
                         {
                             "id": q["id"], "set": name, "variant": kind, "x": x, "y": y, "embedded": embedded,
-                            "question": q["question"], "texts": [c.text for c in chosen], "corpus": corpus,
+                            # as the answerer reads it: its language picks the gate's cut (cut_kinds)
+                            "question": asked, "texts": [c.text for c in chosen], "corpus": corpus,
                             "gold_retrieved": gold_retrieved,
                             "still_holds": kind != "near_miss" and any(contains(h.text, golds) for h in hits),
                         }
