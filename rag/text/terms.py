@@ -37,15 +37,20 @@ def clean_text(text: str) -> str:
     return _LONE_SURROGATE.sub("", strip_invisible(text))
 
 
+# OpenCC's Taiwan table reads 么 as a variant of 幺 (tiny), so an already Simplified 什么 came out as 什幺, which
+# neither QUESTION_WORDS nor the stop words know: a Simplified question kept 什幺 as its rarest keyword, where the
+# same question in Traditional (什麼) dropped it. Read as 麼, whose Simplified form it is, it stays 么.
+_ME_AS_TRADITIONAL = str.maketrans("么", "麼")
+
+
 def matching_form(text: str) -> str:
     """The form keyword matching compares texts in: Simplified, Taiwan vocabulary in Mainland words (軟體 → 软件).
 
     For matching only (BM25 terms, glossary look-ups, gold-answer checks), never for showing text: its
-    phrase substitution rewrites words (程序 → 进程) and turns an already Simplified 为什么 into 为什幺; quotes
-    shown to the user go through rag.text.script.to_script."""
+    phrase substitution rewrites words (程序 → 进程); quotes shown to the user go through rag.text.script.to_script."""
     text = strip_invisible(text)
     # OpenCC (pure Python) costs ~3 ms per chunk even when there is nothing to convert.
-    return converter("tw2sp").convert(text) if HAN.search(text) else text
+    return converter("tw2sp").convert(text.translate(_ME_AS_TRADITIONAL)) if HAN.search(text) else text
 
 
 def _jieba():

@@ -11,6 +11,16 @@ def test_matching_form_is_simplified_with_mainland_words():
     assert matching_form("English only") == "English only"
 
 
+def test_simplified_and_traditional_questions_read_alike():
+    # OpenCC's Taiwan table turns an already Simplified 么 into 幺: 什么 became 什幺, kept as the question's rarest
+    # keyword, where the same question in Traditional dropped its question word.
+    assert matching_form("为什么") == matching_form("為什麼") == "为什么"
+    assert matching_form("那么怎么办") == "那么怎么办"
+    simplified = keyword_tokens("北京地铁采用什么方式换乘？", for_query=True)
+    assert simplified == keyword_tokens("北京地鐵採用什麼方式換乘？", for_query=True)
+    assert not any("幺" in t or "么" in t for t in simplified)
+
+
 def test_keyword_tokens_drop_stop_words_and_stem_english():
     assert keyword_tokens("The model overfits on the data") == ["model", "overfit", "data"]
     assert "的" in STOP_WORDS and "the" in STOP_WORDS
