@@ -63,6 +63,18 @@ def test_the_english_tpu_question_leads_with_the_chinese_posts_conclusion(seeds_
     assert "Gemini" in first.quote or "TPU可以訓練" in first.quote, first.quote  # TPUs do train frontier models
 
 
+def test_the_tpu_question_asked_with_a_why_leads_with_the_conclusion_in_either_script(seeds_notebook):
+    # Simplified 什么 read as 什幺 kept a word no passage writes in the question, and the gate refused (0.08); and a
+    # sentence holding the first clause (「…大家爭論不休的「究竟TPU能否取代GPU」」) asks the question back, so it never leads.
+    for question in ["TPU能否取代GPU？为什么？", "TPU能否取代GPU？為什麼？"]:
+        answer = seeds_notebook.ask(question)
+        assert not answer.refused, (question, answer.text)
+        first = answer.citations[0]
+        assert first.source.endswith("001_a39377fc7e6609dd.txt"), (question, first.quote)
+        assert "Gemini" in first.quote or "TPU可以訓練" in first.quote, (question, first.quote)
+        assert "究竟TPU能否取代GPU" not in first.quote
+
+
 def test_ask_stream_yields_the_same_text_in_pieces(seeds_notebook):
     pieces = list(seeds_notebook.ask_stream("TPU能否取代GPU?"))
     assert len(pieces) > 1
