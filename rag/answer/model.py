@@ -30,7 +30,9 @@ _LATIN_WORD = re.compile(r"[a-z0-9][a-z0-9\-]*")  # a focus item in Latin letter
 _LATIN_NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9\-]*|[A-Za-z]+\d[A-Za-z0-9\-]*)(?![A-Za-z0-9])")
 _ACRONYM_PLURAL = re.compile(r"(?:[A-Z]{2,}|[A-Za-z]+\d+[A-Za-z0-9]*)s")
 # A number on its own, not the digits of a model name (H100).
-_CLAUSE_END = re.compile(r"[?？!！。;；,，]")
+# Where one question ends and the next begins (「TPU能否取代GPU？為什麼？」); not a comma, which sets up context the
+# answering sentence often repeats (「「關隴清晏，百姓豐樂」指的是何人輔政之下的前秦?」).
+_QUESTION_END = re.compile(r"[?？!！。;；]")
 _FOCUS_NUMBER = re.compile(r"(?<![A-Za-z0-9.,])\d+(?:[.,]\d+)*")
 _SENTENCE_START_WORDS = frozenset(["what", "which", "who", "whom", "whose", "how", "why", "when", "where", "is", "are", "was", "were", "do", "does", "did", "can", "could", "the", "a", "an", "in", "on", "of"])
 
@@ -365,9 +367,9 @@ def sentence_features(question: str, hits: list, cands: list, keywords, glossary
         other_terms = glossary.other_language_terms(question, keywords.knows) + glossary.name_terms(question)
     other = {t: keywords.idf(t) for t in set(other_terms)}
     focus = focus_groups(question, glossary)
-    # Each clause of the question, letters and digits only: a sentence holding one asks the question back
-    # (「大家爭論不休的「究竟TPU能否取代GPU」」 for 「TPU能否取代GPU？為什麼？」, which asks two).
-    clauses = [c for c in (text_view(part).core for part in _CLAUSE_END.split(question)) if len(c) >= 4]
+    # Each question asked, letters and digits only: a sentence holding one asks it back (「大家爭論不休的「究竟TPU能否取代
+    # GPU」」 for 「TPU能否取代GPU？為什麼？」, which asks two).
+    questions = [c for c in (text_view(part).core for part in _QUESTION_END.split(question)) if len(c) >= 4]
     wanted = answer_type(question)
     asks_person = bool(_ASKS_PERSON.search(question))
     passage_cov = {}
@@ -408,7 +410,7 @@ def sentence_features(question: str, hits: list, cands: list, keywords, glossary
         said = said_sets[i]
         cross = float(other_language(question, c.text, hit.text))
         novelty = len(said - asked) / len(said) if said else 0.0
-        quotes = float(any(c in view.core for c in clauses))
+        quotes = float(any(q in view.core for q in questions))
         typed = float(wanted is not None and shows_answer_type(wanted, c.text, question))
         neighbours = [cov_own[j] for j in (i - 1, i + 1) if 0 <= j < len(cands) and cands[j].hit_index == c.hit_index]
         focus_s = _focus_share(focus, view.flat)
