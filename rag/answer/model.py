@@ -30,9 +30,8 @@ _LATIN_WORD = re.compile(r"[a-z0-9][a-z0-9\-]*")  # a focus item in Latin letter
 _LATIN_NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9\-]*|[A-Za-z]+\d[A-Za-z0-9\-]*)(?![A-Za-z0-9])")
 _ACRONYM_PLURAL = re.compile(r"(?:[A-Z]{2,}|[A-Za-z]+\d+[A-Za-z0-9]*)s")
 # A number on its own, not the digits of a model name (H100).
-# Where one question ends and the next begins (「TPU能否取代GPU？為什麼？」); not a comma, which sets up context the
-# answering sentence often repeats (「「關隴清晏，百姓豐樂」指的是何人輔政之下的前秦?」).
-_QUESTION_END = re.compile(r"[?？!！。;；]")
+# A question's sentences, each with its end mark (「TPU能否取代GPU？為什麼？」 asks two).
+_QUESTION_PART = re.compile(r"[^?？!！。;；]+[?？!！。;；]*")
 _FOCUS_NUMBER = re.compile(r"(?<![A-Za-z0-9.,])\d+(?:[.,]\d+)*")
 _SENTENCE_START_WORDS = frozenset(["what", "which", "who", "whom", "whose", "how", "why", "when", "where", "is", "are", "was", "were", "do", "does", "did", "can", "could", "the", "a", "an", "in", "on", "of"])
 
@@ -367,9 +366,14 @@ def sentence_features(question: str, hits: list, cands: list, keywords, glossary
         other_terms = glossary.other_language_terms(question, keywords.knows) + glossary.name_terms(question)
     other = {t: keywords.idf(t) for t in set(other_terms)}
     focus = focus_groups(question, glossary)
-    # Each question asked, letters and digits only: a sentence holding one asks it back (「大家爭論不休的「究竟TPU能否取代
-    # GPU」」 for 「TPU能否取代GPU？為什麼？」, which asks two).
-    questions = [c for c in (text_view(part).core for part in _QUESTION_END.split(question)) if len(c) >= 4]
+    # Each question it asks (a part ending in a question mark, and the last), letters and digits only: a sentence
+    # holding one asks it back (「大家爭論不休的「究竟TPU能否取代GPU」」 for 「TPU能否取代GPU？為什麼？」). Not a part
+    # that sets up context, which the answering sentence often repeats (「…她居然答應了！」此話為何人所言?).
+    parts = _QUESTION_PART.findall(question)
+    questions = [
+        core for i, part in enumerate(parts)
+        if (i == len(parts) - 1 or part.rstrip()[-1] in "?？") and len(core := text_view(part).core) >= 4
+    ]
     wanted = answer_type(question)
     asks_person = bool(_ASKS_PERSON.search(question))
     passage_cov = {}
