@@ -296,6 +296,13 @@ class ExtractiveAnswerer(Answerer):
 
         return misses_focus(question, hits, chosen, self.glossary)
 
+    def unsupported_across_languages(self, question: str, scored: list[Candidate]) -> bool:
+        """A Chinese question whose best sentence is English and shares none of its words, even through the glossary
+        (rag.answer.model.unsupported_across_languages)."""
+        from rag.answer.model import unsupported_across_languages
+
+        return unsupported_across_languages(question, scored[0].features)
+
     # Two thirds of the words unknown is enough when the rest are common in the notebook: idf below this share of an
     # unseen word's ("train" in "How do I train a puppy to sit?" over posts on training models).
     common_idf_share = 0.5
@@ -367,6 +374,8 @@ class ExtractiveAnswerer(Answerer):
         chosen = self.select(scored, question, cands) if scored and self.is_answerable(question, scored) else []
         if chosen and self.misses_focus(question, hits, chosen):
             chosen = []  # a near miss: no quoted sentence is about everything the question names
+        if chosen and self.unsupported_across_languages(question, scored):
+            chosen = []  # an English sentence sharing no word with a Chinese question: similarity alone
         # A "when" question answered by sentences without any time only sounds like an answer; so does a price.
         lacking = lacks_asked_fact(question, chosen) if chosen else None
         if not chosen or lacking:
