@@ -297,8 +297,8 @@ class ExtractiveAnswerer(Answerer):
         return misses_focus(question, hits, chosen, self.glossary)
 
     def unsupported_across_languages(self, question: str, scored: list[Candidate]) -> bool:
-        """A Chinese question whose best sentence is English and shares none of its words, even through the glossary
-        (rag.answer.model.unsupported_across_languages)."""
+        """A Chinese question whose best sentence is English and shares none of its words with it or its passage, even
+        through the glossary (rag.answer.model.unsupported_across_languages)."""
         from rag.answer.model import unsupported_across_languages
 
         return unsupported_across_languages(question, scored[0].features)
@@ -375,7 +375,7 @@ class ExtractiveAnswerer(Answerer):
         if chosen and self.misses_focus(question, hits, chosen):
             chosen = []  # a near miss: no quoted sentence is about everything the question names
         if chosen and self.unsupported_across_languages(question, scored):
-            chosen = []  # an English sentence sharing no word with a Chinese question: similarity alone
+            chosen = []  # an English passage sharing no word with a Chinese question: similarity alone
         # A "when" question answered by sentences without any time only sounds like an answer; so does a price.
         lacking = lacks_asked_fact(question, chosen) if chosen else None
         if not chosen or lacking:
