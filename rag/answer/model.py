@@ -29,9 +29,9 @@ _LATIN_WORD = re.compile(r"[a-z0-9][a-z0-9\-]*")  # a focus item in Latin letter
 # Bounded by non-Latin characters, not \b: Han characters count as word characters (輝達的H100).
 _LATIN_NAME = re.compile(r"(?<![A-Za-z0-9])(?:[A-Z][A-Za-z0-9\-]*|[A-Za-z]+\d[A-Za-z0-9\-]*)(?![A-Za-z0-9])")
 _ACRONYM_PLURAL = re.compile(r"(?:[A-Z]{2,}|[A-Za-z]+\d+[A-Za-z0-9]*)s")
-# A number on its own, not the digits of a model name (H100).
 # A question's sentences, each with its end mark (「TPU能否取代GPU？為什麼？」 asks two).
 _QUESTION_PART = re.compile(r"[^?？!！。;；]+[?？!！。;；]*")
+# A number on its own, not the digits of a model name (H100).
 _FOCUS_NUMBER = re.compile(r"(?<![A-Za-z0-9.,])\d+(?:[.,]\d+)*")
 _SENTENCE_START_WORDS = frozenset(["what", "which", "who", "whom", "whose", "how", "why", "when", "where", "is", "are", "was", "were", "do", "does", "did", "can", "could", "the", "a", "an", "in", "on", "of"])
 
