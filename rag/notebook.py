@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import SecretStr
 
 from rag.index import Index
+from rag.index.identity import collection_for
 from rag.index.storage import open_index, writing
 from rag.index.store import StoredChunk
 from rag.messages import EMPTY_NOTEBOOK
@@ -277,8 +278,10 @@ class Notebook:
     @property
     def chunk_index(self) -> Index:
         """The chunks (Chroma + BM25, kept in step by rag.index.Index): the only way anything writes them."""
-        name, url = self.settings.collection_name(), self.settings.chroma_url or None
-        return self._parts.get(("index", str(self.path.resolve()), name, url), lambda: open_index(self.path, name, url))
+        # Keyed by the set-up (the name before ids): the id is read from the data folder once, when it is built.
+        setup, url = self.settings.collection_name(), self.settings.chroma_url or None
+        key = ("index", str(self.path.resolve()), setup, url)
+        return self._parts.get(key, lambda: open_index(self.path, collection_for(self.path, self.settings), url))
 
     @property
     def glossary(self):

@@ -54,7 +54,9 @@ class Settings(BaseSettings):
         REPO_ROOT / ".cache", group="storage", description="Git-ignored cache where offline models are built at set-up."
     )
     collection: str = setting(
-        "notebook", group="storage", description="Chroma collection name prefix; the embedder set-up is appended so a change re-embeds."
+        "notebook", group="storage", description="Chroma collection name prefix; the notebook's id (its data folder's notebook.json) and the "
+        "embedder set-up are appended, so notebooks sharing a Chroma server never share a collection and a set-up change "
+        "re-embeds."
     )
     chroma_url: str = setting(
         "",
@@ -286,13 +288,18 @@ class Settings(BaseSettings):
         """Passages `ask` retrieves and answers from: answer_k, or k when that is more."""
         return max(self.k, self.answer_k)
 
-    def collection_name(self) -> str:
-        """Chroma collection for this embedder set-up: vectors of another set-up are never mixed in."""
+    def index_setup(self) -> str:
+        """A short hash of the embedder set-up: vectors of another set-up are never mixed in one collection."""
         setup = (
             f"{INDEX_VERSION}|{self.embedder}|{self.embedder_backend}|{self.second_embedder and self.second_embedder_weight}|"
             f"{self.chunk_tokens}|{self.chunk_overlap}"
         )
-        return f"{self.collection}-{hashlib.sha1(setup.encode()).hexdigest()[:8]}"
+        return hashlib.sha1(setup.encode()).hexdigest()[:8]
+
+    def collection_name(self, notebook_id: str | None = None) -> str:
+        """Chroma collection of the notebook `notebook_id` (rag.index.identity) for this embedder set-up; without an
+        id, the name indexes had before notebook ids (the set-up alone)."""
+        return f"{self.collection}-{notebook_id}-{self.index_setup()}" if notebook_id else f"{self.collection}-{self.index_setup()}"
 
     def embedder_path(self) -> str:
         """The model to load: the offline e5 folder under cache_dir unless another model is named.

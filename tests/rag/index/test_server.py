@@ -64,7 +64,10 @@ def test_the_notebook_core_on_a_chroma_server(chroma_server, tmp_path, models):
     assert all(s["source"] != "seeds/000_550ab7507c6a24dd.txt" for s in nb.sources())
     assert nb.chunk_index.in_step() and nb.chunk_index.store.collection.count() == nb.count()  # no orphan chunk
 
-    # Another notebook (its own data folder, no keyword index yet) sees the same chunks and finds the same passages.
+    # The same notebook opened from another data folder (its notebook.json copied there: the notebook's id, not a
+    # path, names its collection; no keyword index there yet) sees the same chunks and finds the same passages.
+    (tmp_path / "other").mkdir()
+    shutil.copy(tmp_path / ".rag" / "notebook.json", tmp_path / "other" / "notebook.json")
     other = server_notebook(chroma_server, tmp_path, models, data="other", collection="core")
     assert other.count() == nb.count() and other.chunk_ids() == nb.chunk_ids()
     assert [h.chunk_id for h in other.search("TPU能否取代GPU?", k=3)] == [h.chunk_id for h in nb.search("TPU能否取代GPU?", k=3)]
@@ -106,7 +109,11 @@ def test_two_processes_share_one_collection_without_duplicates(chroma_server, tm
     (tmp_path / "docs").mkdir()
     for name, text in DOCS.items():
         (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
-    # Two processes index the same folder at once, each with its own data folder: one adds, the other finds it done.
+    # Two processes index the same folder at once, each with its own data folder holding the same notebook id: one
+    # adds, the other finds it done.
+    for data in "abcd":
+        (tmp_path / data).mkdir()
+        (tmp_path / data / "notebook.json").write_text(json.dumps({"id": "5" * 32}), encoding="utf-8")
     first, second = child("index", chroma_server, tmp_path, tmp_path / "a"), child("index", chroma_server, tmp_path, tmp_path / "b")
     reports = [finished(first), finished(second)]
     assert sorted(r["added"] for r in reports) == [0, 2] and sorted(r["unchanged"] for r in reports) == [0, 2]
@@ -118,6 +125,83 @@ def test_two_processes_share_one_collection_without_duplicates(chroma_server, tm
     found = finished(child("search", chroma_server, tmp_path, tmp_path / "d", "HBM DRAM bandwidth"))
     assert found == {"source": "docs/hbm.md", "keyword_rank": 1, "count": len(ids)}
     assert nb.search("TPU叢集", k=1)[0].source == "docs/tpu.txt"
+
+
+HOMES = {
+    "a": {"only_a.md": "# Aardvark\n\nAardvarks dig burrows at night and eat termites with a sticky tongue.\n",
+          "common.md": "# Common\n\nThe alpha notebook's common file talks about HBM memory stacks.\n"},
+    "b": {"only_b.txt": "蜂鳥每秒振翅五十次，能在空中倒退飛行。\n",
+          "common.md": "# Common\n\nThe beta notebook's common file talks about TPU pods and Gemini.\n"},
+}
+
+INDEXER = """
+import json, sys
+from pathlib import Path
+from rag import Notebook
+from rag.offline import go_offline
+go_offline()
+url, home = sys.argv[1:3]
+nb = Notebook(path=Path(home) / ".rag", home=Path(home), chroma_url=url)
+print(json.dumps(nb.index(Path(home) / "docs", progress=False).as_dict()))
+"""
+
+
+def index_in_child(url: str, home: Path) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    return subprocess.Popen(
+        [sys.executable, "-c", INDEXER, url, str(home)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_two_homes_on_one_server_never_touch_each_others_chunks(chroma_server, tmp_path, models):
+    homes = {name: tmp_path / name for name in HOMES}
+    for name, files in HOMES.items():
+        (homes[name] / "docs").mkdir(parents=True)
+        for file, text in files.items():
+            (homes[name] / "docs" / file).write_text(text, encoding="utf-8")
+
+    def both() -> dict[str, dict]:
+        """Both homes indexed at once, each by its own process."""
+        running = {name: index_in_child(chroma_server, home) for name, home in homes.items()}
+        return {name: finished(process) for name, process in running.items()}
+
+    def held(name: str) -> dict[str, str]:
+        """{chunk id: text} of every chunk the notebook of home `name` shows, checked against what it stores."""
+        nb = server_notebook(chroma_server, homes[name], models)
+        ids = nb.chunk_ids()
+        assert nb.chunk_index.store.collection.count() == len(ids)  # nothing of the other home's in its collection
+        return {c.chunk_id: c.text for c in nb.chunks(ids)}
+
+    reports = both()
+    assert [(r["added"], r["removed"]) for r in reports.values()] == [(2, 0), (2, 0)]
+    ids = {name: json.loads((home / ".rag" / "notebook.json").read_text())["id"] for name, home in homes.items()}
+    assert ids["a"] != ids["b"]
+    first = {name: held(name) for name in homes}
+    assert "Aardvarks" in " ".join(first["a"].values()) and "蜂鳥" in " ".join(first["b"].values())
+    assert "TPU" not in " ".join(first["a"].values()) and "HBM" not in " ".join(first["b"].values())
+    assert not set(first["a"]) & set(first["b"])
+
+    # Home a changes its common.md and deletes its only file; b re-indexes unchanged: neither run touches the other.
+    (homes["a"] / "docs" / "common.md").write_text("# Common\n\nThe alpha notebook now talks about NVLink.\n", encoding="utf-8")
+    (homes["a"] / "docs" / "only_a.md").unlink()
+    reports = both()
+    assert (reports["a"]["updated"], reports["a"]["removed"]) == (1, 1)
+    assert (reports["b"]["unchanged"], reports["b"]["removed"], reports["b"]["updated"]) == (2, 0, 0)
+    second = {name: held(name) for name in homes}
+    assert second["b"] == first["b"]
+    assert "NVLink" in " ".join(second["a"].values()) and "Aardvarks" not in " ".join(second["a"].values())
+
+    # Now b changes and deletes, a re-indexes unchanged.
+    (homes["b"] / "docs" / "common.md").write_text("# Common\n\nThe beta notebook now talks about Trainium.\n", encoding="utf-8")
+    (homes["b"] / "docs" / "only_b.txt").unlink()
+    reports = both()
+    assert (reports["b"]["updated"], reports["b"]["removed"]) == (1, 1)
+    assert (reports["a"]["unchanged"], reports["a"]["removed"], reports["a"]["updated"]) == (1, 0, 0)
+    third = {name: held(name) for name in homes}
+    assert third["a"] == second["a"]
+    assert "Trainium" in " ".join(third["b"].values()) and "蜂鳥" not in " ".join(third["b"].values())
+    sources = {name: [s["source"] for s in server_notebook(chroma_server, home, models).sources()] for name, home in homes.items()}
+    assert sources == {"a": ["docs/common.md"], "b": ["docs/common.md"]}
 
 
 def test_a_server_that_is_down_or_a_bad_url_is_one_line_naming_the_setting(tmp_path, free_port, capsys):
