@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["Answer", "Citation", "Hit", "IndexReport", "Notebook", "Settings"]
+__all__ = ["Answer", "Citation", "Hit", "IndexReport", "Notebook", "Settings", "list_notebooks"]
 
 # Lazy: `python -m rag.provision e5`, the CLI's help and `from rag import Answer` should not pay for
 # importing Chroma or LangChain.
@@ -16,6 +16,7 @@ _HOMES = {
     "Citation": "rag.types",
     "Answer": "rag.types",
     "IndexReport": "rag.types",
+    "list_notebooks": "rag.notebooks",
 }
 
 

@@ -34,9 +34,14 @@ INDEX_EXIT_STATUSES = f"""exit status:
 """
 
 
-def _notebook(settings: Settings):
+def _notebook(settings: Settings, create: bool = False):
+    """The notebook of the settings: a named one must exist unless `create` (rag index, rag serve make it)."""
     from rag import Notebook
 
+    if settings.notebook and not create:
+        from rag.notebooks import Notebooks
+
+        Notebooks(settings.path).get(settings.notebook)  # else one line naming the notebooks there are
     return Notebook(settings=settings)
 
 
@@ -79,7 +84,7 @@ def cmd_watch(found: list[Path], settings: Settings, json_lines: bool) -> int:
     previous = _stop_within(3.0)
     watcher = None
     try:
-        watcher = FolderWatcher(_notebook(settings), found, on_report=report, progress=not json_lines)
+        watcher = FolderWatcher(_notebook(settings, create=True), found, on_report=report, progress=not json_lines)
         print(f"rag: watching {', '.join(map(str, found))} (Ctrl-C to stop)", file=sys.stderr, flush=True)
         watcher.run()
     except KeyboardInterrupt:
@@ -104,7 +109,7 @@ def cmd_index(args, settings: Settings) -> int:
     if found:
         previous = _stop_within(3.0)
         try:
-            nb = _notebook(settings)
+            nb = _notebook(settings, create=True)
             report = nb.index(*found, progress=not args.json)
         except KeyboardInterrupt:
             print(INTERRUPTED, file=sys.stderr, flush=True)
@@ -178,6 +183,35 @@ def cmd_status(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_notebooks(args, settings: Settings) -> int:
+    """rag notebooks [new NAME | rename NAME NEW | delete NAME]: list them, or make, rename or delete one."""
+    from rag.notebooks import Notebooks
+
+    shelf = Notebooks(settings.path)
+    action, *names = args.words or ["list"]
+    wanted = {"list": 0, "new": 1, "rename": 2, "delete": 1}
+    if action not in wanted or len(names) != wanted[action]:
+        raise NotebookError("usage: rag notebooks [new NAME | rename NAME NEW_NAME | delete NAME]")
+    if action == "new":
+        print(f"rag: made {shelf.create(names[0]).name!r}", file=sys.stderr)
+    elif action == "rename":
+        print(f"rag: renamed to {shelf.rename(*names).name!r}", file=sys.stderr)
+    elif action == "delete":
+        info = shelf.get(names[0])
+        _notebook(settings.updated(notebook=info.id)).delete()
+        print(f"rag: deleted {info.name!r}", file=sys.stderr)
+        return 0
+    every = shelf.list()
+    if args.json:
+        print(json.dumps({"notebooks": [i.as_dict() for i in every]}, ensure_ascii=False))
+    elif action == "list":
+        for info in every:
+            print(f"{info.name}\t{info.folder}")
+        if not every:
+            print(f"rag: no notebooks under {settings.path} yet (rag --notebook NAME index FILES makes one)", file=sys.stderr)
+    return 0
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -248,10 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = Settings.model_fields
     parser = argparse.ArgumentParser(prog="rag", description="Offline bilingual research notebook.")
     parser.add_argument("--path", type=Path, help="data folder (default: $RAG_PATH or .rag/)")
+    notebook_help = "the notebook, by name (default: $RAG_NOTEBOOK, else the data folder itself); rag notebooks lists them"
+    parser.add_argument("--notebook", help=notebook_help)
     parser.add_argument("--traceback", action="store_true", help="show the Python traceback of an unexpected error")
     # --path is accepted after the sub-command too (rag search Q --path x).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--path", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--notebook", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     common.add_argument("--json", action="store_true", help="print the result as JSON")
     common.add_argument("--chroma-url", help="a Chroma server holding the chunks (default: $RAG_CHROMA_URL; none: the data folder)")
     k_help = f"passages to return (default: $RAG_K or {defaults['k'].default})"
@@ -298,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     path_after = argparse.ArgumentParser(add_help=False)  # --path after `mcp` too, and no --json to mislead
     path_after.add_argument("--path", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    path_after.add_argument("--notebook", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p = sub.add_parser(
         "mcp", parents=[path_after], help="serve the notebook to agents over the Model Context Protocol (stdio, or --http)"
     )
@@ -315,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", parents=[common], help="what the notebook holds")
     p.set_defaults(func=cmd_status)
 
+    p = sub.add_parser("notebooks", parents=[common], help="list the notebooks (or: new NAME, rename NAME NEW, delete NAME)")
+    p.add_argument("words", nargs="*", metavar="ACTION", help="new NAME | rename NAME NEW_NAME | delete NAME")
+    p.set_defaults(func=cmd_notebooks)
+
     p = sub.add_parser("settings", parents=[common], help="the settings in force (defaults, RAG_* variables), grouped")
     p.add_argument("-v", "--verbose", action="store_true", help="also say what each setting does")
     p.set_defaults(func=cmd_settings)
@@ -329,7 +371,7 @@ def _fail(message: object, code: int = EXIT_ERROR) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        given = {"path": args.path, "chroma_url": getattr(args, "chroma_url", None)}
+        given = {"path": args.path, "chroma_url": getattr(args, "chroma_url", None), "notebook": args.notebook}
         settings = Settings(**{k: v for k, v in given.items() if v is not None})
         go_offline(allow_hub=settings.hub_model())
         return args.func(args, settings)

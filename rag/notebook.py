@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr
 
+from rag.errors import NotebookError
 from rag.index import Index
 from rag.index.identity import collection_for
 from rag.index.storage import open_index, writing
@@ -197,12 +198,38 @@ class Notebook:
         if path is not None:
             overrides["path"] = Path(path)
         self.settings = base.updated(**overrides)
+        if self.settings.notebook:  # a notebook by name: its own data folder under the data folder, made when new
+            from rag.notebooks import Notebooks
+
+            info = Notebooks(self.settings.path).open_or_create(self.settings.notebook)
+            self.settings = self.settings.updated(path=info.folder, notebook="")
         self._parts = Parts()
         if embedder is not None:
             self._parts.put(self._embedder_key(), embedder)
         if dense_embedder is not None:
             self._parts.put(self._dense_embedder_key(), dense_embedder)
         _ = self.chunk_index  # the data folder and the Chroma collection exist from here on
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        settings: Settings | None = None,
+        *,
+        create: bool = True,
+        embedder: Any = None,
+        dense_embedder: Any = None,
+        **overrides: Any,
+    ) -> Notebook:
+        """The notebook called `name` under the data folder (settings.path), made empty when there is none yet
+        (with `create=False`: NotebookError naming the notebooks there are). `embedder`s: as for Notebook()."""
+        from rag.notebooks import Notebooks
+
+        base = (settings or Settings()).updated(**overrides)
+        shelf = Notebooks(base.path)
+        info = shelf.open_or_create(name) if create else shelf.get(name)
+        settings = base.updated(path=info.folder, notebook="")
+        return cls(settings=settings, embedder=embedder, dense_embedder=dense_embedder)
 
     def with_settings(self, **changes: Any) -> Notebook:
         """This notebook with other settings (k, backend, llm_model ...) for one request, itself left unchanged.
@@ -396,6 +423,31 @@ class Notebook:
     def home(self) -> Path:
         """Where the documents live: source names are relative to it."""
         return Path(self.settings.home).resolve()
+
+    @property
+    def info(self):
+        """This notebook's id, name and data folder (rag.notebooks.NotebookInfo), from its notebook.json."""
+        from rag.notebooks import DEFAULT_NAME, NotebookInfo, ensure_identity, read_identity
+
+        try:
+            data = ensure_identity(self.path, DEFAULT_NAME if self.path.parent.name != "notebooks" else self.path.name)
+        except OSError:  # a read-only data folder: what it says, if anything
+            data = read_identity(self.path)
+        return NotebookInfo(str(data.get("id", "")), str(data.get("name") or DEFAULT_NAME), self.path, str(data.get("created", "")))
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def delete(self) -> None:
+        """Remove this notebook: its chunks (from a Chroma server too), then its data folder with chats and notes."""
+        from rag.notebooks import NOTEBOOKS_FOLDER, Notebooks
+
+        if self.path.resolve().parent.name != NOTEBOOKS_FOLDER:
+            raise NotebookError(f"{self.path} is a data folder of its own, not one of several notebooks: delete it yourself")
+        for source in self.sources():
+            self.remove(source["source"])
+        Notebooks(self.path.resolve().parent.parent).delete_folder(self.info.id)
 
     def source_file(self, source: str) -> Path:
         """The file of an indexed source (its name is relative to the home, or absolute)."""

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
 
     # storage
     path: Path = setting(Path(".rag"), group="storage", description="Data folder holding the Chroma database and the keyword index.")
+    notebook: str = setting(
+        "",
+        group="storage",
+        description="The notebook to open, by name: each is its own data folder under the data folder's notebooks/ "
+        "(`rag notebooks` lists them; `rag index` and the page create a new one). Empty: the data folder itself.",
+    )
     home: Path = Field(
         default_factory=Path.cwd,
         json_schema_extra={"group": "storage"},
