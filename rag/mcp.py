@@ -22,18 +22,21 @@ LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 INSTRUCTIONS = (
     "A research notebook over the user's own documents (Traditional Chinese, Simplified Chinese, English). "
     "Use `ask` for a cited answer built only from the documents (it says plainly when they do not contain one), "
-    "`search` for the passages themselves, `list_sources` for what is indexed, `index` to add or refresh files. "
+    "`search` for the passages themselves, `list_sources` for what is indexed, `index` to add or refresh files; "
+    "each takes an optional `notebook` (`list_notebooks` names them). "
     "Cite the `source` of what you use."
 )
 
 
 class NotebookTools:
-    """The tools' work over one notebook, opened on first use and kept for the process: models load once."""
+    """The tools' work over the notebooks of the data folder, each opened on first use and kept for the process:
+    models load once. `notebook` names one (none: the settings' own)."""
 
     def __init__(self, settings: Settings, notebook: Any = None) -> None:
         self.settings = settings
         self._notebook = notebook
         self._lock = threading.Lock()
+        self._named: Any = None  # rag.notebooks.OpenNotebooks, for tools given a notebook's name
 
     @property
     def notebook(self):
@@ -44,6 +47,23 @@ class NotebookTools:
                 self._notebook = Notebook(settings=self.settings)
             return self._notebook
 
+    def open(self, name: str | None = None):
+        """The notebook called `name` (one line naming those there are when none is), else the default one."""
+        if not name:
+            return self.notebook
+        from rag.notebooks import OpenNotebooks, data_root
+
+        default = self.notebook
+        with self._lock:
+            if self._named is None:
+                self._named = OpenNotebooks(default.settings.updated(path=data_root(default.path)), first=default)
+        return self._named.get(name)
+
+    def list_notebooks(self) -> dict[str, Any]:
+        from rag.notebooks import Notebooks, data_root
+
+        return {"notebooks": [{"name": i.name, "id": i.id} for i in Notebooks(data_root(self.notebook.path)).list()]}
+
     def warm(self) -> None:
         """Load the models now (a background thread at start), so the first call does not wait the whole load."""
         try:
@@ -53,25 +73,27 @@ class NotebookTools:
         except Exception as err:  # noqa: BLE001 — the first tool call reports it in one line
             print(f"rag: notice: models not preloaded: {' '.join(str(err).split())}", file=sys.stderr, flush=True)
 
-    def search(self, query: str, k: int | None = None) -> dict[str, Any]:
+    def search(self, query: str, k: int | None = None, notebook: str | None = None) -> dict[str, Any]:
         if k is not None and not 1 <= k <= MAX_K:
             raise NotebookError(f"k (passages to return) must be between 1 and {MAX_K}, not {k}")
-        nb = self.notebook
+        nb = self.open(notebook)
         if nb.is_empty():
             raise NotebookError(f"the notebook at {nb.path} is empty: index documents first (the index tool)")
         return {"hits": [hit_dict(h) for h in nb.search(query, k=k)]}
 
-    def ask(self, question: str) -> dict[str, Any]:
-        answer = self.notebook.ask(question).as_dict()
+    def ask(self, question: str, notebook: str | None = None) -> dict[str, Any]:
+        answer = self.open(notebook).ask(question).as_dict()
         keys = ("answer", "refused", "citations", "notice", "unsupported")
         return {key: answer[key] for key in keys if key in answer}
 
-    def list_sources(self) -> dict[str, Any]:
-        return {"sources": self.notebook.sources()}
+    def list_sources(self, notebook: str | None = None) -> dict[str, Any]:
+        return {"sources": self.open(notebook).sources()}
 
-    def index(self, path: str, on_progress: Callable[[int, int], object] | None = None) -> dict[str, Any]:
+    def index(
+        self, path: str, on_progress: Callable[[int, int], object] | None = None, notebook: str | None = None
+    ) -> dict[str, Any]:
         """Index a file or folder inside the notebook's home; bad files are listed in `errors`, one line each."""
-        nb = self.notebook
+        nb = self.open(notebook)
         given = Path(path).expanduser()
         target = given if given.is_absolute() else nb.home / given
         if not target.exists() and not target.is_symlink():
@@ -142,26 +164,34 @@ def build_server(settings: Settings, stdio: bool = True, notebook: Any = None) -
     reads = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
     @server.tool(annotations=reads)
-    def search(query: str, k: int | None = None) -> dict[str, Any]:
+    def search(query: str, k: int | None = None, notebook: str | None = None) -> dict[str, Any]:
         """Passages of the user's documents that match a query (any of zh-Hant, zh-Hans, English; the languages
         are searched across), best first: each with source, title, section, page, chunk_id, score and text.
-        k: how many passages (default 5)."""
-        return _one_line_errors(lambda: tools.search(query, k))
+        k: how many passages (default 5). notebook: which notebook, by name (list_notebooks; default: the
+        server's)."""
+        return _one_line_errors(lambda: tools.search(query, k, notebook))
 
     @server.tool(annotations=reads)
-    def ask(question: str) -> dict[str, Any]:
+    def ask(question: str, notebook: str | None = None) -> dict[str, Any]:
         """A cited answer to a question from the user's documents only: `answer` quotes them with [n] markers,
         `citations` lists each n with chunk_id, source, title and the quote; `refused` is true (and there are no
-        citations) when the documents do not contain the answer."""
-        return _one_line_errors(lambda: tools.ask(question))
+        citations) when the documents do not contain the answer. notebook: which notebook, by name (default: the
+        server's)."""
+        return _one_line_errors(lambda: tools.ask(question, notebook))
 
     @server.tool(annotations=reads)
-    def list_sources() -> dict[str, Any]:
-        """The indexed documents: source (file name), title, date and chunk count of each."""
-        return _one_line_errors(tools.list_sources)
+    def list_sources(notebook: str | None = None) -> dict[str, Any]:
+        """The indexed documents: source (file name), title, date and chunk count of each. notebook: which
+        notebook, by name (default: the server's)."""
+        return _one_line_errors(lambda: tools.list_sources(notebook))
+
+    @server.tool(annotations=reads)
+    def list_notebooks() -> dict[str, Any]:
+        """The user's notebooks (name and id): each keeps its own documents; the other tools take its name."""
+        return _one_line_errors(tools.list_notebooks)
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True))
-    def index(path: str, ctx: Context) -> dict[str, Any]:
+    def index(path: str, ctx: Context, notebook: str | None = None) -> dict[str, Any]:
         """Bring a file or folder (under the notebook's home; relative paths start there) into the notebook: new
         files are added, changed ones re-indexed, deleted ones removed. Returns the counts; `errors` names each
         file that could not be indexed, one line each (the others are indexed)."""
@@ -170,7 +200,7 @@ def build_server(settings: Settings, stdio: bool = True, notebook: Any = None) -
             if total:
                 anyio.from_thread.run(ctx.report_progress, done, total, "chunks embedded")
 
-        return _one_line_errors(lambda: tools.index(path, progress))
+        return _one_line_errors(lambda: tools.index(path, progress, notebook))
 
     return server
 

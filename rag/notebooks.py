@@ -228,3 +228,9 @@ class OpenNotebooks:
         """Drop a deleted notebook."""
         with self._lock:
             self._open.pop(notebook_id, None)
+
+
+def data_root(folder: str | Path) -> Path:
+    """The data path a notebook's data folder belongs to: <path> for <path>/notebooks/<name>/, else the folder itself."""
+    folder = Path(folder)
+    return folder.parent.parent if folder.parent.name == NOTEBOOKS_FOLDER and (folder / IDENTITY_FILE).is_file() else folder

@@ -109,10 +109,10 @@ def stdio_run(tmp_path_factory) -> dict:
     return seen
 
 
-def test_the_four_tools_are_listed_with_their_arguments(stdio_run):
+def test_the_tools_are_listed_with_their_arguments(stdio_run):
     tools = stdio_run["tools"]
-    assert set(tools) == {"search", "ask", "list_sources", "index"}
-    assert set(tools["search"].input_schema["properties"]) == {"query", "k"}
+    assert set(tools) == {"search", "ask", "list_sources", "list_notebooks", "index"}
+    assert set(tools["search"].input_schema["properties"]) == {"query", "k", "notebook"}
     assert tools["ask"].input_schema["required"] == ["question"]
     assert tools["index"].input_schema["required"] == ["path"]
     assert tools["ask"].annotations.read_only_hint and not tools["index"].annotations.read_only_hint
@@ -197,7 +197,7 @@ def test_streamable_http_on_loopback(tmp_path, free_port):
     try:
         wait_for_port(port, proc)
         seen = anyio.run(http_session_run, f"http://127.0.0.1:{port}/mcp")
-        assert seen["tools"] == {"search", "ask", "list_sources", "index"}
+        assert seen["tools"] == {"search", "ask", "list_sources", "list_notebooks", "index"}
         assert seen["hits"][0]["source"] == "docs/dram.txt"
         # Another name for 127.0.0.1 (DNS rebinding) is turned away before any tool runs.
         rebound = httpx.post(f"http://127.0.0.1:{port}/mcp", headers={"Host": "evil.example:80"}, json={}, timeout=10)

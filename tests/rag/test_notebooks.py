@@ -203,3 +203,16 @@ def test_a_notebook_file_never_writes_outside_the_new_folder(shelf, tmp_path):
     nb = import_notebook(evil, fruit.settings.updated(path=root / ".rag", home=root))
     assert nb.sources() == [] and not list(Path(root).rglob("escape.md"))
     nb.delete()
+
+
+def test_mcp_tools_take_a_notebook_by_name(shelf):
+    from rag.mcp import NotebookTools
+
+    _root, fruit, _ = shelf
+    tools = NotebookTools(fruit.settings, notebook=fruit)
+    assert {n["name"] for n in tools.list_notebooks()["notebooks"]} >= {"Fruit", "Chips"}
+    assert [s["source"] for s in tools.list_sources()["sources"]] == ["docs/apples.md"]
+    assert next(s["source"] for s in tools.list_sources("Chips")["sources"]) == "docs/chips.md"
+    assert tools.search("台積電 晶片", 1, notebook="chips")["hits"][0]["source"] == "docs/chips.md"
+    with pytest.raises(NotebookError, match="no notebook named 'Vegetables'"):
+        tools.ask("Where do apples grow?", notebook="Vegetables")
