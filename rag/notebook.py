@@ -554,8 +554,9 @@ class Notebook:
     ) -> Iterator[AnswerEvent]:
         """Delta text pieces of the answer as they come, then Final(the finished Answer).
 
-        `history`: earlier turns as (question, answer) pairs (or role/content dicts); with a generative
-        backend a follow-up is rewritten into a standalone question before retrieval (`Answer.rewritten_query`).
+        `history`: earlier turns as (question, answer) pairs (or role/content dicts); a follow-up is rewritten
+        into a standalone question before retrieval (`Answer.rewritten_query`): by rules (rag.followup), or by
+        the LLM of a generative backend.
         The answer is in the question's script; one written only in characters shared by both scripts takes the
         script of the user's earlier questions, else settings.default_script.
         """
@@ -582,6 +583,8 @@ class Notebook:
         for event in self.answerer.stream(request):
             if isinstance(event, Final):
                 locate_citations(event.answer)
+                if query != question and event.answer.rewritten_query is None:
+                    event.answer.rewritten_query = query  # shown under the answer: what was searched
             yield event
 
     def ask(self, question: str, sources: list[str] | None = None, history: list | None = None) -> Answer:

@@ -50,9 +50,11 @@ class Answerer(Runnable[AnswerRequest, Answer]):
     backend = "base"
 
     def standalone_question(self, question: str, history: Sequence | None) -> tuple[str, str | None]:
-        """(`question` rewritten to stand alone given the conversation, error notice or None): as is here;
-        an answerer with an LLM rewrites follow-ups."""
-        return question, None
+        """(`question` rewritten to stand alone given the conversation, error notice or None): here by rules
+        (rag.followup: the last question's subject carried in); an answerer with an LLM has it rewrite them."""
+        from rag.followup import standalone_question
+
+        return standalone_question(question, [q for q, _ in history_pairs(history)]), None
 
     def invoke(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
         try:

@@ -353,7 +353,7 @@ class ExtractiveAnswerer(Answerer):
         yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
 
     def stream(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
-        question = input.question
+        question = input.query or input.question  # a follow-up's sentences are weighed against its standalone form
         hits: list[Hit] = input.hits
         script = input.script or detect_script(question, self.settings.default_script)
         # The document a question names chose its passages; a sentence is asked only for the rest.

@@ -132,13 +132,14 @@ class GenerativeAnswerer(Answerer):
             limit = {"max_tokens": REWRITE_MAX_TOKENS, "extra_body": {"max_tokens": REWRITE_MAX_TOKENS}}
             out = "".join(str(c.content) for c in self.llm.stream(chat, **limit))
         except Exception as exc:  # noqa: BLE001 — reported as one line, never a traceback
-            return question, error_notice(exc, script, self.where, self.settings.llm_timeout)
+            # The rules' rewrite instead (rag.followup): the extractive fallback still answers the follow-up.
+            return super().standalone_question(question, history)[0], error_notice(exc, script, self.where, self.settings.llm_timeout)
         lines = [line.strip() for line in out.strip().splitlines() if line.strip()]
         rewritten = lines[0] if lines else ""
         rewritten = re.sub(r"^(standalone question|question|問題|问题)\s*[:：]\s*", "", rewritten, flags=re.IGNORECASE)
         rewritten = rewritten.strip().strip("\"'“”「」").strip()
         if not rewritten or len(rewritten) > 4 * len(question) + 200:
-            return question, None
+            return super().standalone_question(question, history)[0], None
         if script != "en":
             rewritten = to_script(rewritten, script)
         return rewritten, None
