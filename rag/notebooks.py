@@ -54,17 +54,13 @@ def read_identity(folder: Path) -> dict:
 
 def ensure_identity(folder: Path, name: str | None = None) -> dict:
     """The data folder's notebook.json, written first when it lacks one, an id or (given `name`) a name."""
+    from rag.index.identity import notebook_id
+
+    notebook_id(folder)  # the id (the Chroma collection's name) made once, atomically, whoever opens it first
     data = read_identity(folder)
-    changed = False
-    if not data.get("id"):
-        data["id"], changed = str(uuid.uuid4()), True
     if name is not None and not data.get("name"):
-        data["name"], changed = name, True
-    if not data.get("created"):
-        data["created"], changed = now(), True
-    if changed:
-        write_identity(folder, data)
-    return data
+        write_identity(folder, data | {"name": name})
+    return read_identity(folder)
 
 
 def write_identity(folder: Path, data: dict) -> None:
@@ -149,7 +145,7 @@ class Notebooks:
             raise NotebookError(f"a notebook named {name!r} already exists")
         # The id in the folder's name: a deleted notebook's folder is never used again (Chroma keeps a client per
         # folder for the process, which would read the deleted one's files).
-        data = {"id": str(uuid.uuid4()), "name": name, "created": now()}
+        data = {"id": uuid.uuid4().hex, "name": name, "created": now()}
         folder = self.folder / f"{slug(name)}-{data['id'][:8]}"
         folder.mkdir(parents=True)
         write_identity(folder, data)
