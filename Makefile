@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-throughput bench-answers answer-model browser llm llm-1.5b clean
+.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-throughput bench-answers bench-notebook-dev answer-model browser llm llm-1.5b clean
 
 setup: $(STAMP) $(MODEL)
 
@@ -62,6 +62,11 @@ bench-extraction: setup
 # Answers on DRCD/CMRC/XQuAD: gold span found, refusals with and without the gold passage (issue 12).
 bench-answers: setup
 	$(BIN)/python -m bench.answers
+
+# Answers over the authored development set tests/data/notebook_dev (issue 31): statuses and key facts per split,
+# genre and language; the dev split's answers one by one in bench/results/notebook_dev.json (~2-4 min).
+bench-notebook-dev: setup
+	$(BIN)/python -m bench.notebook_dev
 
 # Refit rag/answer/model.json from the training splits (DRCD test, CMRC trial, XQuAD even articles).
 answer-model: setup
