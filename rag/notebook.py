@@ -493,12 +493,16 @@ class Notebook:
             report = indexer.run(flat)
         if progress:
             print(report.summary(), flush=True)
+        if self.settings.source_guides:  # each new or changed source's guide (rag.guide), kept in the data folder
+            self.guides.update(progress=progress)
         return report
 
     def remove(self, source: str) -> int:
         """Take a source's chunks out of the index (its file is left alone); how many chunks went."""
         with writing(self.chunk_index, self.path), self.chunk_index.writing():
-            return self.chunk_index.remove_source(source)
+            removed = self.chunk_index.remove_source(source)
+        self.guides.store.delete(source)
+        return removed
 
     def refresh(self) -> bool:
         """Catch up with what another process (`rag index`) committed since: True if the index changed."""
@@ -540,6 +544,23 @@ class Notebook:
         """Every indexed chunk's text (for benchmarks and calibration)."""
         return self.chunk_index.texts()
 
+    # ---- source guides --------------------------------------------------------------------------------------
+    @property
+    def guides(self):
+        """The sources' guides (rag.guide.NotebookGuides): summary, key terms, suggested questions."""
+        from rag.guide import NotebookGuides
+
+        return self._parts.get(("guides", str(self.path.resolve())), lambda: NotebookGuides(self))
+
+    def guide(self, source: str, script: str | None = None):
+        """A source's guide: `.summary` (its central sentences, cited by `.citations`), `.terms`, `.questions`;
+        in `script` ('zh-Hant', 'zh-Hans', 'en': as written; None: settings.default_script)."""
+        return self.guides.guide(source, script or self.settings.default_script)
+
+    def overview(self, script: str | None = None):
+        """The notebook's overview from its sources' guides: `.sentences`, `.terms`, `.questions`, `.guides`."""
+        return self.guides.overview(script or self.settings.default_script)
+
     # ---- search and answers ---------------------------------------------------------------------------------
     def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:
         """Top-k chunks for a question, dense and keyword rankings fused."""
@@ -575,6 +596,11 @@ class Notebook:
             yield Delta(text)
             yield Final(Answer(text=text, refused=True, script=script))
             return
+        summary = self.guides.summary_answer(question, sources, script)  # 「總結…」: the guides' summaries, cited
+        if summary is not None:
+            yield Delta(summary.text)
+            yield Final(locate_citations(summary))
+            return
         query, llm_error = question, None
         if history:
             query, llm_error = self.answerer.standalone_question(question, history)
@@ -585,6 +611,7 @@ class Notebook:
                 locate_citations(event.answer)
                 if query != question and event.answer.rewritten_query is None:
                     event.answer.rewritten_query = query  # shown under the answer: what was searched
+                event.answer.suggestions = self.guides.suggestions(event.answer, question, history)
             yield event
 
     def ask(self, question: str, sources: list[str] | None = None, history: list | None = None) -> Answer:

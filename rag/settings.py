@@ -216,6 +216,13 @@ class Settings(BaseSettings):
         "answer; unset: the margin fitted with the model (the narrowest that keeps nearly every answer the best "
         "answer_sentences would hold).",
     )
+    source_guides: bool = setting(
+        True,
+        group="answer",
+        description="Build each source's guide when it is indexed (rag.guide: a summary of its central sentences, "
+        "key terms, suggested questions; about a second per document), kept in the data folder; off: built on "
+        "first use.",
+    )
     default_script: Literal["zh-Hant", "zh-Hans"] = setting(
         "zh-Hant",
         group="answer",

@@ -85,6 +85,7 @@ class Answer:
     unsupported: list[str] = field(default_factory=list)  # generated claims that failed verification
     notice: str = ""  # one line when the LLM failed or could not be verified (the extractive answer follows)
     rewritten_query: str | None = None  # the standalone question a follow-up was rewritten into
+    suggestions: list[str] = field(default_factory=list)  # follow-up questions the cited documents answer (rag.guide)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +96,7 @@ class Answer:
             "unsupported": self.unsupported,
             "notice": self.notice,
             "rewritten_query": self.rewritten_query,
+            "suggestions": self.suggestions,
         }
 
 
