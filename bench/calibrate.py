@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rag.answer.features import coverage
 from rag.answer.verify import Verifier, is_claim
 from rag.evaluate import load_questions
 from rag.offline import go_offline
@@ -85,12 +86,11 @@ def print_refusal(questions_path: Path, notebook_path: Path, seeds: Path) -> Non
     a = nb.answerer
     for question, answerable in rows:
         hits = nb.search(question)
-        cands = a.candidates(hits)
-        scored = a.score(question, hits, cands)
+        asked = a.analyse(question, hits)
+        scored = a.score(asked, hits, a.candidates(hits))
         best = scored[0]
-        probability, cut = a.gate(question, scored)
-        terms = keyword_tokens(question, for_query=True)
-        cov_all = a.coverage(terms, " ".join(h.text for h in hits[:3]))
+        probability, cut = a.gate(asked, scored)
+        cov_all = coverage(asked.own, set(keyword_tokens(" ".join(h.text for h in hits[:3]))))
         print(
             f"{int(answerable)} gate={probability:.3f}/{cut:.3f} score={best.score:.3f} sim={max(c.similarity for c in scored):.3f} "
             f"cov1={max(c.coverage for c in scored):.2f} cov3={cov_all:.2f} "

@@ -33,20 +33,18 @@ import numpy as np
 
 from bench.answer_data import EVAL_SETS, SEED, TRAIN_SETS, WORK, eval_questions, notebook, train_questions
 from bench.answers import EXTRA_HITS, contains, gold_answers
-from rag.answer.model import (
-    CUT_KINDS,
+from rag.answer.features import (
     GATE_FEATURES,
-    MODEL_FILE,
     SENTENCE_FEATURES,
     SIMILARITY_FEATURES,
-    Scorer,
-    cut_kind,
+    fill_similarities,
     gate_features,
-    shortlist_order,
-    sigmoid,
+    sentence_features,
+    similarities,
     with_gaps,
 )
-from rag.answer.rules import without_source
+from rag.answer.model import CUT_KINDS, MODEL_FILE, Scorer, cut_kind, shortlist_order, sigmoid
+from rag.answer.question import Question
 from rag.embed.memo import MemoEmbedder
 
 # Questions per training set (drawn with SEED): ~0.5 s each to retrieve and embed on 2 cores, once.
@@ -121,15 +119,14 @@ def _committed_shortlister() -> tuple[Scorer, np.ndarray]:
     return Scorer.from_dict(data["shortlist"]), np.array([SENTENCE_FEATURES.index(n) for n in data["sentence_features"]])
 
 
-def embedded_features(answerer, question: str, hits, cands) -> tuple[np.ndarray, np.ndarray]:
-    """Every candidate's text features; the embedders' similarities for the EMBEDDED_SHORTLIST best by the committed
-    model's stage-one scorer only (embedding every candidate was most of the extraction time), and which those are."""
-    from rag.answer.model import fill_similarities
-
-    x = answerer.text_features(question, hits, cands)
+def embedded_features(question: Question, hits, cands, embedders) -> tuple[np.ndarray, np.ndarray]:
+    """Every candidate's features as the answerer computes them (rag.answer.features); the embedders' similarities
+    for the EMBEDDED_SHORTLIST best by the committed model's stage-one scorer only (embedding every candidate was most
+    of the extraction time), and which those are. `embedders`: e5's and USE's (or None)."""
+    x = sentence_features(question, hits, cands)
     committed, columns = _committed_shortlister()
     keep = np.sort(shortlist_order(committed, x[:, columns])[:EMBEDDED_SHORTLIST])
-    x[keep] = fill_similarities(x[keep], *answerer.similarities(question, hits, [cands[i] for i in keep]))
+    x[keep] = fill_similarities(x[keep], *similarities(question, hits, [cands[i] for i in keep], *embedders))
     embedded = np.zeros(len(cands), dtype=bool)
     embedded[keep] = True
     return x, embedded
@@ -149,11 +146,13 @@ def extract(name: str, split: str = "train") -> list[dict]:
     vectors = _load(vectors_file, {})
     nb = notebook(corpus)
     answerer = nb.answerer
-    plain = answerer.embedder, answerer.cross_embedder
-    # Unwrapped from the notebook's own memo, wrapped in one kept on disk: a refit embeds nothing again.
-    inner = [getattr(e, "embedder", e) for e in plain]
-    answerer.embedder = MemoEmbedder(inner[0], None, vectors.setdefault("e5", {}))
-    answerer.cross_embedder = MemoEmbedder(inner[1], None, vectors.setdefault("use", {})) if plain[1] is not None else None
+    # The answerer's embedders unwrapped from the notebook's own memo, wrapped in one kept on disk: a refit embeds
+    # nothing again.
+    e5, use = (getattr(e, "embedder", e) for e in (answerer.embedder, answerer.cross_embedder))
+    embedders = (
+        MemoEmbedder(e5, None, vectors.setdefault("e5", {})),
+        MemoEmbedder(use, None, vectors.setdefault("use", {})) if use is not None else None,
+    )
     k = nb.settings.answer_hits()  # as many as ask answers from
     out, t, fresh = [], time.perf_counter(), 0
     embedded_before = _vectors_kept(vectors)
@@ -169,7 +168,7 @@ def extract(name: str, split: str = "train") -> list[dict]:
                 variants = {"off_topic": wide[:k]}
             for variant, hits in variants.items():
                 cands = answerer.candidates(hits)
-                asked = without_source(q["question"], [h.title for h in hits])  # as the answerer reads it
+                asked = answerer.analyse(q["question"], hits)  # as the answerer reads it
                 holds = [contains(c.text, golds) for c in cands]
                 gold_retrieved = any(Path(h.source).stem == gold for h in hits)
                 # A near miss: the same passages without the sentences that hold the answer (another attribute
@@ -178,13 +177,13 @@ def extract(name: str, split: str = "train") -> list[dict]:
                 for kind, chosen in ((variant, cands), ("near_miss", near_miss)):
                     if not chosen:
                         continue
-                    x, embedded = embedded_features(answerer, asked, hits, chosen)
+                    x, embedded = embedded_features(asked, hits, chosen, embedders)
                     y = np.array([Path(hits[c.hit_index].source).stem == gold and contains(c.text, golds) for c in chosen])
                     out.append(
                         {
                             "id": q["id"], "set": name, "variant": kind, "x": x, "y": y, "embedded": embedded,
                             # as the answerer reads it: its language picks the gate's cut (cut_kinds)
-                            "question": asked, "texts": [c.text for c in chosen], "corpus": corpus,
+                            "question": asked.text, "texts": [c.text for c in chosen], "corpus": corpus,
                             "gold_retrieved": gold_retrieved,
                             "still_holds": kind != "near_miss" and any(contains(h.text, golds) for h in hits),
                         }
@@ -194,7 +193,6 @@ def extract(name: str, split: str = "train") -> list[dict]:
                 _save(hits_file, retrieved)
                 _save(vectors_file, vectors)
     finally:
-        answerer.embedder, answerer.cross_embedder = plain
         if fresh:
             _save(hits_file, retrieved)
         # Sentences newly embedded (another shortlist) are kept too, also when every question's hits were cached.

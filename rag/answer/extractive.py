@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,103 +10,17 @@ import numpy as np
 from langchain_core.runnables import RunnableConfig
 
 from rag.answer import Answerer
-from rag.answer.rules import (
-    arrange,
-    is_furniture,
-    names_previous_as_view,
-    points_to,
-    reports_view,
-    states_conclusion,
-    without_source,
-)
+from rag.answer.features import COLUMN, fill_similarities, gate_features, sentence_features, similarities
+from rag.answer.model import AnswerModel, sigmoid
+from rag.answer.question import Question, analyse
+from rag.answer.refusals import CHOSEN, REFUSALS, SCORED, Evidence, Refusal
+from rag.answer.rules import arrange, is_furniture, names_previous_as_view, points_to, reports_view, states_conclusion
 from rag.index.keyword import KeywordIndex
-from rag.messages import NO_MONEY, NO_TIME, NOT_IN_NOTEBOOK, QUOTE_LANGUAGE, REFUSAL, refusal, say
+from rag.messages import NOT_IN_NOTEBOOK, QUOTE_LANGUAGE, refusal, say
 from rag.settings import Settings
-from rag.text import detect_script, han_share, is_chinese, keyword_tokens, matching_form, sentence_spans, to_script
+from rag.text import detect_script, han_share, is_chinese, sentence_spans, to_script
+from rag.text.script import mostly_han, reads_as_chinese
 from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
-
-# English numbers written as words ("twelve hours", "a dozen", "three million").
-_NUMBER_WORDS = (
-    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
-    r"eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|"
-    r"trillion|dozen|half|several|a few|a couple of"
-)
-# What kind of answer a question asks for, and how a sentence shows it has one (extractive QA's answer types).
-_ASKS_TIME = re.compile(
-    r"什么时候|什麼時候|何时|何時|哪一年|哪年|几月|幾月|哪天|多久|\bwhen\b|what year|what date|how long", re.IGNORECASE
-)
-_ASKS_AMOUNT = re.compile(
-    r"多少|幾[個台家種次倍年歲%％]|几[个台家种次倍年岁%％]|多大|多快|\bhow (much|many|fast|big|large)\b", re.IGNORECASE
-)
-_HAS_TIME = re.compile(
-    r"\d{4}|\d{1,2}\s*[月日號号]|[一二三四五六七八九十〇零兩两]+\s*[年月日]|[今明去前后後]年|[今明昨前后後]天|年[中底初]|[上下]半年|"
-    r"[上下本这這][個个]?(月|週|周|星期|季)|季度|最近|近期|目前|即將|即将|不久|之後|之后|以後|以后|\d+\s*(年|天|週|周|個月|个月|小時|小时)|"
-    # Eras and periods: 「300-50万年前的上新世晚期」, 「13世紀」, 「嘉慶年間」, 「明朝初期」.
-    r"[万萬億亿]年|年前|世[紀纪]|年代|年間|年间|時期|时期|[初中末晚早]期|"
-    r"Q[1-4]\b|\b(19|20)\d\d\b|\b(next|this|last|coming) (year|month|quarter|week)\b|\b(january|february|march|april|"
-    r"may|june|july|august|september|october|november|december|today|tomorrow|yesterday|recently|soon|ago|later|"
-    r"currently|now|centur(y|ies)|era|period|dynasty|reign)\b|\b\d+ (years?|months?|days?|weeks?|hours?)\b|\b\d+s\b|"
-    rf"\b({_NUMBER_WORDS}|an?) (decades?|years?|months?|weeks?|days?|hours?|minutes?)\b",
-    re.IGNORECASE,
-)
-_HAS_AMOUNT = re.compile(
-    rf"\d|[一二兩两三四五六七八九十百千萬万億亿]+\s*[倍個个台家種种次年%％美元億亿萬万]|\b({_NUMBER_WORDS})\b", re.IGNORECASE
-)
-# A question asking how much money (a price, a cost, a salary) is answered by a sentence naming a sum of money, not by
-# any number: "How much does the X200 cost?" is not answered by "It weighs 450 grams".
-_ASKS_MONEY = re.compile(
-    r"(多少|幾|几|how much|what).{0,12}?(錢|钱|價|价|費|费|薪|成本|售|\bcosts?\b|\bprices?\b|\bpaid\b|\bpay\b|\bsalar|\bcharge|\bfees?\b)"
-    r"|(錢|钱|價格|价格|售價|售价|費用|费用|薪水|薪資|薪资|成本|\bcosts?\b|\bprices?\b|\bsalar(y|ies)\b|\bfees?\b).{0,12}?(多少|幾|几)"
-    r"|\bhow much (does|did|do|will|would|is|was)\b.{0,60}\b(cost|charge|pay|sell for|earn)\b",
-    re.IGNORECASE,
-)
-_HAS_MONEY = re.compile(
-    r"[$€£¥₩]|美元|美金|(?<![单單])元|圓|円|港幣|港币|台幣|台币|人民幣|人民币|英鎊|英镑|歐元|欧元|韓元|韩元|[塊块][錢钱]|法郎|盧布|卢布|"
-    r"免費|免费|圜|\b(dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|usd|eur|gbp|rmb|cents?|free)\b|\d+\s*[kKmMbB]\b|"
-    # A large sum with no currency the list above knows (355 billion won, 3億韓圜) still reads as a sum of money.
-    r"\d[\d.,]*\s*(?:(?:billion|million|trillion|thousand|bn)\s*)?(won|baht|pesos?|rand|lira|krona|kronor|krone|dinars?|"
-    r"dirhams?|riyals?|ringgit|rupiah|zloty|forints?|rubles?|roubles?)\b|"
-    # ... unless a counter follows: 800億個電晶體, "80 billion transistors" are counts.
-    r"\d[\d.,]*\s*(billion|million|trillion|bn)\b(?!\s+[A-Za-z])|\d[\d.,]*\s*[萬万億亿](?![個个人名座顆颗台件輛辆架種种次倍年天隻只])",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-# Dates are not amounts: 「台積電於2020年宣布」 does not answer "how much". A four-digit year (bare, or with 年) and a
-# month or day are removed before looking for an amount; a year-like number followed by a unit stays an amount.
-_UNIT = r"[%％億亿萬万元美人個个家台倍名座種种次件輛辆架顆颗]|\s*(?:dollars?|people|units?|km|kg|tons?|percent)\b"
-_DATE = re.compile(
-    rf"(?<![\d.,])(?:1[6-9]|20)\d\d(?:\s*[-–/]\s*(?:1[6-9]|20)?\d\d)?\s*年(?:\s*\d{{1,2}}\s*月)?(?:\s*\d{{1,2}}\s*[日號号])?"
-    r"|\d{1,2}\s*月(?:\s*\d{1,2}\s*[日號号])?|\d{1,2}\s*[日號号](?![元本])"
-    rf"|(?<![\d.,$])\b(?:1[6-9]|20)\d\d(?:s|\b)(?![.,]\d)(?!{_UNIT})",
-    re.IGNORECASE,
-)
-
-
-def answer_type(question: str) -> re.Pattern | None:
-    """The pattern a sentence answering `question` must show: a time for "when", a number for "how much"."""
-    if _ASKS_TIME.search(question):
-        return _HAS_TIME
-    if _ASKS_AMOUNT.search(question):
-        return _HAS_AMOUNT
-    return None
-
-
-def lacks_asked_fact(question: str, chosen: list[Candidate]) -> dict[str, str] | None:
-    """The refusal to say when the quoted sentences only sound like an answer: a "when" question with no time among
-    them (NO_TIME), a price question with no sum of money (NO_MONEY); None when they have it."""
-    if answer_type(question) is _HAS_TIME and not any(c.typed for c in chosen):
-        return NO_TIME
-    if _ASKS_MONEY.search(question) and not any(_HAS_MONEY.search(c.text) for c in chosen):
-        return NO_MONEY
-    return None
-
-
-def shows_answer_type(pattern: re.Pattern, sentence: str, question: str) -> bool:
-    """The sentence has the asked-for kind of fact, not only numbers the question itself gives."""
-    asked = set(_NUMBER.findall(question))
-    if pattern is _HAS_AMOUNT:
-        sentence = _DATE.sub(" ", sentence)
-    return bool(pattern.search(_NUMBER.sub(lambda m: "" if m.group(0) in asked else m.group(0), sentence)))
 
 
 @dataclass
@@ -131,16 +44,6 @@ class Candidate:
     logit: float = 0.0  # the learned sentence scorer's logit; score is its sigmoid (for ordering, not a probability)
 
 
-def _as_asked(word: str, question: str) -> str:
-    """A word of the question's matching form (Simplified, lowercased) as the question writes it: 面包 -> 麵包,
-    alps -> Alps."""
-    n = len(word)
-    for i in range(len(question) - n + 1):
-        if question[i : i + n].lower() == word or (han_share(word) > 0 and matching_form(question[i : i + n]) == word):
-            return question[i : i + n]
-    return word
-
-
 class ExtractiveAnswerer(Answerer):
     """No LLM: quotes the retrieved sentences the learned scorer ranks best, cites each, or refuses when the gate says
     they do not answer."""
@@ -162,7 +65,7 @@ class ExtractiveAnswerer(Answerer):
                 if c is None:
                     continue
                 key = "".join(c.text.split())
-                informative = len(key) >= 8 if han_share(c.text) > 0.5 else len(c.text.split()) >= 4
+                informative = len(key) >= 8 if mostly_han(c.text) else len(c.text.split()) >= 4
                 # The title or section heading on a line of its own labels the passage; a document with no title
                 # line is titled by its first sentence (ingest.titles), which is still its text, and quotable.
                 text = hit.text
@@ -197,141 +100,49 @@ class ExtractiveAnswerer(Answerer):
             c.reported = not c.concluding and (reports_view(c.text) or introduced or named)
         return sentences
 
-    def coverage(self, query_terms: list[str], text: str) -> float:
-        """Share of the question's idf weight whose terms occur in `text`."""
-        weights = {t: self.keywords.idf(t) for t in set(query_terms)}
-        total = sum(weights.values())
-        if not total:
-            return 0.0
-        present = set(keyword_tokens(text))
-        return sum(w for t, w in weights.items() if t in present) / total
+    def similarities(self, question: Question, hits: list[Hit], cands: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
+        """e5's and USE's cosines of the question to each candidate (rag.answer.features.similarities)."""
+        return similarities(question, hits, cands, self.embedder, self.cross_embedder)
 
-    def text_features(self, question: str, hits: list[Hit], cands: list[Candidate]) -> np.ndarray:
-        """rag.answer.model.SENTENCE_FEATURES of each candidate but the embedders' similarities (left at 0)."""
-        from rag.answer.model import sentence_features
-
-        return sentence_features(question, hits, cands, self.keywords, self.glossary)
-
-    def similarities(self, question: str, hits: list[Hit], cands: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
-        """Cosines of the question to each candidate: e5's (a sentence in the question's language read under its
-        passage's title: rag.answer.model.as_embedded), and USE's on the sentence (its cross-lingual one; e5's again
-        without it)."""
-        from rag.answer.model import as_embedded
-
-        texts = [c.text for c in cands]
-        titled = [as_embedded(question, hits[c.hit_index].title, c.text, hits[c.hit_index].text) for c in cands]
-        # One sentence per forward pass: the int8 encoder quantises activations over its whole batch, so a sentence
-        # embedded beside others (and remembered) came out differently with what was asked before (cosine to the
-        # question ±0.005, enough to move the gate across its cut: the same question answered or refused by turns).
-        query = np.asarray(self.embedder.embed_queries([question])[0])
-        e5 = np.array([float(np.asarray(self.embedder.embed_passages([t]))[0] @ query) for t in titled])
-        if self.cross_embedder is None:
-            return e5, e5
-        use = np.asarray(self.cross_embedder.embed_passages(texts)) @ np.asarray(
-            self.cross_embedder.embed_queries([question])[0]
-        )
-        return e5, use
-
-    def sentence_features(self, question: str, hits: list[Hit], cands: list[Candidate]) -> np.ndarray:
-        """Every SENTENCE_FEATURES column of every candidate (training reads them all; answering embeds only the
-        shortlist: score)."""
-        from rag.answer.model import fill_similarities
-
-        x = self.text_features(question, hits, cands)
-        return fill_similarities(x, *self.similarities(question, hits, cands))
-
-    def score(self, question: str, hits: list[Hit], cands: list[Candidate]) -> list[Candidate]:
+    def score(self, question: Question, hits: list[Hit], cands: list[Candidate]) -> list[Candidate]:
         """The candidates worth quoting, scored: a first scorer over the text features shortlists them, then only
         those are embedded and scored by the learned sentence scorer (logit; `score` is its sigmoid, for
         ordering) from rag/answer/model.json (fitted on DRCD test, CMRC 2018 trial and XQuAD by
         bench/train_answer_model.py). Returns the shortlist, best first."""
-        from rag.answer.model import SENTENCE_FEATURES, AnswerModel, fill_similarities, sigmoid
-
         model = AnswerModel.load()
-        x = self.text_features(question, hits, cands)
+        x = sentence_features(question, hits, cands)
         # A Latin-lettered sentence inside a Chinese passage (a list of English names) is no other language's passage.
         keep = model.shortlist(x, both_languages=len({is_chinese(h.text) for h in hits}) == 2)
         short = [cands[i] for i in keep]
         x = fill_similarities(x[keep], *self.similarities(question, hits, short))
         logits = model.sentence_logits(x)
-        col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
         for c, row, logit in zip(short, x, logits):
             c.features, c.logit, c.score = row, float(logit), float(sigmoid(logit))
-            c.similarity = float(row[col["e5"]])
-            c.coverage = float(row[col["cov_best"]])
-            c.typed = bool(row[col["typed"]])
-            c.restates = bool(row[col["quotes_question"]])
+            c.similarity = float(row[COLUMN["e5"]])
+            c.coverage = float(row[COLUMN["cov_best"]])
+            c.typed = bool(row[COLUMN["typed"]])
+            c.restates = bool(row[COLUMN["quotes_question"]])
         return sorted(short, key=lambda c: -c.logit)
 
-    def gate(self, question: str, scored: list[Candidate]) -> tuple[float, float]:
-        """The learned gate's probability that the best (scored) candidates answer `question` (as the sentences were
-        asked it), and its cut: settings.answer_gate, or the one fitted for its kind of question (AnswerModel.cut)."""
-        from rag.answer.model import AnswerModel, gate_features
-
+    def gate(self, question: Question, scored: list[Candidate]) -> tuple[float, float]:
+        """The learned gate's probability that the best (scored) candidates answer `question`, and its cut:
+        settings.answer_gate, or the one fitted for its kind of question (AnswerModel.cut)."""
         model = AnswerModel.load()
         x = np.stack([c.features for c in scored])
         g = gate_features(x, np.array([c.logit for c in scored]))
-        cut = self.settings.answer_gate if self.settings.answer_gate is not None else model.cut(question, x)
+        cut = self.settings.answer_gate if self.settings.answer_gate is not None else model.cut(question.text, x)
         return model.answerable_probability(g), cut
 
-    def answerable_probability(self, question: str, scored: list[Candidate]) -> float:
+    def answerable_probability(self, question: Question, scored: list[Candidate]) -> float:
         return self.gate(question, scored)[0]
 
-    def is_answerable(self, question: str, scored: list[Candidate]) -> bool:
-        """Answer only when the learned gate says the best sentences hold the answer."""
-        probability, cut = self.gate(question, scored)
-        return probability >= cut
-
-    def unwritten_focus(self, question: str, hits: list[Hit]) -> list[str]:
-        """The question's years and model names that no retrieved passage writes (rag.answer.model.unwritten_focus),
-        as the question writes them; [] when the setting answer_unwritten_focus is off."""
-        from rag.answer.model import unwritten_focus
-
-        return unwritten_focus(question, hits, self.glossary) if self.settings.answer_unwritten_focus else []
-
-    def misses_focus(self, question: str, hits: list[Hit], chosen: list[Candidate]) -> bool:
-        """The question names things in Latin letters the passages also write (Groq, CEO) and no quoted sentence's
-        window holds them all (rag.answer.model.misses_focus)."""
-        from rag.answer.model import misses_focus
-
-        return misses_focus(question, hits, chosen, self.glossary)
-
-    def unsupported_across_languages(self, question: str, scored: list[Candidate]) -> bool:
-        """A Chinese question whose best sentence is English and shares none of its words with it or its passage, even
-        through the glossary (rag.answer.model.unsupported_across_languages)."""
-        from rag.answer.model import unsupported_across_languages
-
-        return unsupported_across_languages(question, scored[0].features)
-
-    # Two thirds of the words unknown is enough when the rest are common in the notebook: idf below this share of an
-    # unseen word's ("train" in "How do I train a puppy to sit?" over posts on training models).
-    common_idf_share = 0.5
-
-    def unknown_words(self, question: str, hits: list[Hit]) -> list[str]:
-        """The words of a question the notebook writes in neither language, as the question writes them, when they
-        are most of its content words (settings.answer_unknown_share; or two thirds, the rest being common words of
-        the notebook) and no passage is close (settings.answer_unknown_dense): the question is off the notebook's
-        subjects. Else []."""
-        if self.glossary is None:
-            return []
-        words = self.glossary.written_forms(question, self.keywords.knows)
-        unknown = [w for w, found in words if not found]
-        closest = max((h.dense_similarity or 0.0 for h in hits), default=0.0)
-        share = self.settings.answer_unknown_share
-        if share > 1 or len(unknown) < 2 or closest >= self.settings.answer_unknown_dense:
-            return []  # a share above 1 turns the rule off
-        if len(unknown) < share * len(words):
-            unseen = self.keywords.idf("\x00")  # what a word no chunk has weighs
-            common = all(max(self.keywords.idf(f) for f in found) < self.common_idf_share * unseen for _, found in words if found)
-            if not (common and 3 * len(unknown) >= 2 * len(words)):
-                return []
-        return [_as_asked(w, question) for w in unknown]
+    def analyse(self, question: str, hits: list[Hit]) -> Question:
+        """The question as this notebook's answer reads it (rag.answer.question.analyse)."""
+        return analyse(question, [h.title for h in hits], self.glossary, self.keywords)
 
     def select(self, scored: list[Candidate], question: str = "", cands: list[Candidate] = ()) -> list[Candidate]:
         """The sentences to quote, in reading order, from the scored shortlist (`cands`: every candidate, for a
         yes/no question's conclusion, which may not have been shortlisted)."""
-        from rag.answer.model import AnswerModel
-
         ranked = sorted(scored, key=lambda c: -c.logit)
         margin = self.settings.answer_margin
         floor = ranked[0].logit - (AnswerModel.load().margin if margin is None else margin)
@@ -352,37 +163,41 @@ class ExtractiveAnswerer(Answerer):
         yield Delta(text)
         yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
 
-    def stream(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
-        question = input.query or input.question  # a follow-up's sentences are weighed against its standalone form
-        hits: list[Hit] = input.hits
-        script = input.script or detect_script(question, self.settings.default_script)
-        # The document a question names chose its passages; a sentence is asked only for the rest.
-        question = without_source(question, [h.title for h in hits])
-        unknown = self.unknown_words(question, hits)
-        if unknown:
-            yield from self._refusal(self._not_mentioned(unknown, script), script, hits)
-            return
-        unwritten = self.unwritten_focus(question, hits)
-        if unwritten:
-            # Another year or model version than the passages write: a near miss, refused before any quote; named
-            # when the notebook writes it nowhere.
-            mentioned = any(self.keywords.knows(t) for w in unwritten for t in keyword_tokens(w))
-            yield from self._refusal(refusal(script, REFUSAL) if mentioned else self._not_mentioned(unwritten, script), script, hits)
-            return
-        cands = self.candidates(hits)
-        scored = self.score(question, hits, cands) if cands else []
-        chosen = self.select(scored, question, cands) if scored and self.is_answerable(question, scored) else []
-        if chosen and self.misses_focus(question, hits, chosen):
-            chosen = []  # a near miss: no quoted sentence is about everything the question names
-        if chosen and self.unsupported_across_languages(question, scored):
-            chosen = []  # an English passage sharing no word with a Chinese question: similarity alone
-        # A "when" question answered by sentences without any time only sounds like an answer; so does a price.
-        lacking = lacks_asked_fact(question, chosen) if chosen else None
-        if not chosen or lacking:
-            yield from self._refusal(refusal(script, lacking or REFUSAL), script, hits)
-            return
-        from rag.answer.model import reads_chinese
+    def advance(self, e: Evidence, stage: str) -> None:
+        """Fills `e` in up to `stage` (rag.answer.refusals: HITS, SCORED, CHOSEN): the candidates scored and the
+        gate's verdict, then the sentences chosen (only once the rules before let them through)."""
+        if stage in (SCORED, CHOSEN) and e.stage not in (SCORED, CHOSEN):
+            e.candidates = self.candidates(e.hits)
+            e.scored = self.score(e.question, e.hits, e.candidates) if e.candidates else []
+            if e.scored:
+                e.probability, e.cut = self.gate(e.question, e.scored)
+            e.stage = SCORED
+        if stage == CHOSEN and e.stage != CHOSEN:
+            e.chosen = self.select(e.scored, e.question.text, e.candidates) if e.scored else []
+            e.stage = CHOSEN
 
+    def refusal(self, e: Evidence) -> Refusal | None:
+        """The first rule of REFUSALS that refuses, walked in order; None when none does (`e` is then filled in)."""
+        for rule in REFUSALS:
+            self.advance(e, rule.needs)
+            refused = rule.check(e)
+            if refused is not None:
+                return refused
+        return None
+
+    def stream(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[Any]:
+        asked = input.query or input.question  # a follow-up's sentences are weighed against its standalone form
+        hits: list[Hit] = input.hits
+        script = input.script or detect_script(asked, self.settings.default_script)
+        # The document a question names chose its passages; a sentence is asked only for the rest.
+        question = self.analyse(asked, hits)
+        e = Evidence(question, hits, self.keywords, self.glossary, self.settings)
+        refused = self.refusal(e)
+        if refused is not None:
+            text = self._not_mentioned(list(refused.words), script) if refused.words else refusal(script, refused.message)
+            yield from self._refusal(text, script, hits)
+            return
+        chosen = e.chosen
         citations: list[Citation] = []
         number: dict[int, int] = {}
         pieces = []
@@ -397,7 +212,7 @@ class ExtractiveAnswerer(Answerer):
             )
             sentence = to_script(c.text, script) if script != "en" and han_share(c.text) > 0 else c.text
             # A quote in the other language says so, once for each run of such sentences.
-            other_language = reads_chinese(c.text, hit.text) == (script == "en")
+            other_language = reads_as_chinese(c.text, hit.text) == (script == "en")
             if other_language and not labelled:
                 sentence = say(QUOTE_LANGUAGE, script) + sentence
             labelled = other_language

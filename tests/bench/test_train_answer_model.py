@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench import train_answer_model as T
-from rag.answer.model import SENTENCE_FEATURES
+from rag.answer.features import SENTENCE_FEATURES
 
 
 def _record(question: str, answerable: bool, cross: bool, set_name: str, i: int) -> dict:

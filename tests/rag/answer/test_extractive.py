@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.answer.extractive import answer_type, shows_answer_type
+from rag.answer.question import analyse, answer_type, shows_answer_type
 
 
 def test_when_questions_need_a_time_and_how_much_questions_a_number():
@@ -46,27 +46,28 @@ def test_a_date_is_not_an_amount():
 
 
 def test_a_price_question_needs_a_sum_of_money_not_any_number():
-    from rag.answer.extractive import Candidate, lacks_asked_fact
+    from rag.answer.extractive import Candidate
+    from rag.answer.refusals import lacks_asked_fact
     from rag.messages import NO_MONEY, NO_TIME
 
     def said(*texts):
         return [Candidate(0, 0, len(t), t) for t in texts]
 
     question = "How much does the Acme X200 camera cost?"
-    assert lacks_asked_fact(question, said("It weighs 450 grams.", "It has a 24-megapixel sensor.")) is NO_MONEY
-    assert lacks_asked_fact(question, said("It weighs 450 grams.", "It sells for $1,299.")) is None
-    assert lacks_asked_fact("H100的售價是多少?", said("H100售價約3萬美元。")) is None
-    assert lacks_asked_fact(question, said("Building it cost about 355 billion won.")) is None  # any currency
-    assert lacks_asked_fact(question, said("It cost about 2 billion.")) is None  # a large sum alone
-    assert lacks_asked_fact(question, said("It has 80 billion transistors.")) is NO_MONEY  # a count
-    assert lacks_asked_fact("H100的售價是多少?", said("H100有800億個電晶體。")) is NO_MONEY
-    assert lacks_asked_fact("How much memory does it have?", said("It has 80 GB.")) is None  # not a price
+    assert lacks_asked_fact(analyse(question), said("It weighs 450 grams.", "It has a 24-megapixel sensor.")) is NO_MONEY
+    assert lacks_asked_fact(analyse(question), said("It weighs 450 grams.", "It sells for $1,299.")) is None
+    assert lacks_asked_fact(analyse("H100的售價是多少?"), said("H100售價約3萬美元。")) is None
+    assert lacks_asked_fact(analyse(question), said("Building it cost about 355 billion won.")) is None  # any currency
+    assert lacks_asked_fact(analyse(question), said("It cost about 2 billion.")) is None  # a large sum alone
+    assert lacks_asked_fact(analyse(question), said("It has 80 billion transistors.")) is NO_MONEY  # a count
+    assert lacks_asked_fact(analyse("H100的售價是多少?"), said("H100有800億個電晶體。")) is NO_MONEY
+    assert lacks_asked_fact(analyse("How much memory does it have?"), said("It has 80 GB.")) is None  # not a price
     when = said("The camera has a 24-megapixel sensor.")
-    assert lacks_asked_fact("When was the camera announced?", when) is NO_TIME  # untyped: no time in it
+    assert lacks_asked_fact(analyse("When was the camera announced?"), when) is NO_TIME  # untyped: no time in it
 
 
 def test_unknown_words_are_named_as_the_question_writes_them():
-    from rag.answer.extractive import _as_asked
+    from rag.answer.refusals import as_asked as _as_asked
 
     assert _as_asked("面包", "如何烤出好吃的酸種麵包?") == "麵包"  # Traditional, as asked
     assert _as_asked("alps", "What is the best hiking trail in the Alps?") == "Alps"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.answer.model import GATE_FEATURES, SENTENCE_FEATURES, AnswerModel, focus_groups
+from rag.answer.features import GATE_FEATURES, SENTENCE_FEATURES
+from rag.answer.model import AnswerModel
+from rag.answer.question import analyse, focus_groups
 
 DOCS = {
     "camera.txt": "Acme X200 camera\n\nThe Acme X200 is a mirrorless camera announced in March 2023. It has a "
@@ -97,7 +99,7 @@ def test_a_list_under_a_post_whose_opening_names_the_product_is_a_near_miss(seed
 
 
 def test_a_title_or_section_names_the_subject_only_in_its_headings():
-    from rag.answer.model import subject_label
+    from rag.answer.features import subject_label
 
     assert subject_label("2025年11月24日 星期一 · 市場對其新一代Blackwell架構的強勁需求。strong demand for…") == "2025年11月24日 星期一"
     assert subject_label("Cow market case › Hardware level threat") == "Cow market case Hardware level threat"
@@ -136,8 +138,8 @@ def test_the_gate_probability_falls_when_the_documents_lack_the_answer(notebook)
 
     def probability(question: str) -> float:
         hits = notebook.search(question)
-        cands = answerer.candidates(hits)
-        return answerer.answerable_probability(question, answerer.score(question, hits, cands))
+        asked = answerer.analyse(question, hits)
+        return answerer.answerable_probability(asked, answerer.score(asked, hits, answerer.candidates(hits)))
 
     assert probability("How long does a sourdough loaf need to rise?") > probability("Who invented sourdough bread?")
     assert np.isfinite(probability("台積電亞利桑那廠預計生產幾奈米的晶片?"))
@@ -158,7 +160,7 @@ def test_the_answerer_handed_hits_without_a_search_answers_as_ask_does(notebook)
 
 def test_a_quote_about_another_company_s_ceo_is_a_near_miss():
     from rag.answer.extractive import Candidate
-    from rag.answer.model import misses_focus
+    from rag.answer.refusals import misses_focus
     from rag.types import Hit
 
     groq = Hit("g", "groq.txt", "Groq", "Groq builds the LPU chip. Groq says the LPU is fast at inference.", 1.0)
@@ -167,15 +169,15 @@ def test_a_quote_about_another_company_s_ceo_is_a_near_miss():
     about_the_chip = Candidate(0, 0, 25, "Groq builds the LPU chip.")
     question = "Who is the CEO of Groq?"
     # Groq and CEO are each written in the passages, never together: neither sentence is about Groq's CEO.
-    assert misses_focus(question, [groq, nvidia], [about_nvidia, about_the_chip])
+    assert misses_focus(analyse(question), [groq, nvidia], [about_nvidia, about_the_chip])
     with_ceo = Hit("c", "ceo.txt", "Groq", "Groq's CEO is Jonathan Ross. Ross founded Groq after Google.", 0.8)
     answer = Candidate(2, 0, 28, "Groq's CEO is Jonathan Ross.")
-    assert not misses_focus(question, [groq, nvidia, with_ceo], [answer, about_nvidia])
+    assert not misses_focus(analyse(question), [groq, nvidia, with_ceo], [answer, about_nvidia])
 
 
 def test_a_quote_from_another_year_than_the_question_asks_about_is_a_near_miss():
     from rag.answer.extractive import Candidate
-    from rag.answer.model import misses_focus
+    from rag.answer.refusals import misses_focus
     from rag.types import Hit
 
     text = "In 2019 NVIDIA agreed to buy Mellanox. Its chips sold well. In 2022 NVIDIA launched the H100 chip."
@@ -183,30 +185,30 @@ def test_a_quote_from_another_year_than_the_question_asks_about_is_a_near_miss()
     spans = [(0, 38), (39, 59), (60, len(text))]
     on_2019, between, on_2022 = (Candidate(0, a, b, text[a:b]) for a, b in spans)
     on_2019.after, between.before, between.after, on_2022.before = between, on_2019, on_2022, between
-    assert misses_focus("What did NVIDIA buy in 2019?", hits, [on_2019]) is False
-    assert misses_focus("What did NVIDIA buy in 2019?", hits, [on_2022]) is True  # another year
-    assert misses_focus("What did NVIDIA buy in 2019?", hits, [between]) is False  # its neighbour holds 2019
-    assert misses_focus("What did NVIDIA buy in the 2010s?", hits, [on_2022]) is False  # a decade: the gate's to judge
-    assert misses_focus("What did NVIDIA buy in 2015?", hits, [on_2022]) is False  # no passage writes 2015 (unwritten_focus)
+    assert misses_focus(analyse("What did NVIDIA buy in 2019?"), hits, [on_2019]) is False
+    assert misses_focus(analyse("What did NVIDIA buy in 2019?"), hits, [on_2022]) is True  # another year
+    assert misses_focus(analyse("What did NVIDIA buy in 2019?"), hits, [between]) is False  # its neighbour holds 2019
+    assert misses_focus(analyse("What did NVIDIA buy in the 2010s?"), hits, [on_2022]) is False  # a decade: the gate's to judge
+    assert misses_focus(analyse("What did NVIDIA buy in 2015?"), hits, [on_2022]) is False  # no passage writes 2015 (unwritten_focus)
 
 
 def test_a_year_or_model_version_no_passage_writes_is_unwritten():
-    from rag.answer.model import unwritten_focus
+    from rag.answer.refusals import unwritten_focus
     from rag.types import Hit
 
     hits = [
         Hit("a", "h100.txt", "H100", "The H100 has 80 GB of HBM3. It shipped in 2022.", 1.0),
         Hit("b", "roads.txt", "SR 99", "The SR 99 tunnel opened in the 1970年代.", 0.9, section="Highways › SR 99"),
     ]
-    assert unwritten_focus("How much HBM does the B200 have?", hits) == ["B200"]  # another model version
-    assert unwritten_focus("How much HBM does the H100 have?", hits) == []
-    assert unwritten_focus("輝達2019年推出了什麼?", hits) == ["2019"]  # another year
-    assert unwritten_focus("What shipped in 2022?", hits) == []
-    assert unwritten_focus("When did SR99 open?", hits) == []  # spacing, hyphens and case aside
-    assert unwritten_focus("What changed in the 1980s?", hits) == []  # a decade is written otherwise in Chinese
-    assert unwritten_focus("Who designed the H100 and the GPT-4 model?", hits) == ["GPT-4"]
-    assert unwritten_focus("What is HBM?", hits) == []  # a name without a digit is the gate's to judge
-    assert unwritten_focus("What did the H100 earn in Q3 of FY2023?", hits) == []  # 第三季, 2023財年 in Chinese
+    assert unwritten_focus(analyse("How much HBM does the B200 have?"), hits) == ["B200"]  # another model version
+    assert unwritten_focus(analyse("How much HBM does the H100 have?"), hits) == []
+    assert unwritten_focus(analyse("輝達2019年推出了什麼?"), hits) == ["2019"]  # another year
+    assert unwritten_focus(analyse("What shipped in 2022?"), hits) == []
+    assert unwritten_focus(analyse("When did SR99 open?"), hits) == []  # spacing, hyphens and case aside
+    assert unwritten_focus(analyse("What changed in the 1980s?"), hits) == []  # a decade is written otherwise in Chinese
+    assert unwritten_focus(analyse("Who designed the H100 and the GPT-4 model?"), hits) == ["GPT-4"]
+    assert unwritten_focus(analyse("What is HBM?"), hits) == []  # a name without a digit is the gate's to judge
+    assert unwritten_focus(analyse("What did the H100 earn in Q3 of FY2023?"), hits) == []  # 第三季, 2023財年 in Chinese
 
 
 def test_a_question_on_a_model_version_the_seeds_never_write_is_refused_naming_it(seeds_notebook):
@@ -254,45 +256,46 @@ def test_a_chinese_question_answered_only_by_an_unrelated_english_sentence_is_re
 
 
 def test_only_a_chinese_question_needs_a_shared_word_with_an_english_sentence():
-    from rag.answer.model import unsupported_across_languages
+    from rag.answer.refusals import unsupported_across_languages
 
     col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
     best = np.zeros(len(SENTENCE_FEATURES))
     best[col["cross"]] = 1.0  # in the other language, no word shared
-    assert unsupported_across_languages("金管會的規範什麼時候上路?", best)
-    assert not unsupported_across_languages("When do the rules take effect?", best)  # the glossary misses more
+    assert unsupported_across_languages(analyse("金管會的規範什麼時候上路?"), best)
+    assert not unsupported_across_languages(analyse("When do the rules take effect?"), best)  # the glossary misses more
     best[col["cov_window"]] = 0.2  # its neighbour shares a word (对冲基金 → hedge fund)
-    assert not unsupported_across_languages("金管會的規範什麼時候上路?", best)
+    assert not unsupported_across_languages(analyse("金管會的規範什麼時候上路?"), best)
     best[col["cov_window"]], best[col["cov_passage"]] = 0.0, 0.3  # its passage does
-    assert not unsupported_across_languages("金管會的規範什麼時候上路?", best)
+    assert not unsupported_across_languages(analyse("金管會的規範什麼時候上路?"), best)
     best[col["cov_passage"]], best[col["cross"]] = 0.0, 0.0  # the question's own language: the gate decides
-    assert not unsupported_across_languages("金管會的規範什麼時候上路?", best)
+    assert not unsupported_across_languages(analyse("金管會的規範什麼時候上路?"), best)
 
 
 def test_a_sentence_in_the_question_s_language_is_embedded_under_its_passage_s_title():
-    from rag.answer.model import as_embedded
+    from rag.answer.features import as_embedded
 
-    question = "黃鞍鸚嘴魚分布在哪裡?"
+    question = analyse("黃鞍鸚嘴魚分布在哪裡?")
     # 「本魚」 leaves the subject to the title: read with it.
     assert as_embedded(question, "黃鞍鸚嘴魚", "本魚分布於印度太平洋區。") == "黃鞍鸚嘴魚: 本魚分布於印度太平洋區。"
     # Across languages every sentence of the article would share the title's match: the sentence alone.
     assert as_embedded(question, "Parrotfish", "It lives in the Indo-Pacific.") == "It lives in the Indo-Pacific."
-    assert as_embedded("Where does it live?", "黃鞍鸚嘴魚", "本魚分布於印度太平洋區。") == "本魚分布於印度太平洋區。"
+    assert as_embedded(analyse("Where does it live?"), "黃鞍鸚嘴魚", "本魚分布於印度太平洋區。") == "本魚分布於印度太平洋區。"
     assert as_embedded(question, "", "本魚分布於印度太平洋區。") == "本魚分布於印度太平洋區。"  # no title
     # A headline is no subject: every sentence of the post would share it.
     post = "AI Semiconductor Landscape feat. Dylan Patel | BG2 w/ Bill Gurley & Brad Gerstner"
-    assert as_embedded("Where did Dylan grow up?", post, "He grew up in Georgia.") == "He grew up in Georgia."
+    assert as_embedded(analyse("Where did Dylan grow up?"), post, "He grew up in Georgia.") == "He grew up in Georgia."
     assert as_embedded(question, "想知道 AI 在模擬賭博時,會不會像人一樣", "本魚分布於印度太平洋區。") == "本魚分布於印度太平洋區。"
 
 
 
 def test_a_sentence_naming_things_in_latin_letters_reads_as_its_chinese_passage():
-    from rag.answer.model import other_language, reads_chinese
+    from rag.answer.features import other_language
+    from rag.text.script import reads_as_chinese as reads_chinese
 
     mixed = "創立於1920年，前身為Indiana University School of Commerce and Finance。"
     passage = "印第安納大學是美國最早期的綜合研究型大學之一。" + mixed
-    assert reads_chinese(mixed, passage) and not other_language("印第安納大學在哪一年創立?", mixed, passage)
-    assert other_language("When was Indiana University founded?", mixed, passage)
+    assert reads_chinese(mixed, passage) and not other_language(analyse("印第安納大學在哪一年創立?"), mixed, passage)
+    assert other_language(analyse("When was Indiana University founded?"), mixed, passage)
     # Alone, half Latin words: it could be either; an English passage keeps it English.
     assert not reads_chinese(mixed) and not reads_chinese(mixed, "Indiana University is a public university.")
     assert not reads_chinese("TSMC (台積電) is the largest foundry in the world.", "TSMC makes chips. It is big.")
@@ -333,3 +336,42 @@ def test_a_sentence_that_leaves_its_subject_to_the_title_answers_first(tmp_path)
     answer = nb.ask("黃鞍鸚嘴魚分布在哪些海域?")
     assert not answer.refused, answer.text
     assert "印度太平洋區" in answer.citations[0].quote and answer.citations[0].source.endswith("黃鞍鸚嘴魚.txt")
+
+
+def test_each_feature_is_read_by_the_name_the_model_was_fitted_on():
+    import json
+
+    from rag.answer.features import FEATURES, GATE
+    from rag.answer.model import MODEL_FILE
+
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    assert list(FEATURES) == SENTENCE_FEATURES == data["sentence_features"]
+    assert list(GATE) == GATE_FEATURES == data["gate_features"]
+    # A model fitted on other features (two columns swapped) is refused, also under python -O.
+    swapped = {**data, "sentence_features": [SENTENCE_FEATURES[1], SENTENCE_FEATURES[0], *SENTENCE_FEATURES[2:]]}
+    with pytest.raises(ValueError, match="make answer-model"):
+        AnswerModel(swapped)
+
+
+def test_the_refusal_rules_are_walked_in_one_order_before_any_quote(notebook):
+    from rag.answer.refusals import CHOSEN, HITS, REFUSALS, SCORED, Evidence
+
+    stages = [HITS, SCORED, CHOSEN]
+    assert [stages.index(rule.needs) for rule in REFUSALS] == sorted(stages.index(rule.needs) for rule in REFUSALS)
+    answerer = notebook.answerer
+    # Off the notebook's subjects: the first rule refuses, naming the words, and nothing was scored.
+    question = "Who painted the Mona Lisa?"
+    hits = notebook.search(question)
+    e = Evidence(answerer.analyse(question, hits), hits, answerer.keywords, answerer.glossary, answerer.settings)
+    refused = answerer.refusal(e)
+    assert refused.reason == "unknown_words" and refused.words == ("painted", "Mona", "Lisa") and not e.scored
+    # A price question answered by a weight: every rule up to the last lets it through.
+    question = "How much does the Acme X200 camera cost?"
+    hits = notebook.search(question)
+    e = Evidence(answerer.analyse(question, hits), hits, answerer.keywords, answerer.glossary, answerer.settings)
+    refused = answerer.refusal(e)
+    assert refused is not None and refused.reason in ("gate", "lacks_asked_fact"), refused
+    question = "How much does the Acme X200 weigh?"
+    hits = notebook.search(question)
+    e = Evidence(answerer.analyse(question, hits), hits, answerer.keywords, answerer.glossary, answerer.settings)
+    assert answerer.refusal(e) is None and e.chosen and e.probability >= e.cut
