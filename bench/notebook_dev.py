@@ -59,6 +59,14 @@ def split_of(question: dict, documents: dict[str, dict]) -> str:
     return SPLITS[same.index(question["doc"]) % 2]
 
 
+def genre_folds(questions: list[dict], split: str = "dev") -> dict[str, tuple[list[dict], list[dict]]]:
+    """Leave one genre out within one split: genre -> (the other genres' questions, to choose cuts on; the genre's
+    own, to measure on). Off-topic questions belong to no genre: they go with the choosing side of every fold."""
+    mine = [q for q in questions if q["split"] == split]
+    genres = sorted({q["genre"] for q in mine} - {"off-topic"})
+    return {g: ([q for q in mine if q["genre"] != g], [q for q in mine if q["genre"] == g]) for g in genres}
+
+
 def _fact_pattern(fact: str) -> re.Pattern[str]:
     """A key fact in the compared form; a number in it must not be part of a longer one (5 元 is not in 15 元)."""
     form = fact_form(fact)

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from bench.notebook_dev import DEV_SET, facts_shown, load_set, split_of
+from bench.notebook_dev import DEV_SET, facts_shown, genre_folds, load_set, split_of
 from ingest.loaders import load_document
 
 DOCS = DEV_SET / "docs"
@@ -84,3 +84,14 @@ def test_the_files_are_plain_utf8_jsonl():
     for name in ("questions.jsonl", "documents.jsonl"):
         for line in (DEV_SET / name).read_text(encoding="utf-8").splitlines():
             json.loads(line)
+
+
+def test_leave_one_genre_out_folds_hold_one_genre_out_of_one_split():
+    folds = genre_folds(QUESTIONS, "dev")
+    assert set(folds) == {"interview", "news", "blog", "forum"}
+    for genre, (choose, measure) in folds.items():
+        assert measure and all(q["genre"] == genre and q["split"] == "dev" for q in measure)
+        assert all(q["genre"] != genre and q["split"] == "dev" for q in choose)
+        assert {q["id"] for q in choose} | {q["id"] for q in measure} == {
+            q["id"] for q in QUESTIONS if q["split"] == "dev"
+        }
