@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-throughput bench-answers bench-notebook-dev answer-model browser llm llm-1.5b clean
+.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-throughput bench-worst-files bench-answers bench-notebook-dev answer-model browser llm llm-1.5b clean
 
 setup: $(STAMP) $(MODEL)
 
@@ -97,6 +97,10 @@ $(GGUF_1_5B): $(STAMP)
 
 clean:
 	rm -rf .rag bench/work
+
+# Each format's costliest small hostile file under the default limits, timed while read (issue 32).
+bench-worst-files: setup
+	$(BIN)/python -m bench.worst_files
 
 # Large notebooks (issue 15): 10,000 and 100,000 chunks from the shared benchmark passages (bench/results/scale.md).
 bench-scale: setup

@@ -14,6 +14,7 @@ from ingest.documents import Chunk, Document, IngestError
 from ingest.loaders import iter_files, load_document, source_path
 from ingest.readers import Limits
 from rag.index import Index
+from rag.index.extracted import from_document
 from rag.text import bm25_terms
 from rag.types import IndexReport
 
@@ -159,6 +160,7 @@ class Indexer:
                     m.get("file_sha256") == doc.sha256 for m in stored.values()
                 ):
                     report.unchanged += 1
+                    self.index.keep_text(from_document(doc))  # kept already, unless indexed before texts were
                     continue
                 chunks = self.chunker.split(doc, limit=self.max_file_chunks)
                 if not chunks:
@@ -172,6 +174,7 @@ class Indexer:
                 report.errors.append(str(err))
                 print(f"error: {err}", file=sys.stderr)
                 continue  # what was indexed for this file before stays: nothing indexed is lost
+            self.index.keep_text(from_document(doc))  # a citation click shows it, never reads the file again
             ids = chunk_ids(source, chunks)
             name = display_name(source, file, root)
             # New chunks get their terms on the writer thread, beside the embedding of the next batch.

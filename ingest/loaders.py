@@ -339,8 +339,11 @@ def load_document(
     pages: list[tuple[int, int]] = []
     headings: list[tuple[int, str]] = []
     own_title, date = "", None
+    limits = limits or Limits()
     if reader is None:
+        limits.check_chars(path, len(raw) // 4)  # no encoding takes more than 4 bytes a character
         text, encoding = decode_bytes(raw, path)
+        limits.check_chars(path, len(text))
         # Invisible characters out before chunking: a zero-width space inside a word would split its keywords.
         text = strip_invisible(text.replace("\r\n", "\n"))
         if not text.strip():
@@ -348,7 +351,7 @@ def load_document(
         meta, body_start = parse_front_matter(text)
     else:
         try:
-            extracted = reader.read(raw, path, limits or Limits())
+            extracted = reader.read(raw, path, limits)
         except IngestError:
             raise
         except (MemoryError, RecursionError, Exception) as exc:  # noqa: BLE001 — a library choking on a hostile file: one line

@@ -129,6 +129,19 @@ class Settings(BaseSettings):
         "is decompressed (a zip bomb disguised as a document is refused by name).",
         ge=1,
     )
+    max_markup_mb: int = setting(
+        20,
+        group="embedding", description="Most megabytes of markup (a web page's HTML, a DOCX's XML, an EPUB's chapters, a chapter "
+        "the spine lists again counted again) one document may make the reader parse; more is refused with a one-line "
+        "error naming the file, so a small hostile file cannot cost minutes (bench/worst_files.py).",
+        ge=1,
+    )
+    max_paragraphs: int = setting(
+        300_000,
+        group="embedding", description="Most paragraphs (headings and table rows included) one document may have (a 10,000-page "
+        "book has ~150,000); more is refused with a one-line error naming the file.",
+        ge=1,
+    )
     # retrieval
     candidates: int = setting(40, group="retrieval", description="Hits taken from each retriever before fusion.", ge=1)
     fusion: Literal["score", "rrf"] = setting(

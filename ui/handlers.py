@@ -149,6 +149,7 @@ def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) ->
             first.section,
             lang,
             first.page if first.page is not None else hit.page if hit else None,
+            notebook.chunk_index.extracted.load(first.source),
         )
     if kind == "hit" and 0 <= n < len(turn.hits):
         hit = turn.hits[n]
@@ -161,6 +162,7 @@ def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) ->
             hit.section,
             lang,
             hit.page,
+            notebook.chunk_index.extracted.load(hit.source),
         )
     return render.message_html(L["cite_missing"])
 

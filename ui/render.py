@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ingest.documents import IngestError
 from ingest.loaders import load_document
+from rag.index.extracted import StoredText
 from rag.types import Answer, Citation, Hit
 from ui.labels import labels
 
@@ -162,15 +163,17 @@ def source_html(
     section: str = "",
     lang: str = "en",
     page: int | None = None,
+    stored: StoredText | None = None,
 ) -> str:
     """The document around the cited spans (within the cited page of a PDF or section of a DOCX, page or e-book),
-    spans in <mark>, with its title, file, page, section and date above."""
+    spans in <mark>, with its title, file, page, section and date above. `stored`: the text the indexer kept
+    (rag.index.extracted), shown instead of reading the file again."""
     L = labels(lang)
     note = ""
     doc_text: str | None = None
     bounds = None
     try:
-        doc = load_document(path)
+        doc = stored or load_document(path)
         doc_text, date = doc.text, date or doc.date
         title = title or doc.title
         # The cited page of a PDF, else the cited section of a document whose reader marked its headings.

@@ -17,15 +17,38 @@ from rag.text.terms import strip_invisible
 
 @dataclass(frozen=True)
 class Limits:
-    """What one document may cost to read (Settings.max_pages, max_extracted_chars, max_unzipped_mb)."""
+    """What one document may cost to read (Settings.max_pages, max_extracted_chars, max_unzipped_mb,
+    max_markup_mb, max_paragraphs): each is checked while the document is read, so reading stops at the limit."""
 
     max_pages: int = 2_000
     max_chars: int = 20_000_000
     max_unzipped_bytes: int = 200 * 1024 * 1024
+    max_markup_bytes: int = 20 * 1024 * 1024
+    max_paragraphs: int = 300_000
 
     @classmethod
     def from_settings(cls, settings) -> Limits:
-        return cls(settings.max_pages, settings.max_extracted_chars, settings.max_unzipped_mb * 1024 * 1024)
+        return cls(
+            max_pages=settings.max_pages,
+            max_chars=settings.max_extracted_chars,
+            max_unzipped_bytes=settings.max_unzipped_mb * 1024 * 1024,
+            max_markup_bytes=settings.max_markup_mb * 1024 * 1024,
+            max_paragraphs=settings.max_paragraphs,
+        )
+
+    def check_chars(self, path: Path, count: int) -> None:
+        """Refuse, naming the file and the limit, a document that gives `count` characters of text so far."""
+        if count > self.max_chars:
+            raise IngestError(path, f"more than {self.max_chars:,} characters of text (RAG_MAX_EXTRACTED_CHARS)")
+
+    def check_markup(self, path: Path, size: int) -> None:
+        """Refuse, naming the file and the limit, a document that would have `size` bytes of markup parsed."""
+        if size > self.max_markup_bytes:
+            raise IngestError(
+                path,
+                f"more than {self.max_markup_bytes / 2**20:,.0f} MB of markup to parse ({size / 2**20:,.1f} MB"
+                ", a repeated part counted each time; RAG_MAX_MARKUP_MB)",
+            )
 
 
 @dataclass
@@ -87,6 +110,13 @@ class TextBuilder:
         self.size = 0
         self.pages: list[tuple[int, int]] = []
         self.headings: list[tuple[int, str]] = []
+        self.paragraphs = 0
+        self.markup = 0  # bytes of markup parsed so far (Limits.max_markup_bytes)
+
+    def parse(self, size: int) -> None:
+        """Count `size` more bytes of markup about to be parsed (a repeated part again): over the limit, stop."""
+        self.markup += size
+        self.limits.check_markup(self.path, self.markup)
 
     def _separate(self) -> None:
         """Start a new paragraph: a blank line after what is there."""
@@ -99,14 +129,14 @@ class TextBuilder:
             return
         self.parts.append(text)
         self.size += len(text)
-        if self.size > self.limits.max_chars:
-            raise IngestError(
-                self.path, f"more than {self.limits.max_chars:,} characters of text (RAG_MAX_EXTRACTED_CHARS)"
-            )
+        self.limits.check_chars(self.path, self.size)
 
     def paragraph(self, text: str) -> None:
         text = normalise(text).strip()
         if text:
+            self.paragraphs += 1
+            if self.paragraphs > self.limits.max_paragraphs:
+                raise IngestError(self.path, f"more than {self.limits.max_paragraphs:,} paragraphs (RAG_MAX_PARAGRAPHS)")
             self._separate()
             self.add(text, raw=True)
 

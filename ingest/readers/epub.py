@@ -123,13 +123,19 @@ class EpubReader:
             for el in _find_all(opf, "item")
         }
         spine = [manifest[ref.get("idref")][0] for ref in _find_all(opf, "itemref") if ref.get("idref") in manifest]
-        labels = self._toc_labels(opf, manifest, member)
-        builder = TextBuilder(path, limits)
         if len(spine) > limits.max_pages:
             raise IngestError(path, f"{len(spine)} chapters, more than {limits.max_pages} (RAG_MAX_PAGES)")
+        labels = self._toc_labels(opf, manifest, member)
+        builder = TextBuilder(path, limits)
+        parsed: dict[str, list[tuple[str, int, str]]] = {}  # a chapter the spine lists again is parsed once
         for name in spine:
-            markup = member(name).decode("utf-8", errors="replace")
-            blocks = xhtml_blocks(markup)
+            if name not in parsed:
+                raw_chapter = member(name)
+                builder.parse(len(raw_chapter))
+                parsed[name] = xhtml_blocks(raw_chapter.decode("utf-8", errors="replace"))
+            else:  # counted again: its text is added again, and what a repeat costs is bounded like the rest
+                builder.parse(archive.getinfo(name).file_size)
+            blocks = parsed[name]
             label = labels.get(name, "")
             headings = HeadingPath(label)
             if label and not (blocks and blocks[0][0] == "h" and blocks[0][2] == label):

@@ -45,6 +45,12 @@ def _too_many_pages(path: Path, pages: int, limits: Limits) -> None:
         raise IngestError(path, f"{pages} pages, more than {limits.max_pages} (RAG_MAX_PAGES)")
 
 
+def _check_chars(path: Path, pages: list[str], limits: Limits) -> None:
+    """Stop reading, as the pages come, once they hold more text than the limit (pages sharing one large content
+    stream each give all of its text)."""
+    limits.check_chars(path, sum(map(len, pages)))
+
+
 # PDFium is not thread-safe: the browser reads a cited PDF for the source panel while uploads are indexed in the
 # background, so every use of it goes through this lock.
 _PDFIUM_LOCK = threading.Lock()
@@ -64,13 +70,14 @@ def _read_pdfium(pdfium, raw: bytes, path: Path, limits: Limits) -> tuple[str, l
     try:
         _too_many_pages(path, len(pdf), limits)
         title = str(pdf.get_metadata_dict().get("Title") or "")
-        pages = []
+        pages: list[str] = []
         for i in range(len(pdf)):
             page = pdf[i]
             textpage = page.get_textpage()
             pages.append(textpage.get_text_bounded())
             textpage.close()
             page.close()
+            _check_chars(path, pages, limits)
         return title, pages, _outline(pdf, len(pages))
     finally:
         pdf.close()
@@ -102,7 +109,11 @@ def _pypdf_pages(raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str]
         raise IngestError(path, "encrypted PDF (password-protected): cannot be read")
     _too_many_pages(path, len(reader.pages), limits)
     title = str((reader.metadata or {}).get("/Title") or "")
-    return title, [page.extract_text() or "" for page in reader.pages], []
+    pages: list[str] = []
+    for page in reader.pages:
+        pages.append(page.extract_text() or "")
+        _check_chars(path, pages, limits)
+    return title, pages, []
 
 
 class PdfReader:

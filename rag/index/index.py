@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from rag.index.commits import Commits, ServerCommits
+from rag.index.extracted import ExtractedTexts, StoredText
 from rag.index.keyword import KeywordIndex
 from rag.index.store import ChunkStore, StoredChunk
 
@@ -55,6 +56,7 @@ class Index:
             self.store = ChunkStore(folder, name, visible=self.commits.ids)
             self.keywords = KeywordIndex(folder / "bm25" / name)
             self._lock_path = folder / "write.lock"
+        self.extracted = ExtractedTexts(folder)  # each source's text as read: citations are shown from it
         if not self.commits.started():  # an index from before commits: what it holds was whole then
             everything = self.store.metadata_by_source(everything=True)
             self.commits.start({source: list(chunks) for source, chunks in everything.items()})
@@ -159,12 +161,19 @@ class Index:
                 self._own_generations.add(self.commits.drop(ids=ids))
         self.store.delete(ids)
 
+    def keep_text(self, stored: StoredText) -> None:
+        """Keep a source's extracted text (unless the same file's is kept already), for citations to show."""
+        if not self.extracted.has(stored.source, stored.sha256):
+            self.extracted.save(stored)
+
     def remove_source(self, source: str) -> int:
-        """Take every chunk of one source out of the index, BM25 included; how many visible chunks went."""
+        """Take every chunk of one source out of the index, BM25 and its kept text included; how many visible
+        chunks went."""
         shown = len(self.committed().get(source, ()))
         with self._syncing:
             self._own_generations.add(self.commits.drop(sources=[source]))
         self.store.delete(list(self.store.sources_metadata([source]).get(source, {})))
+        self.extracted.remove(source)
         self.sync()
         return shown
 
