@@ -217,11 +217,15 @@ def _interrupt(signum, frame) -> None:
 
 
 def cmd_serve(args, settings: Settings) -> int:
+    from rag.home import safe_home
     from ui.app import serve
     from ui.session import stop_background
 
     if settings.chroma_url:  # the page's notebook reads its settings from the environment
         os.environ["RAG_CHROMA_URL"] = settings.chroma_url
+    home = safe_home(settings).home  # not $HOME itself, / or a system folder unless RAG_HOME says so
+    if home != settings.home:
+        os.environ["RAG_HOME"] = str(home)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: Gradio closes the server, serve() returns
     try:
         serve(
@@ -244,13 +248,14 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 def cmd_mcp(args, settings: Settings) -> int:
+    from rag.home import safe_home
     from rag.mcp import serve as serve_mcp
 
     if not args.http and (args.host or args.port):
         raise NotebookError("--host and --port are for --http (streamable HTTP); without it rag mcp speaks over stdio")
     previous = signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: the HTTP server closes, serve returns
     try:
-        serve_mcp(settings, http=args.http, host=args.host or "127.0.0.1", port=args.port or MCP_PORT)
+        serve_mcp(safe_home(settings), http=args.http, host=args.host or "127.0.0.1", port=args.port or MCP_PORT)
     except KeyboardInterrupt:
         pass
     finally:

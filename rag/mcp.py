@@ -15,6 +15,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 
 from rag.errors import NotebookError
+from rag.home import hidden_part
 from rag.settings import Settings
 
 MAX_K = 50  # an agent asking for more passages than this gets a one-line error, not a context flood
@@ -96,14 +97,25 @@ class NotebookTools:
         nb = self.open(notebook)
         given = Path(path).expanduser()
         target = given if given.is_absolute() else nb.home / given
-        if not target.exists() and not target.is_symlink():
-            raise NotebookError(f"no such file or directory: {path}")
+        shown = path if len(path) <= 200 else f"{path[:200]}… ({len(path):,} characters)"
+        try:
+            exists, resolved = target.exists() or target.is_symlink(), target.resolve()
+        except (OSError, ValueError) as err:  # a name too long for the file system, a NUL byte
+            raise NotebookError(f"cannot use the path {shown}: {getattr(err, 'strerror', None) or err}") from err
+        if not exists:
+            raise NotebookError(f"no such file or directory: {shown}")
         # An agent steered by a document must not pull ~/.ssh into the notebook and read it back: only what really
         # lies under the home (a link in it to elsewhere is refused too: given by name, the indexer would follow it).
-        if not _inside(target.resolve(), nb.home):
+        if not _inside(resolved, nb.home):
             raise NotebookError(
-                f"{path} is outside the notebook's home {nb.home}: only files under it can be indexed "
+                f"{shown} is outside the notebook's home {nb.home}: only files under it can be indexed "
                 "(set RAG_HOME to the folder of your documents)"
+            )
+        hidden = hidden_part(resolved, nb.home)
+        if hidden:
+            raise NotebookError(
+                f"{shown} is in the hidden folder {hidden}: hidden files and folders (.ssh, .config ...) are indexed only "
+                "when you name them yourself (rag index PATH)"
             )
         return nb.index(target, progress=False, on_progress=on_progress).as_dict()
 
