@@ -65,9 +65,19 @@ def chunk_metadata(chunk: Chunk, doc: Document, name: str | None = None, terms: 
         meta["date"] = chunk.date
     if chunk.page is not None:
         meta["page"] = chunk.page
+    boxes = doc.boxes_between(chunk.start, chunk.end)
+    if boxes:  # the chunk's drawn lines, so a citation can box its quote on the page image
+        meta["boxes"] = encode_boxes(boxes)
     if name and name != doc.source:
         meta["name"] = name  # shown instead of an absolute source (a folder outside the notebook's home)
     return meta  # Chroma rejects None values, so optional keys are left out
+
+
+def encode_boxes(boxes: list) -> str:
+    """Line boxes as Chroma can store them (a string): JSON [[start, end, x0, y0, x1, y1], ...] (the chunk's page)."""
+    import json
+
+    return json.dumps([[s, e, *(round(float(v), 1) for v in box)] for s, e, _, box in boxes], separators=(",", ":"))
 
 
 def embed_text(chunk: Chunk) -> str:
@@ -162,6 +172,7 @@ class Indexer:
                     report.unchanged += 1
                     self.index.keep_text(from_document(doc))  # kept already, unless indexed before texts were
                     continue
+                report.ocr_dropped += doc.ocr_dropped
                 chunks = self.chunker.split(doc, limit=self.max_file_chunks)
                 if not chunks:
                     raise IngestError(file, "no text to index")

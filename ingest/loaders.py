@@ -338,6 +338,8 @@ def load_document(
     body_start, encoding = 0, suffix.lstrip(".")
     pages: list[tuple[int, int]] = []
     headings: list[tuple[int, str]] = []
+    boxes: list = []
+    ocr_dropped = 0
     own_title, date = "", None
     limits = limits or Limits()
     if reader is None:
@@ -358,6 +360,7 @@ def load_document(
             why = " ".join(str(exc).split())[:100]  # one line, whatever the library said
             raise IngestError(path, f"cannot read this {suffix} file ({type(exc).__name__}: {why})") from None
         text, pages, headings = extracted.text, extracted.pages, extracted.headings
+        boxes, ocr_dropped = extracted.boxes, extracted.ocr_dropped
         own_title, date = usable_title(extracted.title), extracted.date
         if not text.strip():
             raise IngestError(path, "no text in the document")
@@ -386,6 +389,8 @@ def load_document(
         encoding=encoding,
         pages=pages,
         headings=headings,
+        boxes=boxes,
+        ocr_dropped=ocr_dropped,
     )
 
 

@@ -49,12 +49,14 @@ def settings_key(settings: Settings, ignore: frozenset[str] = frozenset()) -> tu
 
 
 def locate_citations(answer: Answer) -> Answer:
-    """Each citation's page and shown name from its chunk (chunks never span pages: the chunk's page is the quote's)."""
+    """Each citation's page, line boxes and shown name from its chunk (chunks never span pages: the chunk's page is the quote's)."""
     hits = {hit.chunk_id: hit for hit in answer.hits}
     for citation in answer.citations:
         hit = hits.get(citation.chunk_id)
         if citation.page is None and hit is not None:
             citation.page = hit.page
+        if not citation.bbox and hit is not None:
+            citation.bbox = hit.boxes_between(citation.start, citation.end)
         citation.name = citation.name or (hit.name if hit is not None else "") or citation.source
     return answer
 
@@ -486,7 +488,7 @@ class Notebook:
             max_file_chunks=self.settings.max_file_chunks,
             on_progress=on_progress,
             should_stop=should_stop,
-            limits=Limits.from_settings(self.settings),
+            limits=Limits.from_settings(self.settings, progress=progress),
         )
         # A read-only folder or a full disk: one line naming it; one writer at a time across processes.
         with writing(self.chunk_index, self.path), self.chunk_index.writing():

@@ -142,6 +142,30 @@ class Settings(BaseSettings):
         "book has ~150,000); more is refused with a one-line error naming the file.",
         ge=1,
     )
+    max_ocr_pages: int = setting(
+        200,
+        group="embedding", description="Most pages of one document that are read by OCR (scanned PDF pages, TIFF pages; about 1-3 s "
+        "each on 2 cores); a document with more is skipped with a one-line error naming it.",
+        ge=1,
+    )
+    max_image_pixels: int = setting(
+        60_000_000,
+        group="embedding", description="Most pixels an image (or one TIFF page) may have, read from its header before it is decoded: "
+        "a larger one (a decompression bomb, a 30,000x30,000 px picture) is refused by name. 60M: a 600 dpi A3 scan.",
+        ge=1,
+    )
+    ocr_min_confidence: float = setting(
+        0.6,
+        group="embedding", description="OCR lines the recogniser is less sure of than this (0-1) are kept out of the index and counted "
+        "(bench/results/ocr.md chose it: clean pages' lines score above 0.9, noise below).",
+        ge=0.0,
+        le=1.0,
+    )
+    ocr_threads: int = setting(
+        0,
+        group="embedding", description="Pages OCR'd at once (each with one ONNX thread); 0: one per CPU core.",
+        ge=0,
+    )
     # retrieval
     candidates: int = setting(40, group="retrieval", description="Hits taken from each retriever before fusion.", ge=1)
     fusion: Literal["score", "rrf"] = setting(

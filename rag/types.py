@@ -28,8 +28,13 @@ class Hit:
     keyword_rank: int | None = None
     translated_rank: int | None = None  # rank in the other-language keyword list
     dense_similarity: float | None = None  # cosine similarity to the question
-    page: int | None = None  # 1-based page of a PDF the chunk is on, None for other formats
+    page: int | None = None  # 1-based page of a PDF or image the chunk is on, None for other formats
     name: str = ""  # how the source is shown: relative to the folder it was indexed from, never absolute
+    boxes: list[tuple[int, int, float, float, float, float]] = field(default_factory=list)  # (start, end, box) per drawn line
+
+    def boxes_between(self, start: int, end: int) -> list[Box]:
+        """The boxes on the page of the chunk's drawn lines that the text from `start` to `end` overlaps."""
+        return [(x0, y0, x1, y1) for s, e, x0, y0, x1, y1 in self.boxes if s < end and e > start]
 
     @classmethod
     def from_stored(cls, chunk: Any, score: float = 0.0) -> Hit:
@@ -47,10 +52,24 @@ class Hit:
             end=m.get("end", 0),
             page=m.get("page"),
             name=m.get("name", m["source"]),
+            boxes=_decode_boxes(m.get("boxes")),
         )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+Box = tuple[float, float, float, float]  # (x0, y0, x1, y1), top-left origin: PDF points, or an image's pixels
+
+
+def _decode_boxes(value: Any) -> list[tuple[int, int, float, float, float, float]]:
+    """A chunk's stored line boxes (JSON [[start, end, x0, y0, x1, y1], ...]); [] when none or unreadable."""
+    import json
+
+    try:
+        return [(int(s), int(e), float(a), float(b), float(c), float(d)) for s, e, a, b, c, d in json.loads(value or "[]")]
+    except (ValueError, TypeError):
+        return []
 
 
 @dataclass
@@ -65,8 +84,9 @@ class Citation:
     section: str = ""  # heading path ("Chapter › Heading") or dated post the quote is under, "" when none
     start: int = 0  # character offsets of the quote in the source file's text (a PDF's: its extracted text)
     end: int = 0
-    page: int | None = None  # 1-based page of a PDF the quote is on, None for other formats
+    page: int | None = None  # 1-based page of a PDF or image the quote is on, None for other formats
     name: str = ""  # how the source is shown (Hit.name)
+    bbox: list[Box] = field(default_factory=list)  # the quote's lines on the page (Box), [] when not known
 
     @property
     def where(self) -> str:
@@ -111,12 +131,15 @@ class IndexReport:
     chunks: int = 0  # chunks in the index after the run
     embedded: int = 0  # chunks embedded by this run
     errors: list[str] = field(default_factory=list)  # one line per file that could not be read
+    ocr_dropped: int = 0  # OCR lines kept out for low confidence (Settings.ocr_min_confidence) in the files read
 
     def summary(self) -> str:
         line = (
             f"added {self.added}, updated {self.updated}, removed {self.removed}, unchanged {self.unchanged} files; "
             f"{self.chunks} chunks in the index ({self.embedded} embedded)"
         )
+        if self.ocr_dropped:
+            line += f"; {self.ocr_dropped} OCR line(s) below RAG_OCR_MIN_CONFIDENCE left out"
         # Each failed file was named on stderr as it failed: the summary counts them instead of naming them again.
         return line + (f"; {len(self.errors)} file(s) could not be indexed (named above)" if self.errors else "")
 

@@ -150,6 +150,7 @@ def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) ->
             lang,
             first.page if first.page is not None else hit.page if hit else None,
             notebook.chunk_index.extracted.load(first.source),
+            [box for c in cites for box in c.bbox],
         )
     if kind == "hit" and 0 <= n < len(turn.hits):
         hit = turn.hits[n]
@@ -163,6 +164,7 @@ def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) ->
             lang,
             hit.page,
             notebook.chunk_index.extracted.load(hit.source),
+            hit.boxes_between(hit.start, hit.end),
         )
     return render.message_html(L["cite_missing"])
 

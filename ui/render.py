@@ -11,6 +11,7 @@ from ingest.loaders import load_document
 from rag.index.extracted import StoredText
 from rag.types import Answer, Citation, Hit
 from ui.labels import labels
+from ui.page_image import page_figure
 
 WINDOW_CHARS = 1500  # document text shown on each side of a cited passage
 
@@ -164,10 +165,12 @@ def source_html(
     lang: str = "en",
     page: int | None = None,
     stored: StoredText | None = None,
+    boxes: list[tuple[float, float, float, float]] | None = None,
 ) -> str:
     """The document around the cited spans (within the cited page of a PDF or section of a DOCX, page or e-book),
     spans in <mark>, with its title, file, page, section and date above. `stored`: the text the indexer kept
-    (rag.index.extracted), shown instead of reading the file again."""
+    (rag.index.extracted), shown instead of reading the file again. For a PDF or an image, the page itself beside
+    the text with the cited lines (`boxes`, page coordinates) framed."""
     L = labels(lang)
     note = ""
     doc_text: str | None = None
@@ -208,9 +211,11 @@ def source_html(
     if section:
         rows.append(f"<b>{L['section']}</b> {html.escape(section)}")
     note_html = f"<p class='note'>{html.escape(note)}</p>" if note else ""
+    figure = page_figure(path, page, boxes or []) if doc_text is not None and not note else ""
+    text_html = f"<div class='doc-text'>{body}</div>"
     return (
         f"<div class='source-doc'><h4>{html.escape(title)}</h4><div class='meta'>{' · '.join(rows)}</div>"
-        f"{note_html}<div class='doc-text'>{body}</div></div>"
+        f"{note_html}" + (f"<div class='page-and-text'>{figure}{text_html}</div>" if figure else text_html) + "</div>"
     )
 
 

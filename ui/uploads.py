@@ -13,8 +13,9 @@ from pathlib import Path
 
 from ingest.documents import IngestError
 from ingest.loaders import load_document
+from ingest.readers.image import ImageReader
 
-ALLOWED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".pdf", ".docx", ".html", ".htm", ".epub")
+ALLOWED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".pdf", ".docx", ".html", ".htm", ".epub", *ImageReader.suffixes)
 TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".md")
 MAX_UPLOAD_MB = 5  # a text file
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024

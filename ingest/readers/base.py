@@ -15,6 +15,13 @@ from ingest.documents import IngestError
 from rag.text.terms import strip_invisible
 
 
+def default_ocr_cache() -> Path:
+    """Where OCR results are kept when no settings say (Settings.cache_dir's default, ocr/)."""
+    from rag.settings import REPO_ROOT
+
+    return REPO_ROOT / ".cache" / "ocr"
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one document may cost to read (Settings.max_pages, max_extracted_chars, max_unzipped_mb,
@@ -25,15 +32,27 @@ class Limits:
     max_unzipped_bytes: int = 200 * 1024 * 1024
     max_markup_bytes: int = 20 * 1024 * 1024
     max_paragraphs: int = 300_000
+    max_ocr_pages: int = 200
+    max_image_pixels: int = 60_000_000
+    ocr_min_confidence: float = 0.6
+    ocr_threads: int = 0  # 0: one per core
+    ocr_cache: Path | None = field(default_factory=lambda: default_ocr_cache())  # OCR results by content hash; None: none
+    progress: bool = False  # a progress bar per OCR'd page on stderr
 
     @classmethod
-    def from_settings(cls, settings) -> Limits:
+    def from_settings(cls, settings, progress: bool = False) -> Limits:
         return cls(
             max_pages=settings.max_pages,
             max_chars=settings.max_extracted_chars,
             max_unzipped_bytes=settings.max_unzipped_mb * 1024 * 1024,
             max_markup_bytes=settings.max_markup_mb * 1024 * 1024,
             max_paragraphs=settings.max_paragraphs,
+            max_ocr_pages=settings.max_ocr_pages,
+            max_image_pixels=settings.max_image_pixels,
+            ocr_min_confidence=settings.ocr_min_confidence,
+            ocr_threads=settings.ocr_threads,
+            ocr_cache=Path(settings.cache_dir) / "ocr",
+            progress=progress,
         )
 
     def check_chars(self, path: Path, count: int) -> None:
@@ -60,6 +79,13 @@ class Extracted:
     pages: list[tuple[int, int]] = field(default_factory=list)  # (offset, 1-based page) where each page starts
     headings: list[tuple[int, str]] = field(default_factory=list)  # (offset, "Chapter › Heading") where each starts
     date: str | None = None
+    boxes: list[LineBox] = field(default_factory=list)  # where each line of a page's text is drawn (PDF, OCR)
+    ocr_dropped: int = 0  # OCR lines kept out for low confidence
+
+
+# (start, end, 1-based page, (x0, y0, x1, y1)): a line's offsets in the text and its box on the page, top-left
+# origin, in PDF points for a PDF page and in pixels for an image.
+LineBox = tuple[int, int, int, tuple[float, float, float, float]]
 
 
 class Reader(Protocol):
@@ -110,6 +136,7 @@ class TextBuilder:
         self.size = 0
         self.pages: list[tuple[int, int]] = []
         self.headings: list[tuple[int, str]] = []
+        self.boxes: list[LineBox] = []
         self.paragraphs = 0
         self.markup = 0  # bytes of markup parsed so far (Limits.max_markup_bytes)
 
@@ -140,6 +167,19 @@ class TextBuilder:
             self._separate()
             self.add(text, raw=True)
 
+    def boxed_paragraph(self, lines: list[tuple[str, tuple[float, float, float, float]]], page: int) -> None:
+        """A paragraph of drawn lines (text, box) joined as the layout wrapped them, each line's box recorded."""
+        lines = [(normalise(text).strip(), box) for text, box in lines]
+        lines = [(text, box) for text, box in lines if text]
+        if not lines:
+            return
+        self._separate()
+        for i, (text, box) in enumerate(lines):
+            if i:
+                self.add(joint(lines[i - 1][0], text), raw=True)
+            self.boxes.append((self.size, self.size + len(text), page, box))
+            self.add(text, raw=True)
+
     def page(self, number: int) -> None:
         self._separate()
         self.pages.append((self.size, number))
@@ -152,7 +192,23 @@ class TextBuilder:
 
     def result(self, title: str = "", date: str | None = None) -> Extracted:
         text = "".join(self.parts).rstrip() + "\n"
-        return Extracted(text, " ".join(normalise(title or "").split()), self.pages, self.headings, date)
+        return Extracted(text, " ".join(normalise(title or "").split()), self.pages, self.headings, date, self.boxes)
+
+
+_CJK_RE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+
+
+def is_cjk(ch: str) -> bool:
+    """A Chinese character or full-width form: drawn two Latin letters wide, written without spaces."""
+    return bool(_CJK_RE.match(ch))
+
+
+def joint(before: str, after: str) -> str:
+    """What goes between a wrapped line and the next: nothing between Chinese characters or after a hyphen, else
+    a space."""
+    if before.endswith("-") or (is_cjk(before[-1]) and is_cjk(after[0])):
+        return ""
+    return " "
 
 
 class HeadingPath:

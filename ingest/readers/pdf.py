@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.documents import IngestError
-from ingest.readers.base import Extracted, HeadingPath, Limits, TextBuilder, lazy_import, register
+from ingest.readers.base import Extracted, HeadingPath, Limits, TextBuilder, lazy_import, normalise, register
+from ingest.readers.image import add_ocr_page
 
 # Fewer visible characters than this per page on average: a scan (images of text), not a text layer.
 MIN_CHARS_PER_PAGE = 4
@@ -59,28 +61,83 @@ _PDFIUM_LOCK = threading.Lock()
 Outline = list[tuple[int, str, int]]  # (level, title, 0-based page index) of each bookmark, in outline order
 
 
-def _pdfium_pages(raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str], Outline]:
+PageLines = list[tuple[str, tuple[float, float, float, float]]]  # a page's drawn text runs and their boxes
+
+
+@dataclass
+class PdfPages:
+    """What PDFium found: the title, each page's text, its lines' boxes, the pages that are images, the outline."""
+
+    title: str
+    texts: list[str]
+    lines: list[PageLines] = field(default_factory=list)
+    scanned: list[int] = field(default_factory=list)  # 1-based pages with an image and no text layer to speak of
+    outline: Outline = field(default_factory=list)
+
+
+def _pdfium_pages(raw: bytes, path: Path, limits: Limits) -> PdfPages:
     pdfium = lazy_import("pypdfium2", "pypdfium2", path)
     with _PDFIUM_LOCK:
         return _read_pdfium(pdfium, raw, path, limits)
 
 
-def _read_pdfium(pdfium, raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str], Outline]:
+def _visible(text: str) -> int:
+    return sum(not ch.isspace() for ch in text)
+
+
+def _page_lines(textpage, height: float) -> PageLines:
+    """The page's text runs as PDFium lays them out, each with its rectangle (top-left origin, in points)."""
+    out: PageLines = []
+    for i in range(textpage.count_rects()):
+        left, bottom, right, top = textpage.get_rect(i)
+        text = textpage.get_text_bounded(left, bottom, right, top).strip()
+        if text:
+            out.append((text, (round(left, 1), round(height - top, 1), round(right, 1), round(height - bottom, 1))))
+    return out
+
+
+def _has_image(page, pdfium) -> bool:
+    try:
+        return any(True for _ in page.get_objects(filter=(pdfium.raw.FPDF_PAGEOBJ_IMAGE,), max_depth=3))
+    except Exception:  # noqa: BLE001 — an unreadable object list: assume an image, OCR tells
+        return True
+
+
+def _read_pdfium(pdfium, raw: bytes, path: Path, limits: Limits) -> PdfPages:
     pdf = pdfium.PdfDocument(raw)
     try:
         _too_many_pages(path, len(pdf), limits)
-        title = str(pdf.get_metadata_dict().get("Title") or "")
-        pages: list[str] = []
+        found = PdfPages(str(pdf.get_metadata_dict().get("Title") or ""), [])
         for i in range(len(pdf)):
             page = pdf[i]
             textpage = page.get_textpage()
-            pages.append(textpage.get_text_bounded())
+            text = textpage.get_text_bounded()
+            found.texts.append(text)
+            found.lines.append(_page_lines(textpage, page.get_height()))
+            if _visible(text) < MIN_CHARS_PER_PAGE and _has_image(page, pdfium):
+                found.scanned.append(i + 1)
             textpage.close()
             page.close()
-            _check_chars(path, pages, limits)
-        return title, pages, _outline(pdf, len(pages))
+            _check_chars(path, found.texts, limits)
+        found.outline = _outline(pdf, len(found.texts))
+        return found
     finally:
         pdf.close()
+
+
+def render_page(raw: bytes, number: int, scale: float):
+    """Page `number` (1-based) as a PIL image, `scale` pixels per point."""
+    import pypdfium2 as pdfium
+
+    with _PDFIUM_LOCK:
+        pdf = pdfium.PdfDocument(raw)
+        try:
+            page = pdf[number - 1]
+            image = page.render(scale=scale).to_pil().convert("RGB")
+            page.close()
+            return image
+        finally:
+            pdf.close()
 
 
 def _outline(pdf, page_count: int) -> Outline:
@@ -98,7 +155,7 @@ def _outline(pdf, page_count: int) -> Outline:
     return out
 
 
-def _pypdf_pages(raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str]]:
+def _pypdf_pages(raw: bytes, path: Path, limits: Limits) -> PdfPages:
     import io
     import logging
 
@@ -109,16 +166,31 @@ def _pypdf_pages(raw: bytes, path: Path, limits: Limits) -> tuple[str, list[str]
         raise IngestError(path, "encrypted PDF (password-protected): cannot be read")
     _too_many_pages(path, len(reader.pages), limits)
     title = str((reader.metadata or {}).get("/Title") or "")
-    pages: list[str] = []
+    texts: list[str] = []
     for page in reader.pages:
-        pages.append(page.extract_text() or "")
-        _check_chars(path, pages, limits)
-    return title, pages, []
+        texts.append(page.extract_text() or "")
+        _check_chars(path, texts, limits)
+    return PdfPages(title, texts)
+
+
+def _box_lines(builder: TextBuilder, first_part: int, lines: PageLines, number: int) -> None:
+    """Each drawn line of a text-layer page (its text: builder.parts from `first_part` on) found in order in the
+    page's text, its box recorded; a line the text does not show as drawn (joined differently) gets no box."""
+    text = "".join(builder.parts[first_part:])
+    start = builder.size - len(text)
+    cursor = 0
+    for line, box in lines:
+        key = normalise(line).strip()
+        at = text.find(key, cursor) if key else -1
+        if at >= 0:
+            builder.boxes.append((start + at, start + at + len(key), number, box))
+            cursor = at + len(key)
 
 
 class PdfReader:
     """Each page's text layer, its start recorded so every chunk knows its page; bookmarks (the outline) name the
-    sections, each starting at its page."""
+    sections, each starting at its page. Pages that are images with no text layer are read by OCR (a scanned PDF,
+    or a scanned page inside a typed one); every line keeps its box on the page."""
 
     suffixes = (".pdf",)
 
@@ -126,31 +198,62 @@ class PdfReader:
         if not raw.lstrip()[:5].startswith(b"%PDF"):
             raise IngestError(path, "corrupt PDF (no %PDF header)")
         try:
-            title, pages, outline = _pdfium_pages(raw, path, limits)
+            found = _pdfium_pages(raw, path, limits)
         except IngestError:
             raise
         except Exception as exc:  # noqa: BLE001 — pypdfium2 raises PdfiumError with PDFium's reason
             if "password" in str(exc).lower():
                 raise IngestError(path, "encrypted PDF (password-protected): cannot be read") from None
             try:  # pypdf mends some damage PDFium refuses (a broken cross-reference table)
-                title, pages, outline = _pypdf_pages(raw, path, limits)
+                found = _pypdf_pages(raw, path, limits)
             except IngestError:
                 raise
             except Exception:  # noqa: BLE001 — pypdf fails in many ways on a broken file
                 raise IngestError(path, f"corrupt or truncated PDF ({_reason(exc)})") from None
+        read = _ocr(raw, path, limits, found.scanned)
         builder = TextBuilder(path, limits)
-        for number, text in enumerate(pages, 1):
+        dropped = 0
+        for number, text in enumerate(found.texts, 1):
             builder.page(number)
+            if number in read:
+                dropped += add_ocr_page(builder, read[number], number, limits)
+                continue
+            first_part = len(builder.parts)
             for paragraph in unwrap(text).split("\n\n"):
                 builder.paragraph(paragraph)
-        visible = sum(not ch.isspace() for ch in builder.result().text)
-        if visible < MIN_CHARS_PER_PAGE * max(len(pages), 1):
-            raise IngestError(path, "no text layer (a scanned PDF? OCR is not available)")
+            if found.lines:
+                _box_lines(builder, first_part, found.lines[number - 1], number)
+        visible = _visible(builder.result().text)
+        if visible < MIN_CHARS_PER_PAGE * max(len(found.texts), 1) and not read:
+            raise IngestError(path, "no text layer and no scanned page to read (an empty or vector-drawn PDF?)")
+        if not visible:
+            raise IngestError(path, "no text found (scanned PDF: OCR read no words on its pages)")
         starts = {number - 1: offset for offset, number in builder.pages}
         path_of = HeadingPath()
-        marks = [(starts[index], path_of.push(level + 1, name)) for level, name, index in outline]
+        marks = [(starts[index], path_of.push(level + 1, name)) for level, name, index in found.outline]
         builder.headings = sorted(marks, key=lambda mark: mark[0])  # stable: bookmarks on one page keep their order
-        return builder.result(title=title)
+        extracted = builder.result(title=found.title)
+        extracted.ocr_dropped = dropped
+        return extracted
+
+
+# Pixels per point a scanned page is rendered at for OCR (200 dpi): small print stays legible to the recogniser.
+OCR_SCALE = 200 / 72
+# ... and to be shown beside its text (150 dpi: an A4 page about 1240 px wide).
+PDF_SCALE = 150 / 72
+
+
+def _ocr(raw: bytes, path: Path, limits: Limits, pages: list[int]) -> dict:
+    """The OCR'd text of the scanned pages, by page number (from the cache when the file was read before)."""
+    if not pages:
+        return {}
+    import hashlib
+
+    from ingest.ocr import PageJob, page_key, read_pages
+
+    sha = hashlib.sha256(raw).hexdigest()
+    jobs = [PageJob(n, page_key(sha, n, f"pdf@{OCR_SCALE:.3f}"), lambda n=n: (render_page(raw, n, OCR_SCALE), OCR_SCALE)) for n in pages]
+    return read_pages(jobs, path, limits)
 
 
 def _reason(exc: Exception) -> str:

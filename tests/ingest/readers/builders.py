@@ -150,3 +150,38 @@ def zip_bomb(names: list[str], size: int = 24 * 1024 * 1024) -> bytes:
                 for _ in range(size // len(chunk)):
                     member.write(chunk)
     return out.getvalue()
+
+
+# Installed by `make browser` (fonts-noto-cjk): one face draws Traditional, Simplified and Latin text.
+CJK_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+
+
+def text_image(lines: list[tuple[int, int, str]], size: tuple[int, int], font_size: int = 24, mode: str = "RGB"):
+    """A PIL image of black text on white: (x, y, text) per line, drawn with CJK_FONT."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(CJK_FONT, font_size)
+    for x, y, text in lines:
+        draw.text((x, y), text, font=font, fill="black")
+    return image.convert(mode) if mode != "RGB" else image
+
+
+def image_bytes(image, fmt: str = "PNG", **options) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A small PNG that declares `width` x `height` pixels (a decompression bomb's header) with one row of data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    row = zlib.compress(b"\x00" + b"\xff" * 3 * min(width, 1000))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", row) + chunk(b"IEND", b"")

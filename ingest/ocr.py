@@ -1,0 +1,216 @@
+"""Offline OCR of page images with the models inside the rapidocr wheel: lines with boxes and confidence, pages
+read in parallel, results cached by content hash."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.documents import IngestError
+from rag.util import available_cpus, save_cache_copy
+
+# The models the rapidocr 3.10.0 wheel ships (PP-OCRv6 small detection and recognition, the mobile direction
+# classifier). Named explicitly: with no model_path rapidocr resolves a download URL and fetches what is missing.
+MODEL_FILES = {
+    "Det": "PP-OCRv6_det_small.onnx",
+    "Rec": "PP-OCRv6_rec_small.onnx",
+    "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+}
+# Part of every cache key: another model or another way of reading gives other lines.
+ENGINE_TAG = "rapidocr-3.10.0-ppocrv6-small-1"
+# A line needs this many letters or digits unless the recogniser is at least NOISE_SURE of it: single marks that a
+# photo's texture or a scan's specks make are noise.
+MIN_LINE_CHARS = 2
+NOISE_SURE = 0.9
+# A page whose kept lines have fewer letters or digits than this has no text (a photo of nothing).
+MIN_PAGE_CHARS = 3
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line the recogniser read: its text, how sure it is (0-1) and its box (x0, y0, x1, y1) on the page."""
+
+    text: str
+    score: float
+    box: Box
+
+
+@dataclass
+class PageText:
+    """What OCR read on one page: its lines and the page's size, in the page's own units."""
+
+    width: float
+    height: float
+    lines: list[Line]
+
+    def kept(self, min_confidence: float) -> tuple[list[Line], int]:
+        """The lines worth indexing and how many were kept out for low confidence (noise is not counted)."""
+        sure = [line for line in self.lines if line.score >= min_confidence]
+        kept = [line for line in sure if _letters(line.text) >= MIN_LINE_CHARS or line.score >= NOISE_SURE]
+        if sum(_letters(line.text) for line in kept) < MIN_PAGE_CHARS:
+            kept = []
+        return kept, len(self.lines) - len(sure)
+
+    def as_json(self) -> dict:
+        return {"width": self.width, "height": self.height, "lines": [[ln.text, ln.score, *ln.box] for ln in self.lines]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> PageText:
+        lines = [Line(str(t), float(s), (float(a), float(b), float(c), float(d))) for t, s, a, b, c, d in data["lines"]]
+        return cls(float(data["width"]), float(data["height"]), lines)
+
+
+def _letters(text: str) -> int:
+    return sum(ch.isalnum() for ch in text)
+
+
+def model_paths() -> dict[str, Path]:
+    """The bundled model files (IngestError-free: a missing one is reported when a page is read)."""
+    import rapidocr
+
+    folder = Path(rapidocr.__file__).resolve().parent / "models"
+    return {task: folder / name for task, name in MODEL_FILES.items()}
+
+
+def engine_params(threads: int) -> dict:
+    """rapidocr settings: the bundled models by path (never a download), `threads` ONNX threads, every line returned
+    with its score (the confidence cut is ours, so it can be changed without reading again), quiet."""
+    params: dict = {
+        "Global.log_level": "error",
+        "Global.text_score": 0.0,
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+    }
+    for task, path in model_paths().items():
+        params[f"{task}.model_path"] = str(path)
+    return params
+
+
+class _Engines:
+    """RapidOCR instances, one per page being read at once (an instance keeps per-call state), made on first use."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.free: dict[int, list] = {}
+
+    def take(self, threads: int):
+        with self.lock:
+            if self.free.get(threads):
+                return self.free[threads].pop()
+        missing = [str(p) for p in model_paths().values() if not p.is_file()]
+        if missing:
+            raise RuntimeError(f"OCR model missing: {', '.join(missing)} (reinstall rapidocr==3.10.0)")
+        from rapidocr import RapidOCR
+
+        return RapidOCR(params=engine_params(threads))
+
+    def give(self, threads: int, engine) -> None:
+        with self.lock:
+            self.free.setdefault(threads, []).append(engine)
+
+
+ENGINES = _Engines()
+
+
+def recognise(image, threads: int = 1, scale: float = 1.0) -> PageText:
+    """OCR one PIL image (RGB); boxes divided by `scale` (the image's pixels per page unit)."""
+    import numpy as np
+
+    engine = ENGINES.take(threads)
+    try:
+        result = engine(np.asarray(image)[:, :, ::-1])  # rapidocr reads arrays as OpenCV's BGR
+    finally:
+        ENGINES.give(threads, engine)
+    lines = []
+    if getattr(result, "boxes", None) is not None and result.txts:
+        for quad, text, score in zip(result.boxes, result.txts, result.scores):
+            xs, ys = [float(p[0]) / scale for p in quad], [float(p[1]) / scale for p in quad]
+            box = (round(min(xs), 1), round(min(ys), 1), round(max(xs), 1), round(max(ys), 1))
+            lines.append(Line(str(text).strip(), round(float(score), 4), box))
+    return PageText(round(image.width / scale, 1), round(image.height / scale, 1), lines)
+
+
+class Cache:
+    """OCR results as JSON files named by the page's key (the file's content hash, the page, the engine): an
+    unchanged scan is never read twice. A folder that cannot be written is no cache, never an error."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+
+    def _file(self, key: str) -> Path | None:
+        return self.folder / key[:2] / f"{key}.json" if self.folder is not None else None
+
+    def get(self, key: str) -> PageText | None:
+        file = self._file(key)
+        try:
+            return PageText.from_json(json.loads(file.read_text(encoding="utf-8"))) if file else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, page: PageText) -> None:
+        file = self._file(key)
+        if file is not None:
+            data = json.dumps(page.as_json(), ensure_ascii=False).encode()
+            save_cache_copy(file, lambda f: f.write(data))
+
+
+def page_key(file_sha256: str, page: int, how: str = "") -> str:
+    """The cache key of one page of a file: its content hash, the page, how it was rendered, the engine."""
+    import hashlib
+
+    return hashlib.sha256(f"{file_sha256}:{page}:{how}:{ENGINE_TAG}".encode()).hexdigest()
+
+
+@dataclass
+class PageJob:
+    """A page to read: its 1-based number, its cache key and how to get its image (and pixels per page unit)."""
+
+    number: int
+    key: str
+    image: Callable[[], tuple[object, float]]
+
+
+def read_pages(jobs: list[PageJob], path: Path, limits, what: str = "page") -> dict[int, PageText]:
+    """Each job's PageText by page number: cached pages from the cache, the others read in parallel (one ONNX
+    thread each, as many at once as Settings.ocr_threads), with a progress bar per page on stderr."""
+    if len(jobs) > limits.max_ocr_pages:
+        raise IngestError(path, f"{len(jobs)} {what}s to OCR, more than {limits.max_ocr_pages} (RAG_MAX_OCR_PAGES)")
+    cache = Cache(limits.ocr_cache)
+    out: dict[int, PageText] = {}
+    todo = []
+    for job in jobs:
+        cached = cache.get(job.key)
+        if cached is not None:
+            out[job.number] = cached
+        else:
+            todo.append(job)
+    if not todo:
+        return out
+    workers = max(1, min(limits.ocr_threads or available_cpus(), len(todo)))
+    threads = max(1, (limits.ocr_threads or available_cpus()) // workers)
+
+    def read(job: PageJob) -> tuple[int, PageText]:
+        image, scale = job.image()
+        page = recognise(image, threads, scale)
+        cache.put(job.key, page)
+        return job.number, page
+
+    from tqdm import tqdm
+
+    show = limits.progress and len(todo) > 1
+    bar = tqdm(total=len(todo), unit=what, desc=f"OCR {path.name}"[:40], disable=not show, file=sys.stderr, leave=False)
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rag-ocr") as pool:
+            for number, page in pool.map(read, todo):
+                out[number] = page
+                bar.update(1)
+    finally:
+        bar.close()
+    return out

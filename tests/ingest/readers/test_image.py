@@ -1,0 +1,193 @@
+"""Images and scanned PDFs read by OCR (rapidocr's bundled models, offline): text, pages, boxes, reading order,
+the cache, the limits and every kind of bad image as one line. Small images: OCR is the slow step."""
+
+from __future__ import annotations
+
+import io
+import socket
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ingest.documents import IngestError
+from ingest.loaders import load_document
+from ingest.ocr import ENGINES, Line, PageText, _Engines, engine_params, model_paths
+from ingest.readers.base import Limits
+from ingest.readers.image import decode_page
+from tests.ingest.readers.builders import image_bytes, png_header, text_image
+
+HANT, HANS, EN = "臺灣語言政策研究", "简体中文段落测试", "Offline OCR 2024"
+
+
+def _sample(mode: str = "RGB"):
+    return text_image([(20, 15, HANT), (20, 60, HANS), (20, 105, EN)], (360, 150), 26, mode)
+
+
+def _load(tmp_path: Path, name: str, raw: bytes, **limits) -> object:
+    file = tmp_path / name
+    file.write_bytes(raw)
+    return load_document(file, limits=Limits(ocr_cache=tmp_path / "ocr", **limits))
+
+
+def _flat(text: str) -> str:
+    return "".join(text.split())
+
+
+def test_an_image_reads_as_its_three_scripts_with_a_box_per_line(tmp_path):
+    doc = _load(tmp_path, "note.png", image_bytes(_sample()))
+    assert doc.text.split("\n\n") == [HANT, HANS, EN + "\n"] or _flat(doc.text) == _flat(HANT + HANS + EN)
+    assert doc.pages == [(0, 1)] and doc.encoding == "png"
+    assert [doc.text[s:e] for s, e, _, _ in doc.boxes] == [HANT, HANS, EN]
+    x0, y0, x1, y1 = doc.boxes[0][3]
+    assert 10 <= x0 < x1 <= 360 and 5 <= y0 < y1 <= 60  # pixels of the image, where the first line is drawn
+
+
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("cmyk.jpg", lambda: image_bytes(_sample("CMYK"), "JPEG", quality=95)),
+        ("grey16.png", lambda: image_bytes(Image.fromarray(__import__("numpy").asarray(_sample("L"), dtype="uint16") * 257), "PNG")),
+        ("screenshot.png", lambda: image_bytes(_transparent(), "PNG")),
+        ("rotated.jpg", lambda: _exif_rotated()),
+        ("animated.webp", lambda: image_bytes(_sample(), "WEBP", save_all=True, append_images=[Image.new("RGB", (360, 150))], duration=200, lossless=True)),
+    ],
+)
+def test_unusual_images_decode_to_the_page_as_drawn(tmp_path, name, make):
+    """CMYK, 16-bit grey, transparency, EXIF orientation, animation: the pixels OCR gets are the page as drawn."""
+    import numpy as np
+
+    decoded = decode_page(make(), tmp_path / name, Limits(), 0)
+    assert decoded.mode == "RGB" and decoded.size == _sample().size
+    difference = np.abs(np.asarray(decoded, dtype=float) - np.asarray(_sample(), dtype=float)).mean()
+    assert difference < 6, difference  # JPEG and CMYK round trips blur a little; a wrong turn or black page is > 40
+
+
+def test_an_exif_rotated_photo_of_a_page_reads_right(tmp_path):
+    assert _flat(_load(tmp_path, "rotated.jpg", _exif_rotated()).text) == _flat(HANT + HANS + EN)
+
+
+def _transparent():
+    """Black text on a transparent background (a screenshot of a dark-on-clear UI): must not read black on black."""
+    image = _sample("L")
+    rgba = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    rgba.putalpha(Image.eval(image, lambda v: 255 - v))
+    return rgba
+
+
+def _exif_rotated() -> bytes:
+    """The page stored turned a quarter, with the EXIF orientation that tells a viewer to turn it back."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    return image_bytes(_sample().transpose(Image.Transpose.ROTATE_90), "JPEG", quality=95, exif=exif)
+
+
+@pytest.mark.parametrize(
+    "name, raw, reason",
+    [
+        ("zero.png", b"", "empty file"),
+        ("corrupt.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "corrupt"),
+        ("notapng.jpg", b"this is text, not a picture" * 20, "not a readable image"),
+        ("truncated.png", None, "truncated"),
+        ("bomb.png", png_header(30_000, 30_000), "30,000x30,000 pixels"),
+    ],
+)
+def test_bad_images_are_one_line_naming_the_file_and_the_reason(tmp_path, name, raw, reason):
+    if raw is None:
+        whole = image_bytes(_sample(), "PNG")
+        raw = whole[: len(whole) // 2]
+    with pytest.raises(IngestError) as err:
+        _load(tmp_path, name, raw)
+    message = str(err.value)
+    assert name in message and reason in message and "\n" not in message
+
+
+def test_an_image_without_text_is_no_text_found_not_an_empty_document(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    # A photo of nothing: a smooth gradient with grain (sky, a wall).
+    ramp = np.linspace(60, 200, 320)[None, :, None] + rng.normal(0, 12, (200, 320, 3))
+    photo = Image.fromarray(np.clip(ramp, 0, 255).astype("uint8"))
+    for name, image in (("blank.png", Image.new("RGB", (320, 200), "white")), ("photo.jpg", photo)):
+        with pytest.raises(IngestError, match="no text found"):
+            _load(tmp_path, name, image_bytes(image, "PNG" if name.endswith("png") else "JPEG"))
+
+
+def test_each_page_of_a_tiff_is_a_page_and_the_page_limit_holds(tmp_path):
+    first, second = text_image([(20, 20, "First page text")], (320, 80)), text_image([(20, 20, "第二頁的文字")], (320, 80))
+    raw = image_bytes(first, "TIFF", save_all=True, append_images=[second])
+    doc = _load(tmp_path, "scan.tif", raw)
+    assert [number for _, number in doc.pages] == [1, 2]
+    assert _flat(doc.text[: doc.pages[1][0]]) == "Firstpagetext" and _flat(doc.text[doc.pages[1][0] :]) == "第二頁的文字"
+    assert {page for _, _, page, _ in doc.boxes} == {1, 2}
+    with pytest.raises(IngestError, match="RAG_MAX_OCR_PAGES"):
+        _load(tmp_path, "scan2.tif", raw, max_ocr_pages=1)
+
+
+def test_an_unchanged_image_is_read_once(tmp_path, monkeypatch):
+    raw = image_bytes(text_image([(20, 20, "Cached words here")], (320, 80)))
+    first = _load(tmp_path, "page.png", raw)
+
+    def no_ocr(*args, **kwargs):
+        raise AssertionError("OCR ran again on an unchanged image")
+
+    monkeypatch.setattr("ingest.ocr.recognise", no_ocr)
+    again = _load(tmp_path, "copy.png", raw)  # the same bytes under another name: the same cache entry
+    assert again.text == first.text and again.boxes == first.boxes
+
+
+def test_lines_below_the_confidence_are_kept_out_and_counted():
+    page = PageText(
+        400, 300, [Line("Sure line of text", 0.98, (0, 0, 100, 20)), Line("g4rbl3d", 0.31, (0, 30, 80, 50)), Line("·", 0.7, (0, 60, 5, 65))]
+    )
+    kept, dropped = page.kept(0.6)
+    assert [ln.text for ln in kept] == ["Sure line of text"] and dropped == 1  # the speck is noise, not counted
+    assert page.kept(0.99) == ([], 3)
+
+
+def test_the_models_come_from_the_wheel_and_nothing_is_downloaded(tmp_path, monkeypatch):
+    import rapidocr
+    import rapidocr.utils.download_file as download
+
+    package = Path(rapidocr.__file__).resolve().parent
+    params = engine_params(1)
+    for task, path in model_paths().items():
+        assert path.is_file() and path.is_relative_to(package) and params[f"{task}.model_path"] == str(path)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a download or a connection was attempted")
+
+    monkeypatch.setattr(download.DownloadFile, "run", classmethod(refused))
+    monkeypatch.setattr(socket.socket, "connect", refused)
+    monkeypatch.setattr("ingest.ocr.ENGINES", _Engines())  # a fresh engine, built under the guard
+    doc = _load(tmp_path, "offline.png", image_bytes(text_image([(20, 20, "No network needed")], (320, 80))))
+    assert _flat(doc.text) == "Nonetworkneeded"
+    assert ENGINES is not None
+
+
+def test_a_scanned_pdf_is_read_page_by_page_and_a_mixed_one_gets_both(tmp_path):
+    scans = [text_image([(30, 30, f"Scanned page {n} about rivers")], (500, 120)) for n in (1, 2)]
+    buffer = io.BytesIO()
+    scans[0].save(buffer, "PDF", resolution=100, save_all=True, append_images=scans[1:])
+    doc = _load(tmp_path, "scan.pdf", buffer.getvalue())
+    assert [n for _, n in doc.pages] == [1, 2] and "Scanned page 2 about rivers" in doc.text[doc.pages[1][0] :]
+    page, box = doc.boxes[0][2], doc.boxes[0][3]
+    assert page == 1 and 0 < box[0] < box[2] <= 500 * 72 / 100  # PDF points, not the render's pixels
+
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    pdf = canvas.Canvas(out, pagesize=(400, 300))
+    pdf.drawString(40, 250, "Typed page about glaciers.")
+    pdf.showPage()
+    pdf.drawImage(ImageReader(scans[1]), 20, 100, width=360, height=86)
+    pdf.showPage()
+    pdf.save()
+    mixed = _load(tmp_path, "mixed.pdf", out.getvalue())
+    typed, scanned = mixed.text[: mixed.pages[1][0]], mixed.text[mixed.pages[1][0] :]
+    assert typed.strip() == "Typed page about glaciers." and "Scanned page 2 about rivers" in scanned
+    # The typed line's box comes from PDFium's character rectangles: near the top of the page, in points.
+    s, e, page, (x0, y0, _x1, y1) = mixed.boxes[0]
+    assert mixed.text[s:e] == "Typed page about glaciers." and page == 1 and 35 < x0 < 45 and 35 < y0 < y1 < 60
