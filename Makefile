@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-throughput bench-worst-files bench-answers bench-notebook-dev answer-model browser llm llm-1.5b clean
+.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-throughput bench-worst-files bench-answers bench-notebook-dev answer-model browser strace llm llm-1.5b clean
 
 setup: $(STAMP) $(MODEL)
 
@@ -43,8 +43,14 @@ browser:
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; fi
 
+# Debian's strace: tests/test_no_calls_out.py traces every connect/send, native code's (ONNX Runtime) too.
+strace:
+	@if [ ! -x /usr/bin/strace ]; then \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+	  $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq strace >/dev/null; fi
+
 # Lint first: a style or import error fails fast, before the minutes of real-model tests.
-test: setup browser
+test: setup browser strace
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

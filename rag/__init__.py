@@ -5,6 +5,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from rag.offline import no_telemetry
+
+no_telemetry()  # from the moment `rag` is imported: ONNX Runtime, Chroma, Gradio and the hub report nothing
+
 __all__ = ["Answer", "Citation", "Hit", "IndexReport", "Notebook", "Settings", "list_notebooks"]
 
 # Lazy: `python -m rag.provision e5`, the CLI's help and `from rag import Answer` should not pay for

@@ -18,6 +18,7 @@ from rag.index.identity import collection_for
 from rag.index.storage import open_index, writing
 from rag.index.store import StoredChunk
 from rag.messages import EMPTY_NOTEBOOK
+from rag.offline import go_offline
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
 from rag.text import clean_text
@@ -200,6 +201,7 @@ class Notebook:
         if path is not None:
             overrides["path"] = Path(path)
         self.settings = base.updated(**overrides)
+        go_offline(allow_hub=self.settings.hub_model())  # the Python API as offline as the command line
         if self.settings.notebook:  # a notebook by name: its own data folder under the data folder, made when new
             from rag.notebooks import Notebooks
 

@@ -26,14 +26,21 @@ OFFLINE_ENV = {**HUB_OFFLINE, **NO_TELEMETRY, "TOKENIZERS_PARALLELISM": "false"}
 CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 
 
+def no_telemetry() -> None:
+    """Every library's telemetry off, whatever the environment says: run when `rag` is imported, before any of
+    them is (the Python API calls out no more than the command line does)."""
+    os.environ.update(NO_TELEMETRY)
+
+
 def go_offline(allow_hub: bool = False) -> None:
     """Turn every library's telemetry off (always) and the hub off (unless the user already chose otherwise).
 
-    Called by the entry points (the `rag` command, the UI server, the benchmarks, the tests) before any model
-    loads, never at import. `allow_hub`: keep the Hugging Face hub reachable, only when the user named a hub model
+    Called by the entry points (the `rag` command, the UI server, a new Notebook, the benchmarks, the tests)
+    before any model loads; importing `rag` turns the telemetry off (no_telemetry) but leaves the hub alone.
+    `allow_hub`: keep the Hugging Face hub reachable, only when the user named a hub model
     id as the embedder (Settings.hub_model()).
     """
-    os.environ.update(NO_TELEMETRY)
+    no_telemetry()
     for key, value in OFFLINE_ENV.items():
         if allow_hub and key in HUB_OFFLINE:
             continue

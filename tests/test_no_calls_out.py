@@ -220,3 +220,32 @@ def test_the_watches_see_a_call_out(watched):
     if STRACE is not None:
         traced = [line for trace in paths["out"].glob("trace*") for line in outside_addresses(trace)]
         assert any("198.51.100.7" in line for line in traced)
+
+
+PYTHON_API = f"""
+import rag
+from rag import Notebook
+
+nb = Notebook(path=".rag", home=".")
+nb.index("notes", progress=False)
+print(nb.ask({QUESTION!r}).text)
+"""
+
+
+def test_the_python_api_makes_no_call_outside_loopback_from_import_on(watched):
+    """`import rag; Notebook(...).ask(...)` in a process that set nothing itself: no connection or lookup out,
+    native code's included (the trace), and the telemetry switches off from the import on."""
+    run, _, paths = watched
+    asked = run("-c", PYTHON_API)
+    assert asked.returncode == 0, asked.stderr[-3000:]
+    assert "forty-two" in asked.stdout
+    calls = paths["log"].read_text().splitlines() if paths["log"].exists() else []
+    assert calls == [], f"Python code called out: {calls}"
+    if STRACE is not None:
+        traces = sorted(paths["out"].glob("trace*"))
+        assert traces, "strace wrote no trace"
+        outside = [line for trace in traces for line in outside_addresses(trace)]
+        assert outside == [], f"a process connected or looked a name up outside loopback: {outside[:10]}"
+    (report,) = [json.loads(line) for line in paths["env"].read_text().splitlines()]
+    assert {k: switch(report[k]) for k in NO_TELEMETRY} == {k: switch(v) for k, v in NO_TELEMETRY.items()}
+    assert switch(report["HF_HUB_OFFLINE"]) is True  # a Notebook of the offline e5 keeps the hub off too

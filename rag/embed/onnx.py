@@ -85,6 +85,7 @@ class OnnxSession:
     def __init__(self, path: Path, threads: int) -> None:
         import onnxruntime as ort
 
+        ort.disable_telemetry_events()  # besides ORT_DISABLE_TELEMETRY (rag.offline), which an earlier import missed
         self.threads = threads
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
