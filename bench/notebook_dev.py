@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -92,13 +93,18 @@ def status_of(answer) -> str:
     return str(getattr(status, "value", status)) if status else ("not_found" if answer.refused else "answered")
 
 
-def build_notebook(home: Path):
-    """A fresh notebook in `home` holding the set's documents, indexed with the product's embedders."""
+def build_notebook(home: Path, with_seeds: bool = False):
+    """A fresh notebook in `home` holding the set's documents, indexed with the product's embedders; with
+    `with_seeds`, seeds/ beside them as distractors (a fuller notebook: more passages near every question)."""
     from rag import Notebook
 
     shutil.copytree(DEV_SET / "docs", home / "docs")
+    folders = [home / "docs"]
+    if with_seeds:
+        shutil.copytree(REPO / "seeds", home / "seeds")
+        folders.append(home / "seeds")
     nb = Notebook(path=home / ".rag", home=home)
-    report = nb.index(home / "docs", progress=False)
+    report = nb.index(*folders, progress=False)
     if report.errors:
         raise SystemExit("could not index: " + "; ".join(report.errors))
     return nb
@@ -119,6 +125,8 @@ def ask_all(nb, questions: list[dict]) -> list[dict]:
                 "facts_shown": facts_shown(q["key_facts"], answer.text),
                 "first_sentence": facts_shown(q["key_facts"], first_sentence(answer.text)) > 0,
                 "cited_doc": bool(q["doc"]) and any(Path(c.source).name == q["doc"] for c in answer.citations),
+                # the gold document among the passages the answer was made from: a not_found then is the gate's
+                "gold_retrieved": bool(q["doc"]) and any(Path(h.source).name == q["doc"] for h in answer.hits),
                 "ms": round(ms, 1),
                 "question": q["question"],
                 "answer": answer.text[:400],
@@ -140,6 +148,8 @@ def summarise(rows: list[dict]) -> dict:
     for s in STATUSES:
         out[f"answerable_{s}"] = share(counted[s], yes)
     out["answerable_not_found_n"] = counted["not_found"]
+    out["not_found_gold_retrieved_n"] = sum(r["status"] == "not_found" and r["gold_retrieved"] for r in yes)
+    out["gold_retrieved"] = share(sum(r["gold_retrieved"] for r in yes), yes)
     out["facts_shown"] = round(statistics.mean(r["facts_shown"] for r in yes), 3) if yes else None
     out["all_facts_shown"] = share(sum(r["facts_shown"] == 1.0 for r in yes), yes)
     out["first_sentence"] = share(sum(r["first_sentence"] for r in yes), yes)
@@ -181,7 +191,8 @@ def markdown(report: dict) -> str:
         "",
         (
             f"{head['when']}, commit {head['commit']}, {head['machine']}. Command: `{report['command']}`. "
-            f"{report['documents']} documents, {report['chunks']} chunks; status from {report['status_source']}."
+            f"{report['documents']} documents (distractors: {report['distractors']}), {report['chunks']} chunks; "
+            f"status from {report['status_source']}."
         ),
         f"Targets (issue 31): {TARGETS}.",
         "",
@@ -193,6 +204,7 @@ def markdown(report: dict) -> str:
         ("not_found", "answerable_not_found"),
         ("facts shown", "facts_shown"),
         ("1st sentence", "first_sentence"),
+        ("gold retrieved", "gold_retrieved"),
         ("gold cited", "gold_doc_cited"),
         ("unans. n", "unanswerable"),
         ("→ answered", "unanswerable_answered"),
@@ -207,7 +219,8 @@ def markdown(report: dict) -> str:
             "",
             (
                 f"Key facts shown {total['facts_shown']}; answerable not_found {total['answerable_not_found_n']} of "
-                f"{total['answerable']}; unanswerables answered {total['unanswerable_answered_n']} of "
+                f"{total['answerable']} ({total['not_found_gold_retrieved_n']} with the gold document retrieved); "
+                f"unanswerables answered {total['unanswerable_answered_n']} of "
                 f"{total['unanswerable']}; p50 ask {total['ask_ms_p50']} ms."
             ),
             "",
@@ -224,19 +237,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=[*SPLITS, "both"], default="both", help="which split to ask (default both)")
     ap.add_argument("--name", default="notebook_dev", help="result file name under bench/results/")
+    ap.add_argument("--with-seeds", action="store_true", help="index seeds/ beside the documents as distractors")
     args = ap.parse_args(argv)
     questions, documents = load_set()
     if args.split != "both":
         questions = [q for q in questions if q["split"] == args.split]
     with tempfile.TemporaryDirectory(prefix="notebook-dev-") as tmp:
-        nb = build_notebook(Path(tmp))
+        nb = build_notebook(Path(tmp), with_seeds=args.with_seeds)
         rows = ask_all(nb, questions)
         chunks = nb.count()
     own_status = all([r.pop("own_status") for r in rows])  # noqa: C419 (every row loses the key, no short cut)
     report = {
         "header": run_header(),
-        "command": "python -m bench.notebook_dev" + ("" if args.split == "both" else f" --split {args.split}"),
+        "command": " ".join(["python -m bench.notebook_dev", *(argv if argv is not None else sys.argv[1:])]),
         "documents": len(documents),
+        "distractors": "seeds/" if args.with_seeds else "none",
         "chunks": chunks,
         "status_source": "Answer.status" if own_status else "Answer.refused (no Answer.status)",
         "splits": breakdown(rows),
