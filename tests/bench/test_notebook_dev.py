@@ -3,12 +3,14 @@ the notebook reads it, the split is by document and reproducible, and the set ha
 
 from __future__ import annotations
 
+import enum
 import json
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
-from bench.notebook_dev import DEV_SET, facts_shown, genre_folds, load_set, split_of
+from bench.notebook_dev import DEV_SET, facts_shown, first_sentence, genre_folds, load_set, split_of, status_of
 from ingest.loaders import load_document
 
 DOCS = DEV_SET / "docs"
@@ -95,3 +97,19 @@ def test_leave_one_genre_out_folds_hold_one_genre_out_of_one_split():
         assert {q["id"] for q in choose} | {q["id"] for q in measure} == {
             q["id"] for q in QUESTIONS if q["split"] == "dev"
         }
+
+
+def test_status_is_the_answers_own_else_its_refusal():
+    class Status(enum.Enum):
+        PARTIAL = "partial"
+
+    assert status_of(SimpleNamespace(status=Status.PARTIAL, refused=True)) == "partial"
+    assert status_of(SimpleNamespace(status="answered", refused=False)) == "answered"
+    assert status_of(SimpleNamespace(refused=True)) == "not_found"  # before Answer.status existed
+    assert status_of(SimpleNamespace(refused=False)) == "answered"
+
+
+def test_first_sentence_of_an_answer():
+    assert first_sentence("單程 55 分鐘。 [1] 機車 40 分鐘。") == "單程 55 分鐘。"
+    assert first_sentence("Wait eight weeks. Then race.") == "Wait eight weeks."
+    assert first_sentence("") == ""
