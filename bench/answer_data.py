@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+from rag.types import AnswerRequest
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 DATA = SHARED / "bench"
@@ -112,6 +114,19 @@ def notebook(corpus: str):
         nb.index(docs, progress=False)
         stamp.write_text("ok\n")
     return nb
+
+
+def sources_by_passage(nb) -> dict[str, str]:
+    """Passage id (its file's stem) -> the source the notebook holds it under: what a search excludes."""
+    return {Path(s["source"]).stem: s["source"] for s in nb.sources()}
+
+
+def answer_without(nb, question: str, sources: list[str]):
+    """The answer `ask` gives over a notebook that never held `sources`: searched as if they were never indexed
+    (Notebook.search's exclude_sources), the question's words weighed by the keyword index without them."""
+    hits = nb.search(question, nb.settings.answer_hits(), exclude_sources=sources)
+    answerer = nb.answerer.reading(nb.retriever.keywords_without(sources))
+    return answerer.invoke(AnswerRequest(question, hits=hits))
 
 
 def seeds_notebook():

@@ -3,9 +3,9 @@ and answer across languages? Measured through the real Notebook on DRCD dev, CMR
 
 Per set, 200 questions drawn with a fixed seed from queries.jsonl outside queries.sample200.jsonl (XQuAD: only
 its odd-numbered articles, the even ones train the answer model: bench/train_answer_model.py).
-"Gold removed": the same question answered over what the index returns without its gold passage — search
-retrieves 20 hits, the gold passage's chunks are dropped and the first answer_hits() others answered (the fused scores
-are those computed with the gold passage present).
+"Gold removed": the same question asked of the notebook as if its gold passage had never been indexed (a search
+excluding its source, in the dense query and in BM25's statistics, and the answer's words weighed without it:
+bench.answer_data.answer_without).
 Data: DRCD (CC BY-SA 3.0, Shao et al. 2018), CMRC 2018 (CC BY-SA 4.0, Cui et al. 2019) and XQuAD
 (CC BY-SA 4.0, Artetxe et al. 2019); all passages from Wikipedia; see ../shared/data/SOURCES.md.
 """
@@ -21,12 +21,17 @@ from rag.offline import go_offline
 
 go_offline()
 
-from bench.answer_data import EVAL_SETS, REPO, eval_questions, notebook, seeds_notebook
+from bench.answer_data import (
+    EVAL_SETS,
+    REPO,
+    answer_without,
+    eval_questions,
+    notebook,
+    seeds_notebook,
+    sources_by_passage,
+)
 from bench.run import percentile, run_header, write_results
 from rag.evaluate import evaluate, fact_form, load_questions
-from rag.types import AnswerRequest
-
-EXTRA_HITS = 20  # retrieved before dropping the gold passage's chunks
 
 
 def gold_answers(q: dict) -> list[str]:
@@ -44,7 +49,7 @@ def bench_set(name: str, n: int) -> dict:
     _, corpus = EVAL_SETS[name]
     nb = notebook(corpus)
     questions = eval_questions(name, n)
-    k = nb.settings.answer_hits()  # as many as ask answers from
+    sources = sources_by_passage(nb)
     nb.ask(questions[0]["question"])  # warm: models, glossary
     rows, latencies = [], []
     for q in questions:
@@ -54,9 +59,8 @@ def bench_set(name: str, n: int) -> dict:
         answer = nb.ask(q["question"])
         latencies.append((time.perf_counter() - t) * 1000)
         first = answer.citations[0].quote if answer.citations else ""
-        wide = nb.search(q["question"], k=EXTRA_HITS)
-        without = [h for h in wide if Path(h.source).stem != gold][:k]
-        removed = nb.answerer.invoke(AnswerRequest(q["question"], hits=without))
+        removed = answer_without(nb, q["question"], [sources[gold]])
+        without = removed.hits
         rows.append(
             {
                 "id": q["id"],
@@ -159,8 +163,8 @@ def markdown(report: dict) -> str:
         f"`Notebook.index`; per set {report['per_set']} questions drawn with seed 12 from queries.jsonl outside queries.sample200.jsonl. "
         "XQuAD questions only from its odd-numbered articles (held out: the even ones train the answer model). "
         "A hit is a gold span inside the text after Traditional→Simplified, lower-casing and removing whitespace; "
-        "cross-lingual sets accept either language's answers. Gold removed: 20 hits retrieved, the gold passage's "
-            "chunks dropped, the next ones answered (as many as `ask` reads: Settings.answer_hits())."
+        "cross-lingual sets accept either language's answers. Gold removed: asked as if the gold passage had never "
+            "been indexed (its source excluded from the dense query and from BM25's statistics)."
         ),
         "",
         "| measured | " + " | ".join(f"{name} ({sets[name]['questions']})" for name in sets) + " |",

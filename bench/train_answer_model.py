@@ -2,13 +2,13 @@
 
 Training questions only (never the evaluation questions of bench/answers.py): DRCD test, CMRC 2018 trial, and
 XQuAD's even-numbered articles (en->zh, zh->en, zh, en). Each question is retrieved through its cached notebook
-once (20 hits) and answered twice: over the first hits `ask` reads (Settings.answer_hits(); the committed model
-was fitted over 5, before answer_k) and over as many that are not its gold passage (unanswerable unless a remaining
-hit still holds a gold span). Hits and sentence vectors are cached in bench/work/answers/ so that a change of
-features refits in seconds.
+twice, as many hits as `ask` reads (Settings.answer_hits()): as the notebook is, and as if its gold passage had
+never been indexed (a search excluding its source: ranks, scores and idf of an index without it; unanswerable unless
+a remaining hit still holds a gold span). Hits and sentence vectors are cached in bench/work/answers/ so that a
+change of features refits in seconds.
 (a) sentence scorer: linear, fitted listwise (softmax over each question's sentences), positive = a sentence
     of the gold passage holding a gold span;
-(b) gate: a small tanh network over rag.answer.model.gate_features, positive = answerable questions whose best
+(b) gate: a small tanh network over rag.answer.features.gate_features, positive = answerable questions whose best
     sentences hold the span, negative = the same questions without their gold passage, and near misses (the
     gold passage without the sentences holding the span); its cuts = the highest probability leaving at most
     TARGET_FALSE_REFUSALS of the training sets' answerable questions refused, read off out-of-fold
@@ -31,8 +31,17 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.answer_data import EVAL_SETS, SEED, TRAIN_SETS, WORK, eval_questions, notebook, train_questions
-from bench.answers import EXTRA_HITS, contains, gold_answers
+from bench.answer_data import (
+    EVAL_SETS,
+    SEED,
+    TRAIN_SETS,
+    WORK,
+    eval_questions,
+    notebook,
+    sources_by_passage,
+    train_questions,
+)
+from bench.answers import contains, gold_answers
 from rag.answer.features import (
     GATE_FEATURES,
     SENTENCE_FEATURES,
@@ -137,57 +146,84 @@ def _vectors_kept(vectors: dict) -> int:
     return sum(len(memo) for embedder in vectors.values() for memo in embedder.values())
 
 
+def retrieve(nb, q: dict, sources: dict[str, str], off_topic: bool = False) -> dict[str, list]:
+    """The hits of each variant of a training question as `ask` retrieves them (Settings.answer_hits()): over the
+    notebook as it is ("with"), and as if its gold passage had never been indexed ("without": Notebook.search's
+    exclude_sources, so the passages left keep the ranks and scores a notebook without it gives them); a question
+    asked of another set's documents has only "off_topic". `sources`: passage id -> source (sources_by_passage)."""
+    k = nb.settings.answer_hits()
+    if off_topic:  # the gold passage is in another corpus: every hit is off the question's topic
+        return {"off_topic": nb.search(q["question"], k)}
+    gold = sources[q["gold_passage_ids"][0]]
+    return {"with": nb.search(q["question"], k), "without": nb.search(q["question"], k, exclude_sources=[gold])}
+
+
+def variant_answerer(nb, q: dict, variant: str, sources: dict[str, str]):
+    """The answerer as it reads the variant: over the notebook without the gold passage for "without" (its words
+    weighed by the keyword index without it)."""
+    if variant != "without":
+        return nb.answerer
+    return nb.answerer.reading(nb.retriever.keywords_without([sources[q["gold_passage_ids"][0]]]))
+
+
+def variant_records(answerer, q: dict, variant: str, hits: list, embedders) -> list[dict]:
+    """The training records of one variant of a question (and of its near miss, for "with"): each candidate's
+    features as the answerer computes them and whether it holds a gold span."""
+    gold, golds = q["gold_passage_ids"][0], gold_answers(q)
+    cands = answerer.candidates(hits)
+    asked = answerer.analyse(q["question"], hits)  # as the answerer reads it
+    holds = [contains(c.text, golds) for c in cands]
+    gold_retrieved = any(Path(h.source).stem == gold for h in hits)
+    # A near miss: the same passages without the sentences that hold the answer (another attribute of the same
+    # thing is all that is left).
+    near_miss = [c for c, held in zip(cands, holds) if not held] if variant == "with" and any(holds) else None
+    out = []
+    for kind, chosen in ((variant, cands), ("near_miss", near_miss)):
+        if not chosen:
+            continue
+        x, embedded = embedded_features(asked, hits, chosen, embedders)
+        y = np.array([Path(hits[c.hit_index].source).stem == gold and contains(c.text, golds) for c in chosen])
+        out.append(
+            {
+                "id": q["id"], "variant": kind, "x": x, "y": y, "embedded": embedded,
+                # as the answerer reads it: its language picks the gate's cut (cut_kinds)
+                "question": asked.text, "texts": [c.text for c in chosen],
+                "gold_retrieved": gold_retrieved,
+                "still_holds": kind != "near_miss" and any(contains(h.text, golds) for h in hits),
+            }
+        )
+    return out
+
+
 def extract(name: str, split: str = "train") -> list[dict]:
     """Per question and variant (with / without its gold passage): candidate features and labels."""
     corpus = corpus_of(name, split)
-    hits_file = WORK / "hits" / f"{split}-{name}.pkl"
+    # Hits of searches that exclude the gold passage (bench/results/answers-notes.md): not the earlier caches,
+    # whose "without" hits were the "with" search's minus the gold passage's chunks.
+    hits_file = WORK / "hits" / f"{split}-{name}-excluded.pkl"
     vectors_file = WORK / "vectors" / f"{corpus}.pkl"
     retrieved = _load(hits_file, {})
     vectors = _load(vectors_file, {})
     nb = notebook(corpus)
-    answerer = nb.answerer
+    sources = sources_by_passage(nb)
     # The answerer's embedders unwrapped from the notebook's own memo, wrapped in one kept on disk: a refit embeds
     # nothing again.
-    e5, use = (getattr(e, "embedder", e) for e in (answerer.embedder, answerer.cross_embedder))
+    e5, use = (getattr(e, "embedder", e) for e in (nb.answerer.embedder, nb.answerer.cross_embedder))
     embedders = (
         MemoEmbedder(e5, None, vectors.setdefault("e5", {})),
         MemoEmbedder(use, None, vectors.setdefault("use", {})) if use is not None else None,
     )
-    k = nb.settings.answer_hits()  # as many as ask answers from
     out, t, fresh = [], time.perf_counter(), 0
     embedded_before = _vectors_kept(vectors)
     try:
         for i, q in enumerate(questions_of(name, split)):
             if q["id"] not in retrieved:
-                retrieved[q["id"]] = nb.search(q["question"], k=EXTRA_HITS)
+                retrieved[q["id"]] = retrieve(nb, q, sources, off_topic=name in OFF_TOPIC)
                 fresh += 1
-            wide = retrieved[q["id"]]
-            gold, golds = q["gold_passage_ids"][0], gold_answers(q)
-            variants = {"with": wide[:k], "without": [h for h in wide if Path(h.source).stem != gold][:k]}
-            if name in OFF_TOPIC:  # the gold passage is in another corpus: every hit is off the question's topic
-                variants = {"off_topic": wide[:k]}
-            for variant, hits in variants.items():
-                cands = answerer.candidates(hits)
-                asked = answerer.analyse(q["question"], hits)  # as the answerer reads it
-                holds = [contains(c.text, golds) for c in cands]
-                gold_retrieved = any(Path(h.source).stem == gold for h in hits)
-                # A near miss: the same passages without the sentences that hold the answer (another attribute
-                # of the same thing is all that is left).
-                near_miss = [c for c, held in zip(cands, holds) if not held] if variant == "with" and any(holds) else None
-                for kind, chosen in ((variant, cands), ("near_miss", near_miss)):
-                    if not chosen:
-                        continue
-                    x, embedded = embedded_features(asked, hits, chosen, embedders)
-                    y = np.array([Path(hits[c.hit_index].source).stem == gold and contains(c.text, golds) for c in chosen])
-                    out.append(
-                        {
-                            "id": q["id"], "set": name, "variant": kind, "x": x, "y": y, "embedded": embedded,
-                            # as the answerer reads it: its language picks the gate's cut (cut_kinds)
-                            "question": asked.text, "texts": [c.text for c in chosen], "corpus": corpus,
-                            "gold_retrieved": gold_retrieved,
-                            "still_holds": kind != "near_miss" and any(contains(h.text, golds) for h in hits),
-                        }
-                    )
+            for variant, hits in retrieved[q["id"]].items():
+                answerer = variant_answerer(nb, q, variant, sources)
+                records = variant_records(answerer, q, variant, hits, embedders)
+                out += [{**r, "set": name, "corpus": corpus} for r in records]
             if fresh and fresh % 100 == 0:
                 print(f"{split} {name}: {i + 1} questions, {time.perf_counter() - t:.0f} s", flush=True)
                 _save(hits_file, retrieved)

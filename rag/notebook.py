@@ -566,13 +566,17 @@ class Notebook:
         return self.guides.overview(script or self.settings.default_script)
 
     # ---- search and answers ---------------------------------------------------------------------------------
-    def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:
-        """Top-k chunks for a question, dense and keyword rankings fused."""
+    def search(
+        self, question: str, k: int | None = None, sources: list[str] | None = None, exclude_sources: list[str] | None = None
+    ) -> list[Hit]:
+        """Top-k chunks for a question, dense and keyword rankings fused; `exclude_sources`: searched as if those
+        had never been indexed (their chunks out of the ranks and of BM25's statistics)."""
         question = clean_text(question)  # invisible characters and lone surrogates out
         self.preload(answers=False)
         with self.chunk_index.reading:  # BM25 stays as synced here while this search reads it
             self.refresh()
-            return self.retriever.search(question, self.settings.k if k is None else k, sources)  # below 1: refused
+            k = self.settings.k if k is None else k  # below 1: refused
+            return self.retriever.search(question, k, sources, exclude_sources)
 
     def ask_events(
         self, question: str, sources: list[str] | None = None, history: list | None = None

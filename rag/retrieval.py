@@ -57,11 +57,21 @@ class HybridRetriever:
         self.glossary = glossary  # rag.glossary.Glossary; None: no other-language leg
         self._reference: tuple[str, np.ndarray, np.ndarray] = ("", np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=bool))
         self._chinese: dict[str, bool] = {}  # chunk id -> its text is Chinese (rag.text.is_chinese)
+        self._without: tuple[tuple, KeywordIndex | None] = ((), None)  # the last keywords_without, by its key
 
-    def reference_vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """Embeddings of an even sample of the index and whether each chunk is Chinese, refreshed when its chunks
-        change."""
-        ids, print_ = self.keywords.ids, self.keywords.fingerprint
+    def keywords_without(self, sources: list[str]) -> KeywordIndex:
+        """The keyword index as if `sources` had never been indexed (KeywordIndex.without); the last one is kept."""
+        key = (self.keywords.fingerprint, tuple(sorted(sources)))
+        if self._without[0] != key:
+            by_source = self.store.metadata_by_source(sources=list(sources))
+            self._without = (key, self.keywords.without(i for s in sources for i in by_source.get(s, {})))
+        return self._without[1]
+
+    def reference_vectors(self, keywords: KeywordIndex | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings of an even sample of the index (or of `keywords`, a view of it without some sources) and
+        whether each chunk is Chinese, refreshed when its chunks change."""
+        keywords = self.keywords if keywords is None else keywords
+        ids, print_ = keywords.ids, keywords.fingerprint
         if self._reference[0] != print_:
             step = max(1, len(ids) // self.reference_size)
             sample = ids[::step][: self.reference_size]
@@ -76,25 +86,25 @@ class HybridRetriever:
                 self._chinese[c.chunk_id] = is_chinese(c.text)
         return {c.chunk_id: self._chinese[c.chunk_id] for c in chunks}
 
-    def bilingual(self) -> bool:
+    def bilingual(self, keywords: KeywordIndex | None = None) -> bool:
         """The notebook holds enough Chinese and English chunks for each language's own dense measures
         (settings.dense_by_language)."""
-        _, chinese = self.reference_vectors()
+        _, chinese = self.reference_vectors(keywords)
         n = int(chinese.sum())
         return self.settings.dense_by_language and min(n, len(chinese) - n) >= self.language_floor_size
 
-    def floors(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
+    def floors(self, vector: np.ndarray, ids: list[str], keywords: KeywordIndex | None = None) -> dict[str, float]:
         """Each chunk's dense floor: the median similarity of the notebook's chunks to the question; in a bilingual
         notebook, of the chunks in its own language (known to `chinese`). The embedder rates any passage in the
         question's language above one in the other, so across languages only the lift over that language's typical
         chunk compares: a Chinese question's English answer is among the best English chunks, not among the best
         chunks."""
-        reference, chinese = self.reference_vectors()
+        reference, chinese = self.reference_vectors(keywords)
         if not len(reference):
             return dict.fromkeys(ids, 0.0)
         sims = reference @ vector
         overall = float(np.median(sims))
-        if not self.bilingual():
+        if not self.bilingual(keywords):
             return dict.fromkeys(ids, overall)
         by_language = {lang: float(np.median(sims[chinese == lang])) for lang in (True, False)}
         return {i: by_language[self._chinese[i]] if i in self._chinese else overall for i in ids}
@@ -106,28 +116,35 @@ class HybridRetriever:
         by_source = self.store.metadata_by_source(sources=sources)
         return {i for s in sources for i in by_source.get(s, {})}
 
-    def dense(self, vector: np.ndarray, n: int, sources: list[str] | None) -> list[StoredChunk]:
-        return self.store.query(vector, n, sources)
+    def dense(self, vector: np.ndarray, n: int, sources: list[str] | None, exclude: list[str] | None = None) -> list[StoredChunk]:
+        return self.store.query(vector, n, sources, exclude)
 
-    def keyword(self, question: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+    def keyword(self, question: str, n: int, allowed: set[str] | None, keywords: KeywordIndex | None = None) -> list[tuple[str, float]]:
         """BM25 hits for the question's terms; a Chinese question's names also in Latin letters (微軟 also
         matches "Microsoft" written inside Chinese text) and in their other Chinese spellings (輝達, 英偉達)."""
+        keywords = self.keywords if keywords is None else keywords
         terms = bm25_terms(question, for_query=True)
         if self.glossary is not None and is_chinese(question):
             terms += [t for t in self.glossary.name_terms(question) if t not in terms]
-        return self.keywords.search(terms, n, allowed)
+        return keywords.search(terms, n, allowed)
 
-    def translated(self, question: str, n: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+    def translated(self, question: str, n: int, allowed: set[str] | None, keywords: KeywordIndex | None = None) -> list[tuple[str, float]]:
         """BM25 hits for the question's keywords in the other language (empty without a glossary); an
         English question's names in Chinese spellings are among them (Hyundai -> 现代)."""
         if self.glossary is None:
             return []
-        terms = self.glossary.other_language_terms(question, self.keywords.knows)
+        keywords = self.keywords if keywords is None else keywords
+        terms = self.glossary.other_language_terms(question, keywords.knows)
         if not is_chinese(question):
             terms += [t for t in self.glossary.name_terms(question) if t not in terms]
-        return self.keywords.search(terms, n, allowed) if terms else []
+        return keywords.search(terms, n, allowed) if terms else []
 
-    def search(self, question: str, k: int | None = None, sources: list[str] | None = None) -> list[Hit]:
+    def search(
+        self, question: str, k: int | None = None, sources: list[str] | None = None, exclude_sources: list[str] | None = None
+    ) -> list[Hit]:
+        """Top-k chunks for a question, optionally only from `sources`, and as if `exclude_sources` had never been
+        indexed: left out of the dense query and of the keyword index's statistics (keywords_without), so their
+        ranks and scores are those of an index without them."""
         s = self.settings
         k = s.k if k is None else k
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
@@ -136,10 +153,12 @@ class HybridRetriever:
         question = clean_text(question)
         n = max(s.candidates, k)
         vector = np.asarray(self.embedder.embed_queries([question])[0])
-        dense = self.dense(vector, n, sources)
+        exclude = list(exclude_sources or [])
+        keywords = self.keywords_without(exclude) if exclude else self.keywords
+        dense = self.dense(vector, n, sources, exclude)
         allowed = self._allowed(sources)  # one read of the collection's metadata for both keyword lists
-        keyword = self.keyword(question, n, allowed)
-        translated = self.translated(question, n, allowed)
+        keyword = self.keyword(question, n, allowed, keywords)
+        translated = self.translated(question, n, allowed, keywords)
         similarity = {c.chunk_id: 1.0 - c.distance for c in dense if c.distance is not None}
         known = {c.chunk_id: c for c in dense}
         if s.fusion == "rrf":
@@ -156,12 +175,12 @@ class HybridRetriever:
             others = list(dict.fromkeys(i for i, _ in keyword + translated if i not in similarity))
             if others:
                 similarity.update(zip(others, (self.store.embeddings(others) @ vector).tolist()))
-            if self.bilingual():  # the floor depends on a chunk's language: read from its text, once per chunk
+            if self.bilingual(keywords):  # the floor depends on a chunk's language: read from its text, once per chunk
                 unread = [i for i in others if i not in self._chinese]
                 fetched = self.store.get(unread) if unread else []
                 known.update((c.chunk_id, c) for c in fetched)  # not fetched again below
                 self.chinese(dense + fetched)
-            fused = normalised_scores(similarity, self.floors(vector, list(similarity)), keyword, translated, s)
+            fused = normalised_scores(similarity, self.floors(vector, list(similarity), keywords), keyword, translated, s)
         best = sorted(fused, key=lambda i: -fused[i])[:k]
         stored = {c.chunk_id: c for c in self.store.get([i for i in best if i not in known])}
         stored.update(known)

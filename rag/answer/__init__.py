@@ -56,6 +56,11 @@ class Answerer(Runnable[AnswerRequest, Answer]):
 
         return standalone_question(question, [q for q, _ in history_pairs(history)]), None
 
+    def reading(self, keywords) -> Answerer:
+        """This answerer weighing the question's words by `keywords` (a rag.index.keyword.KeywordIndex: a view of the
+        notebook's without some sources); itself when it reads no keyword index."""
+        return self
+
     def invoke(self, input: AnswerRequest, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
         try:
             return collect(self.stream(input, config))

@@ -58,6 +58,10 @@ class ExtractiveAnswerer(Answerer):
         # USE (the fused index's cross-lingual part): its question-sentence cosine holds across languages.
         self.cross_embedder = cross_embedder
 
+    def reading(self, keywords: KeywordIndex) -> ExtractiveAnswerer:
+        """A copy weighing the question's words by `keywords` (e.g. the index without some sources)."""
+        return ExtractiveAnswerer(self.embedder, keywords, self.settings, self.glossary, self.cross_embedder)
+
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
         out, seen = [], set()
         for h, hit in enumerate(hits):
@@ -129,9 +133,13 @@ class ExtractiveAnswerer(Answerer):
         settings.answer_gate, or the one fitted for its kind of question (AnswerModel.cut)."""
         model = AnswerModel.load()
         x = np.stack([c.features for c in scored])
-        g = gate_features(x, np.array([c.logit for c in scored]))
         cut = self.settings.answer_gate if self.settings.answer_gate is not None else model.cut(question.text, x)
-        return model.answerable_probability(g), cut
+        return model.answerable_probability(self.gate_inputs(scored)), cut
+
+    @staticmethod
+    def gate_inputs(scored: list[Candidate]) -> np.ndarray:
+        """What the gate reads of the scored candidates: their GATE_FEATURES (rag.answer.features)."""
+        return gate_features(np.stack([c.features for c in scored]), np.array([c.logit for c in scored]))
 
     def answerable_probability(self, question: Question, scored: list[Candidate]) -> float:
         return self.gate(question, scored)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -82,6 +83,10 @@ def _indptr(cols: np.ndarray, columns: int) -> np.ndarray:
     return indptr
 
 
+def _read_only(*args, **kwargs) -> None:
+    raise TypeError("a view of the keyword index without some chunks (KeywordIndex.without) is read-only")
+
+
 class KeywordIndex:
     """BM25 (Lucene variant, as bm25s) over the committed chunks' terms, saved beside Chroma and kept in step
     incrementally: new chunks are appended to a small recent segment, removed ones are masked out, and the
@@ -122,6 +127,19 @@ class KeywordIndex:
     def synced(self) -> bool:
         """Whether it has been brought in step with the store at least once (before that it holds nothing)."""
         return self._known is not None
+
+    def without(self, chunk_ids: Iterable[str]) -> KeywordIndex:
+        """A read-only view of the index as if `chunk_ids` had never been indexed: their rows are out of every
+        statistic (document frequencies, the average length, the number of chunks), so scores, ranks and idf are
+        those of an index built without them. For measuring answers over documents that lack a passage."""
+        view = copy.copy(self)
+        view._rows = list(self._rows)  # the index appends to its own list in place when it syncs
+        view._live = self._live.copy()
+        view._live[[self._row_of[i] for i in chunk_ids if i in self._row_of]] = False
+        view._ids_cache = None
+        view.fingerprint = fingerprint(view.ids)
+        view.sync = view._save = _read_only  # a view is never brought in step or saved: its index is
+        return view
 
     # ---- keeping in step -----------------------------------------------------------------------------------
     def sync(self, store, rebuild: bool = False, changed: Iterable[str] = (), committed: frozenset[str] | None = None) -> None:

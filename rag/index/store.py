@@ -62,6 +62,16 @@ class StoredChunk:
     distance: float | None = None
 
 
+def _where(sources: list[str] | None, exclude: list[str] | None) -> dict | None:
+    """Chroma's filter for chunks of `sources` (None: any) and of none of `exclude`."""
+    filters = []
+    if sources:
+        filters.append({"source": {"$in": list(sources)}})
+    if exclude:
+        filters.append({"source": {"$nin": list(exclude)}})
+    return None if not filters else filters[0] if len(filters) == 1 else {"$and": filters}
+
+
 class ChunkStore:
     """Thin wrapper over a Chroma collection in cosine space; embeddings are always passed in.
 
@@ -266,14 +276,17 @@ class ChunkStore:
 
     _counted: tuple[frozenset[str] | None, int] = (None, 0)
 
-    def query(self, embedding: np.ndarray, n: int, sources: list[str] | None = None) -> list[StoredChunk]:
-        """Nearest committed chunks to one query embedding, optionally only from the given sources."""
+    def query(
+        self, embedding: np.ndarray, n: int, sources: list[str] | None = None, exclude: list[str] | None = None
+    ) -> list[StoredChunk]:
+        """Nearest committed chunks to one query embedding, optionally only from the given sources, and never from
+        the `exclude` ones."""
         shown = self._shown()
         for fresh in (False, True):
             total = self._stored_count(shown, fresh)
             if total == 0 or shown is not None and not shown:
                 return []
-            res, hidden = self._query(embedding, n, sources, total, shown)
+            res, hidden = self._query(embedding, n, _where(sources, exclude), total, shown)
             # Another process stored chunks (not yet committed) since the count: count again, ask again.
             if hidden or shown is None or all(i in shown for i in res["ids"][0]):
                 break
@@ -290,8 +303,7 @@ class ChunkStore:
             chunk.distance = distance[chunk.chunk_id]
         return chunks
 
-    def _query(self, embedding: np.ndarray, n: int, sources: list[str] | None, total: int, shown) -> tuple[dict, int]:
-        where = {"source": {"$in": list(sources)}} if sources else None
+    def _query(self, embedding: np.ndarray, n: int, where: dict | None, total: int, shown) -> tuple[dict, int]:
         # Chunks still being written are not committed: fetch enough more that n committed ones remain.
         hidden = 0 if shown is None else max(0, total - len(shown))
         include = ["documents", "metadatas", "distances"] if not hidden else ["distances"]

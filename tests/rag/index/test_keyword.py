@@ -171,3 +171,22 @@ def test_a_keyword_index_saved_in_the_earlier_bm25s_format_is_built_again_quietl
     index = KeywordIndex(tmp_path / "bm25")
     index.sync(store)
     assert capsys.readouterr().err == "" and [i for i, _ in index.search(["nvidia"], 5)] == ["c1"]
+
+
+def test_a_view_without_some_chunks_scores_as_an_index_that_never_held_them(keywords, tmp_path):
+    view = keywords.without(["c0", "c2"])
+    store = ChunkStore(tmp_path, "without")
+    kept = [i for i in range(len(DOCS)) if i not in (0, 2)]
+    metas = [{"source": "s.txt", "terms": " ".join(DOCS[i])} for i in kept]
+    store.upsert([f"c{i}" for i in kept], np.eye(len(kept), dtype=np.float32), ["x"] * len(kept), metas)
+    never = KeywordIndex(tmp_path / "bm25")
+    never.sync(store)
+    assert len(view) == len(never) == 3 and view.ids == never.ids and view.fingerprint == never.fingerprint
+    for term in ("gpu", "tpu", "dram", "\x00"):  # tpu is left in no chunk: it weighs as an unseen word
+        assert view.idf(term) == pytest.approx(never.idf(term)) and view.knows(term) == never.knows(term)
+    found, expected = view.search(["gpu", "dram", "tpu"], 5), never.search(["gpu", "dram", "tpu"], 5)
+    assert [i for i, _ in found] == [i for i, _ in expected]
+    assert [s for _, s in found] == pytest.approx([s for _, s in expected])
+    assert len(keywords) == len(DOCS) and keywords.knows("tpu")  # the index itself is untouched
+    with pytest.raises(TypeError, match="read-only"):
+        view.sync(store)
