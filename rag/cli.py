@@ -149,15 +149,38 @@ def cmd_search(args, settings: Settings) -> int:
 def cmd_ask(args, settings: Settings) -> int:
     changes = {"backend": args.backend, "llm_base_url": args.base_url, "llm_model": args.model}
     nb = _notebook(settings.updated(**{k: v for k, v in changes.items() if v is not None}))
+    history = [(q, "") for q in args.after or []]  # the earlier questions a follow-up refers to
     if args.json:
-        print(json.dumps(nb.ask(args.question).as_dict(), ensure_ascii=False))
+        print(json.dumps(nb.ask(args.question, history=history).as_dict(), ensure_ascii=False))
         return 0
-    answer = collect(nb.ask_events(args.question), on_delta=lambda text: print(text, end="", flush=True))
+    answer = collect(nb.ask_events(args.question, history=history), on_delta=lambda text: print(text, end="", flush=True))
     print()
+    if answer.rewritten_query:
+        print(f"(searched as: {answer.rewritten_query})")
     for c in answer.citations:
         print(f"[{c.n}] {c.title} — {c.name or c.source}{f' · {c.where}' if c.where else ''}: {c.quote}")
     for claim in answer.unsupported:
         print(f"✗ unsupported, not shown: {claim}")
+    for q in answer.suggestions:
+        print(f"→ ask next: {q}")
+    return 0
+
+
+def cmd_guide(args, settings: Settings) -> int:
+    """A source's guide (summary, key terms, questions), or with no source the notebook's overview."""
+    nb = _notebook(settings)
+    _require_documents(nb)
+    guides = [nb.guide(args.source, args.script)] if args.source else nb.overview(args.script).guides
+    if args.json:
+        print(json.dumps([g.as_dict() for g in guides], ensure_ascii=False))
+        return 0
+    for g in guides:
+        print(f"# {g.title} — {g.name or g.source}")
+        print(g.summary)
+        print("key terms: " + ", ".join(g.terms))
+        for q in g.questions:
+            print(f"  ? {q}")
+        print()
     return 0
 
 
@@ -330,7 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $RAG_LLM_BASE_URL)")
     p.add_argument("--model", help="model name sent to the server (default: $RAG_LLM_MODEL)")
+    p.add_argument(
+        "--after", action="append", metavar="QUESTION",
+        help="an earlier question of the conversation (repeat, oldest first): the question is a follow-up to it",
+    )  # fmt: skip
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("guide", parents=[common], help="a source's guide (summary, key terms, questions), or the overview")
+    p.add_argument("source", nargs="?", help="an indexed source as `rag status`/`rag search` name it (default: all)")
+    p.add_argument("--script", choices=("zh-Hant", "zh-Hans", "en"), help="script of the Chinese text (default: RAG_DEFAULT_SCRIPT)")
+    p.set_defaults(func=cmd_guide)
 
     p = sub.add_parser("serve", parents=[common], help="open the chat in the browser")
     p.add_argument("--host", help=f"address to bind (default: $RAG_HOST or {defaults['host'].default})")

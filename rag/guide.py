@@ -477,14 +477,18 @@ class NotebookGuides:
             guide = self.build(source, committed[source])
         return guide.in_script(script)
 
-    def all(self, script: str | None = None, sources: Iterable[str] | None = None) -> list[Guide]:
-        """The guides of the given sources (None: every source), in document order of their names."""
+    def all(self, script: str | None = None, sources: Iterable[str] | None = None, build: bool = True) -> list[Guide]:
+        """The guides of the given sources (None: every source), by source name; without `build`, only those
+        already built and in step (a page load never waits for a large notebook's guides)."""
         committed = self.notebook.chunk_index.committed()
         wanted = sorted(committed if sources is None else [s for s in sources if s in committed])
-        return [self.guide(s, script) for s in wanted]
+        if build:
+            return [self.guide(s, script) for s in wanted]
+        kept = [(s, self.store.load(s)) for s in wanted]
+        return [g.in_script(script) for s, g in kept if g is not None and g.fingerprint == fingerprint(committed[s])]
 
-    def overview(self, script: str | None = None) -> Overview:
-        return overview(self.all(script))
+    def overview(self, script: str | None = None, build: bool = True) -> Overview:
+        return overview(self.all(script, build=build))
 
     def summary_answer(self, question: str, sources: list[str] | None, script: str):
         """The Answer to a summary request (「總結…」, "Summarize the X interview"): the scoped or named

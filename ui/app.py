@@ -81,7 +81,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                     elem_id="chatbot",
                     height=560,
                     buttons=["copy", "copy_all"],
-                    examples=[{"text": q} for q in EXAMPLES],
+                    examples=[{"text": q} for q in handlers.example_questions(notebook, EXAMPLES)],
                     placeholder=L0["chat_placeholder"],
                     feedback_options=None,
                 )
@@ -108,6 +108,12 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                 source_panel = gr.HTML(render.message_html(L0["source_empty"]), elem_id="source-panel")
                 gr.Markdown(L0["passages_heading"], elem_id="passages-heading")
                 passages = gr.HTML(elem_id="passages")
+                with gr.Accordion(L0["guide"], open=False, elem_id="guide"):
+                    guide = gr.HTML(render.guide_html(None, DEFAULT_LANGUAGE), elem_id="guide-panel")
+                    guide_questions = gr.Dataset(
+                        components=[gr.Textbox(visible=False)], samples=[], label=L0["guide_questions"],
+                        elem_id="guide-questions", type="values", visible=False,
+                    )  # fmt: skip
 
         # Hidden plumbing: the citation clicked in the page, the browser's language, and the /chat API.
         cite_key = gr.Textbox(visible="hidden", elem_id="cite-key")
@@ -131,6 +137,16 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         chatbot.example_select(handlers.pick_example, [chatbot], [chatbot, passages], queue=False, **private).then(
             respond, answer_inputs, answer_outputs, show_progress="minimal", **locked
         )
+        chatbot.option_select(handlers.pick_example, [chatbot], [chatbot, passages], queue=False, **private).then(
+            respond, answer_inputs, answer_outputs, show_progress="minimal", **locked
+        )
+        guide_questions.click(
+            handlers.pick_guide_question, [chatbot, guide_questions], [chatbot, passages], queue=False, **private
+        ).then(respond, answer_inputs, answer_outputs, show_progress="minimal", **locked)
+        # The guide follows the page's language and is read again on each load (guides are built by indexing).
+        show_guide = partial(handlers.guide_panel, notebook)
+        lang.change(show_guide, [lang], [guide, guide_questions], queue=False, **private)
+        app.load(show_guide, [lang], [guide, guide_questions], queue=False, **private)
         chatbot.clear(lambda: ([], "", ""), None, [turns, passages, source_panel], queue=False, **private)
 
         cite_go.click(None, [cite_key], [cite_key], js="(key) => window.__citeKey || ''", **private).then(

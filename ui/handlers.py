@@ -70,10 +70,39 @@ def add_question(question: str, history: list[dict]) -> tuple[Any, ...]:
 
 
 def pick_example(history: list[dict], evt: gr.SelectData) -> tuple[list[dict], str]:
-    """An example question clicked in the empty chat becomes the user's question."""
+    """An example question clicked in the empty chat, or a suggested follow-up under an answer, becomes the
+    user's question."""
     value = evt.value
-    text = value.get("text", "") if isinstance(value, dict) else str(value)
+    text = (value.get("text") or value.get("value") or "") if isinstance(value, dict) else str(value)
     return plain_history(history) + [{"role": "user", "content": text}], ""
+
+
+def pick_guide_question(history: list[dict], sample: Any) -> tuple[list[dict], str]:
+    """A question clicked in the notebook guide becomes the user's question."""
+    text = sample[0] if isinstance(sample, (list, tuple)) and sample else str(sample or "")
+    return plain_history(history) + [{"role": "user", "content": text}], ""
+
+
+def example_questions(notebook: Notebook, fallback: list[str], lang: str | None = None) -> list[str]:
+    """The page's three example questions: the notebook's own, from its sources' guides (rag.guide), else
+    `fallback`."""
+    try:
+        script = lang if lang in ("zh-Hant", "zh-Hans", "en") else notebook.settings.default_script
+        return notebook.guides.overview(script, build=False).questions or fallback
+    except Exception:  # a page without examples from guides still opens
+        log.exception("the notebook's guides could not be read")
+        return fallback
+
+
+def guide_panel(notebook: Notebook, lang: str) -> tuple[str, Any]:
+    """The notebook guide (each source's summary and key terms) and its questions to click, in `lang`."""
+    try:
+        overview = notebook.guides.overview(lang, build=False)
+    except Exception:  # shown empty; the error goes to the server log
+        log.exception("the notebook's guides could not be read")
+        overview = None
+    questions = [q for g in (overview.guides if overview else []) for q in g.questions]
+    return render.guide_html(overview, lang), gr.update(samples=[[q] for q in questions], visible=bool(questions))
 
 
 def respond(
@@ -113,6 +142,8 @@ def respond(
             if answer is None:
                 yield history, gr.skip(), gr.skip(), gr.skip()
             else:
+                if answer.suggestions:  # clickable under the answer (Chatbot options: option_select asks one)
+                    history[-1]["options"] = [{"value": q, "label": q} for q in answer.suggestions]
                 passages = render.passages_html(answer, turn, show_scores, lang)
                 yield history, turns + [Turn(answer, answer.hits)], passages, render.message_html(L["source_empty"])
     except BackendUnavailable as err:
@@ -274,6 +305,7 @@ RELABEL: dict[str, Callable[[dict[str, str]], Any]] = {
     "remove": lambda L: gr.update(value=L["remove"]),
     "reindex": lambda L: gr.update(value=L["reindex"]),
     "settings": lambda L: gr.update(label=L["settings"]),
+    "guide": lambda L: gr.update(label=L["guide"]),
     "backend": lambda L: gr.update(label=L["backend"]),
     "model": lambda L: gr.update(label=L["model"]),
     "endpoint": lambda L: gr.update(label=L["endpoint"]),

@@ -96,6 +96,21 @@ def answer_notes_html(answer: Answer, lang: str = "en") -> str:
     return "".join(out)
 
 
+def guide_html(overview, lang: str = "en") -> str:
+    """The notebook guide: each source's title, summary (cited sentences, as text) and key terms."""
+    L = labels(lang)
+    if overview is None or not overview.guides:
+        return f"<p class='meta'>{html.escape(L['guide_empty'])}</p>"
+    parts = []
+    for g in overview.guides:
+        terms = f"<div class='meta'>{html.escape(L['guide_terms'])}{html.escape('、'.join(g.terms) if lang != 'en' else ', '.join(g.terms))}</div>"
+        parts.append(
+            f"<div class='guide'><b>{html.escape(g.title or g.name or g.source)}</b>"
+            f"<div class='meta'>{html.escape(g.name or g.source)}</div><div>{html.escape(g.summary)}</div>{terms}</div>"
+        )
+    return "".join(parts)
+
+
 def hits_html(hits: list[Hit], turn: int | None = None, show_scores: bool = False, lang: str = "en") -> str:
     """Search results: title, file, section, score and text of each passage."""
     L = labels(lang)

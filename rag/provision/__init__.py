@@ -6,10 +6,23 @@ rag.embed.offline_e5_folder loads rag.provision.e5 lazily when the e5 folder is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+
+@contextlib.contextmanager
+def step(what: str) -> Iterator[None]:
+    """Say on stderr what a build step does, then how long it took: a first set-up builds for minutes."""
+    print(f"    {what} …", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    yield
+    print(f"    {what}: done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
 
 def offline() -> None:

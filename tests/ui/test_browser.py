@@ -144,9 +144,10 @@ def test_answer_streams_and_citation_opens_passage_in_its_document(page, noteboo
 
 
 def test_follow_up_keeps_the_conversation_and_its_citations(page, notebook):
-    page.locator("#chatbot button", has_text=QUESTION).first.click()  # an example question starts the chat
+    example = notebook.overview("zh-Hant").questions[0]  # the page's examples come from the sources' guides
+    page.locator("#chatbot button", has_text=example).first.click()  # an example question starts the chat
     page.wait_for_function("() => document.querySelector('#passages .passage')")
-    assert QUESTION in page.locator("#chatbot [data-testid='user']").first.inner_text()
+    assert example in page.locator("#chatbot [data-testid='user']").first.inner_text()
     follow_up = "亞馬遜機房裡最多的CPU是哪種?"
     expected = notebook.ask(follow_up)
     reply = ask(page, follow_up)
@@ -157,6 +158,32 @@ def test_follow_up_keeps_the_conversation_and_its_citations(page, notebook):
     page.locator("#source-panel mark").first.wait_for(state="visible")
     quotes = [c.quote.strip() for c in expected.citations if c.n == 1]
     assert page.locator("#source-panel mark").first.inner_text().strip() in quotes
+
+
+def test_a_suggested_follow_up_under_an_answer_is_asked_when_clicked(page, notebook):
+    suggestion = notebook.ask(QUESTION).suggestions[0]
+    ask(page, QUESTION)
+    page.locator("#chatbot button", has_text=suggestion).first.click()
+    page.wait_for_function(
+        """([q]) => document.querySelectorAll('#chatbot [data-testid="bot"]').length == 2
+             && [...document.querySelectorAll('#chatbot [data-testid="user"]')].some(u => u.innerText.includes(q))""",
+        arg=[suggestion],
+    )
+    page.wait_for_function("() => document.querySelectorAll('#chatbot [data-testid=\"bot\"]')[1].innerText.trim().length > 0")
+
+
+def test_a_question_in_the_notebook_guide_is_asked_when_clicked(page, notebook):
+    overview = notebook.overview("zh-Hant")
+    page.locator("#guide").get_by_text("筆記本導覽").first.click()  # the accordion opens
+    page.wait_for_function("() => document.querySelector('#guide-panel').innerText.includes('關鍵詞')")
+    assert overview.guides[0].title in page.inner_text("#guide-panel")
+    question = overview.guides[0].questions[0]
+    page.locator("#guide-questions button", has_text=question).first.click()
+    page.wait_for_function(
+        """([q]) => [...document.querySelectorAll('#chatbot [data-testid="user"]')].some(u => u.innerText.includes(q))
+             && document.querySelectorAll('#chatbot [data-testid="bot"]').length == 1""",
+        arg=[question],
+    )
 
 
 def test_scope_to_one_document_cites_only_it(page):
