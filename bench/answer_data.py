@@ -11,6 +11,7 @@ import json
 import random
 import re
 import sys
+import zlib
 from pathlib import Path
 
 from rag.types import AnswerRequest
@@ -77,12 +78,62 @@ def all_queries(query_set: str) -> list[dict]:
     return cmrc_trial()[1] if query_set == "cmrc2018_trial" else read_jsonl(DATA / query_set / "queries.jsonl")
 
 
-def eval_questions(name: str, n: int = PER_SET, seed: int = SEED) -> list[dict]:
-    """`n` questions drawn with a fixed seed outside queries.sample200.jsonl (XQuAD: odd articles only)."""
+def _eval_pool(name: str) -> list[dict]:
+    """Every evaluation question of a set: outside queries.sample200.jsonl (XQuAD: odd articles only)."""
     query_set, _ = EVAL_SETS[name]
     sample = {q["id"] for q in read_jsonl(DATA / query_set / "queries.sample200.jsonl")}
     pool = [q for q in all_queries(query_set) if q["id"] not in sample]
-    pool = [q for q in pool if xquad_split(q["gold_passage_ids"][0]) in (None, "eval")]
+    return [q for q in pool if xquad_split(q["gold_passage_ids"][0]) in (None, "eval")]
+
+
+def eval_questions(name: str, n: int = PER_SET, seed: int = SEED) -> list[dict]:
+    """`n` questions drawn with a fixed seed from the evaluation pool: the bench's draw until issue 31, measured in
+    every tuning run of the answer model's cuts and rules (so never part of the test split)."""
+    pool = _eval_pool(name)
+    return random.Random(seed).sample(pool, min(n, len(pool)))
+
+
+# The splits of the evaluation questions (issue 31): a development split to look at as often as one likes, and a test
+# split scored once per change one means to keep. By article (a passage's siblings share its subject, and often its
+# answers), with the crc32 of the article's name: odd -> test. The questions of the draw that tuned the cuts
+# (eval_questions with seed 12) never enter the test split, and neither do their XQuAD translations.
+SPLITS = ("dev", "test")
+
+
+def article_of(passage_id: str, title: str) -> str:
+    """The article a passage is a paragraph of: XQuAD's `aNN`, DRCD's id before its paragraph number (1147-5 ->
+    1147), CMRC 2018's title (its paragraph ids DEV_n do not tell)."""
+    m = _XQUAD_ARTICLE.match(passage_id)
+    if m:
+        return f"xquad-a{m.group(1)}"
+    if re.fullmatch(r"\d+-\d+", passage_id):
+        return passage_id.split("-")[0]
+    return title
+
+
+def split_of(article: str) -> str:
+    return "test" if zlib.crc32(article.encode("utf-8")) % 2 else "dev"
+
+
+def _question_key(q: dict) -> str:
+    """A question across the XQuAD sets that translate it (en2zh-<squad id>, zh2en-<squad id>): its SQuAD id."""
+    prefix, _, rest = q["id"].partition("-")
+    return rest if prefix in ("en2zh", "zh2en", "en", "zh") and rest else q["id"]
+
+
+def tuned_questions() -> set[str]:
+    """The question keys of the draw every tuning run measured (eval_questions, seed 12, 200 per set)."""
+    return {_question_key(q) for name in EVAL_SETS for q in eval_questions(name, PER_SET)}
+
+
+def split_questions(name: str, split: str, n: int = PER_SET, seed: int = SEED) -> list[dict]:
+    """`n` questions of a set's `split` (SPLITS), drawn with a fixed seed."""
+    _, corpus = EVAL_SETS[name]
+    titles = {p["id"]: p.get("title", "") for p in corpus_rows(corpus)}
+    pool = [q for q in _eval_pool(name) if split_of(article_of(q["gold_passage_ids"][0], titles.get(q["gold_passage_ids"][0], ""))) == split]
+    if split == "test":
+        tuned = tuned_questions()
+        pool = [q for q in pool if _question_key(q) not in tuned]
     return random.Random(seed).sample(pool, min(n, len(pool)))
 
 

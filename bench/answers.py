@@ -1,8 +1,9 @@
 """`make bench-answers`: does the answerer answer when the documents hold the answer, refuse when they don't,
 and answer across languages? Measured through the real Notebook on DRCD dev, CMRC 2018 dev and XQuAD (issue 12).
 
-Per set, 200 questions drawn with a fixed seed from queries.jsonl outside queries.sample200.jsonl (XQuAD: only
-its odd-numbered articles, the even ones train the answer model: bench/train_answer_model.py).
+Per set, a development split (`--split dev`, the default: look as often as you like) and a test split
+(`--split test`: scored once per change meant to be kept, reported beside dev), split by article
+(bench.answer_data.split_questions); the test split never holds a question of the draw that tuned the cuts.
 "Gold removed": the same question asked of the notebook as if its gold passage had never been indexed (a search
 excluding its source, in the dense query and in BM25's statistics, and the answer's words weighed without it:
 bench.answer_data.answer_without).
@@ -13,6 +14,7 @@ Data: DRCD (CC BY-SA 3.0, Shao et al. 2018), CMRC 2018 (CC BY-SA 4.0, Cui et al.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
 from pathlib import Path
@@ -24,11 +26,13 @@ go_offline()
 from bench.answer_data import (
     EVAL_SETS,
     REPO,
+    SPLITS,
+    WORK,
     answer_without,
-    eval_questions,
     notebook,
     seeds_notebook,
     sources_by_passage,
+    split_questions,
 )
 from bench.run import percentile, run_header, write_results
 from rag.evaluate import evaluate, fact_form, load_questions
@@ -45,10 +49,18 @@ def contains(text: str, golds: list[str]) -> bool:
     return any(g in flat for g in golds)
 
 
-def bench_set(name: str, n: int) -> dict:
+STATUSES = ("answered", "partial", "not_found")
+
+
+def status_of(answer) -> str:
+    """The answer's status (answered / partial / not_found); before Answer.status (issue 31) a refusal is not_found."""
+    return getattr(answer, "status", None) or ("not_found" if answer.refused else "answered")
+
+
+def bench_set(name: str, split: str, n: int) -> dict:
     _, corpus = EVAL_SETS[name]
     nb = notebook(corpus)
-    questions = eval_questions(name, n)
+    questions = split_questions(name, split, n)
     sources = sources_by_passage(nb)
     nb.ask(questions[0]["question"])  # warm: models, glossary
     rows, latencies = [], []
@@ -60,35 +72,32 @@ def bench_set(name: str, n: int) -> dict:
         latencies.append((time.perf_counter() - t) * 1000)
         first = answer.citations[0].quote if answer.citations else ""
         removed = answer_without(nb, q["question"], [sources[gold]])
-        without = removed.hits
         rows.append(
             {
                 "id": q["id"],
                 "gold_top5": any(Path(h.source).stem == gold for h in answer.hits[:5]),
+                "status": status_of(answer),
                 "contains": not answer.refused and contains(answer.text, golds),
                 "first_sentence": not answer.refused and contains(first, golds),
-                "refused": answer.refused,
-                "removed_refused": removed.refused,
+                "removed_status": status_of(removed),
                 # the answer is still in what is left (a sibling paragraph repeats it): refusing is not required
-                "removed_still_holds": any(contains(h.text, golds) for h in without),
+                "removed_still_holds": any(contains(h.text, golds) for h in removed.hits),
             }
         )
-    m = len(rows)
 
-    def share(key: str, among=rows) -> float:
-        return round(sum(r[key] for r in among) / len(among), 4) if among else None
+    def share(test, among=rows) -> float | None:
+        return round(sum(map(test, among)) / len(among), 4) if among else None
 
-    clean = [r for r in rows if not r["removed_still_holds"]]
+    absent = [r for r in rows if not r["removed_still_holds"]]
     return {
-        "questions": m,
+        "questions": len(rows),
         "corpus": corpus,
-        "gold_top5": share("gold_top5"),
-        "contains_gold": share("contains"),
-        "first_sentence_gold": share("first_sentence"),
-        "false_refusals": share("refused"),
-        "removed_refused": share("removed_refused"),
-        "removed_refused_answer_absent": share("removed_refused", clean),
-        "removed_answer_absent_n": len(clean),
+        "gold_top5": share(lambda r: r["gold_top5"]),
+        **{f"answerable_{s}": share(lambda r, s=s: r["status"] == s) for s in STATUSES},
+        "contains_gold": share(lambda r: r["contains"]),
+        "first_sentence_gold": share(lambda r: r["first_sentence"]),
+        "removed_answer_absent_n": len(absent),
+        **{f"removed_{s}": share(lambda r, s=s: r["removed_status"] == s, absent) for s in STATUSES},
         "ask_ms_p50": round(statistics.median(latencies), 1),
         "ask_ms_p95": round(percentile(latencies, 0.95), 1),
         "rows": rows,
@@ -141,11 +150,11 @@ def bench_dev() -> dict:
 
 MEASURES = [
     ("gold_top5", "the passage holding the answer is in the top 5"),
+    *((f"answerable_{s}", f"answerable → {s}") for s in STATUSES),
     ("contains_gold", "answer contains the gold answer span (either language)"),
-    ("first_sentence_gold", "… in the answer's first sentence"),
-    ("false_refusals", "answerable questions refused"),
-    ("removed_refused", "same questions, gold passage removed: refused"),
-    ("removed_refused_answer_absent", "… among those whose answer is nowhere in the hits left"),
+    ("first_sentence_gold", "… in the answer's first sentence (the key span)"),
+    ("removed_answer_absent_n", "gold passage removed, answer nowhere in what is left: questions"),
+    *((f"removed_{s}", f"… → {s}") for s in STATUSES),
     ("ask_ms_p50", "`ask` ms p50"),
     ("ask_ms_p95", "`ask` ms p95"),
 ]
@@ -153,32 +162,38 @@ MEASURES = [
 
 def markdown(report: dict) -> str:
     sets = report["sets"]
+    columns = [(name, split) for name in sets for split in sets[name]]
     lines = [
         f"# Answer benchmark {report['when']} — commit {report['commit']}",
         "",
         f"Machine: {report['machine']}",
         "",
         (
-            "Command: `make bench-answers` (`python -m bench.answers`). Each corpus indexed one passage per file through "
-        f"`Notebook.index`; per set {report['per_set']} questions drawn with seed 12 from queries.jsonl outside queries.sample200.jsonl. "
-        "XQuAD questions only from its odd-numbered articles (held out: the even ones train the answer model). "
-        "A hit is a gold span inside the text after Traditional→Simplified, lower-casing and removing whitespace; "
-        "cross-lingual sets accept either language's answers. Gold removed: asked as if the gold passage had never "
-            "been indexed (its source excluded from the dense query and from BM25's statistics)."
+            f"Command: `python -m bench.answers --split {report['split']}` (`make bench-answers`: the dev split). Each "
+            "corpus indexed one passage per file through `Notebook.index`. Per set, up to "
+            f"{report['per_set']} questions of each split drawn with seed 12 (bench.answer_data.split_questions): "
+            "from queries.jsonl outside queries.sample200.jsonl (XQuAD: its odd-numbered articles only, the even "
+            "ones train the answer model), split by article (crc32 of its name, odd: test); the test split never "
+            "holds a question of the draw that tuned the cuts (seed 12, 200 per set, nor its XQuAD translations). "
+            "Dev is looked at freely; test is scored once per change meant to be kept. "
+            "A hit is a gold span inside the text after Traditional→Simplified, lower-casing and removing "
+            "whitespace; cross-lingual sets accept either language's answers. Statuses: Answer.status (before it, "
+            "a refusal counts as not_found). Gold removed: asked as if the gold passage had never been indexed "
+            "(its source excluded from the dense query and from BM25's statistics, its words weighed without it)."
         ),
         "",
-        "| measured | " + " | ".join(f"{name} ({sets[name]['questions']})" for name in sets) + " |",
-        "|---" * (len(sets) + 1) + "|",
+        "| measured | " + " | ".join(f"{name} {split} ({sets[name][split]['questions']})" for name, split in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
     ]
     for key, label in MEASURES:
-        lines.append(f"| {label} | " + " | ".join(str(sets[name][key]) for name in sets) + " |")
-    if "dev" in report:
-        d = report["dev"]
+        lines.append(f"| {label} | " + " | ".join(str(sets[name][split][key]) for name, split in columns) + " |")
+    if "seeds" in report:
+        d = report["seeds"]
         lines += [
             "",
             (
                 "dev.jsonl (`rag --path <seeds notebook> eval tests/data/dev.jsonl --answers`): "
-            f"fact recall {d['fact_recall']}, unanswerable refused {d['unanswerable_refused']}, "
+                f"fact recall {d['fact_recall']}, unanswerable refused {d['unanswerable_refused']}, "
                 f"false refusals {d['false_refusals']}; seeds `ask` p50 {d['ask_ms_p50']} ms, p95 {d['ask_ms_p95']} ms"
             ),
         ]
@@ -189,7 +204,7 @@ def markdown(report: dict) -> str:
         "",
         (
             "Data: DRCD (CC BY-SA 3.0, Shao et al. 2018, arXiv:1806.00920), CMRC 2018 (CC BY-SA 4.0, Cui et al., "
-        "EMNLP-IJCNLP 2019) and XQuAD (CC BY-SA 4.0, Artetxe et al. 2019, arXiv:1910.11856); passages from "
+            "EMNLP-IJCNLP 2019) and XQuAD (CC BY-SA 4.0, Artetxe et al. 2019, arXiv:1910.11856); passages from "
             "Wikipedia; see ../shared/data/SOURCES.md."
         ),
         "",
@@ -200,22 +215,32 @@ def markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.answers", description=__doc__.split("\n")[0])
     ap.add_argument("--sets", default=",".join(EVAL_SETS), help="comma-separated sets ('' for none)")
-    ap.add_argument("-n", type=int, default=200, help="questions per set")
-    ap.add_argument("--no-dev", action="store_true", help="skip dev.jsonl on the seeds")
+    ap.add_argument("--split", choices=[*SPLITS, "both"], default="dev", help="dev: look freely; test: once per kept change")
+    ap.add_argument("-n", type=int, default=200, help="questions per set and split (at most)")
+    ap.add_argument("--no-seeds", action="store_true", help="skip dev.jsonl on the seeds")
     ap.add_argument("--tag", default="", help="suffix for the result files")
     args = ap.parse_args(argv)
     report = run_header()
     report["sets"] = {}
     report["per_set"] = args.n
+    report["split"] = args.split
+    splits = SPLITS if args.split == "both" else (args.split,)
+    rows = {}
     for name in [s for s in args.sets.split(",") if s]:
-        t = time.perf_counter()
-        report["sets"][name] = bench_set(name, args.n)
-        summary = {k: v for k, v in report["sets"][name].items() if k != "rows"}
-        print(name, summary, f"{time.perf_counter() - t:.0f} s", flush=True)
-    if not args.no_dev:
-        report["dev"] = bench_dev()
-        print("dev", {k: v for k, v in report["dev"].items() if k != "rows"}, flush=True)
-    path = write_results(f"answers-{report['commit']}{'-' + args.tag if args.tag else ''}", report, markdown(report))
+        report["sets"][name] = {}
+        for split in splits:
+            t = time.perf_counter()
+            result = bench_set(name, split, args.n)
+            rows[f"{name}-{split}"] = result.pop("rows")
+            report["sets"][name][split] = result
+            print(name, split, result, f"{time.perf_counter() - t:.0f} s", flush=True)
+    if not args.no_seeds:
+        report["seeds"] = bench_dev()
+        print("seeds", {k: v for k, v in report["seeds"].items() if k != "rows"}, flush=True)
+    name = f"answers-{report['commit']}-{args.split}{'-' + args.tag if args.tag else ''}"
+    # Per-question rows stay out of the repository (bench/work is ignored): the summary is the result.
+    (WORK / f"rows-{name}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    path = write_results(name, report, markdown(report))
     print(path.read_text(encoding="utf-8"))
     return 0
 
