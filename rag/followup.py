@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.text import is_chinese
+from rag.text import is_chinese, written_words
 from rag.text.script import ENGLISH_FUNCTION_WORDS, HAN
 
 # What a Chinese follow-up points back with. 其/該/他 only where they are no part of a word (其他, 應該, 尤其).
@@ -72,21 +72,6 @@ def _entity(words: list[str], skip_first: bool) -> str:
     return " ".join(run).rstrip(".'").removesuffix("'s")
 
 
-def _jieba_words(text: str) -> list[str]:
-    """jieba's words of a Chinese text as it writes them (segmented in Simplified, which jieba's dictionary is)."""
-    from rag.text import converter
-    from rag.text.terms import _jieba
-
-    simplified = converter("t2s").convert(text)
-    if len(simplified) != len(text):  # t2s maps character to character; should it not, segment as written
-        return _jieba().lcut(text)
-    words, at = [], 0
-    for w in _jieba().lcut(simplified):
-        words.append(text[at : at + len(w)])
-        at += len(w)
-    return words
-
-
 def _owner(head: str) -> str:
     """「X的<attribute>」 -> X (the attribute is what follow-ups change: 「TPU的缺點」 -> TPU); else the head."""
     owner, _, attribute = head.rpartition("的")
@@ -99,7 +84,7 @@ def subject(question: str) -> str:
     first name (Nvidia H100); '' when none is found."""
     q = question.strip()
     if is_chinese(q):
-        words = _jieba_words(_ZH_OPENERS.sub("", q))
+        words = written_words(_ZH_OPENERS.sub("", q))
         cut = next((i for i, w in enumerate(words) if w in _ZH_PREDICATES or w[:1] in "幾几哪"), len(words))
         head = _owner("".join(w for w in words[:cut] if w not in _ZH_NOW).strip(" ,，、:：「」\"'?？"))
         if len(HAN.findall(head)) >= 2 or (head and _ENTITY.search(head)):
@@ -181,7 +166,7 @@ def rewrite(question: str, previous: str) -> str:
             # 「它的缺點」: the owner's; 「這些CPU」 where the subject ends in CPU: the subject itself.
             rest = bare[pointer.end() :]
             owner = _owner(name) if rest.startswith("的") else name
-            noun = next((w for w in _jieba_words(rest)[:1] if w and w in name), "")
+            noun = next((w for w in written_words(rest)[:1] if w and w in name), "")
             joiner = "" if noun or not rest or rest.startswith("的") or len(pointer.group()) == 1 else "的"
             return bare[: pointer.start()] + owner + joiner + rest[len(noun) if noun and name.endswith(noun) else 0 :]
         if not _own_subject_zh(bare):

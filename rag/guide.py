@@ -16,12 +16,12 @@ from rag.text import STOP_WORDS, han_share, is_chinese, keyword_tokens, sentence
 from rag.text.script import HAN
 from rag.types import Citation
 
-VERSION = 3  # bump when what a guide holds or how it is chosen changes: older files are rebuilt
+VERSION = 5  # bump when what a guide holds or how it is chosen changes: older files are rebuilt
 SUMMARY_SENTENCES = 3
 TERMS = 8
 QUESTIONS = 4
-CENTRAL_CHUNKS = 8  # the chunks whose sentences are embedded: the most central by their stored vectors
-MAX_SENTENCES = 64  # sentences embedded per document at most
+CENTRAL_CHUNKS = 6  # the chunks whose sentences are embedded: the most central by their stored vectors
+MAX_SENTENCES = 40  # sentences embedded per document at most
 DAMPING = 0.85  # LexRank's (PageRank's) damping factor
 
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -36,6 +36,12 @@ _GENERIC_HEADING = re.compile(
 _OPENER = re.compile(r"^(?:但是|但|那麼|那么|所以|(?:So|But|And|Then)\b),?\s*", re.IGNORECASE)  # 「但這是否…?」 asks 「這是否…?」
 # A list item's marker and a bold label before a sentence (「- **意義：** 若…」): left out of the quote.
 _MARKUP = re.compile(r"^(?:[-*+>]\s+|\d{1,2}[.)]\s+)?(?:\*\*[^*]{1,30}\*\*\s*[:：]?\s*)?")
+# A question that asks something of its own (not "If it's all a bubble?"): a question word or an auxiliary first.
+_ASKS = re.compile(
+    r"^(what|which|who|whom|whose|why|how|when|where|is|are|was|were|do|does|did|can|could|will|would|should|has|have)\b"
+    r"|什麼|什么|為什麼|为什么|為何|为何|如何|怎麼|怎么|是否|哪|誰|谁|多少|幾|几|嗎|吗",
+    re.IGNORECASE,
+)
 _DECORATION = re.compile(r"^[\W\d_]+|[\W_]+$")  # emoji, numbering and punctuation around a heading
 
 
@@ -177,18 +183,32 @@ def _sentences(chunks: list) -> list[_Sentence]:
 _NOUN_TAGS = ("n", "nr", "ns", "nt", "nz", "vn", "eng")
 
 
+def _is_noun(word: str) -> bool:
+    """jieba's part of speech of the word on its own is a noun, a name or a Latin word."""
+    import jieba.posseg
+
+    tagged = jieba.posseg.lcut(word)
+    return len(tagged) == 1 and tagged[0].flag.startswith(_NOUN_TAGS)
+
+
+def _term(word: str) -> str:
+    """A word as the keyword index holds it (Simplified, lowercased, English stemmed), for its idf."""
+    terms = keyword_tokens(word)
+    return terms[0] if terms else word.lower()
+
+
 def key_terms(text: str, idf: Callable[[str], float], n: int = TERMS) -> list[str]:
     """The document's distinctive nouns and names: jieba's tf-idf (its general-language idf, nouns only),
     weighed by how rare each is in the notebook (its keyword index's idf), in the document's script."""
     import jieba.analyse
 
     from rag.text import converter, detect_script
-    from rag.text.terms import _stem
 
     if not is_chinese(text[:4000]):
         return _english_terms(text, idf, n)
     simplified = converter("t2s").convert(text)
-    tags = jieba.analyse.extract_tags(simplified, topK=6 * n, withWeight=True, allowPOS=_NOUN_TAGS)
+    # Tagging the whole text costs seconds a document; each candidate word's own tag is enough to keep the nouns.
+    tags = [(t, w) for t, w in jieba.analyse.extract_tags(simplified, topK=8 * n, withWeight=True) if _is_noun(t)]
     top_idf = max((idf(t.lower()) for t, _ in tags), default=1.0) or 1.0
     scored = []
     for tag, weight in tags:
@@ -197,7 +217,7 @@ def key_terms(text: str, idf: Callable[[str], float], n: int = TERMS) -> list[st
             continue
         if not HAN.search(tag) and (tag.islower() and len(tag) < 5):
             continue  # a short lowercase English word is seldom what a document is about
-        distinct = idf(_stem(key) if key.isascii() else key) / top_idf
+        distinct = idf(_term(key)) / top_idf
         scored.append((weight * (0.25 + distinct), tag))
     scored.sort(reverse=True)
     traditional = detect_script(text[:4000], "zh-Hans") == "zh-Hant" and is_chinese(text[:4000])
@@ -219,8 +239,6 @@ def _english_terms(text: str, idf: Callable[[str], float], n: int) -> list[str]:
     then its longer words by tf-idf over the notebook."""
     from collections import Counter
 
-    from rag.text.terms import _stem
-
     named, plain = Counter(), Counter()
     for m in _LATIN.finditer(text):
         word = m.group()
@@ -229,10 +247,10 @@ def _english_terms(text: str, idf: Callable[[str], float], n: int) -> list[str]:
             named[word] += 1
         elif word.islower() and len(word) >= 6 and word not in STOP_WORDS:
             plain[word] += 1
-    top = max((idf(_stem(w.lower())) for w in list(named) + list(plain)), default=1.0) or 1.0
+    top = max((idf(_term(w)) for w in list(named) + list(plain)), default=1.0) or 1.0
 
     def score(counts: Counter, w: str) -> float:
-        return (1 + np.log(counts[w])) * idf(_stem(w.lower())) / top
+        return (1 + np.log(counts[w])) * idf(_term(w)) / top
 
     names = sorted((w for w in named if named[w] >= 2 and w.lower() not in STOP_WORDS), key=lambda w: -score(named, w))
     words = sorted((w for w in plain if plain[w] >= 2), key=lambda w: -score(plain, w))
@@ -265,8 +283,8 @@ def suggested_questions(text: str, sentences: list[_Sentence], terms: list[str],
             out.append(q)
 
     for s in sentences:
-        if _OWN_QUESTION.search(s.text) and len(s.text) <= 60 and len(out) < 2:
-            asked = _OPENER.sub("", s.text.strip("「」『』\"“” "))
+        asked = _OPENER.sub("", s.text.strip("「」『』\"“” "))
+        if _OWN_QUESTION.search(asked) and len(asked) <= 60 and len(out) < 2 and _ASKS.search(asked):
             add(asked[:1].upper() + asked[1:])
     for heading in _HEADING.findall(text):
         if len(out) >= n - 1:

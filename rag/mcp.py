@@ -23,7 +23,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 INSTRUCTIONS = (
     "A research notebook over the user's own documents (Traditional Chinese, Simplified Chinese, English). "
     "Use `ask` for a cited answer built only from the documents (it says plainly when they do not contain one), "
-    "`search` for the passages themselves, `list_sources` for what is indexed, `index` to add or refresh files; "
+    "`search` for the passages themselves, `list_sources` for what is indexed, `guide` for a document's summary, "
+    "key terms and questions it answers, `index` to add or refresh files; "
     "each takes an optional `notebook` (`list_notebooks` names them). "
     "Cite the `source` of what you use."
 )
@@ -84,11 +85,16 @@ class NotebookTools:
 
     def ask(self, question: str, notebook: str | None = None) -> dict[str, Any]:
         answer = self.open(notebook).ask(question).as_dict()
-        keys = ("answer", "refused", "citations", "notice", "unsupported")
+        keys = ("answer", "refused", "citations", "notice", "unsupported", "rewritten_query", "suggestions")
         return {key: answer[key] for key in keys if key in answer}
 
     def list_sources(self, notebook: str | None = None) -> dict[str, Any]:
         return {"sources": self.open(notebook).sources()}
+
+    def guide(self, source: str | None = None, notebook: str | None = None) -> dict[str, Any]:
+        nb = self.open(notebook)
+        guides = [nb.guide(source)] if source else nb.overview().guides
+        return {"guides": [g.as_dict() for g in guides]}
 
     def index(
         self, path: str, on_progress: Callable[[int, int], object] | None = None, notebook: str | None = None
@@ -168,7 +174,7 @@ def _lifespan(tools: NotebookTools, stdio: bool):
 
 
 def build_server(settings: Settings, stdio: bool = True, notebook: Any = None) -> MCPServer:
-    """The MCP server with the four tools over the notebook of `settings` (or an open `notebook`)."""
+    """The MCP server with its tools over the notebook of `settings` (or an open `notebook`)."""
     tools = NotebookTools(settings, notebook)
     server = MCPServer(
         "rag-notebook", instructions=INSTRUCTIONS, log_level="WARNING", lifespan=_lifespan(tools, stdio)
@@ -196,6 +202,13 @@ def build_server(settings: Settings, stdio: bool = True, notebook: Any = None) -
         """The indexed documents: source (file name), title, date and chunk count of each. notebook: which
         notebook, by name (default: the server's)."""
         return _one_line_errors(lambda: tools.list_sources(notebook))
+
+    @server.tool(annotations=reads)
+    def guide(source: str | None = None, notebook: str | None = None) -> dict[str, Any]:
+        """A document's guide: its central sentences (`sentences`, each cited in `citations`), key `terms` and
+        `questions` it answers; without `source` (a list_sources name), every document's. notebook: which
+        notebook, by name (default: the server's)."""
+        return _one_line_errors(lambda: tools.guide(source, notebook))
 
     @server.tool(annotations=reads)
     def list_notebooks() -> dict[str, Any]:

@@ -25,6 +25,7 @@ from rag.text.terms import (
     keyword_tokens,
     matching_form,
     strip_invisible,
+    written_words,
 )
 
 # The name callers used before the split, until they move to matching_form (the keyword-matching form).
@@ -50,4 +51,5 @@ __all__ = [
     "to_script",
     "to_simplified",
     "traditional_chars",
+    "written_words",
 ]

@@ -98,6 +98,21 @@ def _tokens(normalised: str, for_query: bool) -> list[str]:
     return [_stem(w) if _ASCII_WORD.match(w) else w for w in kept]
 
 
+def written_words(text: str) -> list[str]:
+    """jieba's words of a text as it writes them (a Traditional text is segmented in Simplified, which jieba's
+    dictionary is, then cut where its Simplified form was)."""
+    from rag.text.script import converter
+
+    simplified = converter("t2s").convert(text)
+    if len(simplified) != len(text):  # t2s maps character to character; should it not, segment as written
+        return _jieba().lcut(text)
+    words, at = [], 0
+    for w in _jieba().lcut(simplified):
+        words.append(text[at : at + len(w)])
+        at += len(w)
+    return words
+
+
 # Consecutive Han characters (the CJK Unified blocks), the unit character bigrams are taken from.
 _HAN_CHARACTERS_RUN = re.compile(r"[\u3400-\u9fff]+")
 

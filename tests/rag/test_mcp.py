@@ -111,7 +111,7 @@ def stdio_run(tmp_path_factory) -> dict:
 
 def test_the_tools_are_listed_with_their_arguments(stdio_run):
     tools = stdio_run["tools"]
-    assert set(tools) == {"search", "ask", "list_sources", "list_notebooks", "index"}
+    assert set(tools) == {"search", "ask", "list_sources", "list_notebooks", "index", "guide"}
     assert set(tools["search"].input_schema["properties"]) == {"query", "k", "notebook"}
     assert tools["ask"].input_schema["required"] == ["question"]
     assert tools["index"].input_schema["required"] == ["path"]
