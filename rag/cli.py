@@ -11,12 +11,12 @@ import os
 import signal
 import sys
 import threading
-import typing
 from pathlib import Path
 
 from pydantic import SecretStr, ValidationError
 
 from rag.errors import NotebookError
+from rag.llm import BACKENDS
 from rag.offline import go_offline
 from rag.settings import Settings, settings_error
 from rag.types import collect
@@ -35,7 +35,8 @@ INDEX_EXIT_STATUSES = f"""exit status:
 
 
 def _notebook(settings: Settings, create: bool = False):
-    """The notebook of the settings: a named one must exist unless `create` (rag index, rag serve make it)."""
+    """The notebook of the settings: a named one must exist unless `create` (rag index, rag serve make it). Commands
+    open it in a `with`, so that its threads end before the process does."""
     from rag import Notebook
 
     if settings.notebook and not create:
@@ -52,20 +53,33 @@ def _require_documents(nb) -> None:
 
 INTERRUPTED = "rag: interrupted: files not finished stay out of the index; run `rag index` again to finish them"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
-MCP_PORT = 8765  # rag mcp --http
+
+
+_told: set[str] = set()  # lines already printed on the way out: the hard exit does not repeat them
+
+
+def tell_once(line: str) -> None:
+    if line not in _told:
+        _told.add(line)
+        print(line, file=sys.stderr, flush=True)
+
+
+def hard_exit(code: int, line: str) -> None:
+    """The one way out that does not wait for threads: for a batch being embedded in native code (ONNX Runtime),
+    which Python can neither interrupt nor safely tear the interpreter down under (that aborts: SIGABRT,
+    "terminate called"). Safe for the index: a file is visible only once committed whole, and the next run reuses
+    its stored batches. tests/ingest/test_indexer.py shows a Ctrl-C during such a batch ending in time."""
+    tell_once(line)
+    sys.stdout.flush()
+    os._exit(code)
 
 
 def _stop_within(grace: float) -> tuple:
     """Ctrl-C or SIGTERM: KeyboardInterrupt now, and a hard exit `grace` seconds later if a batch being embedded
-    (native code, which Python cannot interrupt) still holds the process. Safe: a file is visible only once
-    committed whole, and the next run reuses its stored batches."""
+    (native code, which Python cannot interrupt) still holds the process."""
 
     def stop(signum, frame):
-        def hard_exit() -> None:
-            print(INTERRUPTED, file=sys.stderr, flush=True)
-            os._exit(EXIT_INTERRUPTED)
-
-        timer = threading.Timer(grace, hard_exit)
+        timer = threading.Timer(grace, hard_exit, (EXIT_INTERRUPTED, INTERRUPTED))
         timer.daemon = True
         timer.start()
         raise KeyboardInterrupt
@@ -84,14 +98,17 @@ def cmd_watch(found: list[Path], settings: Settings, json_lines: bool) -> int:
     previous = _stop_within(3.0)
     watcher = None
     try:
-        watcher = FolderWatcher(_notebook(settings, create=True), found, on_report=report, progress=not json_lines)
-        print(f"rag: watching {', '.join(map(str, found))} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-        watcher.run()
+        with _notebook(settings, create=True) as nb:
+            watcher = FolderWatcher(nb, found, on_report=report, progress=not json_lines)
+            print(f"rag: watching {', '.join(map(str, found))} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            try:
+                watcher.run()
+            finally:
+                watcher.stop()
     except KeyboardInterrupt:
         busy = watcher is not None and watcher.busy
-        print(INTERRUPTED if busy else "rag: stopped watching", file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        os._exit(EXIT_INTERRUPTED)  # now: no waiting on the observer's, Chroma's or ONNX Runtime's threads
+        tell_once(INTERRUPTED if busy else "rag: stopped watching")
+        return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
@@ -109,11 +126,11 @@ def cmd_index(args, settings: Settings) -> int:
     if found:
         previous = _stop_within(3.0)
         try:
-            nb = _notebook(settings, create=True)
-            report = nb.index(*found, progress=not args.json)
+            with _notebook(settings, create=True) as nb:
+                report = nb.index(*found, progress=not args.json)
         except KeyboardInterrupt:
-            print(INTERRUPTED, file=sys.stderr, flush=True)
-            os._exit(EXIT_INTERRUPTED)  # now: no waiting on Chroma's or ONNX Runtime's threads at exit
+            tell_once(INTERRUPTED)
+            return EXIT_INTERRUPTED
         finally:
             signal.signal(signal.SIGINT, previous[0])  # main() called in-process (tests) gets its handlers back
             signal.signal(signal.SIGTERM, previous[1])
@@ -124,18 +141,11 @@ def cmd_index(args, settings: Settings) -> int:
     return EXIT_ERROR if missing else 0
 
 
-def _k(args, settings: Settings) -> int:
-    """-k, checked before anything loads: below 1 is one line, not an empty or negative slice."""
-    if args.k is not None and args.k < 1:
-        raise NotebookError(f"-k (passages to return) must be at least 1, not {args.k}")
-    return settings.k if args.k is None else args.k
-
-
 def cmd_search(args, settings: Settings) -> int:
-    k = _k(args, settings)
-    nb = _notebook(settings)
-    _require_documents(nb)
-    hits = nb.search(args.question, k=k)
+    k = settings.checked_k(args.k)  # before anything loads
+    with _notebook(settings) as nb:
+        _require_documents(nb)
+        hits = nb.search(args.question, k=k)
     if args.json:
         keys = ("chunk_id", "source", "title", "section", "page", "text", "score")
         print(json.dumps({"hits": [{k: getattr(h, k) for k in keys} for h in hits]}, ensure_ascii=False))
@@ -148,12 +158,12 @@ def cmd_search(args, settings: Settings) -> int:
 
 def cmd_ask(args, settings: Settings) -> int:
     changes = {"backend": args.backend, "llm_base_url": args.base_url, "llm_model": args.model}
-    nb = _notebook(settings.updated(**{k: v for k, v in changes.items() if v is not None}))
     history = [(q, "") for q in args.after or []]  # the earlier questions a follow-up refers to
-    if args.json:
-        print(json.dumps(nb.ask(args.question, history=history).as_dict(), ensure_ascii=False))
-        return 0
-    answer = collect(nb.ask_events(args.question, history=history), on_delta=lambda text: print(text, end="", flush=True))
+    with _notebook(settings.updated(**{k: v for k, v in changes.items() if v is not None})) as nb:
+        if args.json:
+            print(json.dumps(nb.ask(args.question, history=history).as_dict(), ensure_ascii=False))
+            return 0
+        answer = collect(nb.ask_events(args.question, history=history), on_delta=lambda text: print(text, end="", flush=True))
     print()
     if answer.rewritten_query:
         print(f"(searched as: {answer.rewritten_query})")
@@ -187,22 +197,23 @@ def cmd_guide(args, settings: Settings) -> int:
 def cmd_eval(args, settings: Settings) -> int:
     from rag.evaluate import evaluate, format_report, load_questions
 
-    k = _k(args, settings)
+    k = settings.checked_k(args.k)
     if not args.file.is_file():
         raise NotebookError(f"no such question file: {args.file}")
     try:
         questions = load_questions(args.file)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise NotebookError(f"{args.file}: not a JSONL question file ({err})") from err
-    nb = _notebook(settings)
-    _require_documents(nb)
-    report = evaluate(nb, questions, k=k, answers=args.answers)
+    with _notebook(settings) as nb:
+        _require_documents(nb)
+        report = evaluate(nb, questions, k=k, answers=args.answers)
     print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
     return 0
 
 
 def cmd_status(args, settings: Settings) -> int:
-    print(json.dumps(_notebook(settings).status(), ensure_ascii=False, indent=None if args.json else 2))
+    with _notebook(settings) as nb:
+        print(json.dumps(nb.status(), ensure_ascii=False, indent=None if args.json else 2))
     return 0
 
 
@@ -239,34 +250,25 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _served(settings: Settings, host: str | None, port: int | None, port_setting: str) -> Settings:
+    """The settings with --host and --port applied (each default: its RAG_* setting)."""
+    changes = {"host": host, port_setting: port}
+    return settings.updated(**{name: value for name, value in changes.items() if value is not None})
+
+
 def cmd_serve(args, settings: Settings) -> int:
     from rag.home import safe_home
     from ui.app import serve
-    from ui.session import stop_background
 
-    if settings.chroma_url:  # the page's notebook reads its settings from the environment
-        os.environ["RAG_CHROMA_URL"] = settings.chroma_url
-    home = safe_home(settings).home  # not $HOME itself, / or a system folder unless RAG_HOME says so
-    if home != settings.home:
-        os.environ["RAG_HOME"] = str(home)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: Gradio closes the server, serve() returns
     try:
-        serve(
-            path=settings.path,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            index_seeds=args.index_seeds,
-        )
-    except KeyboardInterrupt:
-        pass  # a signal before the server was up (models loading)
+        # The home: not $HOME itself, / or a system folder unless RAG_HOME says so.
+        stopped = serve(safe_home(_served(settings, args.host, args.port, "port")), index_seeds=args.index_seeds)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    # An upload being indexed stops at its next batch (its file is finished by the next re-index).
-    stopped = stop_background(timeout=10.0)
-    print("rag: server stopped", file=sys.stderr, flush=True)
-    if not stopped:  # a batch still in ONNX Runtime: tearing the interpreter down under it aborts (SIGABRT)
-        sys.stdout.flush()
-        os._exit(0)
+    if stopped is False:  # a batch still in ONNX Runtime
+        hard_exit(0, "rag: server stopped")
+    tell_once("rag: server stopped")
     return 0
 
 
@@ -278,7 +280,7 @@ def cmd_mcp(args, settings: Settings) -> int:
         raise NotebookError("--host and --port are for --http (streamable HTTP); without it rag mcp speaks over stdio")
     previous = signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C: the HTTP server closes, serve returns
     try:
-        serve_mcp(safe_home(settings), http=args.http, host=args.host or "127.0.0.1", port=args.port or MCP_PORT)
+        serve_mcp(safe_home(_served(settings, args.host, args.port, "mcp_port")), http=args.http)
     except KeyboardInterrupt:
         pass
     finally:
@@ -347,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument(
         "--backend",
-        choices=typing.get_args(defaults["backend"].annotation),
+        choices=list(BACKENDS),
         help="answerer (default: $RAG_BACKEND or extractive): openai = any OpenAI-compatible server, "
         "llamacpp = local GGUF",
     )
@@ -377,8 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
         "mcp", parents=[path_after], help="serve the notebook to agents over the Model Context Protocol (stdio, or --http)"
     )
     p.add_argument("--http", action="store_true", help="streamable HTTP at http://HOST:PORT/mcp instead of stdio")
-    p.add_argument("--host", help="address to bind with --http (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, help=f"port with --http (default: {MCP_PORT})")
+    p.add_argument("--host", help=f"address to bind with --http (default: $RAG_HOST or {defaults['host'].default})")
+    p.add_argument("--port", type=int, help=f"port with --http (default: $RAG_MCP_PORT or {defaults['mcp_port'].default})")
     p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("eval", parents=[common], help="retrieval (and answer) metrics on a question file")

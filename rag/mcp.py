@@ -18,7 +18,6 @@ from rag.errors import NotebookError
 from rag.home import hidden_part
 from rag.settings import Settings
 
-MAX_K = 50  # an agent asking for more passages than this gets a one-line error, not a context flood
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 INSTRUCTIONS = (
     "A research notebook over the user's own documents (Traditional Chinese, Simplified Chinese, English). "
@@ -66,6 +65,16 @@ class NotebookTools:
 
         return {"notebooks": [{"name": i.name, "id": i.id} for i in Notebooks(data_root(self.notebook.path)).list()]}
 
+    def close(self) -> None:
+        """Close the notebook this process opened (preload threads, helper threads), if it opened one."""
+        with self._lock:
+            notebook, self._notebook = self._notebook, None
+            named, self._named = self._named, None
+        if named is not None:
+            named.close()
+        if notebook is not None:
+            notebook.close()
+
     def warm(self) -> None:
         """Load the models now (a background thread at start), so the first call does not wait the whole load."""
         try:
@@ -76,8 +85,7 @@ class NotebookTools:
             print(f"rag: notice: models not preloaded: {' '.join(str(err).split())}", file=sys.stderr, flush=True)
 
     def search(self, query: str, k: int | None = None, notebook: str | None = None) -> dict[str, Any]:
-        if k is not None and not 1 <= k <= MAX_K:
-            raise NotebookError(f"k (passages to return) must be between 1 and {MAX_K}, not {k}")
+        k = self.settings.checked_k(k)  # an agent asking for too many gets one line, not a context flood
         nb = self.open(notebook)
         if nb.is_empty():
             raise NotebookError(f"the notebook at {nb.path} is empty: index documents first (the index tool)")
@@ -173,9 +181,11 @@ def _lifespan(tools: NotebookTools, stdio: bool):
     return lifespan
 
 
-def build_server(settings: Settings, stdio: bool = True, notebook: Any = None) -> MCPServer:
-    """The MCP server with its tools over the notebook of `settings` (or an open `notebook`)."""
-    tools = NotebookTools(settings, notebook)
+def build_server(
+    settings: Settings, stdio: bool = True, notebook: Any = None, tools: NotebookTools | None = None
+) -> MCPServer:
+    """The MCP server with its tools over the notebook of `settings` (or an open `notebook`, or `tools`)."""
+    tools = tools or NotebookTools(settings, notebook)
     server = MCPServer(
         "rag-notebook", instructions=INSTRUCTIONS, log_level="WARNING", lifespan=_lifespan(tools, stdio)
     )
@@ -185,8 +195,8 @@ def build_server(settings: Settings, stdio: bool = True, notebook: Any = None) -
     def search(query: str, k: int | None = None, notebook: str | None = None) -> dict[str, Any]:
         """Passages of the user's documents that match a query (any of zh-Hant, zh-Hans, English; the languages
         are searched across), best first: each with source, title, section, page, chunk_id, score and text.
-        k: how many passages (default 5). notebook: which notebook, by name (list_notebooks; default: the
-        server's)."""
+        k: how many passages (default: the notebook's k setting; at most 50). notebook: which notebook, by name
+        (list_notebooks; default: the server's)."""
         return _one_line_errors(lambda: tools.search(query, k, notebook))
 
     @server.tool(annotations=reads)
@@ -243,11 +253,17 @@ def http_security(host: str, allowed_hosts: str) -> TransportSecuritySettings:
     )
 
 
-def serve(settings: Settings, http: bool = False, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve until the client goes (stdio) or Ctrl-C (HTTP, at http://host:port/mcp)."""
-    server = build_server(settings, stdio=not http)
-    if not http:
-        server.run("stdio")
-        return
-    print(f"rag: MCP server on http://{host}:{port}/mcp (streamable HTTP)", file=sys.stderr, flush=True)
-    server.run("streamable-http", host=host, port=port, transport_security=http_security(host, settings.allowed_hosts))
+def serve(settings: Settings, http: bool = False) -> None:
+    """Serve until the client goes (stdio) or Ctrl-C (HTTP, at http://settings.host:settings.mcp_port/mcp); the
+    notebook is closed on the way out."""
+    tools = NotebookTools(settings)
+    server = build_server(settings, stdio=not http, tools=tools)
+    try:
+        if not http:
+            server.run("stdio")
+            return
+        host, port = settings.host, settings.mcp_port
+        print(f"rag: MCP server on http://{host}:{port}/mcp (streamable HTTP)", file=sys.stderr, flush=True)
+        server.run("streamable-http", host=host, port=port, transport_security=http_security(host, settings.allowed_hosts))
+    finally:
+        tools.close()

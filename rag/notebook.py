@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import SecretStr
 
@@ -19,20 +15,23 @@ from rag.index.storage import open_index, writing
 from rag.index.store import StoredChunk
 from rag.messages import EMPTY_NOTEBOOK
 from rag.offline import go_offline
+from rag.parts import Parts, preload
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
 from rag.text import clean_text
 from rag.types import Answer, AnswerEvent, AnswerRequest, Delta, Final, Hit, IndexReport, collect
 
 if TYPE_CHECKING:
+    from ingest.documents import Document
     from rag.answer import Answerer
-
-T = TypeVar("T")
+    from rag.background import BackgroundIndexer, Job
+    from rag.index.extracted import StoredText
 # Settings the retriever and the answerers never read (search and ask are handed k): views differing only in
 # these share them.
 PER_CALL_SETTINGS = frozenset({"k", "answer_k"})
 # Question vectors each embedder remembers (search, then the answer step, embed the same question).
 QUESTIONS_REMEMBERED = 256
+BACKGROUND = ("background-indexer",)  # the Parts key of the notebook's background indexer
 
 
 def _plain(value: Any) -> Any:
@@ -60,125 +59,6 @@ def locate_citations(answer: Answer) -> Answer:
             citation.bbox = hit.boxes_between(citation.start, citation.end)
         citation.name = citation.name or (hit.name if hit is not None else "") or citation.source
     return answer
-
-
-def _import_native(imported: threading.Event) -> None:
-    """The embedders' modules imported, up to the loads that run in native code without the GIL; `imported` set."""
-    try:
-        import onnxruntime  # noqa: F401
-        import tokenizers  # noqa: F401
-
-        import rag.embed.fused
-        import rag.embed.onnx
-        import rag.embed.use
-        import rag.provision.e5  # noqa: F401
-    except ImportError:  # another backend (torch): its own imports follow
-        pass
-    finally:
-        imported.set()
-
-
-def _load_converters() -> None:
-    """The OpenCC converters every question goes through (script detection, keyword matching), built once."""
-    from rag.text.script import converter
-
-    for config in ("t2s", "s2tw", "tw2sp"):
-        converter(config)
-
-
-class _Part:
-    """One part being built or built: by the first thread that wants it, the others wait for it."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.value: Any = None
-        self.error: BaseException | None = None
-        self.builder = threading.get_ident()
-
-
-class Parts:
-    """Loaded components a notebook shares with its `with_settings` views, each kept under what it was built from.
-
-    Models and the index have a few distinct keys (the embedder and index settings); retrievers and answerers
-    are keyed by the whole settings, so a request with another model or endpoint typed in the UI builds one
-    once. Those are capped: the oldest is dropped (a view still holding it keeps it working).
-
-    Each part is built once, by the first thread that asks for it, while other parts build in other threads (a
-    preload loads the models, the index and the dictionaries side by side). A part that failed is not kept: the
-    next use builds it again, as it would have on first use; a part that failed in the background keeps its error
-    until its first use, which raises it (the same error, where it is used) and drops it, with the parts that failed
-    on it (a retriever whose glossary failed).
-    """
-
-    settings_bound_limit = 16
-
-    def __init__(self) -> None:
-        self._parts: dict[tuple, _Part] = {}
-        self._settings_bound: OrderedDict[tuple, _Part] = OrderedDict()
-        self._lock = threading.Lock()  # guards the tables only: builds run outside it
-        self._local = threading.local()  # .background: this thread is a preload's
-        self.started: set[str] = set()  # what Notebook.preload started loading ("search", "answers")
-        self.started_lock = threading.Lock()
-
-    def get(self, key: tuple, build: Callable[[], T], settings_bound: bool = False) -> T:
-        table = self._settings_bound if settings_bound else self._parts
-        background = getattr(self._local, "background", False)
-        with self._lock:
-            part = table.get(key)
-            mine = part is None
-            if mine:
-                part = table[key] = _Part()
-                if settings_bound and len(table) > self.settings_bound_limit:
-                    table.popitem(last=False)
-            elif settings_bound:
-                table.move_to_end(key)
-        if mine:
-            try:
-                part.value = build()
-            except BaseException as err:  # noqa: BLE001 -- kept for whoever waits for the part, then raised
-                part.error = err
-            finally:
-                part.done.set()
-        elif not part.done.is_set():
-            if part.builder == threading.get_ident():
-                raise RuntimeError(f"building {key[0]} needs itself")
-            part.done.wait()
-        if part.error is not None:
-            if not background:  # seen where it is used: dropped, so that the next use builds it again
-                self._drop_failed(part.error)
-            raise part.error
-        return part.value
-
-    def _drop_failed(self, error: BaseException) -> None:
-        """Forget the parts that failed with `error`: the one used and those built on it in the background (a
-        retriever whose glossary failed), so that each is built again on its next use."""
-        with self._lock:
-            for table in (self._parts, self._settings_bound):
-                for key in [k for k, p in table.items() if p.error is error]:
-                    del table[key]
-
-    def put(self, key: tuple, value: Any) -> None:
-        part = _Part()
-        part.value = value
-        part.done.set()
-        with self._lock:
-            self._parts[key] = part
-
-    def in_background(self, name: str, *loads: Callable[[], object]) -> threading.Thread:
-        """Run `loads` one after another in a thread of their own. A load that fails is kept failed by its part,
-        for its first use to raise (a warm-up that is not a part fails again where it is used)."""
-
-        def run() -> None:
-            self._local.background = True
-            for load in loads:
-                try:
-                    load()
-                except BaseException:  # noqa: BLE001, S112 -- kept by the part: raised where it is used
-                    continue
-
-        thread = threading.Thread(target=run, name=f"rag-preload-{name}")
-        thread.start()
-        return thread
 
 
 class Notebook:
@@ -373,44 +253,10 @@ class Notebook:
         the embedders, Chroma's vector index, BM25, jieba's dictionary, the glossary (and the answerer).
 
         Search and ask call it themselves; call it earlier (after opening, before the first question arrives) to
-        have them loaded by then. Each part still loads once; the first use of a part waits for its load, and a
-        load that failed raises its error there, as a load on first use would. Loads that run in native code
-        without the GIL (the ONNX session, the e5 tokenizer) overlap with the rest on a second core.
+        have them loaded by then. Each part still loads once; a load that failed raises its error where the part is
+        first used (rag.parts.preload).
         """
-        with self._parts.started_lock:
-            wanted = {"search", "answers"} if answers else {"search"}
-            new = wanted - self._parts.started
-            self._parts.started |= wanted
-        if "search" in new:
-            index = self.chunk_index
-            # Modules that several of the threads import, imported here first: two threads importing one module for
-            # the first time at once can see it half initialised (seen with numpy).
-            for module in ("rag.embed", "rag.embed.fused", "rag.embed.memo"):
-                importlib.import_module(module)
-            # The e5 tokenizer and ONNX session load in native code without the GIL (~1.5 s); Chroma's index load and
-            # the marshalled dictionaries hold it (~1.2 s at 100,000 chunks). Those wait until the models' libraries
-            # are imported, so that they run while the models load instead of holding up the models' Python steps.
-            native = threading.Event()
-            self._parts.in_background(
-                "models", partial(_import_native, native), lambda: self.dense_embedder, self._warm_embedders
-            )
-            after = partial(native.wait, 2.0)
-            self._parts.in_background("index", after, index.store.warm, self.refresh)
-            self._parts.in_background(
-                "text", after, self._load_jieba, _load_converters, lambda: self.glossary, lambda: self.retriever
-            )
-        if "answers" in new:
-            importlib.import_module("rag.answer")  # LangChain, here: ask has imported it by now, anyone else waits
-            self._parts.in_background("answerer", lambda: self.answerer)
-
-    def _warm_embedders(self) -> None:
-        """One query through the embedders: what loads on first use inside them (USE's weights) loads now."""
-        self.dense_embedder.embed_queries(["warm-up"])
-
-    def _load_jieba(self) -> None:
-        from rag.text.jieba_dictionary import load_jieba_dictionary
-
-        load_jieba_dictionary(self.settings.cache_dir)
+        preload(self, self._parts, answers)
 
     def use_backend(self, backend: str, **llm_settings) -> None:
         """Answer with another backend from now on (rag.llm.backends() lists them), e.g.
@@ -458,7 +304,50 @@ class Notebook:
         path = Path(source)
         return path if path.is_absolute() else self.home / path
 
+    def document(self, source: str | Path) -> Document | StoredText:
+        """An indexed source's document (text, title, date, pages and headings): the text the indexer kept when it
+        read the file (a citation click never extracts a PDF again), else the file read now with the notebook's
+        limits; a Path is read as a file. IngestError (one line naming the file) when it cannot be read."""
+        from ingest.loaders import load_document
+        from ingest.readers import Limits
+
+        kept = self.chunk_index.extracted.load(source) if isinstance(source, str) else None
+        if kept is not None:
+            return kept
+        return load_document(self.source_file(str(source)), limits=Limits.from_settings(self.settings))
+
+    # ---- lifetime -------------------------------------------------------------------------------------------
+    def close(self, timeout: float = 10.0) -> bool:
+        """Stop the background indexer at its next batch, wait for the preload threads and stop the embedders'
+        helper threads (shared with every `with_settings` view); True when all ended within `timeout` seconds."""
+        indexer = self._parts.built(BACKGROUND)
+        stopped = indexer.stop(timeout) if indexer is not None else True
+        return self._parts.close(timeout) and stopped
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ---- the index ------------------------------------------------------------------------------------------
+    @property
+    def background(self) -> BackgroundIndexer:
+        """This notebook's background indexer (shared with its views): `index_in_background` hands it jobs."""
+
+        def build():
+            from rag.background import BackgroundIndexer
+
+            return BackgroundIndexer(self)
+
+        return self._parts.get(BACKGROUND, build)
+
+    def index_in_background(self, paths: Iterable[str | Path], name: str = "") -> Job:
+        """Index files or folders in the notebook's background thread, one job after another, while questions are
+        answered from what is committed; `background.progress()` and `.take_finished()` tell how it goes."""
+        paths = [Path(p) for p in paths]
+        return self.background.submit(name or ", ".join(p.name for p in paths), paths)
+
     def index(
         self,
         *paths: str | Path | Iterable[str | Path],
@@ -569,13 +458,18 @@ class Notebook:
     def search(
         self, question: str, k: int | None = None, sources: list[str] | None = None, exclude_sources: list[str] | None = None
     ) -> list[Hit]:
-        """Top-k chunks for a question, dense and keyword rankings fused; `exclude_sources`: searched as if those
-        had never been indexed (their chunks out of the ranks and of BM25's statistics)."""
+        """Top-k chunks for a question (k: 1 to rag.settings.MAX_K), dense and keyword rankings fused;
+        `exclude_sources`: searched as if those had never been indexed (their chunks out of the ranks and of BM25's
+        statistics)."""
+        return self._search(question, self.settings.checked_k(k), sources, exclude_sources)
+
+    def _search(
+        self, question: str, k: int, sources: list[str] | None, exclude_sources: list[str] | None = None
+    ) -> list[Hit]:
         question = clean_text(question)  # invisible characters and lone surrogates out
         self.preload(answers=False)
         with self.chunk_index.reading:  # BM25 stays as synced here while this search reads it
             self.refresh()
-            k = self.settings.k if k is None else k  # below 1: refused
             return self.retriever.search(question, k, sources, exclude_sources)
 
     def ask_events(
@@ -612,7 +506,7 @@ class Notebook:
         query, llm_error = question, None
         if history:
             query, llm_error = self.answerer.standalone_question(question, history)
-        hits = self.search(query, self.settings.answer_hits(), sources)
+        hits = self._search(query, self.settings.answer_hits(), sources)
         request = AnswerRequest(question=question, query=query, hits=hits, llm_error=llm_error, script=script)
         for event in self.answerer.stream(request):
             if isinstance(event, Final):

@@ -220,6 +220,13 @@ class OpenNotebooks:
                 nb = self._open[info.id] = Notebook(settings=self.settings.updated(path=info.folder, notebook=""), **models)
             return nb
 
+    def close(self, timeout: float = 10.0) -> bool:
+        """Close every open notebook (Notebook.close); True when all their threads ended in time."""
+        with self._lock:
+            notebooks, self._open = list(self._open.values()), {}
+        closed = [nb.close(timeout) for nb in notebooks]  # every one, even after one that did not end in time
+        return all(closed)
+
     def forget(self, notebook_id: str) -> None:
         """Drop a deleted notebook."""
         with self._lock:

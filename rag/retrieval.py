@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from rag.errors import NotebookError
 from rag.index.keyword import KeywordIndex
 from rag.index.store import ChunkStore, StoredChunk
 from rag.settings import Settings
@@ -146,10 +143,7 @@ class HybridRetriever:
         indexed: left out of the dense query and of the keyword index's statistics (keywords_without), so their
         ranks and scores are those of an index without them."""
         s = self.settings
-        k = s.k if k is None else k
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise NotebookError(f"k (passages to return) must be a whole number of at least 1, not {k!r}")
-        k = int(k)
+        k = s.k if k is None else int(k)  # checked by the caller (Settings.checked_k): ask reads answer_hits()
         question = clean_text(question)
         n = max(s.candidates, k)
         vector = np.asarray(self.embedder.embed_queries([question])[0])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import numbers
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import SettingsError
@@ -22,6 +23,7 @@ INDEX_VERSION = 5  # 3: Han bigrams in the BM25 terms; 4: dated posts embedded u
 # 5: an already Simplified 么 stays 么 in the keyword terms (什么 was 什幺: not dropped as a question word).
 
 ENV_PREFIX = "RAG_"
+MAX_K = 50  # most passages one search returns: an agent or a page asking for more gets a one-line error
 GROUPS = ("storage", "embedding", "retrieval", "answer", "llm", "verify", "serve")
 # RAG_* variables that are not settings of the notebook: the browser test's switch for the README picture.
 NOT_SETTINGS = frozenset({"RAG_UPDATE_SCREENSHOT"})
@@ -189,7 +191,7 @@ class Settings(BaseSettings):
         "language above one in the other, which buries the other language's answers (dev.jsonl R@5 0.72 -> 0.78).",
     )
     translation_weight: float = setting(0.5, group="retrieval", description="Weight of the other-language keyword ranking in the fusion.")
-    k: int = setting(5, group="retrieval", description="Passages returned by search.", ge=1)
+    k: int = setting(5, group="retrieval", description="Passages returned by search.", ge=1, le=MAX_K)
     glossary_senses: int = setting(
         3, group="retrieval", description="English senses of a Chinese word kept from CC-CEDICT for the other-language search.", ge=1
     )
@@ -267,10 +269,10 @@ class Settings(BaseSettings):
         "when the conversation so far does not tell (the user's chosen language).",
     )
     # llm
-    backend: Literal["extractive", "openai", "llamacpp"] = setting(
+    backend: str = setting(
         "extractive",
-        group="llm", description="Answerer: extractive (no LLM), openai (any OpenAI-compatible chat server) or llamacpp "
-        "(a local GGUF file through llama-cpp-python, `make llm`).",
+        group="llm", description="Answerer, one of rag.llm.BACKENDS: extractive (no LLM), openai (any OpenAI-compatible "
+        "chat server) or llamacpp (a local GGUF file through llama-cpp-python, `make llm`).",
     )
     llm_base_url: str = setting(
         "http://127.0.0.1:8080/v1",
@@ -307,11 +309,21 @@ class Settings(BaseSettings):
     # serve
     host: str = setting("127.0.0.1", group="serve", description="Address the chat UI binds to.")
     port: int = setting(7860, group="serve", description="Port of the chat UI.", ge=1, le=65535)
+    mcp_port: int = setting(8765, group="serve", description="Port of `rag mcp --http` (it binds to host too).", ge=1, le=65535)
     allowed_hosts: str = setting(
         "",
         group="serve", description="Host names the chat UI answers besides loopback (comma-separated, name or name:port, "
         "e.g. notebook.lan); any other Host header or a cross-site Origin gets 403.",
     )
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from rag.llm import BACKENDS  # the one list of backends (light: no LangChain until a model is built)
+
+        if value not in BACKENDS:
+            raise ValueError(f"Input should be one of {', '.join(BACKENDS)}")
+        return value
 
     def __init__(self, **values: Any) -> None:
         check_environment()
@@ -333,6 +345,19 @@ class Settings(BaseSettings):
             group = (field.json_schema_extra or {}).get("group", "storage")  # type: ignore[union-attr]
             out[group].append((env_name(name), getattr(self, name), field.description or ""))
         return out
+
+    def checked_k(self, k: Any) -> int:
+        """Passages a search was asked for, within the bounds of the k setting (1 to MAX_K); None: the setting.
+        The CLI's -k, the MCP tool's k and the UI's slider all pass here."""
+        if k is None:
+            return self.k
+        bounds = f"a whole number from 1 to {MAX_K}"
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise SettingsError(f"k (passages to return) must be {bounds}, not {k!r}")
+        try:
+            return self.updated(k=int(k)).k
+        except SettingsError:
+            raise SettingsError(f"k (passages to return) must be {bounds}, not {k!r}") from None
 
     def answer_hits(self) -> int:
         """Passages `ask` retrieves and answers from: answer_k, or k when that is more."""
@@ -393,5 +418,6 @@ def settings_error(err: ValidationError) -> SettingsError:
             problems.append(f"unknown setting {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             continue
         where = env_name(name) if name in Settings.model_fields else name
-        problems.append(f"setting {where}: {e['msg']} (got {e.get('input')!r})")
+        message = e["msg"].removeprefix("Value error, ")  # a validator's own words
+        problems.append(f"setting {where}: {message} (got {e.get('input')!r})")
     return SettingsError("; ".join(problems))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -14,6 +13,7 @@ from gradio.http_server import Server
 
 from rag import Notebook
 from rag.offline import go_offline
+from rag.settings import MAX_K, Settings
 from ui import handlers, render, session
 from ui.chat import TextMarkdown, text_chatbot
 from ui.guard import HostGuard, allowed_hosts
@@ -73,7 +73,8 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                     )
                     model = gr.Textbox(notebook.settings.llm_model, label=L0["model"], elem_id="model")
                     endpoint = gr.Textbox(notebook.settings.llm_base_url, label=L0["endpoint"], elem_id="endpoint")
-                    k = gr.Slider(1, 20, value=notebook.settings.k, step=1, label=L0["k"], elem_id="k")
+                    # The setting's own bounds; `ask` reads max(k, answer_k) passages, as the label says.
+                    k = gr.Slider(1, MAX_K, value=notebook.settings.k, step=1, label=L0["k"], elem_id="k")
                     show_scores = gr.Checkbox(False, label=L0["scores"], elem_id="scores")
             with gr.Column(scale=4, min_width=360):
                 chatbot = text_chatbot(
@@ -210,16 +211,27 @@ def start(blocks: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, extra_ho
     return server
 
 
-def serve(path: str | Path = ".rag", host: str = "127.0.0.1", port: int = 7860, index_seeds: bool = False) -> None:
-    """Open the notebook page on host:port (loopback unless asked otherwise) until Ctrl-C."""
-    notebook = Notebook(path=path)  # its models load on first use, below
-    # `rag serve` went offline before importing this module; a direct caller gets the variables read from here on
-    # (telemetry, tokenizers), but huggingface_hub read HF_HUB_OFFLINE when gradio imported it: call go_offline first.
-    go_offline(allow_hub=notebook.settings.hub_model())
-    if index_seeds:
-        notebook.index(notebook.settings.seeds)
-    notebook.preload()  # the models, BM25, jieba and the glossary load side by side, in background threads
-    _ = notebook.retriever, notebook.answerer  # ready before the first question, not during it
-    app = asgi_app(build_app(notebook), host, port, notebook.settings.allowed_hosts)
-    print(f"Notebook on http://{host}:{port}", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
+def serve(settings: Settings, index_seeds: bool = False) -> bool:
+    """Open the page of the notebook of `settings` on settings.host:settings.port until Ctrl-C (or a signal the
+    caller turns into KeyboardInterrupt); the notebook is closed on the way out. True when its threads ended in
+    time (a batch in native code may still run: the caller decides how to exit)."""
+    notebook = Notebook(settings=settings)  # its models load on first use, below
+    try:
+        # `rag serve` went offline before importing this module; a direct caller gets the variables read from here
+        # on (telemetry, tokenizers), but huggingface_hub read HF_HUB_OFFLINE when gradio imported it: call
+        # go_offline first.
+        go_offline(allow_hub=settings.hub_model())
+        if index_seeds:
+            notebook.index(settings.seeds)
+        notebook.preload()  # the models, BM25, jieba and the glossary load side by side, in background threads
+        _ = notebook.retriever, notebook.answerer  # ready before the first question, not during it
+        host, port = settings.host, settings.port
+        app = asgi_app(build_app(notebook), host, port, settings.allowed_hosts)
+        print(f"Notebook on http://{host}:{port}", flush=True)
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
+    except KeyboardInterrupt:
+        pass  # a signal before the server was up (models loading)
+    finally:
+        # An upload being indexed stops at its next batch (its file is finished by the next re-index).
+        stopped = notebook.close(timeout=10.0)
+    return stopped

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from rag import Notebook
+from rag.errors import BackendUnavailable
 from rag.types import accumulate
 from ui import render, session
 from ui.labels import LANGUAGES, labels, pick_language
-from ui.session import BackendUnavailable, Turn
+from ui.session import Turn
 from ui.uploads import MAX_DOCUMENT_UPLOAD_MB, MAX_UPLOAD_MB, UploadError, original_name, save_upload, upload_limit_mb
 
 log = logging.getLogger(__name__)
@@ -180,8 +182,8 @@ def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) ->
             first.section,
             lang,
             first.page if first.page is not None else hit.page if hit else None,
-            notebook.chunk_index.extracted.load(first.source),
-            [box for c in cites for box in c.bbox],
+            read=partial(notebook.document, first.source),
+            boxes=[box for c in cites for box in c.bbox],
         )
     if kind == "hit" and 0 <= n < len(turn.hits):
         hit = turn.hits[n]
@@ -194,8 +196,8 @@ def show_citation(notebook: Notebook, key: str, turns: list[Turn], lang: str) ->
             hit.section,
             lang,
             hit.page,
-            notebook.chunk_index.extracted.load(hit.source),
-            hit.boxes_between(hit.start, hit.end),
+            read=partial(notebook.document, hit.source),
+            boxes=hit.boxes_between(hit.start, hit.end),
         )
     return render.message_html(L["cite_missing"])
 
@@ -222,7 +224,7 @@ def upload(
     for file in files or []:
         name = original_name(str(file))
         try:
-            saved.append(save_upload(Path(file), session.uploads_folder(notebook), name))
+            saved.append(save_upload(Path(file), session.uploads_folder(notebook), name, notebook.document))
         except UploadError as err:
             lines.append(L[err.key].format(name=err.name, mb=upload_limit_mb(err.name), reason=err.reason))
         except OSError as err:
@@ -230,7 +232,7 @@ def upload(
             lines.append(L["error"].format(error=err.strerror or error_line(err)))
     if saved:
         names = ("、" if lang != "en" else ", ").join(path.name for path in saved)
-        session.background(notebook).submit(names, saved)
+        notebook.index_in_background(saved, names)
         lines.insert(0, L["queued"].format(names=names))
     return ("  \n".join(lines), gr.skip(), gr.skip(), None)
 
@@ -239,7 +241,7 @@ def indexing_status(notebook: Notebook, selected: list[str], lang: str) -> tuple
     """What the page's timer shows: the finished jobs' reports and their documents in the lists, else the
     progress of the job being indexed, else nothing new; (status, scope, remove picker)."""
     L = labels(lang)
-    indexer = session.background(notebook)
+    indexer = notebook.background
     finished = indexer.take_finished()
     if finished:
         lines = []
@@ -263,7 +265,7 @@ def remove(notebook: Notebook, source: str | None, selected: list[str], lang: st
     L = labels(lang)
     if not source:
         return (L["pick_first"], gr.skip(), gr.skip())
-    if session.background(notebook).busy():  # the writer lock would hold this event (and the questions) until then
+    if notebook.background.busy():  # the writer lock would hold this event (and the questions) until then
         return (L["busy"], gr.skip(), gr.skip())
     title = next((s["title"] for s in notebook.sources() if s["source"] == source), source)
     try:
@@ -285,7 +287,7 @@ def reindex(
     L = labels(lang)
     paths = session.reindex_paths(notebook)
     names = " + ".join(f"{path.name}/" for path in paths)
-    session.background(notebook).submit(names, paths)
+    notebook.index_in_background(paths, names)
     return (L["queued"].format(names=names), gr.skip(), gr.skip())
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.documents import IngestError
-from ingest.loaders import load_document
+from ingest.documents import Document, IngestError
 from rag.index.extracted import StoredText
 from rag.types import Answer, Citation, Hit
 from ui.labels import labels
@@ -179,19 +179,20 @@ def source_html(
     section: str = "",
     lang: str = "en",
     page: int | None = None,
-    stored: StoredText | None = None,
+    *,
+    read: Callable[[], Document | StoredText],
     boxes: list[tuple[float, float, float, float]] | None = None,
 ) -> str:
     """The document around the cited spans (within the cited page of a PDF or section of a DOCX, page or e-book),
-    spans in <mark>, with its title, file, page, section and date above. `stored`: the text the indexer kept
-    (rag.index.extracted), shown instead of reading the file again. For a PDF or an image, the page itself beside
-    the text with the cited lines (`boxes`, page coordinates) framed."""
+    spans in <mark>, with its title, file, page, section and date above. `read` gives the document: the notebook's
+    Notebook.document (the text the indexer kept, else the file read with the notebook's limits). For a PDF or an
+    image, the page itself at `path` beside the text with the cited lines (`boxes`, page coordinates) framed."""
     L = labels(lang)
     note = ""
     doc_text: str | None = None
     bounds = None
     try:
-        doc = stored or load_document(path)
+        doc = read()
         doc_text, date = doc.text, date or doc.date
         title = title or doc.title
         # The cited page of a PDF, else the cited section of a document whose reader marked its headings.

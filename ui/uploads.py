@@ -9,10 +9,10 @@ import re
 import shutil
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 from ingest.documents import IngestError
-from ingest.loaders import load_document
 from ingest.readers.image import ImageReader
 
 ALLOWED_SUFFIXES: tuple[str, ...] = (".txt", ".md", ".pdf", ".docx", ".html", ".htm", ".epub", *ImageReader.suffixes)
@@ -70,8 +70,9 @@ def _names(target_name: str):
         yield f"{stem} ({n}).{suffix}"
 
 
-def save_upload(path: str | Path, folder: Path, name: str | None = None) -> Path:
-    """Check an uploaded temp file (name, size, readable as text) and move a copy into `folder`; the saved path.
+def save_upload(path: str | Path, folder: Path, name: str | None, read: Callable[[Path], object]) -> Path:
+    """Check an uploaded temp file (name, size, readable by `read`: the notebook's Notebook.document, with its
+    limits) and move a copy into `folder`; the saved path.
 
     The copy is checked under a hidden name first, so a bad upload never replaces a good file. A file of that name
     with other content is kept: the upload becomes "name (2).txt" (the same content again is the same file).
@@ -91,7 +92,7 @@ def save_upload(path: str | Path, folder: Path, name: str | None = None) -> Path
     try:
         shutil.copyfile(path, staging)
         try:
-            load_document(staging)
+            read(staging)
         except IngestError as err:
             raise UploadError("unreadable", original_name(name), err.reason) from err
         for candidate in _names(target_name):

@@ -40,6 +40,14 @@ class ConcatEmbedder:
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self._fuse("embed_passages", texts)
 
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop the helper threads (an executor's threads are waited for at interpreter exit); a later call to
+        embed starts them again."""
+        helpers, self._helpers = self._helpers, None
+        if helpers is not None:
+            helpers.shutdown(wait=True, cancel_futures=True)
+        return True
+
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._fuse("embed_queries", texts)
 

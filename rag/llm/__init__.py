@@ -1,7 +1,7 @@
 """The answer backends in one registry: name -> label, how to build its LangChain chat model, whether it can run here.
 
-`BACKENDS` is the only list of backends: the settings' `backend` values, the CLI's `--backend` choices and the
-UI's picker all come from it. To add one, write its chat-model builder (as rag/llm/openai.py) and add an entry.
+`BACKENDS` is the only list of backends: Settings.backend is validated against it, and the CLI's `--backend`
+choices and the UI's picker come from it. To add one, write its chat-model builder (as rag/llm/openai.py) and add an entry.
 Light to import: the LangChain modules load only when a chat model is built.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag import messages
+from rag.errors import BackendUnavailable  # noqa: F401 -- the one error, raised by the backends as rag.llm's
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
 
 # The llamacpp backend's default model, assembled by `python -m rag.provision gguf 0.5b` (`make llm`).
 DEFAULT_GGUF_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-
-
-class BackendUnavailable(RuntimeError):
-    """The chosen backend cannot run here (package not installed, model file missing, unknown name)."""
 
 
 @dataclass(frozen=True)

@@ -132,13 +132,14 @@ def test_serve_binds_where_the_settings_say(monkeypatch):
     from rag import cli
 
     calls = []
-    monkeypatch.setitem(sys.modules, "ui.app", types.SimpleNamespace(serve=lambda **kw: calls.append(kw)))
+    monkeypatch.setitem(sys.modules, "ui.app", types.SimpleNamespace(serve=lambda settings, **kw: calls.append(settings) or True))
     monkeypatch.setenv("RAG_HOST", "0.0.0.0")
     monkeypatch.setenv("RAG_PORT", "8123")
     assert cli.main(["serve"]) == 0
-    assert calls[-1]["host"] == "0.0.0.0" and calls[-1]["port"] == 8123
-    assert cli.main(["serve", "--port", "9000"]) == 0
-    assert calls[-1]["port"] == 9000
+    assert calls[-1].host == "0.0.0.0" and calls[-1].port == 8123
+    assert cli.main(["serve", "--port", "9000", "--chroma-url", "http://127.0.0.1:9"]) == 0
+    assert calls[-1].port == 9000 and calls[-1].chroma_url == "http://127.0.0.1:9"  # handed on, never via os.environ
+    assert "RAG_CHROMA_URL" not in os.environ
 
 
 def test_index_exit_status_tells_a_partial_run_from_a_clean_one_and_names_each_failure_once(tmp_path):
@@ -159,7 +160,7 @@ def test_index_exit_status_tells_a_partial_run_from_a_clean_one_and_names_each_f
     assert "3  some files could not be indexed" in run_rag("index", "--help").stdout
 
 
-def test_a_missing_folder_and_a_k_below_one_are_one_line_errors(tmp_path):
+def test_a_missing_folder_and_a_k_out_of_bounds_are_one_line_errors(tmp_path):
     assert_one_line_error(run_rag("--path", str(tmp_path / ".rag"), "index", str(tmp_path / "no-such-folder")), "no-such-folder")
-    for k in ("-1", "0"):
-        assert_one_line_error(run_rag("--path", str(tmp_path / ".rag"), "search", "TPU", "-k", k), "-k", "at least 1")
+    for k in ("-1", "0", "51"):
+        assert_one_line_error(run_rag("--path", str(tmp_path / ".rag"), "search", "TPU", "-k", k), "k (passages", "from 1 to 50")

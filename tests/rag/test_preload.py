@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from rag.errors import NotebookError
-from rag.notebook import Notebook, Parts
+from rag.notebook import Notebook
+from rag.parts import Parts
 from tests.rag.python_process import run_python
 
 QUESTION = "TPU能否取代GPU?"

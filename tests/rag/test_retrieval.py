@@ -75,11 +75,11 @@ def test_a_question_with_a_lone_surrogate_or_invisible_characters_is_answered(ti
         assert answer.citations and answer.citations[0].source == "docs/ironwood.md"
 
 
-@pytest.mark.parametrize("k", [-1, 0, 2.5, True])
-def test_k_below_one_or_not_a_whole_number_is_a_one_line_error(tiny_notebook, k):
+@pytest.mark.parametrize("k", [-1, 0, 2.5, True, 51])
+def test_k_out_of_bounds_or_not_a_whole_number_is_a_one_line_error(tiny_notebook, k):
     from rag.errors import NotebookError
 
-    with pytest.raises(NotebookError, match="at least 1"):
+    with pytest.raises(NotebookError, match="from 1 to 50"):
         tiny_notebook.search("TPU", k=k)
     assert len(tiny_notebook.search("TPU", k=1)) == 1
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.ui.shared_models import indexed_folder
-from ui import handlers, session
+from ui import handlers
 from ui.labels import labels
 from ui.session import Turn
 
@@ -29,7 +29,7 @@ def notebook(seeds_notebook, tmp_path_factory):
 
 def finished_status(notebook):
     """What the page's timer shows once the background indexing is done."""
-    assert session.background(notebook).wait(timeout=120)
+    assert notebook.background.wait(timeout=120)
     return handlers.indexing_status(notebook, [], "en")
 
 
@@ -123,7 +123,7 @@ def test_questions_are_answered_while_an_upload_is_indexed_and_its_document_show
         "# Plankton\n\n" + "\n\n".join(f"Plankton survey {i}: the krill count rose in the cold current. " * 6 for i in range(40)),
         encoding="utf-8",
     )
-    indexer = session.background(notebook)
+    indexer = notebook.background
     status, *_ = handlers.upload(notebook, [str(big)], [], "en")
     assert status.startswith("⏳") and indexer.busy()
     chat, *_ = answer(notebook, QUESTION)  # answered from the committed index, not after the upload

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from functools import partial
 
 from rag import Notebook
 from tests.ingest.readers.builders import text_image
@@ -35,7 +36,10 @@ def test_a_scanned_pdf_cites_its_page_and_the_panel_frames_the_line(tmp_path):
     x0, y0, x1, y1 = cite.bbox[0]  # the first line of page 2, in PDF points (100 dpi image: 0.72 pt per pixel)
     assert 15 < x0 < 30 and 15 < y0 < y1 < 57 and x1 > 150  # above the second line, drawn at 80 px = 57.6 pt
 
-    html = source_html(nb.source_file(cite.source), cite.name, cite.title, [Span(cite.start, cite.end, cite.quote)], page=2, boxes=cite.bbox)
+    html = source_html(
+        nb.source_file(cite.source), cite.name, cite.title, [Span(cite.start, cite.end, cite.quote)], page=2,
+        read=partial(nb.document, cite.source), boxes=cite.bbox,
+    )
     figure = re.search(r"<figure class='page-image'>.*?</figure>", html, re.DOTALL).group()
     assert figure.count("<rect class='cited'") == 1 and "data:image/jpeg;base64," in figure
     assert "Tamsui" not in figure and "<mark>The Tamsui River floods every spring.</mark>" in html

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
+from ingest.loaders import load_document
 from rag.types import Answer, Citation
 from ui.labels import LABELS, pick_language
 from ui.render import Span, passages_html, source_html
@@ -49,18 +52,18 @@ def test_uploads_are_checked_before_they_replace_a_file(tmp_path):
     good = tmp_path / "in" / "筆記.txt"
     good.parent.mkdir()
     good.write_text("第一版的內容。", encoding="utf-8")
-    saved = save_upload(good, folder)
+    saved = save_upload(good, folder, None, load_document)
     assert saved == (folder / "筆記.txt").resolve() and saved.read_text(encoding="utf-8") == "第一版的內容。"
     good.write_bytes(bytes(range(256)) * 8)  # binary under the same name: refused, the saved file stays
     with pytest.raises(UploadError) as err:
-        save_upload(good, folder)
+        save_upload(good, folder, None, load_document)
     assert err.value.key == "unreadable"
     assert saved.read_text(encoding="utf-8") == "第一版的內容。"
     assert sorted(p.name for p in folder.iterdir()) == ["筆記.txt"]
     big = tmp_path / "in" / "big.txt"
     big.write_bytes(b"a" * (MAX_UPLOAD_BYTES + 1))
     with pytest.raises(UploadError) as err:
-        save_upload(big, folder)
+        save_upload(big, folder, None, load_document)
     assert err.value.key == "too_big"
 
 
@@ -70,7 +73,8 @@ def test_source_panel_marks_the_passage_in_its_document(tmp_path):
     doc.write_text(text, encoding="utf-8")
     start = text.index("這是被引用的句子。")
     html = source_html(
-        doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")], "2024-01-02", lang="zh-Hant"
+        doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")], "2024-01-02", lang="zh-Hant",
+        read=partial(load_document, doc),
     )
     assert "<mark>這是被引用的句子。</mark>" in html
     assert "doc.md" in html and "2024-01-02" in html and "<h4>標題</h4>" in html
@@ -78,16 +82,15 @@ def test_source_panel_marks_the_passage_in_its_document(tmp_path):
 
     doc.write_text("新增一行。\n" + text, encoding="utf-8")  # offsets moved: found by its text
     assert "<mark>這是被引用的句子。</mark>" in source_html(
-        doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")]
+        doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")], read=partial(load_document, doc)
     )
 
     doc.unlink()  # gone: the indexed passage itself, with a note
-    html = source_html(doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")], lang="en")
+    html = source_html(doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")], lang="en", read=partial(load_document, doc))
     assert "<mark>這是被引用的句子。</mark>" in html and "no longer on disk" in html
 
 
 def test_source_panel_shows_the_cited_pdf_page_with_the_quote_marked(tmp_path):
-    from ingest.loaders import load_document
     from tests.ingest.readers.builders import pdf_bytes
 
     pdf = tmp_path / "report.pdf"
@@ -95,7 +98,7 @@ def test_source_panel_shows_the_cited_pdf_page_with_the_quote_marked(tmp_path):
     text = load_document(pdf).text
     start = text.index("日月潭水庫")
     quote = "日月潭水庫的有效容量約為一億立方公尺。"
-    html = source_html(pdf, "docs/report.pdf", "電力報告", [Span(start, start + len(quote), quote)], page=2)
+    html = source_html(pdf, "docs/report.pdf", "電力報告", [Span(start, start + len(quote), quote)], page=2, read=partial(load_document, pdf))
     assert f"<mark>{quote}</mark>" in html and "p. 2" in html and "docs/report.pdf" in html
     assert "第二頁其他內容。" in html and "第一頁" not in html and "第三頁" not in html  # the cited page only
     answer = Answer(text=quote, refused=False, citations=[Citation(1, "c", "docs/report.pdf", "電力報告", quote, page=2)])
@@ -103,7 +106,6 @@ def test_source_panel_shows_the_cited_pdf_page_with_the_quote_marked(tmp_path):
 
 
 def test_source_panel_shows_the_cited_section_of_a_docx(tmp_path):
-    from ingest.loaders import load_document
     from tests.ingest.readers.builders import docx_bytes
 
     notes = tmp_path / "notes.docx"
@@ -111,7 +113,7 @@ def test_source_panel_shows_the_cited_section_of_a_docx(tmp_path):
     text = load_document(notes).text
     quote = "青海塔拉滩光伏园区占地六百平方公里。"
     start = text.index(quote)
-    html = source_html(notes, "notes.docx", "笔记", [Span(start, start + len(quote), quote)], section="光伏")
+    html = source_html(notes, "notes.docx", "笔记", [Span(start, start + len(quote), quote)], section="光伏", read=partial(load_document, notes))
     assert f"<mark>{quote}</mark>" in html and "风电段落" not in html and "光伏" in html
 
 
@@ -151,12 +153,12 @@ def test_a_second_upload_of_a_name_is_kept_beside_the_first(tmp_path):
     sent = tmp_path / "in" / "筆記.txt"
     sent.parent.mkdir()
     sent.write_text("第一版的內容。", encoding="utf-8")
-    first = save_upload(sent, folder)
-    assert save_upload(sent, folder) == first  # the same content again is the same file
+    first = save_upload(sent, folder, None, load_document)
+    assert save_upload(sent, folder, None, load_document) == first  # the same content again is the same file
     sent.write_text("第二版的內容。", encoding="utf-8")
-    second = save_upload(sent, folder)
+    second = save_upload(sent, folder, None, load_document)
     sent.write_text("第三版的內容。", encoding="utf-8")
-    third = save_upload(sent, folder)
+    third = save_upload(sent, folder, None, load_document)
     assert [p.name for p in (first, second, third)] == ["筆記.txt", "筆記 (2).txt", "筆記 (3).txt"]
     assert [p.read_text(encoding="utf-8") for p in (first, second, third)] == ["第一版的內容。", "第二版的內容。", "第三版的內容。"]
     assert sorted(p.name for p in folder.iterdir()) == ["筆記 (2).txt", "筆記 (3).txt", "筆記.txt"]  # no staging left

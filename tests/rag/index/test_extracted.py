@@ -22,16 +22,17 @@ def test_the_text_is_kept_when_indexed_shown_from_there_and_removed_with_the_sou
     assert kept is not None and kept.text.startswith(DOC.rstrip("\n")) and kept.title == "Ironwood"
 
     # A citation click renders from the kept text: the reader is not called, and the file may even be gone.
+    import ingest.loaders
     import ui.render
 
     def never(*args, **kwargs):
         raise AssertionError("the document was read again")
 
-    monkeypatch.setattr(ui.render, "load_document", never)
+    monkeypatch.setattr(ingest.loaders, "load_document", never)
     hit = nb.search("HBM memory per chip", k=1)[0]
     page = ui.render.source_html(
         nb.source_file(hit.source), hit.source, hit.title, [ui.render.Span(hit.start, hit.end, hit.text)], section=hit.section,
-        stored=nb.chunk_index.extracted.load(hit.source),
+        read=lambda: nb.document(hit.source),
     )
     assert "<mark>" in page and "192 GB" in page
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import typing
-
 import pytest
 
+from rag.errors import NotebookError, SettingsError
 from rag.llm import BACKENDS, BackendUnavailable, backends, chat_model, endpoint
 from rag.settings import Settings
 
 
-def test_the_settings_backend_values_are_the_registry_names():
-    # Settings.backend keeps its Literal (validated from RAG_BACKEND); it must list exactly the registry's names.
-    assert typing.get_args(Settings.model_fields["backend"].annotation) == tuple(BACKENDS)
+def test_the_settings_backend_is_validated_against_the_registry(monkeypatch):
+    assert [Settings(backend=name).backend for name in BACKENDS] == list(BACKENDS)
+    with pytest.raises(SettingsError, match=r"^setting RAG_BACKEND: Input should be one of extractive, openai, llamacpp"):
+        Settings(backend="nonsense")
+    monkeypatch.setitem(BACKENDS, "another", BACKENDS["openai"])  # a backend added to the registry is a valid setting
+    assert Settings(backend="another").backend == "another"
 
 
 def test_the_cli_offers_the_registry_names():
@@ -46,7 +48,7 @@ def test_chat_models_are_built_for_generative_backends_only(tmp_path):
         local.invoke("hello")
 
 
-def test_the_ui_raises_the_one_backend_unavailable():
+def test_there_is_one_backend_unavailable_and_it_is_a_user_error():
     import ui.session
 
-    assert ui.session.BackendUnavailable is BackendUnavailable
+    assert ui.session.BackendUnavailable is BackendUnavailable and issubclass(BackendUnavailable, NotebookError)
