@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-throughput bench-worst-files bench-answers bench-notebook-dev answer-model browser strace llm llm-1.5b clean
+.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-throughput bench-worst-files bench-answers bench-notebook-dev bench-ocr answer-model browser strace llm llm-1.5b clean
 
 # Each set-up step says what it does, then how long it took (a first set-up takes minutes, mostly torch and the model).
 STARTED := $(shell date +%s)
@@ -71,6 +71,10 @@ bench-chunking: setup
 # PDF/DOCX/HTML/EPUB extraction speed and characters on a 50-page mixed-language document, and its index time (issue 14).
 bench-extraction: setup
 	$(BIN)/python -m bench.extraction
+
+# OCR (issue 35): CER per script on drawn pages clean/degraded, pages/s on 2 cores, a 20-page scan end to end, R@5 (~25 min).
+bench-ocr: setup browser
+	nice $(BIN)/python -m bench.ocr
 
 # Answers on DRCD/CMRC/XQuAD: gold span found, refusals with and without the gold passage (issue 12).
 bench-answers: setup

@@ -11,8 +11,8 @@ from ingest.readers.base import joint
 
 # A column gutter is a vertical strip at least this many line heights wide that no narrow line crosses.
 GUTTER_HEIGHTS = 1.2
-# Lines wider than this share of the region are headings, captions or rules that run across the columns.
-NARROW = 0.6
+# At most this share of the lines may cross a gutter (headings, captions, rules that run across the columns).
+CROSSING = 0.2
 # Two boxes on one row closer than this many line heights are one line the detector cut in two.
 SAME_LINE_GAP = 1.0
 # Lines of a paragraph: the gap below a line under this many line heights, heights within this ratio, left edges
@@ -21,6 +21,8 @@ LINE_GAP = 0.9
 HEIGHT_RATIO = 1.35
 LEFT_EDGE = 1.5
 FULL_LINE = 2.5
+# A line that ends a sentence must reach closer to the edge to count as wrapped (a turn of an interview ends there).
+SENTENCE_ENDS = tuple("。！？!?.」』")
 # A page whose lines are mostly this much taller than wide (and at least two characters) is set vertically.
 VERTICAL = 1.5
 
@@ -36,25 +38,47 @@ def _overlap(a: Line, b: Line) -> float:
 
 
 def _gutter(lines: list[Line], h: float) -> tuple[float, float] | None:
-    """The widest vertical strip that narrow lines leave empty with columns side by side on its two sides (lines at
-    the same height left and right of it), else None: chat bubbles left and right take turns, columns do not."""
-    left_edge, right_edge = min(ln.box[0] for ln in lines), max(ln.box[2] for ln in lines)
-    narrow = sorted((ln for ln in lines if ln.box[2] - ln.box[0] < NARROW * (right_edge - left_edge)), key=lambda ln: ln.box[0])
-    gaps, reach = [], None
-    for ln in narrow:
-        if reach is not None and ln.box[0] - reach >= GUTTER_HEIGHTS * h:
-            gaps.append((reach, ln.box[0]))
-        reach = ln.box[2] if reach is None else max(reach, ln.box[2])
+    """The widest vertical strip, inside the lines' extent, that at most a few lines cross (a heading or a caption
+    across both columns), with columns side by side on its two sides (lines at the same height left and right of
+    it), else None: chat bubbles left and right take turns, columns do not."""
+    left_edge, right_edge = int(min(ln.box[0] for ln in lines)), int(max(ln.box[2] for ln in lines)) + 1
+    cover = [0] * (right_edge - left_edge + 1)
+    for ln in lines:
+        for x in range(int(ln.box[0]) - left_edge, int(ln.box[2]) - left_edge + 1):
+            cover[x] += 1
+    allowed = int(CROSSING * len(lines))
+    gaps, start = [], None
+    for x, count in enumerate([*cover, len(lines) + 1]):
+        if count <= allowed and start is None:
+            start = x
+        elif count > allowed and start is not None:
+            if start > 0 and x < len(cover) and x - start >= GUTTER_HEIGHTS * h:
+                gaps.append(_deepest(cover, start, x, GUTTER_HEIGHTS * h, left_edge))
+            start = None
     for a, b in sorted(gaps, key=lambda g: g[0] - g[1]):
         left = [ln for ln in lines if ln.box[2] <= a]
         right = [ln for ln in lines if ln.box[0] >= b]
-        crossing = len(lines) - len(left) - len(right)
-        if len(left) < 3 or len(right) < 3 or crossing > 0.25 * len(lines):
+        if len(left) < 3 or len(right) < 3:
             continue
         side_by_side = sum(any(_overlap(x, y) > 0.5 for y in right) for x in left)
         if side_by_side >= 0.5 * min(len(left), len(right)):
             return a, b
     return None
+
+
+def _deepest(cover: list[int], start: int, end: int, width: float, offset: int) -> tuple[int, int]:
+    """The widest part of a low strip that the fewest lines cross, if it is still `width` wide (lines ending a little
+    into the gutter should not count as crossing it), else the whole strip."""
+    least = min(cover[start:end])
+    best, run = (start, end), None
+    for x in range(start, end + 1):
+        if x < end and cover[x] == least:
+            run = x if run is None else run
+        elif run is not None:
+            if x - run >= width and (best == (start, end) or x - run > best[1] - best[0]):
+                best = (run, x)
+            run = None
+    return best[0] + offset, best[1] + offset
 
 
 def _columns(lines: list[Line], h: float, depth: int = 0) -> list[list[Line]]:
@@ -114,7 +138,7 @@ def _continues(above: Line, below: Line, right_edge: float) -> bool:
         below.box[1] - above.box[3] < LINE_GAP * h
         and h / min(_height(above), _height(below)) <= HEIGHT_RATIO
         and abs(below.box[0] - above.box[0]) < LEFT_EDGE * h
-        and above.box[2] >= right_edge - FULL_LINE * h
+        and above.box[2] >= right_edge - (FULL_LINE if not above.text.endswith(SENTENCE_ENDS) else 1.0) * h
     )
 
 
@@ -136,7 +160,7 @@ def paragraphs(lines: list[Line]) -> list[list[Line]]:
         right_edge = max(ln.box[2] for ln in block)
         current: list[Line] = []
         for row in _rows(block, h):
-            if len(row) == 1 and current and len(current[-1:]) and _continues(current[-1], row[0], right_edge):
+            if len(row) == 1 and current and _continues(current[-1], row[0], right_edge):
                 current.append(row[0])
                 continue
             if current:
