@@ -43,3 +43,15 @@ def test_a_scanned_pdf_cites_its_page_and_the_panel_frames_the_line(tmp_path):
     figure = re.search(r"<figure class='page-image'>.*?</figure>", html, re.DOTALL).group()
     assert figure.count("<rect class='cited'") == 1 and "data:image/jpeg;base64," in figure
     assert "Tamsui" not in figure and "<mark>The Tamsui River floods every spring.</mark>" in html
+
+
+def test_images_are_accepted_everywhere_documents_are(tmp_path):
+    from ingest.loaders import SUPPORTED_SUFFIXES, iter_files
+    from ui.uploads import ALLOWED_SUFFIXES, safe_name
+
+    images = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"}
+    assert images <= SUPPORTED_SUFFIXES  # rag index, nb.index, MCP index and --watch walk by this list
+    assert images <= set(ALLOWED_SUFFIXES) and safe_name("掃描 第1頁.PNG") == "掃描 第1頁.png"
+    for suffix in images:
+        (tmp_path / f"page{suffix}").write_bytes(b"x")
+    assert {f.suffix for f, _ in iter_files([tmp_path])} == images
