@@ -69,6 +69,8 @@ class ExtractiveAnswerer(Answerer):
                 if c is None:
                     continue
                 key = "".join(c.text.split())
+                # Counted in Han characters when mostly Han (script.mostly_han), not by is_chinese's grammar words:
+                # 「可以使用A*算法寻找最优解。」 has no Chinese function character and an "A", and would need four words.
                 informative = len(key) >= 8 if mostly_han(c.text) else len(c.text.split()) >= 4
                 # The title or section heading on a line of its own labels the passage; a document with no title
                 # line is titled by its first sentence (ingest.titles), which is still its text, and quotable.

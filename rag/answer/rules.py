@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from rag.text import keyword_tokens, to_simplified
-from rag.text.script import mostly_han
+from rag.text.script import is_chinese
 
 
 def _either_script(words: str) -> str:
@@ -188,7 +188,7 @@ def points_to(sentence: str) -> int:
     back = _POINTS_BACK.search(text)
     if back is None:
         return 0
-    short = len(text) <= POINTER_MAX_HAN if mostly_han(text) else len(text.split()) <= POINTER_MAX_WORDS
+    short = len(text) <= POINTER_MAX_HAN if is_chinese(text) else len(text.split()) <= POINTER_MAX_WORDS
     # Only a connective may come before the pointer in its clause (總之，上述… / Together, these…).
     opener = text[: max((m.end() for m in _CLAUSE_END.finditer(text, 0, back.start())), default=0)]
     return -1 if short and len(opener.split()) <= 1 and len(opener) <= 12 else 0
