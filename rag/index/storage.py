@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -30,9 +31,35 @@ _MESSAGE_TROUBLE = {
 }
 
 
-def storage_trouble(err: BaseException) -> str | None:
+# Free space under which a write failure of Chroma's own (an InternalError that names no cause: "Error in
+# compaction: Failed to apply logs to the metadata segment") is taken for the full disk it is.
+LOW_SPACE = 64 * 2**20
+
+
+def free_space(folder: Path) -> int | None:
+    """Bytes free to this user on the file system of `folder` (or its nearest existing parent); None if unknown."""
+    for where in (folder, *folder.parents):
+        try:
+            usage = os.statvfs(where)
+        except OSError:
+            continue
+        return usage.f_bavail * usage.f_frsize
+    return None
+
+
+def storage_trouble(err: BaseException, folder: Path | None = None) -> str | None:
     """What is wrong with the storage, when `err` (or what caused it) is a full disk or a folder that cannot be
-    written; None for any other error."""
+    written; None for any other error. With `folder`, a failure of Chroma's that names no cause is a full disk
+    when the folder's file system has almost no room left."""
+    found = _named_trouble(err)
+    if found is None and folder is not None and type(err).__name__ == "InternalError":
+        free = free_space(folder)
+        if free is not None and free < LOW_SPACE:
+            return f"no space left on the device ({free / 2**20:.1f} MB free)"
+    return found
+
+
+def _named_trouble(err: BaseException) -> str | None:
     seen: set[int] = set()
     current: BaseException | None = err
     while current is not None and id(current) not in seen:
@@ -78,8 +105,10 @@ def open_index(folder: Path, name: str, url: str | None = None) -> Index:
     `read_only` saying why writes are refused."""
     try:
         index = Index(folder, name, url)
+        if url is None:
+            _probe_when_full(index, folder)
     except Exception as err:  # Chroma opens its database for writing even to read: it fails on read-only media
-        trouble = storage_trouble(err)
+        trouble = storage_trouble(err, folder)
         if trouble is None:
             raise
         _forget_failed_open(folder)
@@ -91,6 +120,17 @@ def open_index(folder: Path, name: str, url: str | None = None) -> Index:
         return index
     index.read_only = None
     return index
+
+
+def _probe_when_full(index: Index, folder: Path) -> None:
+    """On a nearly full disk, one search now: writes a full disk interrupted leave Chroma records it applies on
+    the next read, which then fails; seen here, the notebook is searched from a copy (open_index) instead."""
+    free = free_space(folder)
+    if free is None or free >= LOW_SPACE:
+        return
+    got = index.store.collection.peek(1)
+    if len(got["ids"]):
+        index.store.collection.query(query_embeddings=[list(got["embeddings"][0])], n_results=1, include=[])
 
 
 @contextmanager
@@ -105,7 +145,7 @@ def writing(index: Index, folder: Path) -> Iterator[None]:
     except NotebookError:
         raise
     except Exception as err:
-        trouble = storage_trouble(err)
+        trouble = storage_trouble(err, folder)
         if trouble is None:
             raise
         raise NotebookError(f"{folder}: {trouble}: the run stopped, what was indexed before stays; index again once it is fixed") from err

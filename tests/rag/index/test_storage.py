@@ -151,6 +151,40 @@ def test_a_disk_that_fills_during_indexing_stops_the_run_in_one_line_and_keeps_w
     assert nb.index(home / "docs", progress=False).added == 1  # once there is room, the run goes on
 
 
+def test_a_real_disk_that_fills_while_indexing_is_one_line_and_search_still_works(tmp_path):
+    """A 2 MB tmpfs: the first file fits, the next 39 do not. Chroma's failure names no cause ("Error in compaction:
+    Failed to apply logs to the metadata segment") and leaves records that the next read would apply and fail on."""
+    if os.geteuid() != 0 and shutil.which("unshare") is None:
+        pytest.skip("a real full disk needs a small tmpfs in a private mount namespace (`unshare`)")
+    home, disk = tmp_path / "home", tmp_path / "disk"
+    (home / "docs").mkdir(parents=True)
+    disk.mkdir()
+    words = ["alpha", "beta", "gamma", "delta", "tide", "pool", "reef", "star", "chip", "memory", "HBM", "TPU"]
+    for i in range(40):
+        paragraphs = [" ".join(words[(i * 7 + p * 3 + w * w) % len(words)] for w in range(80)) for p in range(30)]
+        (home / "docs" / f"d{i:02}.md").write_text(f"# Doc {i}\n\n" + "\n\n".join(paragraphs), encoding="utf-8")
+    data = disk / ".rag"
+    report = (
+        "import json, subprocess, sys; out = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "print(json.dumps({'rc': out.returncode, 'out': out.stdout, 'err': out.stderr}))"
+    )
+    rag = [sys.executable, "-c", report, sys.executable, "-m", "rag.cli", "--path", str(data)]
+    lines = [
+        [*rag, "index", str(home / "docs" / "d00.md"), "--json"],
+        [*rag, "index", str(home / "docs"), "--json"],
+        [*rag, "search", "tide pool", "--json"],
+    ]
+    setup = f"mount -t tmpfs -o size=2m tmpfs {shlex.quote(str(disk))}\nexport RAG_HOME={shlex.quote(str(home))}"
+    first, full, search = run_in_namespace(setup, "\n".join(shlex.join(line) for line in lines))
+    assert first["rc"] == 0, first["err"]
+    assert full["rc"] == 2 and "Traceback" not in full["err"] and "unexpected" not in full["err"]
+    error = full["err"].strip().splitlines()[-1]
+    assert error.startswith(f"rag: {data}: no space left on the device") and "what was indexed before stays" in error
+    assert search["rc"] == 0, search["err"]
+    assert json.loads(search["out"])["hits"], search["err"]
+    assert search["err"].startswith(f"rag: notice: {data}: no space left on the device") and "temporary copy" in search["err"]
+
+
 def test_storage_trouble_knows_chromas_words_and_os_errors():
     assert storage_trouble(OSError(errno.ENOSPC, "No space left on device")) == "no space left on the device"
     assert storage_trouble(RuntimeError("error returned from database: (code: 13) database or disk is full"))
