@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from bench import report
 from rag import Notebook
 from rag.followup import standalone_question
 from rag.offline import go_offline
@@ -75,10 +76,7 @@ def main() -> None:
         f"{r['rewrite_chunks']:.2f} |"
         for r in rows
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
+    report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import report
 from rag import Notebook
 from rag.offline import go_offline
 
@@ -26,7 +27,7 @@ def one_run(seeds: Path) -> dict[str, float]:
         nb = Notebook(path=home / ".rag", home=home, source_guides=False)
         nb.dense_embedder.embed_passages(["warm-up"])  # the models load outside the timings
         started = time.perf_counter()
-        report = nb.index(home / "seeds", progress=False)
+        indexed_report = nb.index(home / "seeds", progress=False)
         indexed = time.perf_counter() - started
         started = time.perf_counter()
         built = nb.guides.update()
@@ -34,8 +35,8 @@ def one_run(seeds: Path) -> dict[str, float]:
         started = time.perf_counter()
         again = nb.guides.update()
         unchanged = time.perf_counter() - started
-        assert built == report.added and again == 0
-        return {"documents": report.added, "chunks": report.chunks, "index_s": indexed, "guides_s": guides, "noop_s": unchanged}
+        assert built == indexed_report.added and again == 0
+        return {"documents": indexed_report.added, "chunks": indexed_report.chunks, "index_s": indexed, "guides_s": guides, "noop_s": unchanged}
 
 
 def main() -> None:
@@ -59,10 +60,7 @@ def main() -> None:
         )
     median = statistics.median(r["guides_s"] / r["index_s"] for r in runs)
     lines += ["", f"Median added share: {median:.0%} of the index time."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
+    report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from rag.text import STOP_WORDS, han_share, is_chinese, keyword_tokens, sentence
 from rag.text.script import HAN
 from rag.types import Citation
 
-VERSION = 5  # bump when what a guide holds or how it is chosen changes: older files are rebuilt
+VERSION = 6  # bump when what a guide holds or how it is chosen changes: older files are rebuilt
 SUMMARY_SENTENCES = 3
 TERMS = 8
 QUESTIONS = 4
@@ -149,15 +149,16 @@ class _Sentence:
         return int(self.chunk.meta.get("start", 0)) + self.start
 
 
-def _informative(text: str) -> bool:
-    """Long enough to say something: eight Han characters or six words, and not too long to read as one."""
+def _informative(text: str, least: int = 0) -> bool:
+    """Long enough to say something: eight Han characters or six words (`least` when given: a short document's
+    sentences are all it has), and not too long to read as one."""
     asks = bool(_OWN_QUESTION.search(text))  # a question says what it asks in fewer words
     if HAN.search(text) and han_share(text) > 0.5:
-        return (5 if asks else 8) <= len(HAN.findall(text)) and len(text) <= 160
-    return (4 if asks else 6) <= len(text.split()) <= 60
+        return (least or (5 if asks else 8)) <= len(HAN.findall(text)) and len(text) <= 160
+    return (least or (4 if asks else 6)) <= len(text.split()) <= 60
 
 
-def _sentences(chunks: list) -> list[_Sentence]:
+def _sentences(chunks: list, least: int = 0) -> list[_Sentence]:
     """The informative sentences of the chunks in document order, once each (overlapping chunks repeat them)."""
     from rag.answer.rules import is_furniture
 
@@ -173,7 +174,7 @@ def _sentences(chunks: list) -> list[_Sentence]:
             lead += _MARKUP.match(raw[lead:]).end()
             sentence = raw[lead:].rstrip()
             key = "".join(sentence.split())
-            if key in seen or "**" in sentence or "|" in sentence or not _informative(sentence):
+            if key in seen or "**" in sentence or "|" in sentence or not _informative(sentence, least):
                 continue
             seen.add(key)
             out.append(_Sentence(sentence, chunk, a + lead, a + lead + len(sentence)))
@@ -252,8 +253,9 @@ def _english_terms(text: str, idf: Callable[[str], float], n: int) -> list[str]:
     def score(counts: Counter, w: str) -> float:
         return (1 + np.log(counts[w])) * idf(_term(w)) / top
 
-    names = sorted((w for w in named if named[w] >= 2 and w.lower() not in STOP_WORDS), key=lambda w: -score(named, w))
-    words = sorted((w for w in plain if plain[w] >= 2), key=lambda w: -score(plain, w))
+    least = 2 if len(text) > 2000 else 1  # a short note says each thing once
+    names = sorted((w for w in named if named[w] >= least and w.lower() not in STOP_WORDS), key=lambda w: -score(named, w))
+    words = sorted((w for w in plain if plain[w] >= least), key=lambda w: -score(plain, w))
     out: list[str] = []
     for w in names[: (2 * n) // 3] + words + names[(2 * n) // 3 :]:
         if all(w.lower() != o.lower() for o in out):
@@ -291,7 +293,7 @@ def suggested_questions(text: str, sentences: list[_Sentence], terms: list[str],
             break
         if "".join(heading.split()) not in "".join(title.split()):
             add(_heading_question(heading, chinese, terms))
-    for term in sorted(terms, key=lambda t: -len(t) if t.isascii() else -2 * len(t)):  # names before short words
+    for term in sorted(terms, key=lambda t: not re.search(r"[A-Z0-9]", t)):  # names first, each kind in score order
         if not (term.isascii() and len(term) < 3):  # "AI" asks nothing of this document
             add(f"{term}是什麼?" if chinese else f"What does the document say about {term}?")
     return out
@@ -318,7 +320,7 @@ def build_guide(
         keep = sorted(np.argsort(-scores)[:CENTRAL_CHUNKS].tolist())
         central = [chunks[i] for i in keep]
     every = _sentences(chunks)
-    candidates = _sentences(central)[:MAX_SENTENCES]
+    candidates = _sentences(central)[:MAX_SENTENCES] or _sentences(central, least=3)[:MAX_SENTENCES]
     # Questions are asked, not stated: never a summary sentence.
     statements = [s for s in candidates if not _OWN_QUESTION.search(s.text)] or candidates
     chosen: list[tuple[int, _Sentence]] = []

@@ -82,6 +82,7 @@ async def stdio_session_run(home: Path, errlog) -> dict:
             seen["ask_seconds"] = time.perf_counter() - began
             seen["refused"] = result(await session.call_tool("ask", {"question": "如何烤出好吃的酸種麵包?"}))
             seen["sources_before"] = result(await session.call_tool("list_sources", {}))
+            seen["guide"] = result(await session.call_tool("guide", {}))
             progress: list[tuple] = []
 
             async def on_progress(done: float, total: float | None, message: str | None) -> None:
@@ -107,6 +108,13 @@ def stdio_run(tmp_path_factory) -> dict:
         errlog.seek(0)
         seen["stderr"] = errlog.read()
     return seen
+
+
+def test_the_guide_tool_gives_each_documents_summary_terms_and_questions(stdio_run):
+    guides = stdio_run["guide"]["guides"]
+    sources = {s["source"] for s in stdio_run["sources_before"]["sources"]}
+    assert {g["source"] for g in guides} == sources
+    assert all(g["sentences"] and g["citations"] and g["terms"] and g["questions"] for g in guides)
 
 
 def test_the_tools_are_listed_with_their_arguments(stdio_run):
@@ -197,7 +205,7 @@ def test_streamable_http_on_loopback(tmp_path, free_port):
     try:
         wait_for_port(port, proc)
         seen = anyio.run(http_session_run, f"http://127.0.0.1:{port}/mcp")
-        assert seen["tools"] == {"search", "ask", "list_sources", "list_notebooks", "index"}
+        assert seen["tools"] == {"search", "ask", "list_sources", "list_notebooks", "index", "guide"}
         assert seen["hits"][0]["source"] == "docs/dram.txt"
         # Another name for 127.0.0.1 (DNS rebinding) is turned away before any tool runs.
         rebound = httpx.post(f"http://127.0.0.1:{port}/mcp", headers={"Host": "evil.example:80"}, json={}, timeout=10)

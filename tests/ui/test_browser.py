@@ -160,6 +160,13 @@ def test_follow_up_keeps_the_conversation_and_its_citations(page, notebook):
     assert page.locator("#source-panel mark").first.inner_text().strip() in quotes
 
 
+def test_a_follow_up_without_its_subject_is_searched_with_the_last_questions_subject(page):
+    ask(page, QUESTION)
+    ask(page, "那它的缺點是什麼?")
+    page.wait_for_function("() => document.querySelector('#passages').innerText.includes('TPU的缺點是什麼?')")
+    assert "依對話改寫後查詢" in page.inner_text("#passages")
+
+
 def test_a_suggested_follow_up_under_an_answer_is_asked_when_clicked(page, notebook):
     suggestion = notebook.ask(QUESTION).suggestions[0]
     ask(page, QUESTION)
