@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+
+from rag.errors import notice
 
 FILE_NAME = "commits.sqlite3"
 
@@ -23,15 +26,33 @@ class Commits:
         self.path = folder / FILE_NAME
         self.collection = collection
         self._lock = threading.Lock()  # one connection shared by the server's threads
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         self._cached: tuple[int, frozenset[str]] = (-1, frozenset())
         self._by_source: tuple[int, dict[str, frozenset[str]]] = (-1, {})
-        with self._lock:
-            self._db.execute(
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as err:  # truncated or overwritten: rebuilt as a deleted one is (Index)
+            if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
+                raise
+            damaged = self.path.with_name(f"{FILE_NAME}.damaged")
+            os.replace(self.path, damaged)
+            notice(f"{self.path}: damaged ({err}): moved to {damaged.name}; the commit record is rebuilt from the index")
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        """The connection, its tables made and read once (a damaged file fails here, not at the first search)."""
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute(
                 "CREATE TABLE IF NOT EXISTS chunks (collection TEXT, source TEXT, chunk_id TEXT,"
                 " PRIMARY KEY (collection, chunk_id))"
             )
-            self._db.execute("CREATE TABLE IF NOT EXISTS generations (collection TEXT PRIMARY KEY, generation INTEGER)")
+            db.execute("CREATE TABLE IF NOT EXISTS generations (collection TEXT PRIMARY KEY, generation INTEGER)")
+            db.execute("SELECT count(*) FROM chunks").fetchone()
+            db.execute("SELECT count(*) FROM generations").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def started(self) -> bool:
         """Whether this collection has a commit record (an index written before commits existed has none)."""
