@@ -16,9 +16,10 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 
 from rag.errors import NotebookError
 from rag.home import hidden_part
+from rag.hosts import allowed_hosts as hosts_for
+from rag.hosts import bound_names
 from rag.settings import Settings
 
-LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 INSTRUCTIONS = (
     "A research notebook over the user's own documents (Traditional Chinese, Simplified Chinese, English). "
     "Use `ask` for a cited answer built only from the documents (it says plainly when they do not contain one), "
@@ -240,12 +241,11 @@ def build_server(
     return server
 
 
-def http_security(host: str, allowed_hosts: str) -> TransportSecuritySettings:
-    """Host and Origin checks (DNS rebinding): loopback, the bind address and RAG_ALLOWED_HOSTS, any port."""
-    names = [*LOOPBACK, *(n.strip() for n in allowed_hosts.split(",") if n.strip())]
-    if host not in ("", "0.0.0.0", "::"):
-        names.append(f"[{host}]" if ":" in host else host)
-    hosts = [n if (":" in n.rsplit("]", 1)[-1]) else f"{n}:*" for n in names]
+def http_security(host: str, allowed_hosts: str, port: int) -> TransportSecuritySettings:
+    """Host and Origin checks (DNS rebinding, other sites' pages): the page's rule (rag.hosts), so loopback, the
+    bind address and RAG_ALLOWED_HOSTS on this server's port only; a page served on another loopback port is
+    another site."""
+    hosts = sorted(hosts_for(port, [*bound_names(host), *allowed_hosts.split(",")]))
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=hosts,
@@ -264,6 +264,6 @@ def serve(settings: Settings, http: bool = False) -> None:
             return
         host, port = settings.host, settings.mcp_port
         print(f"rag: MCP server on http://{host}:{port}/mcp (streamable HTTP)", file=sys.stderr, flush=True)
-        server.run("streamable-http", host=host, port=port, transport_security=http_security(host, settings.allowed_hosts))
+        server.run("streamable-http", host=host, port=port, transport_security=http_security(host, settings.allowed_hosts, port))
     finally:
         tools.close()

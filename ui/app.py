@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from gradio.http_server import Server
 
 from rag import Notebook
+from rag.hosts import bound_names
 from rag.offline import go_offline
 from rag.settings import MAX_K, Settings
 from ui import handlers, render, session
@@ -196,9 +197,8 @@ def asgi_app(blocks: gr.Blocks, host: str, port: int, extra_hosts: str = "") -> 
     `extra_hosts`, plus the bind address when it is a specific one). Gradio's own launch() puts its CORS layer
     outside any middleware we could give it, so the page is mounted on an app of ours whose outermost layer is the
     guard."""
-    bound = [] if host in ("", "0.0.0.0", "::") else [f"[{host}]" if ":" in host else host]  # a wildcard names none
     outer = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    outer.add_middleware(HostGuard, hosts=allowed_hosts(port, [*bound, *extra_hosts.split(",")]))
+    outer.add_middleware(HostGuard, hosts=allowed_hosts(port, [*bound_names(host), *extra_hosts.split(",")]))
     return gr.mount_gradio_app(outer, blocks.queue(), path="/", server_name=host, server_port=port, **launch_options())
 
 

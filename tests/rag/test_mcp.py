@@ -223,17 +223,40 @@ def test_streamable_http_on_loopback(tmp_path, free_port):
 def test_http_answers_loopback_the_bind_address_and_the_named_hosts_only():
     from rag.mcp import http_security
 
-    security = http_security("192.168.1.5", "notebook.lan, box:9000")
+    security = http_security("192.168.1.5", "notebook.lan, box:9000", 8765)
     assert security.enable_dns_rebinding_protection
     assert set(security.allowed_hosts) == {
-        "127.0.0.1:*",
-        "localhost:*",
-        "[::1]:*",
-        "192.168.1.5:*",
-        "notebook.lan:*",
+        "127.0.0.1:8765",
+        "localhost:8765",
+        "[::1]:8765",
+        "192.168.1.5:8765",
+        "notebook.lan:8765",
         "box:9000",
     }
-    assert (
-        "http://notebook.lan:*" in security.allowed_origins and "http://evil.example:*" not in security.allowed_origins
-    )
-    assert "0.0.0.0:*" not in http_security("0.0.0.0", "").allowed_hosts
+    assert "http://notebook.lan:8765" in security.allowed_origins and "http://evil.example:8765" not in security.allowed_origins
+    assert not any(h.startswith("0.0.0.0") for h in http_security("0.0.0.0", "", 8765).allowed_hosts)
+
+
+def test_http_refuses_an_origin_from_another_loopback_port_as_the_page_does():
+    """A page served on another loopback port (any local web app) is another site: 403, as `rag serve` answers."""
+    from mcp.server.transport_security import TransportSecurityMiddleware
+    from starlette.requests import Request
+
+    from rag.mcp import http_security
+    from ui.guard import HostGuard, allowed_hosts
+
+    def request(origin: str | None) -> Request:
+        headers = [(b"host", b"127.0.0.1:8765"), (b"content-type", b"application/json")]
+        headers += [(b"origin", origin.encode())] if origin else []
+        return Request({"type": "http", "method": "POST", "path": "/mcp", "headers": headers})
+
+    mcp = TransportSecurityMiddleware(http_security("127.0.0.1", "", 8765))
+    page = HostGuard(None, allowed_hosts(8765))
+
+    def verdicts(origin: str | None) -> tuple[int | None, bool]:
+        refused = anyio.run(mcp.validate_request, request(origin), True)
+        return (refused.status_code if refused else None), page.refusal(request(origin).scope) is not None
+
+    assert verdicts(None) == (None, False) and verdicts("http://127.0.0.1:8765") == (None, False)
+    assert verdicts("http://127.0.0.1:3000") == (403, True) and verdicts("http://localhost:5173") == (403, True)
+    assert verdicts("http://evil.example") == (403, True)
