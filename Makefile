@@ -5,11 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL := .cache/models/multilingual-e5-small/model_int8.onnx
-HOST ?= 127.0.0.1
-PORT ?= 7860
+# `make run PORT=8000` (or RAG_PORT=8000 make run); unset, the port and the address are the settings' (RAG_PORT, RAG_HOST).
+SERVE_AT = $(if $(PORT), --port $(PORT))
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup models run index serve test bench bench-chunking bench-extraction bench-scale bench-throughput bench-worst-files bench-answers bench-notebook-dev bench-ocr answer-model browser strace llm llm-1.5b clean
+.PHONY: setup models run index serve test test-fast bench bench-chunking bench-extraction bench-scale bench-throughput bench-worst-files bench-answers bench-notebook-dev bench-ocr answer-model browser strace llm llm-1.5b clean
 
 # Each set-up step says what it does, then how long it took (a first set-up takes minutes, mostly torch and the model).
 STARTED := $(shell date +%s)
@@ -39,10 +39,10 @@ index: setup
 
 run: index
 	$(call elapsed,starting the page)
-	$(BIN)/rag serve --host $(HOST) --port $(PORT)
+	$(BIN)/rag serve$(SERVE_AT)
 
 serve: setup
-	$(BIN)/rag serve --host $(HOST) --port $(PORT)
+	$(BIN)/rag serve$(SERVE_AT)
 
 # Debian's Chromium and a CJK font for the browser tests (never `playwright install`: it downloads).
 browser:
@@ -60,6 +60,11 @@ strace:
 test: setup browser strace
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The quick tier (tests/README.md): no browser, no e5 rebuild, no subprocess or server; the built models in-process.
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not browser and not build and not process"
 
 bench: setup
 	$(BIN)/python -m bench.run

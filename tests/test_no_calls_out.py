@@ -171,6 +171,7 @@ def wait_until_served(url: str, server: subprocess.Popen, seconds: float = 300) 
     raise AssertionError("rag serve did not start")
 
 
+@pytest.mark.process
 def test_index_ask_and_serve_make_no_call_outside_loopback(watched, free_port):
     from gradio_client import Client
 
@@ -207,6 +208,7 @@ def test_index_ask_and_serve_make_no_call_outside_loopback(watched, free_port):
         assert {k: switch(report[k]) for k in NO_TELEMETRY} == {k: switch(v) for k, v in NO_TELEMETRY.items()}
 
 
+@pytest.mark.process
 def test_the_watches_see_a_call_out(watched):
     """The harness itself: a Python lookup is refused and logged, a raw connect shows in the trace."""
     run, _, paths = watched
@@ -232,6 +234,7 @@ print(nb.ask({QUESTION!r}).text)
 """
 
 
+@pytest.mark.process
 def test_the_python_api_makes_no_call_outside_loopback_from_import_on(watched):
     """`import rag; Notebook(...).ask(...)` in a process that set nothing itself: no connection or lookup out,
     native code's included (the trace), and the telemetry switches off from the import on."""

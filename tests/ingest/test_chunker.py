@@ -6,7 +6,6 @@ import itertools
 import math
 import random
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -301,14 +300,14 @@ def test_seed_markdown_headings_are_sections() -> None:
 
 
 @needs_seeds
-def test_speed_on_the_whole_seed_corpus() -> None:
+def test_the_whole_seed_corpus_chunks_within_the_token_limit() -> None:
+    # How fast is bench's (bench/chunking.py): a test on a busy machine asserts what, not how soon.
     docs = [load_document(p, SEEDS) for p in sorted(SEEDS.glob("*.txt"))]
     assert sum(p.stat().st_size for p in SEEDS.glob("*.txt")) > 100_000
     chunker = Chunker(count_tokens, max_tokens=256, overlap_tokens=48)
-    began = time.perf_counter()
     for doc in docs:
-        chunker.split(doc)
-    assert time.perf_counter() - began < 1.5
+        chunks = chunker.split(doc)
+        assert chunks and all(count_tokens(c.text) <= 256 for c in chunks)
 
 
 # ----------------------------------------------------------------- unbroken text (issue 13 point 5)

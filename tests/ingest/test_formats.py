@@ -76,9 +76,9 @@ def home(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def notebook(home) -> Notebook:
+def notebook(home, notebook_at) -> Notebook:
     # The bombs unpack to 48 MB: a lower limit than the default keeps them small and fast to build.
-    return Notebook(path=home / ".rag", home=home, max_unzipped_mb=16)
+    return notebook_at(home, max_unzipped_mb=16)
 
 
 @pytest.fixture(scope="module")

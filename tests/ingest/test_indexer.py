@@ -60,8 +60,8 @@ def assert_whole_files_only(nb: Notebook, folder: Path) -> None:
 
 
 @pytest.fixture
-def notebook(tmp_path) -> Notebook:
-    return Notebook(path=tmp_path / ".rag", home=tmp_path)
+def notebook(tmp_path, notebook_at) -> Notebook:
+    return notebook_at(tmp_path)
 
 
 def test_add_modify_delete_unchanged(notebook, tmp_path):
@@ -148,6 +148,7 @@ def index_in_a_process(tmp_path, docs, batches: bytes):
     return proc, seen, reader
 
 
+@pytest.mark.process
 def test_kill_9_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
     docs = tmp_path / "docs"
     write(docs, {f"note{i}.md": f"# Note {i}\n\n" + f"Paragraph {i} about accelerators and memory. " * 120 for i in range(8)})
@@ -195,6 +196,7 @@ def test_a_file_over_max_file_chunks_is_skipped_by_name_and_the_rest_indexed(tmp
     assert len(lines) == 1
 
 
+@pytest.mark.process
 def test_ctrl_c_to_rag_index_stops_at_once_with_one_line_and_no_partial_file(tmp_path):
     docs = tmp_path / "docs"
     big = "# Big\n\n" + "\n\n".join(f"Paragraph {i} on memory bandwidth and accelerators. " * 8 for i in range(60))

@@ -23,20 +23,13 @@ REPO = Path(__file__).resolve().parents[2]
 DEBOUNCE = 0.3
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    """The embedders, loaded once for the module's notebooks."""
-    nb = Notebook(path=tmp_path_factory.mktemp("models") / ".rag")
-    return {"embedder": nb.embedder, "dense_embedder": nb.dense_embedder}
-
-
 @pytest.fixture
-def notebook(tmp_path, models) -> Notebook:
+def notebook(tmp_path, notebook_at) -> Notebook:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "dram.txt").write_text(
         "DRAM is a cyclical business. The gross margin is about 60% at the top of the cycle.", encoding="utf-8"
     )
-    return Notebook(path=tmp_path / ".rag", home=tmp_path, **models)
+    return notebook_at(tmp_path)
 
 
 def eventually(check: Callable[[], object], seconds: float = 60.0) -> None:
@@ -106,6 +99,7 @@ def test_a_folder_moved_away_takes_its_sources_and_hidden_files_and_the_data_fol
     assert len(reports) == 2, reports
 
 
+@pytest.mark.process
 def test_rag_index_watch_follows_the_folder_and_stops_on_ctrl_c(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -157,6 +151,7 @@ def test_a_watched_file_follows_its_edits_and_its_neighbours_are_left_alone(note
     assert sources(notebook) == {"docs/dram.txt"} and reports[-1].updated == 1
 
 
+@pytest.mark.process
 def test_a_missing_path_is_one_line(tmp_path, notebook):
     with pytest.raises(NotebookError, match="no such file or directory: .*typo"):
         FolderWatcher(notebook, [tmp_path / "typo"])

@@ -1,4 +1,5 @@
-"""The offline e5 built once per test run (torch folder, then its int8 ONNX encoder, sockets off) and its embedders."""
+"""The offline e5 built once per test run (torch folder, then its int8 ONNX encoder, sockets off: the `build` tier),
+and embedders over the folder `make setup` built (the `models` tier)."""
 
 from __future__ import annotations
 
@@ -42,24 +43,24 @@ def e5_dir(e5_cache_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder(e5_dir) -> TransformerEmbedder:
-    return TransformerEmbedder(e5_dir)
+def embedder(model_dir) -> TransformerEmbedder:
+    return TransformerEmbedder(model_dir)
 
 
 @pytest.fixture(scope="session")
-def onnx_embedder(e5_dir) -> OnnxEmbedder:
+def onnx_embedder(model_dir) -> OnnxEmbedder:
     from rag.embed import load_embedder
 
-    emb = load_embedder(e5_dir)
+    emb = load_embedder(model_dir)
     assert isinstance(emb, OnnxEmbedder) and emb.backend == "onnx"
     return emb
 
 
 @pytest.fixture(scope="session")
-def st_model(e5_dir):
+def st_model(model_dir):
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(e5_dir), device="cpu")
+    return SentenceTransformer(str(model_dir), device="cpu")
 
 
 @pytest.fixture(scope="session")

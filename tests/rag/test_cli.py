@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 DEV = Path(__file__).resolve().parents[1] / "data" / "dev.jsonl"
 
 
@@ -24,6 +26,7 @@ def rag(*args: str, path) -> dict:
     return json.loads(out.stdout)
 
 
+@pytest.mark.process
 def test_search_json(seeds_notebook):
     hits = rag("search", "TPU能否取代GPU?", "-k", "3", path=seeds_notebook.path)["hits"]
     assert len(hits) == 3
@@ -31,6 +34,7 @@ def test_search_json(seeds_notebook):
     assert any("TPU" in h["text"] for h in hits)
 
 
+@pytest.mark.process
 def test_ask_json(seeds_notebook):
     answer = rag("ask", "TPU能否取代GPU?", path=seeds_notebook.path)
     assert answer["refused"] is False and answer["answer"]
@@ -39,6 +43,7 @@ def test_ask_json(seeds_notebook):
     assert refused["refused"] is True and refused["citations"] == []
 
 
+@pytest.mark.process
 def test_a_follow_up_asked_after_an_earlier_question_and_the_guide(seeds_notebook):
     answer = rag("ask", "那它的缺點是什麼?", "--after", "TPU能否取代GPU?", path=seeds_notebook.path)
     assert answer["rewritten_query"] == "TPU的缺點是什麼?" and answer["suggestions"]
@@ -48,6 +53,7 @@ def test_a_follow_up_asked_after_an_earlier_question_and_the_guide(seeds_noteboo
     assert [g["source"] for g in one] == [guides[0]["source"]]
 
 
+@pytest.mark.process
 def test_index_and_status_json(seeds_notebook, seeds_home):
     report = rag("index", str(seeds_home / "seeds"), path=seeds_notebook.path)
     assert report["unchanged"] == 5 and report["embedded"] == 0 and report["chunks"] > 0
@@ -55,6 +61,7 @@ def test_index_and_status_json(seeds_notebook, seeds_home):
     assert status["documents"] == 5 and status["chunks"] == report["chunks"]
 
 
+@pytest.mark.process
 def test_eval_on_an_empty_notebook_says_so_instead_of_scoring_zero(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "rag.cli", "--path", str(tmp_path / "empty"), "eval", str(DEV)],
@@ -89,6 +96,7 @@ def assert_one_line_error(out: subprocess.CompletedProcess, *words: str) -> None
         assert word in out.stderr
 
 
+@pytest.mark.process
 def test_a_bad_setting_is_one_line_naming_it(tmp_path):
     out = run_rag("search", "x", env={"RAG_K": "abc", "RAG_PATH": str(tmp_path)})
     assert_one_line_error(out, "RAG_K", "valid integer")
@@ -96,6 +104,7 @@ def test_a_bad_setting_is_one_line_naming_it(tmp_path):
     assert_one_line_error(out, "RAG_KK", "did you mean RAG_K?")
 
 
+@pytest.mark.process
 def test_a_missing_path_is_an_error_and_the_other_paths_are_still_indexed(tmp_path):
     doc = tmp_path / "docs" / "note.md"
     doc.parent.mkdir()
@@ -105,17 +114,20 @@ def test_a_missing_path_is_an_error_and_the_other_paths_are_still_indexed(tmp_pa
     assert json.loads(out.stdout)["added"] == 1
 
 
+@pytest.mark.process
 def test_a_missing_question_file_and_an_empty_notebook_are_one_line(tmp_path):
     assert_one_line_error(run_rag("--path", str(tmp_path), "eval", str(tmp_path / "missing.jsonl")), "missing.jsonl")
     assert_one_line_error(run_rag("--path", str(tmp_path), "search", "TPU"), "is empty", "rag index")
 
 
+@pytest.mark.process
 def test_search_takes_k_from_the_settings(seeds_notebook):
     out = run_rag("search", "TPU能否取代GPU?", "--json", env={"RAG_K": "2", "RAG_PATH": str(seeds_notebook.path)})
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)["hits"]) == 2
 
 
+@pytest.mark.process
 def test_settings_command_prints_the_settings_in_force_by_group():
     out = run_rag("settings", "--json", env={"RAG_PORT": "8123", "RAG_LLM_API_KEY": "sk-secret"})
     assert out.returncode == 0, out.stderr
@@ -142,6 +154,7 @@ def test_serve_binds_where_the_settings_say(monkeypatch):
     assert "RAG_CHROMA_URL" not in os.environ
 
 
+@pytest.mark.process
 def test_index_exit_status_tells_a_partial_run_from_a_clean_one_and_names_each_failure_once(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -160,6 +173,7 @@ def test_index_exit_status_tells_a_partial_run_from_a_clean_one_and_names_each_f
     assert "3  some files could not be indexed" in run_rag("index", "--help").stdout
 
 
+@pytest.mark.process
 def test_a_missing_folder_and_a_k_out_of_bounds_are_one_line_errors(tmp_path):
     assert_one_line_error(run_rag("--path", str(tmp_path / ".rag"), "index", str(tmp_path / "no-such-folder")), "no-such-folder")
     for k in ("-1", "0", "51"):

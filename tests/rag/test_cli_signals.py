@@ -15,6 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_rag_serve_stops_on_a_signal_with_one_line(tmp_path, free_port, signum):
     (tmp_path / "docs").mkdir()

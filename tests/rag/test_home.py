@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from rag.home import hidden_part, safe_home, unsafe_home
@@ -81,6 +82,7 @@ def test_rag_mcp_started_in_home_refuses_ssh_and_hidden_folders_and_a_huge_path(
     assert "Traceback" not in stderr
 
 
+@pytest.mark.process
 def test_the_command_line_indexes_a_hidden_folder_it_is_given_but_never_walks_into_one(tmp_path):
     (tmp_path / "docs" / ".private").mkdir(parents=True)
     (tmp_path / "docs" / "open.md").write_text("# Open\n\nOpen note.\n", encoding="utf-8")

@@ -110,6 +110,7 @@ def stdio_run(tmp_path_factory) -> dict:
     return seen
 
 
+@pytest.mark.process
 def test_the_guide_tool_gives_each_documents_summary_terms_and_questions(stdio_run):
     guides = stdio_run["guide"]["guides"]
     sources = {s["source"] for s in stdio_run["sources_before"]["sources"]}
@@ -117,6 +118,7 @@ def test_the_guide_tool_gives_each_documents_summary_terms_and_questions(stdio_r
     assert all(g["sentences"] and g["citations"] and g["terms"] and g["questions"] for g in guides)
 
 
+@pytest.mark.process
 def test_the_tools_are_listed_with_their_arguments(stdio_run):
     tools = stdio_run["tools"]
     assert set(tools) == {"search", "ask", "list_sources", "list_notebooks", "index", "guide"}
@@ -127,6 +129,7 @@ def test_the_tools_are_listed_with_their_arguments(stdio_run):
     assert all(t.description for t in tools.values())
 
 
+@pytest.mark.process
 def test_search_returns_hits_with_their_citation_fields(stdio_run):
     hits = stdio_run["search"]["hits"]
     assert len(hits) == 2
@@ -135,6 +138,7 @@ def test_search_returns_hits_with_their_citation_fields(stdio_run):
     assert hits[0]["score"] >= hits[1]["score"]
 
 
+@pytest.mark.process
 def test_ask_cites_the_right_source_and_refuses_an_off_topic_question(stdio_run):
     answer = stdio_run["ask"]
     assert answer["refused"] is False and "TPU" in answer["answer"]
@@ -147,6 +151,7 @@ def test_ask_cites_the_right_source_and_refuses_an_off_topic_question(stdio_run)
     assert refused["answer"] in ("文件中沒有找到相關內容。", "文件中沒有提到「好吃」、「麵包」。"), refused["answer"]
 
 
+@pytest.mark.process
 def test_index_adds_a_file_that_search_then_finds_and_names_a_bad_one(stdio_run):
     before = {s["source"] for s in stdio_run["sources_before"]["sources"]}
     assert before == {f"docs/{name}" for name in DOCS}
@@ -159,6 +164,7 @@ def test_index_adds_a_file_that_search_then_finds_and_names_a_bad_one(stdio_run)
     assert set(after) == before | {"later/zanzibar.txt"} and after["later/zanzibar.txt"]["chunks"] == 1
 
 
+@pytest.mark.process
 def test_bad_arguments_are_one_line_errors(stdio_run):
     for line in (stdio_run["missing"], stdio_run["outside"], stdio_run["link_out"], stdio_run["bad_k"]):
         assert line.startswith("rag: ") and "\n" not in line and "Traceback" not in line
@@ -194,6 +200,7 @@ async def _http_calls(url: str) -> dict:
         return {"tools": tools, "hits": hits["hits"]}
 
 
+@pytest.mark.process
 def test_streamable_http_on_loopback(tmp_path, free_port):
     home = make_home(tmp_path)
     index_docs(home)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from tests.rag.python_process import run_python
 
 # Each check starts from a process environment without the offline variables (this test run has set them).
 CLEAN_ENV = "import os; from rag.offline import OFFLINE_ENV; [os.environ.pop(k, None) for k in OFFLINE_ENV]; "
 
 
+@pytest.mark.process
 def test_importing_the_app_and_the_benchmarks_sets_no_variable():
     code = CLEAN_ENV + (
         "import bench.calibrate, bench.llm, bench.run, rag.cli, ui.app; import json; "
@@ -21,6 +24,7 @@ def test_importing_the_app_and_the_benchmarks_sets_no_variable():
     assert json.loads(out.stdout.splitlines()[-1]) == []
 
 
+@pytest.mark.process
 def test_the_rag_command_goes_offline_before_it_runs():
     code = CLEAN_ENV + (
         "import json; from rag import cli; "

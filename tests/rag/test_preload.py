@@ -83,6 +83,7 @@ print(json.dumps({"text": answer.text, "refused": answer.refused, "script": answ
 """
 
 
+@pytest.mark.process
 def test_a_fresh_process_answers_the_same_with_its_parts_loaded_side_by_side(seeds_notebook):
     answers = {}
     for mode in ("one-by-one", "side-by-side"):

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from rag import Notebook
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,6 +37,7 @@ def env(home: Path) -> dict[str, str]:
     return dict(os.environ, RAG_HOME=str(home), PYTHONPATH=str(REPO))
 
 
+@pytest.mark.process
 def test_a_searching_process_sees_what_rag_index_adds_meanwhile(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -21,6 +21,7 @@ def _modules_after(statement: str) -> list[str]:
     return eval(out.stdout)
 
 
+@pytest.mark.process
 def test_types_import_no_heavy_module():
     code = "import rag.types, sys; assert not any(m.startswith(('chromadb','langchain','torch')) for m in sys.modules)"
     run = [sys.executable, "-c", code]
@@ -28,6 +29,7 @@ def test_types_import_no_heavy_module():
     assert out.returncode == 0, out.stderr
 
 
+@pytest.mark.process
 def test_the_package_exports_the_types_lazily():
     loaded = _modules_after("from rag import Answer, Citation, Hit, IndexReport")
     assert not {"chromadb", "langchain_core", "torch", "numpy"} & set(loaded)

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.shared_models import indexed_folder, notebook_sharing_models
-
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "screenshot.png"
@@ -29,16 +27,19 @@ TIMEOUT_MS = 90_000  # a first answer on a busy 2-core machine
 QUESTION = "TPU能否取代GPU?"
 SCOPED = "seeds/004_f9c305b453ef41f2.txt"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: run `make browser` (apt)")
+pytestmark = [
+    pytest.mark.browser,  # the page in a real Chromium: tests/README.md's browser tier
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: run `make browser` (apt)"),
+]
 
 
 @pytest.fixture(scope="module")
-def notebook(seeds_notebook, seeds_home, tmp_path_factory):
+def notebook(seeds_notebook, seeds_home, tmp_path_factory, notebook_at):
     """A copy of the indexed seeds notebook in its own home: uploads and removals here leave the shared one alone."""
     home = tmp_path_factory.mktemp("browser-home")
     shutil.copytree(seeds_home / "seeds", home / "seeds")
     shutil.copytree(seeds_notebook.path, home / ".rag")
-    nb = notebook_sharing_models(seeds_notebook, home, seeds=home / "seeds")
+    nb = notebook_at(home, seeds=home / "seeds")
     assert nb.count() == seeds_notebook.count()
     return nb
 
@@ -352,10 +353,14 @@ LIVE_MARKUP = """() => {
 
 
 @pytest.fixture(scope="module")
-def hostile_url(seeds_notebook, tmp_path_factory, free_port) -> Iterator[str]:
+def hostile_url(notebook_at, tmp_path_factory, free_port) -> Iterator[str]:
     """A notebook holding one document full of HTML payloads, served on loopback."""
     home = tmp_path_factory.mktemp("hostile-home")
-    nb = indexed_folder(seeds_notebook, home, "seeds", {"lighthouse.md": HOSTILE, "notice.md": NOTICE})
+    (home / "seeds").mkdir()
+    for name, text in {"lighthouse.md": HOSTILE, "notice.md": NOTICE}.items():
+        (home / "seeds" / name).write_text(text, encoding="utf-8")
+    nb = notebook_at(home, seeds=home / "seeds")
+    assert nb.index(home / "seeds", progress=False).added == 2
     yield from serve_page(nb, free_port())
 
 

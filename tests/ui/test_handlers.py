@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.shared_models import indexed_folder
 from ui import handlers
 from ui.labels import labels
 from ui.session import Turn
@@ -21,10 +20,15 @@ def no_progress(*args, **kwargs) -> None:
 
 
 @pytest.fixture(scope="module")
-def notebook(seeds_notebook, tmp_path_factory):
-    """Two tiny documents in their own home; the seeds notebook's loaded models are shared, not loaded again."""
+def notebook(notebook_at, tmp_path_factory):
+    """Two tiny documents in their own home; the run's loaded models are shared, not loaded again."""
     home = tmp_path_factory.mktemp("handlers-home")
-    return indexed_folder(seeds_notebook, home, "docs", {"cafe.txt": CAFE, "dram.txt": DRAM})
+    (home / "docs").mkdir()
+    for name, text in {"cafe.txt": CAFE, "dram.txt": DRAM}.items():
+        (home / "docs" / name).write_text(text, encoding="utf-8")
+    nb = notebook_at(home, seeds=home / "docs")
+    assert nb.index(home / "docs", progress=False).added == 2
+    return nb
 
 
 def finished_status(notebook):

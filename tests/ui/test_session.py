@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 from rag.background import BackgroundIndexer
-from tests.ui.shared_models import notebook_sharing_models
 from ui import session
 
 
-def test_stopping_the_background_indexer_mid_file_shows_nothing_of_it(seeds_notebook, tmp_path):
-    nb = notebook_sharing_models(seeds_notebook, tmp_path, embed_batch=2)
+def test_stopping_the_background_indexer_mid_file_shows_nothing_of_it(notebook_at, tmp_path):
+    nb = notebook_at(tmp_path, embed_batch=2)
     big = tmp_path / "uploads" / "big.md"
     big.parent.mkdir()
     big.write_text("# Big\n\n" + "\n\n".join(f"Survey {i} of krill in the cold current. " * 8 for i in range(40)), encoding="utf-8")

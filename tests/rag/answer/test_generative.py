@@ -352,6 +352,7 @@ def test_a_down_server_during_the_rewrite_is_reported_once(seeds_notebook, free_
     assert sum("無法連線" in e.text for e in events[:-1]) == 1
 
 
+@pytest.mark.process
 def test_rag_ask_streams_from_a_server_and_reports_json(seeds_notebook):
     def reply(request):
         p = passages_in(request)

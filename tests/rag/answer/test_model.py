@@ -3,6 +3,8 @@ answer an English question from a Chinese passage."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -21,21 +23,18 @@ DOCS = {
 }
 
 
-def notebook_of(home, docs: dict[str, str]):
-    """A real Notebook at `home` with `docs` (file name -> text) indexed."""
-    from rag import Notebook
-
+def notebook_of(notebook_at, home, docs: dict[str, str]):
+    """A real Notebook whose data folder is in `home`, with `docs` (file name -> text) indexed, the run's models
+    shared (its home: the current folder, as a Notebook(path) has)."""
     (home / "docs").mkdir()
     for name, text in docs.items():
         (home / "docs" / name).write_text(text, encoding="utf-8")
-    nb = Notebook(path=home / ".rag")
-    nb.index(home / "docs", progress=False)
-    return nb
+    return notebook_at(Path.cwd(), home / "docs", path=home / ".rag")
 
 
 @pytest.fixture(scope="module")
-def notebook(tmp_path_factory):
-    return notebook_of(tmp_path_factory.mktemp("answer-model"), DOCS)
+def notebook(tmp_path_factory, notebook_at):
+    return notebook_of(notebook_at, tmp_path_factory.mktemp("answer-model"), DOCS)
 
 
 def test_the_committed_model_matches_the_features():
@@ -310,8 +309,8 @@ UNIVERSITY = {
 }
 
 
-def test_a_chinese_sentence_naming_things_in_latin_letters_does_not_lead_for_being_english(tmp_path):
-    nb = notebook_of(tmp_path, UNIVERSITY)
+def test_a_chinese_sentence_naming_things_in_latin_letters_does_not_lead_for_being_english(tmp_path, notebook_at):
+    nb = notebook_of(notebook_at, tmp_path, UNIVERSITY)
     # Read as English, the business school's founding (half Latin letters) took the other language's allowance and
     # led, labelled （英文）.
     answer = nb.ask("印第安納大學是哪一年成立的?")
@@ -330,8 +329,8 @@ FISH = {
 }
 
 
-def test_a_sentence_that_leaves_its_subject_to_the_title_answers_first(tmp_path):
-    nb = notebook_of(tmp_path, FISH)
+def test_a_sentence_that_leaves_its_subject_to_the_title_answers_first(tmp_path, notebook_at):
+    nb = notebook_of(notebook_at, tmp_path, FISH)
     # 「本魚分布於…」 names the fish only through the title; the sentence naming it says what kind of fish it is.
     answer = nb.ask("黃鞍鸚嘴魚分布在哪些海域?")
     assert not answer.refused, answer.text

@@ -71,7 +71,8 @@ def test_onnx_embedder_ranks_like_torch_across_languages(onnx_embedder, embedder
     assert np.abs(scores["onnx"] - scores["torch"]).max() < 0.03
 
 
-def test_onnx_path_starts_without_torch(e5_dir):
+@pytest.mark.process
+def test_onnx_path_starts_without_torch(model_dir):
     code = (
         "import sys, time; t = time.perf_counter(); from rag.embed import load_embedder; "
         "e = load_embedder(sys.argv[1]); v = e.embed_queries(['台北捷運是哪一年開始營運的？']); "
@@ -79,14 +80,14 @@ def test_onnx_path_starts_without_torch(e5_dir):
         "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules)); "
         "print(round(time.perf_counter() - t, 2), file=sys.stderr)"
     )
-    out = run_python(code, e5_dir)
+    out = run_python(code, model_dir)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"  # ~1.5 s to a first query instead of ~8 s with torch
 
 
-def test_load_embedder_backends(e5_dir, tmp_path):
-    assert type(load_embedder(e5_dir, backend="onnx")) is OnnxEmbedder
+def test_load_embedder_backends(model_dir, tmp_path):
+    assert type(load_embedder(model_dir, backend="onnx")) is OnnxEmbedder
     with pytest.raises(ValueError):
-        load_embedder(e5_dir, backend="tensorflow")
+        load_embedder(model_dir, backend="tensorflow")
     with pytest.raises(FileNotFoundError):
         OnnxEmbedder(tmp_path)

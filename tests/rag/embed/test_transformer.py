@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import numpy as np
 import pytest
@@ -43,10 +42,6 @@ def test_count_tokens_and_max_tokens(embedder):
     if embedder.count_tokens(text) == embedder.max_tokens:
         ids = embedder.model.preprocess([text], prompt="passage: ")["input_ids"][0]
         assert len(ids) == 512 and int(ids[-1]) == 2  # ends with </s>, nothing cut
-    start = time.perf_counter()
-    for _ in range(200):
-        embedder.count_tokens(long_text[:300])
-    assert (time.perf_counter() - start) / 200 < 0.005
 
 
 @pytest.mark.parametrize("backend", ["embedder", "onnx_embedder"])
@@ -62,11 +57,11 @@ def test_chinese_query_prefers_relevant_chinese_passage(request, backend):
         assert int(np.argmax(scores)) == 0, scores
 
 
-def test_model_without_prompts_gets_no_prompt(e5_dir, tmp_path, embedder):
+def test_model_without_prompts_gets_no_prompt(model_dir, tmp_path, embedder):
     # Same weights, prompts removed: the TransformerEmbedder must fall back to plain encoding.
     bare = tmp_path / "bare"
     bare.mkdir()
-    for p in e5_dir.iterdir():
+    for p in model_dir.iterdir():
         if p.name != "config_sentence_transformers.json":
             os.symlink(p, bare / p.name)
     (bare / "config_sentence_transformers.json").write_text(json.dumps({"prompts": {}, "default_prompt_name": None}))

@@ -74,6 +74,7 @@ def test_removed_chunks_and_sources_leave_both(index, tmp_path):
 HOLD_LOCK = "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(2)"
 
 
+@pytest.mark.process
 def test_one_writer_at_a_time_across_processes(index, capsys):
     import subprocess
     import sys

@@ -21,20 +21,10 @@ DOCS = {
 }
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    """The real e5 + USE, loaded once for this module's in-process notebooks."""
-    from rag import Notebook
-
-    nb = Notebook(path=tmp_path_factory.mktemp("models") / ".rag")
-    return nb.embedder, nb.dense_embedder
-
-
 def server_notebook(url: str, home: Path, models, data: str = ".rag", **settings):
     from rag import Notebook
 
-    embedder, dense = models
-    return Notebook(path=home / data, home=home, chroma_url=url, embedder=embedder, dense_embedder=dense, **settings)
+    return Notebook(path=home / data, home=home, chroma_url=url, **models, **settings)
 
 
 def test_the_notebook_core_on_a_chroma_server(chroma_server, tmp_path, models):
@@ -105,6 +95,7 @@ def finished(process: subprocess.Popen) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.process
 def test_two_processes_share_one_collection_without_duplicates(chroma_server, tmp_path, models):
     (tmp_path / "docs").mkdir()
     for name, text in DOCS.items():
@@ -153,6 +144,7 @@ def index_in_child(url: str, home: Path) -> subprocess.Popen:
     )
 
 
+@pytest.mark.process
 def test_two_homes_on_one_server_never_touch_each_others_chunks(chroma_server, tmp_path, models):
     homes = {name: tmp_path / name for name in HOMES}
     for name, files in HOMES.items():

@@ -97,6 +97,7 @@ def assert_searched_and_refused(search: dict, ask: dict, index: dict, data: Path
     assert error.startswith(f"rag: {data}: ") and trouble in error and "nothing can be indexed" in error
 
 
+@pytest.mark.process
 def test_a_read_only_data_folder_is_searched_and_indexing_it_is_one_line(built, tmp_path):
     home = copy_of(built, tmp_path)
     data = home / ".rag"
@@ -114,6 +115,7 @@ def test_a_read_only_data_folder_is_searched_and_indexing_it_is_one_line(built, 
     assert Notebook(path=data, home=home).sources()[0]["source"] == "docs/ironwood.md"  # nothing was lost
 
 
+@pytest.mark.process
 def test_a_full_disk_is_searched_and_indexing_on_it_is_one_line(built, tmp_path):
     if os.geteuid() != 0 and shutil.which("unshare") is None:
         pytest.skip("a real full disk needs a small tmpfs in a private mount namespace (`unshare`)")

@@ -4,7 +4,6 @@ no query path imports the set-up code. The build itself is the e5_cache_dir fixt
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -41,9 +40,7 @@ def test_build_writes_a_complete_sentence_transformers_folder(e5_dir):
 
 def test_ensure_e5_reuses_an_existing_build(e5_cache_dir, e5_dir):
     before = [(e5_dir / name).stat().st_mtime_ns for name in ("model.safetensors", ONNX_FILE)]
-    start = time.perf_counter()
-    assert ensure_e5(e5_cache_dir) == e5_dir
-    assert time.perf_counter() - start < 0.5
+    assert ensure_e5(e5_cache_dir) == e5_dir  # nothing rebuilt: the files below are untouched
     assert [(e5_dir / name).stat().st_mtime_ns for name in ("model.safetensors", ONNX_FILE)] == before
 
 
@@ -68,6 +65,7 @@ def test_failed_build_leaves_nothing_behind(tmp_path, monkeypatch):
     assert list(dest.parent.iterdir()) == []
 
 
+@pytest.mark.process
 def test_no_query_path_imports_the_set_up_code():
     code = (
         "import sys, rag.notebook, rag.embed, rag.embed.onnx, rag.embed.transformer, rag.embed.use, rag.embed.fused, "
