@@ -245,8 +245,8 @@ class Settings(BaseSettings):
         group="answer",
         description="Probability the learned answer gate (rag/answer/model.json) must give that the retrieved "
         "sentences answer the question, else the answer is a refusal; higher refuses more. Unset: the cuts fitted "
-        "with the model (at most 3.5% of answerable training questions refused, 3% across languages; DRCD test, "
-        "CMRC 2018 trial, XQuAD even articles).",
+        "with the model, one per kind of question (their targets: bench/train_answer_model.py; the figures: "
+        "bench/results/answers-notes.md).",
     )
     answer_margin: float | None = setting(
         None,
