@@ -153,6 +153,7 @@ def test_a_disk_that_fills_during_indexing_stops_the_run_in_one_line_and_keeps_w
     assert nb.index(home / "docs", progress=False).added == 1  # once there is room, the run goes on
 
 
+@pytest.mark.process
 def test_a_real_disk_that_fills_while_indexing_is_one_line_and_search_still_works(tmp_path):
     """A 2 MB tmpfs: the first file fits, the next 39 do not. Chroma's failure names no cause ("Error in compaction:
     Failed to apply logs to the metadata segment") and leaves records that the next read would apply and fail on."""
