@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rag.errors import NotebookError, notice
 from rag.index.index import Index
+from rag.index.store import SERVER_SETTING
 
 _OS_TROUBLE = {
     errno.ENOSPC: "no space left on the device",
@@ -72,6 +73,20 @@ def _named_trouble(err: BaseException) -> str | None:
                 return trouble
         current = current.__cause__ or current.__context__
     return None
+
+
+def unreachable(err: BaseException) -> bool:
+    """Whether `err` (or what caused it) is a Chroma server that went away: a refused or dropped connection."""
+    import httpx
+
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (httpx.TransportError, ConnectionError)) or "could not connect to" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _temporary_copy(folder: Path, trouble: str) -> Path:
@@ -145,6 +160,12 @@ def writing(index: Index, folder: Path) -> Iterator[None]:
     except NotebookError:
         raise
     except Exception as err:
+        url = getattr(index, "url", None)
+        if url and unreachable(err):
+            raise NotebookError(
+                f"cannot reach the Chroma server at {url} ({SERVER_SETTING}): {' '.join(str(err).split()) or type(err).__name__}: "
+                "the run stopped, what was committed before stays; index again once the server is back"
+            ) from err
         trouble = storage_trouble(err, folder)
         if trouble is None:
             raise

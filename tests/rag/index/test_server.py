@@ -210,3 +210,37 @@ def test_a_server_that_is_down_or_a_bad_url_is_one_line_naming_the_setting(tmp_p
     assert main(["status", "--path", str(tmp_path / ".rag"), "--chroma-url", down]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rag: cannot reach the Chroma server") and "--chroma-url" in lines[0]
+
+
+def test_a_server_that_goes_down_while_indexing_is_one_line_naming_it(tmp_path, free_port, models):
+    from tests.rag.index.conftest import wait_for_heartbeat
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    chroma = Path(sys.executable).with_name("chroma")
+    with open(tmp_path / "chroma.log", "w") as log:
+        server = subprocess.Popen(
+            [str(chroma), "run", "--path", str(tmp_path / "db"), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"},
+        )
+    try:
+        wait_for_heartbeat(url, server, tmp_path / "chroma.log")
+        (tmp_path / "docs").mkdir()
+        for i in range(6):
+            (tmp_path / "docs" / f"n{i}.md").write_text(f"# Note {i}\n\n" + f"Paragraph {i} about reefs and tides. " * 60, encoding="utf-8")
+        nb = server_notebook(url, tmp_path, models, embed_batch=4)
+
+        def stop_the_server(done: int, total: int) -> None:
+            if done and server.poll() is None:
+                server.terminate()
+                server.wait(timeout=30)
+
+        with pytest.raises(NotebookError) as err:
+            nb.index(tmp_path / "docs", progress=False, on_progress=stop_the_server)
+        message = str(err.value)
+        assert message.startswith(f"cannot reach the Chroma server at {url} (the chroma_url setting") and "\n" not in message
+        assert "what was committed before stays" in message
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
