@@ -78,6 +78,7 @@ class FolderWatcher:
         self._changed = threading.Condition()
         self._stopping = False
         self._observer: Any = None
+        self._watches: dict[Path, Any] = {}  # each watched folder's recursive watch (ObservedWatch)
         self._thread: threading.Thread | None = None
 
     # ---- events -------------------------------------------------------------------------------------------
@@ -181,12 +182,42 @@ class FolderWatcher:
                 if event.dest_path:  # a move: the old name vanished, the new one appeared
                     watcher.note(event.dest_path, event.is_directory)
 
+        class ParentHandler(FileSystemEventHandler):
+            """A watched folder's parent: the folder deleted and made again (its own watch ended with it)."""
+
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                for path in (event.src_path, event.dest_path):
+                    root = Path(os.fsdecode(path)) if path else None
+                    if root in watcher._folders:
+                        if os.path.isdir(root):
+                            watcher._watch_folder(root, Handler())
+                        watcher.note(str(root), True)  # indexed whole, or its sources removed
+
         self._observer = Observer()
+        self._handler = Handler()
         for root in self.roots:
-            folder = root if root.is_dir() else root.parent  # a file is watched through its folder
-            self._observer.schedule(Handler(), str(folder), recursive=root.is_dir(), event_filter=EVENTS)
+            if root in self._folders:
+                self._watch_folder(root, self._handler)
+                if root.parent != root:
+                    self._observer.schedule(ParentHandler(), str(root.parent), recursive=False, event_filter=EVENTS)
+            else:  # a file is watched through its folder
+                self._observer.schedule(self._handler, str(root.parent), recursive=False, event_filter=EVENTS)
         self._observer.daemon = True
         self._observer.start()
+
+    def _watch_folder(self, root: Path, handler: FileSystemEventHandler) -> None:
+        """(Re)start the recursive watch of a watched folder: one made again after a delete has a new inode that
+        the old watch does not see."""
+        old = self._watches.pop(root, None)
+        if old is not None:
+            try:
+                self._observer.unschedule(old)
+            except (KeyError, OSError):  # its emitter already ended with the deleted folder
+                pass
+        try:
+            self._watches[root] = self._observer.schedule(handler, str(root), recursive=True, event_filter=EVENTS)
+        except OSError as err:  # gone again already: the parent's next event tells
+            print(f"rag: cannot watch {root}: {err.strerror or err}", file=sys.stderr, flush=True)
 
     def run(self, catch_up: bool = True) -> None:
         """Watch in this thread until stop() (KeyboardInterrupt propagates): catch up first, then apply each

@@ -166,3 +166,21 @@ def test_a_missing_path_is_one_line(tmp_path, notebook):
         check=False,
     )
     assert out.returncode == 2 and out.stderr.strip() == f"rag: no such file or directory: {tmp_path / 'typo'}"
+
+
+def test_a_watched_folder_deleted_and_made_again_is_followed_again(notebook, tmp_path):
+    docs = tmp_path / "docs"
+    reports: list = []
+    with FolderWatcher(notebook, [docs], debounce=DEBOUNCE, on_report=reports.append):
+        eventually(lambda: reports)  # the catch-up
+        assert sources(notebook) == {"docs/dram.txt"}
+        shutil.rmtree(docs)
+        eventually(lambda: not sources(notebook))
+        docs.mkdir()
+        (docs / "hbm.txt").write_text("HBM stacks DRAM dies next to the GPU for bandwidth.", encoding="utf-8")
+        eventually(lambda: sources(notebook) == {"docs/hbm.txt"})
+        # Files made after the folder came back are followed too: its watch was started again.
+        (docs / "tpu.txt").write_text("Google's TPU is a matrix accelerator used to train Gemini.", encoding="utf-8")
+        eventually(lambda: sources(notebook) == {"docs/hbm.txt", "docs/tpu.txt"})
+        (docs / "hbm.txt").unlink()
+        eventually(lambda: sources(notebook) == {"docs/tpu.txt"})
