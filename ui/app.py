@@ -149,6 +149,8 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         show_guide = partial(handlers.guide_panel, notebook)
         lang.change(show_guide, [lang], [guide, guide_questions], queue=False, **private)
         app.load(show_guide, [lang], [guide, guide_questions], queue=False, **private)
+        # ... and after an upload, removal or re-index reports (their status line changes).
+        status.change(show_guide, [lang], [guide, guide_questions], queue=False, show_progress="hidden", **private)
         chatbot.clear(lambda: ([], "", ""), None, [turns, passages, source_panel], queue=False, **private)
 
         cite_go.click(None, [cite_key], [cite_key], js="(key) => window.__citeKey || ''", **private).then(

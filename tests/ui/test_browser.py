@@ -215,6 +215,8 @@ def test_uploaded_note_is_indexed_answered_and_removed(page, notebook, tmp_path)
     saved = notebook.path.parent / "uploads" / "藍鯨咖啡館.txt"
     assert saved.is_file()
     page.locator("#scope input[name='uploads/藍鯨咖啡館.txt']").wait_for()
+    page.locator("#guide").get_by_text("筆記本導覽").first.click()  # its guide joins the notebook guide
+    page.wait_for_function("() => document.querySelector('#guide-panel').textContent.includes('桂花烏龍拿鐵')")
 
     reply = ask(page, "藍鯨咖啡館的招牌飲料是什麼?")
     assert "桂花烏龍拿鐵" in reply
@@ -224,6 +226,7 @@ def test_uploaded_note_is_indexed_answered_and_removed(page, notebook, tmp_path)
     page.click("#remove")
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('已移除')")
     page.locator("#scope input[name='uploads/藍鯨咖啡館.txt']").wait_for(state="detached")
+    page.wait_for_function("() => !document.querySelector('#guide-panel').textContent.includes('桂花烏龍拿鐵')")
     assert not saved.exists()
     assert all(s["source"] != "uploads/藍鯨咖啡館.txt" for s in notebook.sources())
 
