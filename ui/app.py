@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from functools import partial
 from importlib.resources import files
 from typing import Any
@@ -204,6 +206,19 @@ def asgi_app(blocks: gr.Blocks, host: str, port: int, extra_hosts: str = "") -> 
     return gr.mount_gradio_app(outer, blocks.queue(), path="/", server_name=host, server_port=port, **launch_options())
 
 
+def quiet_cancellations(record: logging.LogRecord) -> bool:
+    """A uvicorn log record to print: not the traceback of a request the shutdown cancelled (an open page's event
+    stream after GRACE_S: "Exception in ASGI application ... CancelledError", one per page), which is no error."""
+    error = record.exc_info[1] if record.exc_info else None
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, asyncio.CancelledError):
+            return False
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return True
+
+
 def start(blocks: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, extra_hosts: str = "") -> Server:
     """Serve the page in a background thread (tests, embedding); `.close()` stops it."""
     app = asgi_app(blocks, host, port, extra_hosts)
@@ -230,6 +245,7 @@ def serve(settings: Settings, index_seeds: bool = False) -> bool:
         host, port = settings.host, settings.port
         app = asgi_app(build_app(notebook), host, port, settings.allowed_hosts)
         print(f"Notebook on http://{host}:{port}", flush=True)
+        logging.getLogger("uvicorn.error").addFilter(quiet_cancellations)
         uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
     except KeyboardInterrupt:
         pass  # a signal before the server was up (models loading)
