@@ -3,6 +3,8 @@
 Over the seeds, for each pair in tests/data/followups.jsonl: the top-3 hits of the written standalone question, of
 the rule rewrite, and of the follow-up as typed. Same evidence = the same set of sources among the top 3 hits;
 the chunk share is the share of the standalone question's top-3 chunks that the rewrite also retrieves.
+Pairs without a "split" are the dev pairs the rules were written against; "split": "test" pairs were written
+after the rules and scored once.
 
     .venv/bin/python -m bench.followups [--out bench/results/followups.md]
 """
@@ -54,7 +56,9 @@ def main() -> None:
                 sources, chunks = top(nb, q)
                 row[f"{name}_same"], row[f"{name}_chunks"] = sources == gold_sources, len(chunks & gold_chunks) / K
             rows.append(row)
-            by_script.setdefault(p["script"], []).append(rows[-1])
+            split = p.get("split", "dev")
+            row["split"] = split
+            by_script.setdefault(f"{split} {p['script']}", []).append(row)
 
     def share(rs: list[dict], key: str) -> float:
         return sum(float(r[key]) for r in rs) / len(rs)
@@ -62,17 +66,18 @@ def main() -> None:
     lines = [
         f"# Follow-ups without an LLM: same evidence as the standalone question (top-{K}, seeds)",
         "",
-        "| pairs | script | rewrite: same sources | rewrite: chunk share | as typed: same sources | as typed: chunk share |",
+        "| pairs | split, script | rewrite: same sources | rewrite: chunk share | as typed: same sources | as typed: chunk share |",
         "|---|---|---|---|---|---|",
     ]
-    for script, rs in [*sorted(by_script.items()), ("all", rows)]:
+    splits = [(f"{split} all", [r for r in rows if r["split"] == split]) for split in ("dev", "test")]
+    for script, rs in [*sorted(by_script.items()), *[(name, rs) for name, rs in splits if rs]]:
         lines.append(
             f"| {len(rs)} | {script} | {share(rs, 'rewrite_same'):.2f} | {share(rs, 'rewrite_chunks'):.2f} | "
             f"{share(rs, 'raw_same'):.2f} | {share(rs, 'raw_chunks'):.2f} |"
         )
-    lines += ["", "| follow-up | rewritten | standalone (written) | same sources | chunks |", "|---|---|---|---|---|"]
+    lines += ["", "| split | follow-up | rewritten | standalone (written) | same sources | chunks |", "|---|---|---|---|---|---|"]
     lines += [
-        f"| {r['question']} | {r['rewritten']} | {r['standalone']} | {'yes' if r['rewrite_same'] else 'no'} | "
+        f"| {r['split']} | {r['question']} | {r['rewritten']} | {r['standalone']} | {'yes' if r['rewrite_same'] else 'no'} | "
         f"{r['rewrite_chunks']:.2f} |"
         for r in rows
     ]

@@ -10,7 +10,12 @@ import pytest
 from rag.followup import standalone_question, subject
 from rag.text import keyword_tokens
 
-PAIRS = [json.loads(line) for line in (Path(__file__).parents[1] / "data" / "followups.jsonl").read_text("utf-8").splitlines()]
+# The dev pairs the rules were written against; the "test" ones are scored by bench/followups.py only.
+PAIRS = [
+    pair
+    for line in (Path(__file__).parents[1] / "data" / "followups.jsonl").read_text("utf-8").splitlines()
+    if (pair := json.loads(line)).get("split", "dev") == "dev"
+]
 
 
 def test_the_issue_example_carries_the_subject_into_the_follow_up():
