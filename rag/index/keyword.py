@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 
 from rag.errors import notice
 
@@ -32,55 +33,49 @@ def fingerprint(ids: Iterable[str]) -> str:
     return hashlib.sha1("\n".join(sorted(ids)).encode()).hexdigest()
 
 
-class _Segment:
-    """Term frequencies of some rows, by term (CSC): for term column t, rows[indptr[t]:indptr[t+1]] hold it tf times."""
-
-    def __init__(self, indptr: np.ndarray, rows: np.ndarray, tf: np.ndarray):
-        self.indptr, self.rows, self.tf = indptr, rows, tf
-
-    @classmethod
-    def build(cls, first_row: int, docs: list[list[int]], columns: int) -> _Segment:
-        """The segment of `docs` (term columns per row), numbered from `first_row`."""
-        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
-        cols = np.fromiter((c for d in docs for c in d), dtype=np.int64, count=int(lengths.sum()))
-        rows = np.repeat(np.arange(first_row, first_row + len(docs), dtype=np.int64), lengths)
-        keys, tf = np.unique(cols * (1 << 32) + rows, return_counts=True)  # sorted by column, then row
-        key_cols = keys >> 32
-        indptr = _indptr(key_cols, columns)
-        return cls(indptr, (keys & 0xFFFFFFFF).astype(np.int32), np.minimum(tf, 65535).astype(np.uint16))
-
-    def column(self, col: int) -> tuple[np.ndarray, np.ndarray]:
-        if col + 1 >= len(self.indptr):
-            return self.rows[:0], self.tf[:0]
-        lo, hi = self.indptr[col], self.indptr[col + 1]
-        return self.rows[lo:hi], self.tf[lo:hi]
-
-    def check(self, n_rows: int) -> None:
-        if not len(self.indptr) or self.indptr[-1] != len(self.rows) or len(self.rows) != len(self.tf):
-            raise ValueError("its term matrix is cut short or out of step")
-        if len(self.rows) and (self.rows.max() >= n_rows or self.rows.min() < 0):
-            raise ValueError("its term matrix names rows it does not have")
+def _segment(first_row: int, docs: list[list[int]], columns: int) -> sparse.csc_matrix:
+    """Term frequencies of `docs` (term columns per row), numbered from `first_row`: a CSC matrix, rows by columns
+    (for term column t, rows indices[indptr[t]:indptr[t+1]] hold it data times), counts capped at 65,535."""
+    lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
+    cols = np.fromiter((c for d in docs for c in d), dtype=np.int64, count=int(lengths.sum()))
+    rows = np.repeat(np.arange(first_row, first_row + len(docs), dtype=np.int64), lengths)
+    counts = sparse.csc_matrix(
+        (np.ones(len(cols), dtype=np.int64), (rows, cols)), shape=(first_row + len(docs), columns)
+    )  # fmt: skip
+    counts.sum_duplicates()  # one entry per row and term, its count; indices sorted
+    return _stored(counts)
 
 
-def _merge(a: _Segment, b: _Segment, columns: int) -> _Segment:
-    """One segment holding both (b's rows come after a's)."""
-
-    def expand(s: _Segment) -> np.ndarray:
-        counts = np.diff(s.indptr)
-        return np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-
-    cols = np.concatenate([expand(a), expand(b)])
-    rows = np.concatenate([a.rows, b.rows])
-    tf = np.concatenate([a.tf, b.tf])
-    order = np.lexsort((rows, cols))
-    return _Segment(_indptr(cols, columns), rows[order], tf[order])
+def _stored(matrix: sparse.csc_matrix) -> sparse.csc_matrix:
+    """The form kept and saved: int32 rows, uint16 counts, sorted."""
+    matrix.sort_indices()
+    data = np.minimum(matrix.data, 65535).astype(np.uint16)
+    return sparse.csc_matrix((data, matrix.indices.astype(np.int32), matrix.indptr.astype(np.int64)), shape=matrix.shape)
 
 
-def _indptr(cols: np.ndarray, columns: int) -> np.ndarray:
-    """Column pointers of entries with these column numbers."""
-    indptr = np.zeros(columns + 1, dtype=np.int64)
-    indptr[1:] = np.cumsum(np.bincount(cols, minlength=columns))
-    return indptr
+def _column(segment: sparse.csc_matrix, col: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows holding term column `col`, and how often."""
+    if col >= segment.shape[1]:
+        return segment.indices[:0], segment.data[:0]
+    lo, hi = segment.indptr[col], segment.indptr[col + 1]
+    return segment.indices[lo:hi], segment.data[lo:hi]
+
+
+def _loaded(indptr: np.ndarray, rows: np.ndarray, tf: np.ndarray, n_rows: int) -> sparse.csc_matrix:
+    """A saved segment, checked: ValueError when it is cut short, out of step or names rows it does not have."""
+    if not len(indptr) or indptr[-1] != len(rows) or len(rows) != len(tf) or np.any(np.diff(indptr) < 0):
+        raise ValueError("its term matrix is cut short or out of step")
+    if len(rows) and (rows.max() >= n_rows or rows.min() < 0):
+        raise ValueError("its term matrix names rows it does not have")
+    return sparse.csc_matrix((tf, rows, indptr), shape=(n_rows, len(indptr) - 1))
+
+
+def _merge(a: sparse.csc_matrix, b: sparse.csc_matrix, rows: int, columns: int) -> sparse.csc_matrix:
+    """One segment holding both (their rows are distinct: b's come after a's), `rows` by `columns`."""
+    a, b = a.copy(), b.copy()
+    a.resize((rows, columns))
+    b.resize((rows, columns))
+    return _stored((a + b).tocsc())
 
 
 def _read_only(*args, **kwargs) -> None:
@@ -223,8 +218,8 @@ class KeywordIndex:
         self._live = np.concatenate([self._live, np.ones(len(ids), dtype=bool)])
         self._lengths = np.concatenate([self._lengths, np.fromiter((len(d) for d in docs), np.float32, len(docs))])
         # The recent segment is rebuilt from its rows' terms: they are few by construction (see MERGE_*).
-        fresh = _Segment.build(first, docs, len(self._terms))
-        self._recent = fresh if self._recent is None else _merge(self._recent, fresh, len(self._terms))
+        fresh = _segment(first, docs, len(self._terms))
+        self._recent = fresh if self._recent is None else _merge(self._recent, fresh, len(self._rows), len(self._terms))
         self._ids_cache = None
 
     def _consolidate(self, force: bool = False) -> None:
@@ -240,15 +235,12 @@ class KeywordIndex:
             self._main, self._main_rows, self._main_columns = None, len(self._rows), len(self._terms)
             self._main_token, self._main_saved = uuid.uuid4().hex, False
             return
-        whole = parts[0] if len(parts) == 1 else _merge(parts[0], parts[1], len(self._terms))
+        shape = (len(self._rows), len(self._terms))
+        whole = _merge(parts[0], parts[1], *shape) if len(parts) > 1 else parts[0].copy()
+        whole.resize(shape)
         # Compact: live rows renumbered in order, dead ones out.
         live_rows = np.flatnonzero(self._live)
-        renumber = np.full(len(self._rows), -1, dtype=np.int64)
-        renumber[live_rows] = np.arange(len(live_rows))
-        cols = np.repeat(np.arange(len(whole.indptr) - 1, dtype=np.int64), np.diff(whole.indptr))
-        keep = self._live[whole.rows]
-        cols, rows, tf = cols[keep], renumber[whole.rows[keep]].astype(np.int32), whole.tf[keep]
-        self._main = _Segment(_indptr(cols, len(self._terms)), rows, tf)  # still sorted by column then row: renumbering keeps order
+        self._main = _stored(whole[live_rows, :].tocsc())
         self._rows = [self._rows[i] for i in live_rows]
         self._row_of = {chunk_id: k for k, chunk_id in enumerate(self._rows)}
         self._lengths = self._lengths[live_rows]
@@ -286,10 +278,10 @@ class KeywordIndex:
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, self.folder / name)
 
-    def _write_npz(self, name: str, segment: _Segment | None, **extra) -> None:
+    def _write_npz(self, name: str, segment: sparse.csc_matrix | None, **extra) -> None:
         arrays = dict(extra)
         if segment is not None:
-            arrays.update(indptr=segment.indptr, rows=segment.rows, tf=segment.tf)
+            arrays.update(indptr=segment.indptr, rows=segment.indices, tf=segment.data)
         if "token" in arrays:
             arrays["token"] = np.array(arrays["token"])
         partial = self.folder / f"{name}.partial"
@@ -314,17 +306,16 @@ class KeywordIndex:
             with np.load(self.folder / "main.npz") as npz:
                 if str(npz["token"]) != manifest["main"]:
                     raise ValueError("its main segment is not the one its manifest names")
-                main = _Segment(npz["indptr"], npz["rows"], npz["tf"]) if "indptr" in npz else None
+                main = (npz["indptr"], npz["rows"], npz["tf"]) if "indptr" in npz else None
             with np.load(self.folder / "recent.npz") as npz:
-                recent = _Segment(npz["indptr"], npz["rows"], npz["tf"]) if "indptr" in npz else None
+                recent = (npz["indptr"], npz["rows"], npz["tf"]) if "indptr" in npz else None
                 live, lengths = npz["live"], npz["lengths"]
             if len(live) != len(rows) or len(lengths) != len(rows) or main_rows > len(rows):
                 raise ValueError(f"it holds {len(live)} rows, the manifest {len(rows)}")
+            main, recent = (None if saved is None else _loaded(*saved, len(rows)) for saved in (main, recent))
             for segment in (main, recent):
-                if segment is not None:
-                    segment.check(len(rows))
-                    if len(segment.indptr) - 1 > len(terms):
-                        raise ValueError("its term matrix has more terms than its vocabulary")
+                if segment is not None and segment.shape[1] > len(terms):
+                    raise ValueError("its term matrix has more terms than its vocabulary")
         except Exception as err:  # noqa: BLE001 -- numpy, json and zip each fail their own way on a damaged file
             notice(f"{self.folder}: keyword index damaged ({type(err).__name__}: {err}); rebuilt from the chunks in Chroma")
             self._reset()
@@ -346,7 +337,7 @@ class KeywordIndex:
         col = self._vocab.get(term)
         if col is None:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16)
-        parts = [s.column(col) for s in (self._main, self._recent) if s is not None]
+        parts = [_column(s, col) for s in (self._main, self._recent) if s is not None]
         rows = np.concatenate([r for r, _ in parts]) if parts else np.zeros(0, dtype=np.int32)
         tf = np.concatenate([t for _, t in parts]) if parts else np.zeros(0, dtype=np.uint16)
         keep = self._live[rows]
