@@ -14,7 +14,8 @@ change of features refits in seconds.
     TARGET_FALSE_REFUSALS of the training sets' answerable questions refused, read off out-of-fold
     probabilities, one per kind of question (rag.answer.model.cut_kind: in Chinese, in English, or answered only
     by passages in the other language). `--cuts-only` keeps the committed scorers and gate and fits the cuts alone.
-`--evaluate` reports the same measures on the evaluation questions (held out; bench/answers.py is the real run).
+`--evaluate` reports the same measures on the evaluation sets' dev split (bench/answers.py is the real run; its test
+split is never read here). `--share 0.2` extracts a fifth of each training set: a quick refit, and its timing.
 Data: DRCD (CC BY-SA 3.0), CMRC 2018 and XQuAD (CC BY-SA 4.0); see ../shared/data/SOURCES.md.
 """
 
@@ -36,9 +37,9 @@ from bench.answer_data import (
     SEED,
     TRAIN_SETS,
     WORK,
-    eval_questions,
     notebook,
     sources_by_passage,
+    split_questions,
     train_questions,
 )
 from bench.answers import contains, gold_answers
@@ -103,15 +104,17 @@ def _save(path: Path, value) -> None:
     tmp.replace(path)
 
 
-def questions_of(name: str, split: str) -> list[dict]:
-    if split == "eval":
-        return eval_questions(name, EVAL_CAP)
+def questions_of(name: str, split: str, share: float = 1.0) -> list[dict]:
+    """The questions of a set: its training ones (`share` of CAPS or of its off-topic count, drawn with SEED), or
+    for "dev" the evaluation set's development split (bench.answer_data.split_questions; never its test split)."""
+    if split == "dev":
+        return split_questions(name, "dev", EVAL_CAP)
     if name in OFF_TOPIC:
         asked, _, n = OFF_TOPIC[name]
         questions = train_questions(asked)
-        return random.Random(SEED + 1).sample(questions, min(n, len(questions)))
+        return random.Random(SEED + 1).sample(questions, min(round(n * share), len(questions)))
     questions = train_questions(name)
-    return random.Random(SEED).sample(questions, min(CAPS[name], len(questions)))
+    return random.Random(SEED).sample(questions, min(round(CAPS[name] * share), len(questions)))
 
 
 def corpus_of(name: str, split: str) -> str:
@@ -195,7 +198,7 @@ def variant_records(answerer, q: dict, variant: str, hits: list, embedders) -> l
     return out
 
 
-def extract(name: str, split: str = "train") -> list[dict]:
+def extract(name: str, split: str = "train", share: float = 1.0) -> list[dict]:
     """Per question and variant (with / without its gold passage): candidate features and labels."""
     corpus = corpus_of(name, split)
     # Hits of searches that exclude the gold passage (bench/results/answers-notes.md): not the earlier caches,
@@ -216,7 +219,7 @@ def extract(name: str, split: str = "train") -> list[dict]:
     out, t, fresh = [], time.perf_counter(), 0
     embedded_before = _vectors_kept(vectors)
     try:
-        for i, q in enumerate(questions_of(name, split)):
+        for i, q in enumerate(questions_of(name, split, share)):
             if q["id"] not in retrieved:
                 retrieved[q["id"]] = retrieve(nb, q, sources, off_topic=name in OFF_TOPIC)
                 fresh += 1
@@ -481,16 +484,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.train_answer_model", description=__doc__.split("\n")[0])
     ap.add_argument("--sets", default=",".join([*CAPS, *OFF_TOPIC]))
     ap.add_argument("--out", default=str(MODEL_FILE))
-    ap.add_argument("--evaluate", action="store_true", help="also report on the held-out evaluation questions")
+    ap.add_argument("--evaluate", action="store_true", help="also report on the evaluation sets' dev split")
+    ap.add_argument("--share", type=float, default=1.0, help="share of each set's training questions (a quick refit)")
     ap.add_argument("--dry-run", action="store_true", help="fit and report, do not write the model")
     ap.add_argument("--cuts-only", action="store_true", help="keep the committed scorers and gate, fit the gate's cuts")
     args = ap.parse_args(argv)
     names = args.sets.split(",")
-    records = [r for name in names for r in extract(name)]
+    records = [r for name in names for r in extract(name, share=args.share)]
     model = refit_cuts(records, names) if args.cuts_only else fit(records, names)
     report = {"training": measures(shortlisted(records, model["shortlist"]), model["sentence"], model["gate"], names)}
     if args.evaluate:
-        evals = shortlisted([r for name in EVAL_SETS for r in extract(name, "eval")], model["shortlist"])
+        evals = shortlisted([r for name in EVAL_SETS for r in extract(name, "dev")], model["shortlist"])
         report["evaluation"] = measures(evals, model["sentence"], model["gate"], list(EVAL_SETS))
     data = {
         "about": "Learned extractive-answer model (issue 12); refit with `make answer-model` "
