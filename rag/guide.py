@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -106,6 +109,10 @@ class Overview:
                 i = g.ranks.index(0) if 0 in g.ranks else 0
                 out.append((g, g.sentences[i], g.citations[i]))
         return out
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
 
 
 def fingerprint(chunk_ids: Iterable[str]) -> str:
@@ -364,7 +371,7 @@ class GuideStore:
     def save(self, guide: Guide) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.file(guide.source)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")  # two writers never share one
         tmp.write_text(json.dumps(guide.as_dict(), ensure_ascii=False), encoding="utf-8")
         tmp.replace(path)  # a reader never sees half a file
 
@@ -480,7 +487,10 @@ class NotebookGuides:
         for n, (source, ids) in enumerate(sorted(todo), start=1):
             if progress:
                 print(f"\rsource guides: {n}/{len(todo)}", end="", file=sys.stderr, flush=True)
-            self.build(source, ids)
+            try:
+                self.build(source, ids)
+            except Exception as err:  # noqa: BLE001 -- one line naming the source; the index and other guides stand
+                print(f"\nerror: {source}: no source guide ({type(err).__name__}: {one_line(str(err))})", file=sys.stderr, flush=True)
         if progress and todo:
             print(f"\rsource guides: {len(todo)} built in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
         return len(todo)
@@ -517,7 +527,11 @@ class NotebookGuides:
 
         if not is_summary_request(question):
             return None
-        guides = self.all(None, sources)
+        try:
+            guides = self.all(None, sources)
+        except Exception:  # the question is searched as any other instead
+            logging.getLogger(__name__).exception("no source guides for a summary of %s", sources or "the notebook")
+            return None
         if not sources:
             named = named_sources(question, guides, self._idf)
             guides = [g for g in guides if g.source in named] or guides
@@ -558,6 +572,10 @@ class NotebookGuides:
 
         cited = list(dict.fromkeys([c.source for c in answer.citations] or [h.source for h in answer.hits[:2]]))
         committed = self.notebook.chunk_index.committed()
-        guides = [self.guide(s) for s in cited if s in committed]
+        try:
+            guides = [self.guide(s) for s in cited if s in committed]
+        except Exception:  # an answer without suggestions rather than no answer
+            logging.getLogger(__name__).exception("no source guide for %s", cited)
+            return []
         asked = [question, answer.rewritten_query or ""] + [q for q, _ in history_pairs(history)]
         return self._questions(guides, asked, answer.script)

@@ -137,3 +137,23 @@ def test_lexrank_ranks_the_sentence_most_like_the_others_first():
 
     scores = lexrank(np.array(vectors))
     assert scores.argmax() in (0, 2) and scores.argmin() == 3
+
+
+def test_a_guide_that_cannot_be_built_is_one_line_and_indexing_goes_on(tmp_path, monkeypatch, capsys):
+    """Fault injection: the guide builder raises; the document is still indexed and answered, the error named once."""
+    import rag.guide
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no vectors")
+
+    monkeypatch.setattr(rag.guide, "build_guide", broken)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "bread.txt").write_text(SOURDOUGH, encoding="utf-8")
+    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    report = nb.index(tmp_path / "docs", progress=True)
+    assert report.added == 1 and nb.count() > 0
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == ["error: docs/bread.txt: no source guide (RuntimeError: no vectors)"]
+    answer = nb.ask("How long does sourdough bake in a Dutch oven?")
+    assert not answer.refused and answer.suggestions == []
+    assert nb.ask("Summarize the sourdough document").backend != "guide"  # searched as any question instead
