@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 MODEL := .cache/models/multilingual-e5-small/model_int8.onnx
 # `make run PORT=8000` (or RAG_PORT=8000 make run); unset, the port and the address are the settings' (RAG_PORT, RAG_HOST).
 SERVE_AT = $(if $(PORT), --port $(PORT))
+# The notebook `make run` opens: the sample posts of seeds/, kept apart from the user's own notebooks.
+SAMPLE := Sample: AI chips
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
 .PHONY: setup models run index serve test test-fast bench bench-chunking bench-extraction bench-scale bench-throughput bench-worst-files bench-answers bench-notebook-dev bench-ocr answer-model browser strace llm llm-1.5b clean
@@ -35,11 +37,11 @@ $(MODEL): $(STAMP)
 models: $(MODEL)
 
 index: setup
-	$(call step,indexing seeds/ (embedding + source guides; new files only),$(BIN)/rag index seeds/)
+	$(call step,indexing seeds/ into "$(SAMPLE)" (embedding + source guides; new files only),$(BIN)/rag --notebook "$(SAMPLE)" index seeds/)
 
 run: index
 	$(call elapsed,starting the page)
-	$(BIN)/rag serve$(SERVE_AT)
+	$(BIN)/rag serve --notebook "$(SAMPLE)"$(SERVE_AT)
 
 serve: setup
 	$(BIN)/rag serve$(SERVE_AT)

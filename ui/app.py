@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from functools import partial
 from importlib.resources import files
 from typing import Any
@@ -14,10 +15,11 @@ from fastapi import FastAPI
 from gradio.http_server import Server
 
 from rag import Notebook
+from rag.errors import NotebookError
 from rag.hosts import bound_names
 from rag.offline import go_offline
 from rag.settings import MAX_K, Settings
-from ui import handlers, render, session
+from ui import handlers, render, session, shelf
 from ui.chat import TextMarkdown, text_chatbot
 from ui.guard import HostGuard, allowed_hosts
 from ui.labels import DEFAULT_LANGUAGE, LANGUAGES, labels
@@ -28,6 +30,9 @@ EXAMPLES = ["TPU能否取代GPU?", "亞馬遜機房裡最多的CPU是哪種?", "
 THEME = gr.themes.Soft(font=["system-ui", "Noto Sans CJK TC", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 GRACE_S = 3  # on Ctrl-C, open pages' event streams get this long to close before the server stops anyway
 NOTEBOOK_LOCK = "notebook"  # events that read or change the index run one at a time
+SOURCES_EVERY_S = 3.0  # how often an open page looks for documents another tab or process added or removed
+# Where the browser keeps the page's last notebook and chat (ids, not secrets: the key encrypts nothing worth hiding).
+BROWSER_KEY = "rag-notebook-page"
 
 
 def static(name: str) -> str:
@@ -36,12 +41,21 @@ def static(name: str) -> str:
 
 
 def build_app(notebook: Notebook) -> gr.Blocks:
-    """The notebook page for one notebook (serve it with `start()` or `serve()`); the events are ui.handlers'."""
+    """The notebook page, opening on `notebook`, with the notebooks beside it (serve it with `start()` or
+    `serve()`); the events are ui.handlers' and ui.shelf's."""
     L0 = labels(DEFAULT_LANGUAGE)
+    notebooks = shelf.open_shelf(notebook)
+    first = notebook.info
+    on = partial(shelf.bound, notebooks)  # an event over the page's notebook (its id comes first in the inputs)
 
     # ---- layout ---------------------------------------------------------------------------------------------
     with gr.Blocks(title="Notebook", analytics_enabled=False) as app:
         turns = gr.State([])
+        notebook_id = gr.State(first.id)  # the page's notebook: each tab may have its own
+        chat_id = gr.State("")  # the open chat, saved after each answer ("": not saved yet)
+        seen_sources = gr.State([])  # the documents the lists show, to notice another tab's or process's change
+        # The last notebook and chat, kept by the browser so that a reload (or a restarted server) opens them again.
+        saved = gr.BrowserState({"notebook": "", "chat": ""}, storage_key=BROWSER_KEY, secret=BROWSER_KEY)
         with gr.Row(equal_height=True, elem_id="topbar"):
             gr.Markdown(L0["title"], elem_id="title")
             lang = gr.Radio(
@@ -50,16 +64,22 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             )  # fmt: skip
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=250):
+                with gr.Accordion(L0["notebooks"], open=True, elem_id="notebooks"):
+                    notebook_pick = gr.Dropdown(
+                        shelf.notebook_choices(notebooks), value=first.id, label=L0["notebook_pick"], elem_id="notebook-pick"
+                    )
+                    notebook_name = gr.Textbox(first.name, label=L0["nb_name"], elem_id="nb-name")
+                    with gr.Row(equal_height=True):
+                        nb_new = gr.Button(L0["nb_new"], elem_id="nb-new", size="sm", min_width=60)
+                        nb_rename = gr.Button(L0["nb_rename"], elem_id="nb-rename", size="sm", min_width=60)
+                        nb_delete = gr.Button(L0["nb_delete"], elem_id="nb-delete", size="sm", variant="stop", min_width=60)
+                    nb_import = gr.File(label=L0["nb_import"], file_types=[".zip"], elem_id="nb-import", height=90)
                 gr.Markdown(L0["sources_heading"], elem_id="sources-heading")
                 choices = handlers.source_choices(notebook)
                 scope = gr.CheckboxGroup(choices, value=[], label=L0["scope"], info=L0["scope_info"], elem_id="scope")
                 with gr.Accordion(L0["manage"], open=True, elem_id="manage"):
-                    upload_box = gr.File(
-                        file_count="multiple",
-                        label=L0["upload"].format(mb=MAX_UPLOAD_MB, doc_mb=MAX_DOCUMENT_UPLOAD_MB),
-                        elem_id="upload",
-                        height=140,
-                    )
+                    upload_box = gr.File(file_count="multiple", label=L0["upload_label"], elem_id="upload", height=140)
+                    gr.Markdown(L0["upload"].format(mb=MAX_UPLOAD_MB, doc_mb=MAX_DOCUMENT_UPLOAD_MB), elem_id="upload-limits")
                     with gr.Row(equal_height=True):
                         remove_pick = gr.Dropdown(
                             choices, value=None, label=L0["remove_pick"], elem_id="remove-pick", scale=3
@@ -69,7 +89,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                 status = TextMarkdown(elem_id="status")  # file names and titles: text, never markup
                 with gr.Accordion(L0["settings"], open=False, elem_id="settings"):
                     backend = gr.Dropdown(
-                        session.answer_backends(notebook),
+                        session.answer_backends(notebook, DEFAULT_LANGUAGE),
                         value=notebook.settings.backend,
                         label=L0["backend"],
                         elem_id="backend",
@@ -80,10 +100,14 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                     k = gr.Slider(1, MAX_K, value=notebook.settings.k, step=1, label=L0["k"], elem_id="k")
                     show_scores = gr.Checkbox(False, label=L0["scores"], elem_id="scores")
             with gr.Column(scale=4, min_width=360):
+                with gr.Row(equal_height=True):
+                    chat_pick = gr.Dropdown([], value=None, label=L0["chats"], elem_id="chat-pick", scale=3)
+                    new_chat = gr.Button(L0["new_chat"], elem_id="new-chat", size="sm", scale=1, min_width=80)
+                    delete_chat = gr.Button(L0["delete_chat"], elem_id="delete-chat", size="sm", scale=1, min_width=80)
                 chatbot = text_chatbot(
                     label=L0["chat"],
                     elem_id="chatbot",
-                    height=560,
+                    height=520,
                     buttons=["copy", "copy_all"],
                     examples=[{"text": q} for q in handlers.example_questions(notebook, EXAMPLES)],
                     placeholder=L0["chat_placeholder"],
@@ -107,6 +131,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                         scale=1,
                         min_width=180,
                     )
+                save_note = gr.Button(L0["save_note"], elem_id="save-note", size="sm")
             with gr.Column(scale=3, min_width=300):
                 gr.Markdown(L0["source_heading"], elem_id="source-heading")
                 source_panel = gr.HTML(render.message_html(L0["source_empty"]), elem_id="source-panel")
@@ -118,6 +143,23 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                         components=[gr.Textbox(visible=False)], samples=[], label=L0["guide_questions"],
                         elem_id="guide-questions", type="values", visible=False,
                     )  # fmt: skip
+                with gr.Accordion(L0["notes"], open=False, elem_id="notes"):
+                    note_search = gr.Textbox(label=L0["note_search"], elem_id="note-search")
+                    note_pick = gr.Dropdown([], value=None, label=L0["note_pick"], elem_id="note-pick")
+                    note_title = gr.Textbox(label=L0["note_title"], elem_id="note-title")
+                    note_body = gr.Textbox(label=L0["note_body"], lines=5, elem_id="note-body")
+                    with gr.Row(equal_height=True):
+                        note_save = gr.Button(L0["note_save"], elem_id="note-save", size="sm", min_width=60)
+                        note_new = gr.Button(L0["note_new"], elem_id="note-new", size="sm", min_width=60)
+                        note_delete = gr.Button(L0["note_delete"], elem_id="note-delete", size="sm", min_width=60)
+                        note_source = gr.Button(L0["note_source"], elem_id="note-source", size="sm", min_width=60)
+                with gr.Accordion(L0["export"], open=False, elem_id="export"):
+                    with gr.Row(equal_height=True):
+                        export_buttons = {
+                            what: gr.Button(L0[f"export_{what}"], elem_id=f"export-{what}", size="sm", min_width=60)
+                            for what in ("chat", "notes", "notebook", "file")
+                        }
+                    download = gr.File(label=L0["download"], elem_id="download", interactive=False)
 
         # Hidden plumbing: the citation clicked in the page, the browser's language, and the /chat API.
         cite_key = gr.Textbox(visible="hidden", elem_id="cite-key")
@@ -129,45 +171,97 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         api_button = gr.Button(visible=False)
 
         # ---- wiring -----------------------------------------------------------------------------------------
-        answer_inputs = [chatbot, turns, mode, scope, k, show_scores, backend, model, endpoint, lang]
+        answer_inputs = [notebook_id, chatbot, turns, mode, scope, k, show_scores, backend, model, endpoint, lang]
         answer_outputs = [chatbot, turns, passages, source_panel]
         private: dict[str, Any] = {"api_visibility": "private"}
         locked: dict[str, Any] = {"concurrency_id": NOTEBOOK_LOCK, "concurrency_limit": 1, **private}
-        respond = partial(handlers.respond, notebook)
+        respond = on(handlers.respond)
+        store_chat = (on(shelf.save_chat), [notebook_id, chat_id, chatbot, turns], [chat_id, chat_pick, saved])
 
         question.submit(
             handlers.add_question, [question, chatbot], [question, chatbot, passages], queue=False, **private
-        ).then(respond, answer_inputs, answer_outputs, show_progress="minimal", **locked)
+        ).then(respond, answer_inputs, answer_outputs, show_progress="minimal", **locked).then(*store_chat, **private)
         chatbot.example_select(handlers.pick_example, [chatbot], [chatbot, passages], queue=False, **private).then(
             respond, answer_inputs, answer_outputs, show_progress="minimal", **locked
-        )
+        ).then(*store_chat, **private)
         chatbot.option_select(handlers.pick_example, [chatbot], [chatbot, passages], queue=False, **private).then(
             respond, answer_inputs, answer_outputs, show_progress="minimal", **locked
-        )
+        ).then(*store_chat, **private)
         guide_questions.click(
             handlers.pick_guide_question, [chatbot, guide_questions], [chatbot, passages], queue=False, **private
-        ).then(respond, answer_inputs, answer_outputs, show_progress="minimal", **locked)
+        ).then(respond, answer_inputs, answer_outputs, show_progress="minimal", **locked).then(*store_chat, **private)
         # The guide follows the page's language and is read again on each load (guides are built by indexing).
-        show_guide = partial(handlers.guide_panel, notebook)
-        lang.change(show_guide, [lang], [guide, guide_questions], queue=False, **private)
-        app.load(show_guide, [lang], [guide, guide_questions], queue=False, **private)
+        show_guide = (on(handlers.guide_panel), [notebook_id, lang], [guide, guide_questions])
+        lang.change(*show_guide, queue=False, **private)
+        app.load(*show_guide, queue=False, **private)
         # ... and after an upload, removal or re-index reports (their status line changes).
-        status.change(show_guide, [lang], [guide, guide_questions], queue=False, show_progress="hidden", **private)
-        chatbot.clear(lambda: ([], "", ""), None, [turns, passages, source_panel], queue=False, **private)
+        status.change(*show_guide, queue=False, show_progress="hidden", **private)
+        chatbot.clear(lambda: ([], "", "", ""), None, [turns, passages, source_panel, chat_id], queue=False, **private)
 
         cite_go.click(None, [cite_key], [cite_key], js="(key) => window.__citeKey || ''", **private).then(
-            partial(handlers.show_citation, notebook), [cite_key, turns, lang], [source_panel], **private
+            on(handlers.show_citation), [notebook_id, cite_key, turns, lang], [source_panel], **private
         ).then(None, js=static("scroll-to-mark.js"), **private)
 
-        upload = partial(handlers.upload, notebook)
-        upload_box.upload(upload, [upload_box, scope, lang], [status, scope, remove_pick, upload_box], **locked)
-        remove = partial(handlers.remove, notebook)
-        remove_button.click(remove, [remove_pick, scope, lang], [status, scope, remove_pick], **locked)
-        reindex = partial(handlers.reindex, notebook)
-        reindex_button.click(reindex, [scope, lang], [status, scope, remove_pick], **locked)
+        upload_box.upload(
+            on(handlers.upload), [notebook_id, upload_box, scope, lang], [status, scope, remove_pick, upload_box], **locked
+        )
+        remove_button.click(on(handlers.remove), [notebook_id, remove_pick, scope, lang], [status, scope, remove_pick], **locked)
+        reindex_button.click(on(handlers.reindex), [notebook_id, scope, lang], [status, scope, remove_pick], **locked)
         # Uploads and re-index run in the background: each second the page shows their progress, then the documents.
-        indexing = partial(handlers.indexing_status, notebook)
-        gr.Timer(1.0).tick(indexing, [scope, lang], [status, scope, remove_pick], queue=False, show_progress="hidden", **private)
+        indexing = on(handlers.indexing_status)
+        gr.Timer(1.0).tick(
+            indexing, [notebook_id, scope, lang], [status, scope, remove_pick], queue=False, show_progress="hidden", **private
+        )
+        # What another tab or process (`rag index`) changed in the notebook's documents reaches the lists too.
+        gr.Timer(SOURCES_EVERY_S).tick(
+            on(shelf.sources_changed), [notebook_id, seen_sources, scope], [scope, remove_pick, seen_sources],
+            queue=False, show_progress="hidden", **private,
+        )  # fmt: skip
+
+        # The page's notebook, chats and notes: read from the notebook's folder on load and after each change.
+        state_outputs = [
+            notebook_id, notebook_pick, notebook_name, scope, remove_pick, chat_pick, chatbot, turns, chat_id,
+            note_pick, seen_sources,
+        ]  # fmt: skip
+        page_state = partial(shelf.page_state, notebooks)
+        app.load(page_state, [saved, scope], state_outputs, **private)
+        reload: dict[str, Any] = {"fn": page_state, "inputs": [saved, scope], "outputs": state_outputs, **private}
+        cleared = (shelf.cleared, [lang], [passages, note_title, note_body, source_panel])
+        notebook_pick.input(shelf.switch, [notebook_pick], [saved], **private).then(**reload).then(*cleared, **private)
+        nb_new.click(partial(shelf.create, notebooks), [notebook_name, lang], [status, saved], **private).then(**reload).then(
+            *cleared, **private
+        )
+        nb_rename.click(
+            partial(shelf.rename, notebooks), [notebook_id, notebook_name, lang], [status, notebook_pick], **private
+        )
+        nb_delete.click(
+            partial(shelf.delete, notebooks), [notebook_id, notebook_name, lang], [status, saved], **locked
+        ).then(**reload)
+        nb_import.upload(partial(shelf.import_file, notebooks), [nb_import, lang], [status, saved, nb_import], **locked).then(
+            **reload
+        )
+
+        chat_pick.input(on(shelf.open_chat), [notebook_id, chat_pick], [chatbot, turns, chat_id, passages, saved], **private)
+        new_chat.click(on(shelf.new_chat), [notebook_id], [chatbot, turns, chat_id, chat_pick, passages], **private)
+        delete_chat.click(on(shelf.delete_chat), [notebook_id, chat_id], [chatbot, turns, chat_id, chat_pick, passages], **private)
+
+        save_note.click(on(shelf.save_answer), [notebook_id, chatbot, turns, note_search, lang], [status, note_pick], **private)
+        note_pick.input(on(shelf.open_note), [notebook_id, note_pick], [note_title, note_body], **private)
+        note_save.click(
+            on(shelf.write_note), [notebook_id, note_pick, note_title, note_body, note_search, lang], [status, note_pick],
+            **private,
+        )  # fmt: skip
+        note_new.click(lambda: (gr.update(value=None), "", ""), None, [note_pick, note_title, note_body], **private)
+        note_delete.click(
+            on(shelf.delete_note), [notebook_id, note_pick, note_search, lang], [status, note_pick, note_title, note_body],
+            **private,
+        )  # fmt: skip
+        note_search.change(on(shelf.find_notes), [notebook_id, note_search], [note_pick], **private)
+        note_source.click(on(shelf.note_as_source), [notebook_id, note_pick, lang], [status], **locked)
+        for what, button in export_buttons.items():
+            button.click(
+                on(partial(shelf.export, what=what)), [notebook_id, chat_id, chatbot, turns], [download], **private
+            )
 
         api_button.click(
             partial(handlers.chat_api, notebook), [api_question], [api_reply, api_passages], api_name="chat",
@@ -228,10 +322,28 @@ def start(blocks: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, extra_ho
     return server
 
 
+def check_port_free(host: str, port: int) -> None:
+    """One line naming the port and the setting when something listens on host:port already: said before the
+    models load, and never after a "Notebook on …" line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a closing socket is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise NotebookError(
+                f"cannot serve on {host}:{port}: {err.strerror or err} (another server? choose a port with "
+                "RAG_PORT=7861 make run, or rag serve --port 7861)"
+            ) from err
+
+
 def serve(settings: Settings, index_seeds: bool = False) -> bool:
-    """Open the page of the notebook of `settings` on settings.host:settings.port until Ctrl-C (or a signal the
-    caller turns into KeyboardInterrupt); the notebook is closed on the way out. True when its threads ended in
-    time (a batch in native code may still run: the caller decides how to exit)."""
+    """Open the page of the notebook of `settings` (settings.notebook, made when new, else the data folder's own)
+    on settings.host:settings.port until Ctrl-C (or a signal the caller turns into KeyboardInterrupt); the notebook
+    is closed on the way out. True when its threads ended in time (a batch in native code may still run: the caller
+    decides how to exit). A port in use is one line (NotebookError) before anything loads."""
+    host, port = settings.host, settings.port
+    check_port_free(host, port)
     notebook = Notebook(settings=settings)  # its models load on first use, below
     try:
         # `rag serve` went offline before importing this module; a direct caller gets the variables read from here
@@ -242,11 +354,14 @@ def serve(settings: Settings, index_seeds: bool = False) -> bool:
             notebook.index(settings.seeds)
         notebook.preload()  # the models, BM25, jieba and the glossary load side by side, in background threads
         _ = notebook.retriever, notebook.answerer  # ready before the first question, not during it
-        host, port = settings.host, settings.port
         app = asgi_app(build_app(notebook), host, port, settings.allowed_hosts)
-        print(f"Notebook on http://{host}:{port}", flush=True)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
+        config.load()
+        # The address is printed once the socket is bound (a port taken meanwhile is uvicorn's one error line).
+        sock = config.bind_socket()
+        print(f"Notebook on http://{host}:{port} ({notebook.name})", flush=True)
         logging.getLogger("uvicorn.error").addFilter(quiet_cancellations)
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
+        uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:
         pass  # a signal before the server was up (models loading)
     finally:

@@ -12,6 +12,7 @@ import gradio as gr
 
 from rag import Notebook
 from rag.errors import BackendUnavailable
+from rag.llm import BACKENDS
 from rag.types import accumulate
 from ui import render, session
 from ui.labels import LANGUAGES, labels, pick_language
@@ -283,9 +284,11 @@ def reindex(
     lang: str,
     progress: Callable[..., Any] | None = None,  # see upload
 ) -> tuple[Any, ...]:
-    """Bring the index in step with seeds/ and uploads/, in the background; (status, scope, remove picker)."""
+    """Bring the index in step with its folders (session.reindex_paths), in the background; (status, scope, remove picker)."""
     L = labels(lang)
     paths = session.reindex_paths(notebook)
+    if not paths:  # nb.index() of nothing would index seeds/ into a notebook that never had them
+        return (L["nothing_to_index"], gr.skip(), gr.skip())
     names = " + ".join(f"{path.name}/" for path in paths)
     notebook.index_in_background(paths, names)
     return (L["queued"].format(names=names), gr.skip(), gr.skip())
@@ -302,13 +305,21 @@ RELABEL: dict[str, Callable[[dict[str, str]], Any]] = {
     "sources-heading": lambda L: gr.update(value=L["sources_heading"]),
     "scope": lambda L: gr.update(label=L["scope"], info=L["scope_info"]),
     "manage": lambda L: gr.update(label=L["manage"]),
-    "upload": lambda L: gr.update(label=L["upload"].format(mb=MAX_UPLOAD_MB, doc_mb=MAX_DOCUMENT_UPLOAD_MB)),
+    "notebooks": lambda L: gr.update(label=L["notebooks"]),
+    "notebook-pick": lambda L: gr.update(label=L["notebook_pick"]),
+    "nb-name": lambda L: gr.update(label=L["nb_name"]),
+    "nb-new": lambda L: gr.update(value=L["nb_new"]),
+    "nb-rename": lambda L: gr.update(value=L["nb_rename"]),
+    "nb-delete": lambda L: gr.update(value=L["nb_delete"]),
+    "nb-import": lambda L: gr.update(label=L["nb_import"]),
+    "upload": lambda L: gr.update(label=L["upload_label"]),
+    "upload-limits": lambda L: gr.update(value=L["upload"].format(mb=MAX_UPLOAD_MB, doc_mb=MAX_DOCUMENT_UPLOAD_MB)),
     "remove-pick": lambda L: gr.update(label=L["remove_pick"]),
     "remove": lambda L: gr.update(value=L["remove"]),
     "reindex": lambda L: gr.update(value=L["reindex"]),
     "settings": lambda L: gr.update(label=L["settings"]),
     "guide": lambda L: gr.update(label=L["guide"]),
-    "backend": lambda L: gr.update(label=L["backend"]),
+    "backend": lambda L: gr.update(label=L["backend"], choices=[(L.get(f"backend_{n}", n), n) for n in BACKENDS]),
     "model": lambda L: gr.update(label=L["model"]),
     "endpoint": lambda L: gr.update(label=L["endpoint"]),
     "k": lambda L: gr.update(label=L["k"]),
@@ -318,6 +329,22 @@ RELABEL: dict[str, Callable[[dict[str, str]], Any]] = {
     "mode": lambda L: gr.update(choices=[(L["mode_answer"], "answer"), (L["mode_search"], "search")]),
     "source-heading": lambda L: gr.update(value=L["source_heading"]),
     "passages-heading": lambda L: gr.update(value=L["passages_heading"]),
+    "chat-pick": lambda L: gr.update(label=L["chats"]),
+    "new-chat": lambda L: gr.update(value=L["new_chat"]),
+    "delete-chat": lambda L: gr.update(value=L["delete_chat"]),
+    "save-note": lambda L: gr.update(value=L["save_note"]),
+    "notes": lambda L: gr.update(label=L["notes"]),
+    "note-search": lambda L: gr.update(label=L["note_search"]),
+    "note-pick": lambda L: gr.update(label=L["note_pick"]),
+    "note-title": lambda L: gr.update(label=L["note_title"]),
+    "note-body": lambda L: gr.update(label=L["note_body"]),
+    "note-save": lambda L: gr.update(value=L["note_save"]),
+    "note-new": lambda L: gr.update(value=L["note_new"]),
+    "note-delete": lambda L: gr.update(value=L["note_delete"]),
+    "note-source": lambda L: gr.update(value=L["note_source"]),
+    "export": lambda L: gr.update(label=L["export"]),
+    **{f"export-{w}": (lambda L, w=w: gr.update(value=L[f"export_{w}"])) for w in ("chat", "notes", "notebook", "file")},
+    "download": lambda L: gr.update(label=L["download"]),
 }
 # The source panel's "click a citation" text in every language: only that (not an open document) is relabelled.
 SOURCE_PLACEHOLDERS = {render.message_html(labels(code)["source_empty"]) for _, code in LANGUAGES}

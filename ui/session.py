@@ -23,13 +23,21 @@ class Turn:
 
 
 def uploads_folder(notebook: Notebook) -> Path:
-    """Where browser uploads are saved: uploads/ in the notebook's home."""
+    """Where browser uploads are saved: uploads/ in the data folder of one of several notebooks, else (a data
+    folder of its own, as before there were several) uploads/ in the notebook's home."""
+    from rag.notebooks import NOTEBOOKS_FOLDER
+
+    if notebook.path.resolve().parent.name == NOTEBOOKS_FOLDER:
+        return notebook.path.resolve() / UPLOADS_FOLDER
     return notebook.home / UPLOADS_FOLDER
 
 
-def answer_backends(notebook: Notebook) -> list[tuple[str, str]]:
-    """(label, name) for the backend picker."""
-    return [(b["label"], b["name"]) for b in backends(notebook.settings)]
+def answer_backends(notebook: Notebook, lang: str | None = None) -> list[tuple[str, str]]:
+    """(label, name) for the backend picker, labelled in the page's language."""
+    from ui.labels import labels
+
+    L = labels(lang)
+    return [(L.get(f"backend_{b['name']}", b["label"]), b["name"]) for b in backends(notebook.settings)]
 
 
 def answering_view(notebook: Notebook, k: int | None, backend: str = "", model: str = "", endpoint: str = "") -> Notebook:
@@ -88,6 +96,11 @@ def remove_source(notebook: Notebook, source: str) -> bool:
 
 
 def reindex_paths(notebook: Notebook) -> list[Path]:
-    """What "re-index" brings in step: the seeds folder and the uploads folder (when there is one)."""
-    uploads = uploads_folder(notebook)
-    return [Path(notebook.settings.seeds)] + ([uploads] if uploads.is_dir() else [])
+    """What "re-index" brings in step: the uploads folder and the notes added as documents (when there are), and
+    the seeds folder when the notebook holds a document from it (a new notebook never gets the sample posts)."""
+    from rag.notes import NOTES_FOLDER
+
+    seeds = Path(notebook.settings.seeds).resolve()
+    has_seeds = any(notebook.source_file(s["source"]).resolve().is_relative_to(seeds) for s in notebook.sources())
+    folders = [uploads_folder(notebook), notebook.path.resolve() / NOTES_FOLDER]
+    return ([seeds] if has_seeds else []) + [folder for folder in folders if folder.is_dir()]
