@@ -73,7 +73,8 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                         nb_new = gr.Button(L0["nb_new"], elem_id="nb-new", size="sm", min_width=60)
                         nb_rename = gr.Button(L0["nb_rename"], elem_id="nb-rename", size="sm", min_width=60)
                         nb_delete = gr.Button(L0["nb_delete"], elem_id="nb-delete", size="sm", variant="stop", min_width=60)
-                    nb_import = gr.File(label=L0["nb_import"], file_types=[".zip"], elem_id="nb-import", height=90)
+                    gr.Markdown(L0["nb_import"], elem_id="nb-import-label")  # above the box: a label would cover it
+                    nb_import = gr.File(show_label=False, file_types=[".zip"], elem_id="nb-import", height=100)
                 gr.Markdown(L0["sources_heading"], elem_id="sources-heading")
                 choices = handlers.source_choices(notebook)
                 scope = gr.CheckboxGroup(choices, value=[], label=L0["scope"], info=L0["scope_info"], elem_id="scope")

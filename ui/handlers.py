@@ -311,7 +311,7 @@ RELABEL: dict[str, Callable[[dict[str, str]], Any]] = {
     "nb-new": lambda L: gr.update(value=L["nb_new"]),
     "nb-rename": lambda L: gr.update(value=L["nb_rename"]),
     "nb-delete": lambda L: gr.update(value=L["nb_delete"]),
-    "nb-import": lambda L: gr.update(label=L["nb_import"]),
+    "nb-import-label": lambda L: gr.update(value=L["nb_import"]),
     "upload": lambda L: gr.update(label=L["upload_label"]),
     "upload-limits": lambda L: gr.update(value=L["upload"].format(mb=MAX_UPLOAD_MB, doc_mb=MAX_DOCUMENT_UPLOAD_MB)),
     "remove-pick": lambda L: gr.update(label=L["remove_pick"]),

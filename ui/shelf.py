@@ -57,7 +57,7 @@ def chat_choices(notebook: Notebook) -> list[tuple[str, str]]:
 
 def note_choices(notebook: Notebook, query: str = "") -> list[tuple[str, str]]:
     notes = Notes(notebook.path)
-    return [(n.title, n.id) for n in (notes.search(query) if query.strip() else notes.list())]
+    return [(n.title, n.id) for n in (notes.search(query) if (query or "").strip() else notes.list())]
 
 
 def chat_state(notebook: Notebook, chat_id: str) -> tuple[list[dict], list[Turn]]:

@@ -1,0 +1,259 @@
+"""Notebooks in a real browser (Debian's Chromium via Playwright): the page keeps its state across tabs, reloads and a
+server restart; notebooks made and switched; an answer saved as a note; exports downloaded with their citations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.ui.test_browser import CHROMIUM, ask, browser, open_page, upload  # noqa: F401 -- browser: a fixture
+
+APPLES = "# Apples\n\nApples grow on trees in orchards. Farmers pick apples in autumn and press them into cider.\n"
+TEA = "# 凍頂烏龍茶\n\n凍頂烏龍茶產於南投鹿谷。茶農在春季和冬季採收茶葉，經過輕發酵與焙火製成。\n"
+LIGHTHOUSE = "# Harbor Lighthouse\n\nThe Harbor Lighthouse keeper lights the lamp at six every evening.\n"
+QUESTION = "Where do apples grow?"
+NAME = "Orchards and tea"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: run `make browser` (apt)")
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory):
+    """A notebook called NAME, one of several under its data folder, holding the apples and tea documents."""
+    from rag import Notebook
+
+    home = tmp_path_factory.mktemp("notebooks-home")
+    (home / "docs").mkdir()
+    (home / "docs" / "apples.md").write_text(APPLES, encoding="utf-8")
+    (home / "docs" / "tea.md").write_text(TEA, encoding="utf-8")
+    nb = Notebook.open(NAME, path=home / ".rag", home=home)
+    assert nb.index(home / "docs", progress=False).added == 2
+    return nb
+
+
+class Served:
+    """The page served on one port, stopped and started again over the same data folder (a restarted server)."""
+
+    def __init__(self, notebook, port: int):
+        self.notebook, self.port, self.server = notebook, port, None
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def start(self, notebook=None) -> None:
+        from ui.app import build_app, start
+
+        self.server = start(build_app(notebook or self.notebook), "127.0.0.1", self.port)
+
+    def restart(self) -> None:
+        """A new server process would open the notebook afresh: a new Notebook over the same folder, a new page."""
+        from rag import Notebook
+
+        self.server.close()
+        nb = self.notebook
+        again = Notebook(settings=nb.settings, embedder=nb.embedder, dense_embedder=nb.dense_embedder)
+        self.start(again)
+
+
+@pytest.fixture(scope="module")
+def served(notebook, free_port) -> Iterator[Served]:
+    served = Served(notebook, free_port())
+    served.start()
+    yield served
+    served.server.close()
+
+
+@pytest.fixture
+def page(browser, served):  # noqa: F811
+    page = open_page(browser, served.url, locale="zh-TW")
+    yield page
+    page.context.close()
+
+
+def scope_labels(page) -> list[str]:
+    return page.locator("#scope label").all_inner_texts()
+
+
+def wait_for_scope(page, text: str, present: bool = True) -> None:
+    page.locator("#scope label", has_text=text).first.wait_for(state="visible" if present else "detached")
+
+
+def test_an_upload_in_one_tab_is_in_the_other_tabs_lists_after_reload(browser, served, tmp_path):  # noqa: F811
+    first, second = open_page(browser, served.url), open_page(browser, served.url)
+    try:
+        wait_for_scope(second, "Apples")
+        assert not any("Harbor Lighthouse" in label for label in scope_labels(second))
+        note = tmp_path / "lighthouse.md"
+        note.write_text(LIGHTHOUSE, encoding="utf-8")
+        status = upload(first, note)
+        assert "✓ 新增 1" in status, status
+        wait_for_scope(first, "Harbor Lighthouse")
+        second.reload()
+        second.wait_for_selector("#question textarea")
+        wait_for_scope(second, "Harbor Lighthouse")  # the scope list, read from the notebook at load
+        second.click("#remove-pick input")  # and the remove picker
+        second.get_by_role("option", name=re.compile("Harbor Lighthouse")).wait_for()
+        second.keyboard.press("Escape")
+        # The first tab removes it: the second sees it go without a reload (the lists follow the notebook).
+        first.click("#remove-pick input")
+        first.get_by_role("option", name=re.compile("Harbor Lighthouse")).click()
+        first.click("#remove")
+        first.wait_for_function("() => document.querySelector('#status').innerText.includes('已移除')")
+        wait_for_scope(second, "Harbor Lighthouse", present=False)
+    finally:
+        first.context.close()
+        second.context.close()
+
+
+def test_a_chat_survives_a_reload_and_a_server_restart(browser, served, notebook):  # noqa: F811
+    context_page = open_page(browser, served.url)
+    try:
+        expected = notebook.ask(QUESTION)
+        reply = ask(context_page, QUESTION)
+        assert "orchards" in reply and "[1]" in reply
+        # Saved once answered: the past chats list names it.
+        context_page.wait_for_function(
+            "(q) => document.querySelector('#chat-pick input').value.includes(q)", arg=QUESTION
+        )
+        served.restart()
+        context_page.reload()
+        context_page.wait_for_selector("#question textarea")
+        context_page.locator("#chatbot [data-testid='bot']").first.wait_for()
+        assert QUESTION in context_page.locator("#chatbot [data-testid='user']").first.inner_text()
+        assert "orchards" in context_page.locator("#chatbot [data-testid='bot']").first.inner_text()
+        # Its citations still open their passage: the answer came back with them.
+        context_page.locator("#chatbot a.cite", has_text="[1]").first.click()
+        mark = context_page.locator("#source-panel mark").first
+        mark.wait_for(state="visible")
+        assert mark.inner_text().strip() in [c.quote.strip() for c in expected.citations if c.n == 1]
+        # A new chat, then the old one picked from the list again.
+        context_page.click("#new-chat")
+        context_page.wait_for_function("() => !document.querySelector('#chatbot [data-testid=\"bot\"]')")
+        context_page.click("#chat-pick input")
+        context_page.get_by_role("option", name=re.compile(re.escape(QUESTION))).first.click()
+        context_page.locator("#chatbot [data-testid='bot']").first.wait_for()
+    finally:
+        context_page.context.close()
+
+
+def test_notebooks_are_made_switched_and_deleted_in_the_page(page, notebook):
+    wait_for_scope(page, "Apples")
+    page.fill("#nb-name textarea, #nb-name input", "Empty one")
+    page.click("#nb-new")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('已建立')")
+    page.wait_for_function("() => document.querySelector('#notebook-pick input').value === 'Empty one'")
+    wait_for_scope(page, "Apples", present=False)  # a new notebook starts empty
+    assert scope_labels(page) == []
+    reply = ask_plain(page, QUESTION)
+    assert "orchards" not in reply and "[1]" not in reply
+    # Back to the first notebook: its documents and its last chat.
+    page.click("#notebook-pick input")
+    page.get_by_role("option", name=NAME).click()
+    wait_for_scope(page, "Apples")
+    page.click("#notebook-pick input")
+    page.get_by_role("option", name="Empty one").click()
+    page.wait_for_function("() => document.querySelector('#nb-name textarea, #nb-name input').value === 'Empty one'")
+    page.click("#nb-delete")  # the name typed is the notebook's own: deleted
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('已刪除')")
+    wait_for_scope(page, "Apples")
+    from rag.notebooks import Notebooks, data_root
+
+    assert [i.name for i in Notebooks(data_root(notebook.path)).list()] == [NAME]
+
+
+def ask_plain(page, question: str) -> str:
+    """Ask and wait for the reply, whether or not it cites passages (a refusal lists none)."""
+    answers = page.locator("#chatbot [data-testid='bot']").count()
+    page.fill("#question textarea", question)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function(
+        "([n]) => document.querySelectorAll('#chatbot [data-testid=\"bot\"]').length > n"
+        " && !document.querySelector('#chatbot .pending')",
+        arg=[answers],
+    )
+    page.wait_for_timeout(500)  # the last streamed piece
+    return page.locator("#chatbot [data-testid='bot']").last.inner_text()
+
+
+def download(page, button: str) -> str:
+    """Click an export button and download the file it makes; its text."""
+    page.locator("#download").evaluate("e => e.dataset.before = e.innerText")
+    page.click(button)
+    page.wait_for_function(
+        "() => { const d = document.querySelector('#download'); return d.querySelector('a') && d.innerText !== d.dataset.before; }"
+    )
+    with page.expect_download() as info:
+        page.locator("#download a").first.click()
+    return Path(info.value.path()).read_text(encoding="utf-8")
+
+
+def test_an_answer_saved_as_a_note_and_the_exports_carry_numbered_citations(page, notebook):
+    ask(page, QUESTION)
+    page.click("#save-note")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('已儲存筆記')")
+    page.click("#export")  # open the export accordion
+    exported = download(page, "#export-chat")
+    body, _, cited = exported.partition("## Citations")
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", body)}
+    listed = dict(re.findall(r"^\[(\d+)\] “(.+?)” — ", cited, flags=re.MULTILINE))
+    assert numbers and numbers == {int(n) for n in listed}, (numbers, listed)
+    for quote in listed.values():
+        assert quote in " ".join(APPLES.split())  # each quote is the document's own text
+    assert "## Sources" in cited and "docs/apples.md" in cited
+    assert f"**Q:** {QUESTION}" in exported
+    notes = download(page, "#export-notes")
+    assert QUESTION in notes and "## Citations" in notes
+    whole = download(page, "#export-notebook")
+    assert whole.startswith(f"# {NAME}") and "## Notes" in whole and "## Chats" in whole
+
+
+def test_dark_mode_marks_are_readable_and_the_upload_label_leaves_the_drop_text_clear(browser, served):  # noqa: F811
+    page = open_page(browser, served.url + "?__theme=dark")
+    try:
+        ask(page, QUESTION)
+        page.locator("#chatbot a.cite", has_text="[1]").first.click()
+        mark = page.locator("#source-panel mark").first
+        mark.wait_for(state="visible")
+        colors = mark.evaluate("m => [getComputedStyle(m).color, getComputedStyle(m).backgroundColor]")
+        assert contrast(*colors) >= 4.5, colors
+        label = page.locator("#upload [data-testid='block-label']").first.bounding_box()
+        drop = page.evaluate(DROP_TEXT_BOX)
+        assert drop, "the upload box says nothing about dropping files"
+        apart = (
+            label["y"] + label["height"] <= drop["y"] or drop["y"] + drop["height"] <= label["y"]
+            or label["x"] + label["width"] <= drop["x"] or drop["x"] + drop["width"] <= label["x"]
+        )  # fmt: skip
+        assert apart, (label, drop)
+        page.click("#settings")  # open the settings accordion
+        backend = page.locator("#backend input").input_value()
+        assert backend == "摘錄原文（不用 LLM）"
+    finally:
+        page.context.close()
+
+
+# Where the upload box's own "drop files here" text is drawn (the text itself, not the box around it).
+DROP_TEXT_BOX = """() => {
+  const walker = document.createTreeWalker(document.querySelector('#upload'), NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    if (/拖放|Drop/.test(walker.currentNode.data)) {
+      const range = document.createRange();
+      range.selectNodeContents(walker.currentNode);
+      const r = range.getBoundingClientRect();
+      return {x: r.x, y: r.y, width: r.width, height: r.height};
+    }
+  }
+  return null;
+}"""
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG contrast ratio of two CSS rgb() colours."""
+
+    def luminance(css: str) -> float:
+        channels = [int(v) / 255 for v in re.findall(r"\d+", css)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    hi, lo = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
