@@ -79,8 +79,9 @@ def page_state(shelf: OpenNotebooks, saved: dict | None, selected: list[str] | N
         info = shelf.default()
     nb = shelf.get(info.id)
     chats = Chats(nb.path)
+    # The chat this browser had open comes back (a reload, a restarted server); another browser starts a new one,
+    # the past chats listed.
     chat_id = saved.get("chat") if saved.get("notebook") == info.id and chats.get(saved.get("chat") or "") else ""
-    chat_id = chat_id or next((c.id for c in chats.list()), "")
     history, turns = chat_state(nb, chat_id)
     scope, remove = handlers.refreshed_sources(nb, selected)
     return (
@@ -148,7 +149,7 @@ def cleared(lang: str) -> tuple[str, str, str, str]:
 
 
 def switch(ref: str) -> dict:
-    """The page's saved state for another notebook (its latest chat is opened)."""
+    """The page's saved state for another notebook (a new chat in it; its past chats listed)."""
     return {"notebook": ref, "chat": ""}
 
 

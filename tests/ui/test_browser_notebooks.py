@@ -147,7 +147,7 @@ def test_notebooks_are_made_switched_and_deleted_in_the_page(page, notebook):
     assert scope_labels(page) == []
     reply = ask_plain(page, QUESTION)
     assert "orchards" not in reply and "[1]" not in reply
-    # Back to the first notebook: its documents and its last chat.
+    # Back to the first notebook: its documents.
     page.click("#notebook-pick input")
     page.get_by_role("option", name=NAME).click()
     wait_for_scope(page, "Apples")
