@@ -29,6 +29,9 @@ class Job:
     error: BaseException | None = None
 
 
+FINISHED_KEPT = 50  # finished jobs remembered for pages that have not shown them yet
+
+
 class BackgroundIndexer:
     """Indexes a notebook's uploads and re-index requests in one thread, a job at a time, so that questions are
     answered meanwhile from what is committed (a file appears whole once its chunks are in, never a part of it).
@@ -40,7 +43,9 @@ class BackgroundIndexer:
     def __init__(self, notebook: Notebook):
         self.notebook = notebook
         self._jobs: queue.Queue[Job] = queue.Queue()
-        self._finished: list[Job] = []
+        self._finished: list[Job] = []  # for take_finished
+        self._recent: list[Job] = []  # for finished_since
+        self._finished_count = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -66,6 +71,14 @@ class BackgroundIndexer:
         """(name of the job being indexed, chunks embedded, chunks to embed, jobs waiting), or None when idle."""
         job = self.current
         return None if job is None else (job.name, self.done, self.total, self._jobs.qsize())
+
+    def finished_since(self, seen: int) -> tuple[list[Job], int]:
+        """The jobs finished after the first `seen` ones (of the last FINISHED_KEPT), and how many have finished:
+        each open page keeps its own count, so every tab reports every job, not only the first to ask."""
+        with self._lock:
+            count = self._finished_count
+            kept = self._recent[max(0, len(self._recent) - (count - seen)) :] if seen < count else []
+        return kept, count
 
     def take_finished(self) -> list[Job]:
         """The jobs finished since the last call, oldest first."""
@@ -119,4 +132,6 @@ class BackgroundIndexer:
             with self._lock:
                 self.current = None
                 self._finished.append(job)
+                self._recent = [*self._recent[-(FINISHED_KEPT - 1) :], job]
+                self._finished_count += 1
         self._idle.set()

@@ -53,6 +53,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         turns = gr.State([])
         notebook_id = gr.State(first.id)  # the page's notebook: each tab may have its own
         chat_id = gr.State("")  # the open chat, saved after each answer ("": not saved yet)
+        indexing_seen = gr.State(0)  # background jobs whose reports this page has shown
         seen_sources = gr.State([])  # the documents the lists show, to notice another tab's or process's change
         # The last notebook and chat, kept by the browser so that a reload (or a restarted server) opens them again.
         saved = gr.BrowserState({"notebook": "", "chat": ""}, storage_key=BROWSER_KEY, secret=BROWSER_KEY)
@@ -211,8 +212,9 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         # Uploads and re-index run in the background: each second the page shows their progress, then the documents.
         indexing = on(handlers.indexing_status)
         gr.Timer(1.0).tick(
-            indexing, [notebook_id, scope, lang], [status, scope, remove_pick], queue=False, show_progress="hidden", **private
-        )
+            indexing, [notebook_id, scope, lang, indexing_seen], [status, scope, remove_pick, indexing_seen], queue=False,
+            show_progress="hidden", **private,
+        )  # fmt: skip
         # What another tab or process (`rag index`) changed in the notebook's documents reaches the lists too.
         gr.Timer(SOURCES_EVERY_S).tick(
             on(shelf.sources_changed), [notebook_id, seen_sources, scope], [scope, remove_pick, seen_sources],
@@ -222,7 +224,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         # The page's notebook, chats and notes: read from the notebook's folder on load and after each change.
         state_outputs = [
             notebook_id, notebook_pick, notebook_name, scope, remove_pick, chat_pick, chatbot, turns, chat_id,
-            note_pick, seen_sources,
+            note_pick, seen_sources, indexing_seen,
         ]  # fmt: skip
         page_state = partial(shelf.page_state, notebooks)
         app.load(page_state, [saved, scope], state_outputs, **private)
@@ -277,6 +279,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             handlers.detect_language, [browser_language], [lang], js="() => navigator.language || ''", queue=False,
             **private,
         )  # fmt: skip
+    app.notebooks = notebooks  # type: ignore[attr-defined]  # serve() closes the ones the page opened
     return app
 
 
@@ -346,6 +349,7 @@ def serve(settings: Settings, index_seeds: bool = False) -> bool:
     host, port = settings.host, settings.port
     check_port_free(host, port)
     notebook = Notebook(settings=settings)  # its models load on first use, below
+    page = None
     try:
         # `rag serve` went offline before importing this module; a direct caller gets the variables read from here
         # on (telemetry, tokenizers), but huggingface_hub read HF_HUB_OFFLINE when gradio imported it: call
@@ -355,7 +359,8 @@ def serve(settings: Settings, index_seeds: bool = False) -> bool:
             notebook.index(settings.seeds)
         notebook.preload()  # the models, BM25, jieba and the glossary load side by side, in background threads
         _ = notebook.retriever, notebook.answerer  # ready before the first question, not during it
-        app = asgi_app(build_app(notebook), host, port, settings.allowed_hosts)
+        page = build_app(notebook)
+        app = asgi_app(page, host, port, settings.allowed_hosts)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
         config.load()
         # The address is printed once the socket is bound (a port taken meanwhile is uvicorn's one error line).
@@ -367,5 +372,6 @@ def serve(settings: Settings, index_seeds: bool = False) -> bool:
         pass  # a signal before the server was up (models loading)
     finally:
         # An upload being indexed stops at its next batch (its file is finished by the next re-index).
-        stopped = notebook.close(timeout=10.0)
+        # The notebook and those the page switched to (page.notebooks holds them all once the page is built).
+        stopped = page.notebooks.close(timeout=10.0) if page is not None else notebook.close(timeout=10.0)
     return stopped

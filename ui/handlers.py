@@ -238,12 +238,13 @@ def upload(
     return ("  \n".join(lines), gr.skip(), gr.skip(), None)
 
 
-def indexing_status(notebook: Notebook, selected: list[str], lang: str) -> tuple[Any, ...]:
-    """What the page's timer shows: the finished jobs' reports and their documents in the lists, else the
-    progress of the job being indexed, else nothing new; (status, scope, remove picker)."""
+def indexing_status(notebook: Notebook, selected: list[str], lang: str, seen: int = 0) -> tuple[Any, ...]:
+    """What the page's timer shows: the reports of the jobs finished since this page last looked (`seen`: how many
+    it has shown; every tab shows every report) and their documents in the lists, else the progress of the job
+    being indexed, else nothing new; (status, scope, remove picker, seen)."""
     L = labels(lang)
     indexer = notebook.background
-    finished = indexer.take_finished()
+    finished, count = indexer.finished_since(int(seen or 0))
     if finished:
         lines = []
         for job in finished:
@@ -253,12 +254,12 @@ def indexing_status(notebook: Notebook, selected: list[str], lang: str) -> tuple
                 lines.append(L["error"].format(error=error_line(job.error)))
             elif job.report is not None:
                 lines.append(render.report_text(job.report, lang))
-        return ("  \n".join(lines), *refreshed_sources(notebook, selected))
+        return ("  \n".join(lines), *refreshed_sources(notebook, selected), count)
     now = indexer.progress()
     if now is None:
-        return gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip(), count if count != seen else gr.skip()
     name, done, total, _waiting = now
-    return L["progress"].format(name=name, done=done, total=total or "…"), gr.skip(), gr.skip()
+    return L["progress"].format(name=name, done=done, total=total or "…"), gr.skip(), gr.skip(), gr.skip()
 
 
 def remove(notebook: Notebook, source: str | None, selected: list[str], lang: str) -> tuple[Any, ...]:

@@ -70,8 +70,8 @@ def chat_state(notebook: Notebook, chat_id: str) -> tuple[list[dict], list[Turn]
 
 def page_state(shelf: OpenNotebooks, saved: dict | None, selected: list[str] | None = None) -> tuple[Any, ...]:
     """Everything the page shows of its notebook, read from it now: (notebook id, notebook picker, notebook name,
-    scope, remove picker, chat picker, chat, turns, chat id, notes picker, sources seen). `saved`: the browser's
-    last notebook and chat."""
+    scope, remove picker, chat picker, chat, turns, chat id, notes picker, sources seen, indexing jobs seen).
+    `saved`: the browser's last notebook and chat."""
     saved = saved if isinstance(saved, dict) else {}
     try:
         info = shelf.shelf.get(saved["notebook"]) if saved.get("notebook") else shelf.default()
@@ -96,6 +96,7 @@ def page_state(shelf: OpenNotebooks, saved: dict | None, selected: list[str] | N
         chat_id,
         gr.update(choices=note_choices(nb), value=None),
         handlers.source_choices(nb),
+        nb.background.finished_since(0)[1],  # reports of jobs finished before the page opened are not shown
     )
 
 

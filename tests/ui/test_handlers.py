@@ -34,7 +34,12 @@ def notebook(notebook_at, tmp_path_factory):
 def finished_status(notebook):
     """What the page's timer shows once the background indexing is done."""
     assert notebook.background.wait(timeout=120)
-    return handlers.indexing_status(notebook, [], "en")
+    return handlers.indexing_status(notebook, [], "en", seen(notebook))[:3]
+
+
+def seen(notebook) -> int:
+    """How many finished jobs a page that opened before the last one would have shown."""
+    return notebook.background.finished_since(0)[1] - 1
 
 
 def answer(notebook, question: str, mode: str = "answer", backend: str = "extractive", k="5", history=None):
@@ -133,9 +138,10 @@ def test_questions_are_answered_while_an_upload_is_indexed_and_its_document_show
     chat, *_ = answer(notebook, QUESTION)  # answered from the committed index, not after the upload
     assert "桂花烏龍拿鐵" in chat[-1]["content"] and indexer.busy()
     assert "uploads/plankton.md" not in {s["source"] for s in notebook.sources()}  # not until all its chunks are in
-    shown, scope, _ = handlers.indexing_status(notebook, [], "en")
+    shown, scope, _, _ = handlers.indexing_status(notebook, [], "en", notebook.background.finished_since(0)[1])
     assert shown.startswith("⏳ Indexing plankton.md") and scope == handlers.gr.skip()
     status, scope, _ = finished_status(notebook)
     assert status.startswith("✓ Added 1") and "uploads/plankton.md" in {value for _, value in scope["choices"]}
     assert notebook.search("krill count in the cold current", k=1)[0].source == "uploads/plankton.md"
-    assert handlers.indexing_status(notebook, [], "en") == (handlers.gr.skip(),) * 3  # nothing new
+    done = notebook.background.finished_since(0)[1]
+    assert handlers.indexing_status(notebook, [], "en", done) == (handlers.gr.skip(),) * 4  # nothing new
