@@ -230,18 +230,21 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         app.load(page_state, [saved, scope], state_outputs, **private)
         reload: dict[str, Any] = {"fn": page_state, "inputs": [saved, scope], "outputs": state_outputs, **private}
         cleared = (shelf.cleared, [lang], [passages, note_title, note_body, source_panel])
-        notebook_pick.input(shelf.switch, [notebook_pick], [saved], **private).then(**reload).then(*cleared, **private)
-        nb_new.click(partial(shelf.create, notebooks), [notebook_name, lang], [status, saved], **private).then(**reload).then(
-            *cleared, **private
-        )
+
+        def shows_other_notebook(event: Any) -> None:
+            """After `event` set the page's notebook: everything read again from it, the old one's panels emptied."""
+            event.then(**reload).then(*cleared, **private).then(*show_guide, queue=False, **private)
+
+        shows_other_notebook(notebook_pick.input(shelf.switch, [notebook_pick], [saved], **private))
+        shows_other_notebook(nb_new.click(partial(shelf.create, notebooks), [notebook_name, lang], [status, saved], **private))
         nb_rename.click(
             partial(shelf.rename, notebooks), [notebook_id, notebook_name, lang], [status, notebook_pick], **private
         )
-        nb_delete.click(
-            partial(shelf.delete, notebooks), [notebook_id, notebook_name, lang], [status, saved], **locked
-        ).then(**reload)
-        nb_import.upload(partial(shelf.import_file, notebooks), [nb_import, lang], [status, saved, nb_import], **locked).then(
-            **reload
+        shows_other_notebook(
+            nb_delete.click(partial(shelf.delete, notebooks), [notebook_id, notebook_name, lang], [status, saved], **locked)
+        )
+        shows_other_notebook(
+            nb_import.upload(partial(shelf.import_file, notebooks), [nb_import, lang], [status, saved, nb_import], **locked)
         )
 
         chat_pick.input(on(shelf.open_chat), [notebook_id, chat_pick], [chatbot, turns, chat_id, passages, saved], **private)
