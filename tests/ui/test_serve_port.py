@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
+from rag.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,12 +30,14 @@ def test_a_busy_port_is_one_line_before_the_notebook_is_announced(tmp_path, caps
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
-def test_make_run_serves_on_rag_port():
+def test_make_run_leaves_the_port_to_rag_port_and_opens_the_sample_notebook(monkeypatch):
+    def serve_line(env: dict[str, str], *args: str) -> str:
+        dry = subprocess.run(["make", "-n", "run", *args], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+        return [line for line in dry.stdout.splitlines() if " serve" in line][-1]
+
     env = {**os.environ, "RAG_PORT": "7871"}
-    dry = subprocess.run(["make", "-n", "run"], cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout
-    serve = [line for line in dry.splitlines() if " serve " in line]
-    assert serve and serve[-1].split()[-2:] == ["--port", "7871"], serve
-    assert '--notebook "Sample: AI chips"' in serve[-1]
-    plain = subprocess.run(["make", "-n", "run"], cwd=REPO, env={k: v for k, v in os.environ.items() if k != "RAG_PORT"},
-                           capture_output=True, text=True, check=True).stdout  # fmt: skip
-    assert "--port" not in [line for line in plain.splitlines() if " serve " in line][-1]  # Settings' default
+    # No --port of its own (the old Makefile passed --port 7860, which beat RAG_PORT): `rag serve` reads RAG_PORT.
+    assert "--port" not in serve_line(env) and '--notebook "Sample: AI chips"' in serve_line(env)
+    assert serve_line(env, "PORT=7999").split()[-2:] == ["--port", "7999"]
+    monkeypatch.setenv("RAG_PORT", "7871")
+    assert Settings().port == 7871  # what `rag serve` binds when no --port is given
