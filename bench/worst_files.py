@@ -61,7 +61,7 @@ def epub_unique_chapters(limits: Limits, scale: float) -> bytes:
     """Distinct chapters of tag soup adding up to just under the markup limit: each is parsed once, all of it."""
     size = int(limits.max_markup_bytes * scale)
     count = 20
-    chapters = {f"c{i}.xhtml": _xhtml(f"<p>{i}</p>" + "<span><i>y</i></span>" * (size // count // 21 - 2)) for i in range(count)}
+    chapters = {f"c{i}.xhtml": _xhtml(f"<p>{i}</p>" + "<span><i>y</i></span>" * (size // count // 21 - 6)) for i in range(count)}
     return _epub(chapters, list(chapters))
 
 
