@@ -90,7 +90,7 @@ def test_a_folder_moved_away_takes_its_sources_and_hidden_files_and_the_data_fol
     with FolderWatcher(nb, [home / "notes"], debounce=DEBOUNCE, on_report=reports.append):
         eventually(lambda: sources(nb) == {"notes/sub/a.md", "notes/b.md"})
         (home / "notes" / ".draft.md").write_text("a hidden draft", encoding="utf-8")
-        (home / "notes" / "image.png").write_bytes(b"\x89PNG")
+        (home / "notes" / "archive.zip").write_bytes(b"PK\x03\x04")  # a type no reader takes: left alone
         shutil.move(home / "notes" / "sub", home / "elsewhere")
         eventually(lambda: sources(nb) == {"notes/b.md"})
         time.sleep(3 * DEBOUNCE)
