@@ -416,6 +416,12 @@ _DOCUMENT_WORDS = re.compile(
     r"document|file|post|article|interview|podcast|paper|episode|notebook|source|文件|檔案|档案|文章|這篇|这篇|訪談|访谈|節目|节目|筆記本|笔记本|來源|来源",
     re.IGNORECASE,
 )
+# The words of a summary request that ask, as opposed to those naming what to summarise.
+_ASKING_WORDS = (
+    "summarize summarise summary overview what about tell document file post article interview podcast paper episode "
+    "notebook source main key points 總結 总结 摘要 概括 概述 重點 重点 文件 文章 這篇 这篇 那篇 訪談 访谈 節目 节目 內容 内容 主要 講 讲 "
+    "說 说 寫 写 什麼 什么 一下 請 请 幫 帮 這篇文章 这篇文章 那篇文章 這份文件 这份文件"
+)
 _ALL_DOCUMENTS = re.compile(r"這些|这些|所有|全部|筆記本|笔记本|\ball\b|\bthese\b|\bnotebook\b|\bsources\b|\bdocuments\b", re.IGNORECASE)
 
 
@@ -534,6 +540,8 @@ class NotebookGuides:
             return None
         if not sources:
             named = named_sources(question, guides, self._idf)
+            if len(named) != 1:  # no title named, or several alike: the one holding the request's rare words
+                named = self._mentioned_source(question) or named
             guides = [g for g in guides if g.source in named] or guides
         pieces, citations, hits = [], [], []
         chinese = script != "en"
@@ -553,6 +561,22 @@ class NotebookGuides:
         answer = Answer(text=text, refused=False, citations=citations, script=script, hits=hits, backend="guide")
         answer.suggestions = self._questions(guides, [question], script)
         return answer
+
+    def _mentioned_source(self, question: str) -> list[str]:
+        """The one source that alone writes the request's words when its title does not name it ("What is the
+        Longbridge post about?"); [] when no word of the request belongs to a single source, or they point at several."""
+        if _ALL_DOCUMENTS.search(question):
+            return []
+        index = self.notebook.chunk_index
+        asking = set(keyword_tokens(_ASKING_WORDS)) | set(keyword_tokens(_ASKING_WORDS, for_query=True))
+        found: set[str] = set()
+        for term in keyword_tokens(question, for_query=True):
+            if term in asking or not index.keywords.knows(term):
+                continue
+            sources = index.store.sources_of([i for i, _ in index.keywords.search([term], 200)])
+            if len(sources) == 1:
+                found |= sources
+        return sorted(found) if len(found) == 1 else []
 
     def _questions(self, guides: list[Guide], asked: list[str], script: str, n: int = 3) -> list[str]:
         seen = {"".join(q.split()).lower() for q in asked}

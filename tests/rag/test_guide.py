@@ -105,6 +105,8 @@ def test_a_summary_request_gets_the_named_documents_guide_cited(guided):
     scoped = guided.ask("請總結這份文件", sources=["docs/lpu.md"])
     assert scoped.backend == "guide" and {c.source for c in scoped.citations} == {"docs/lpu.md"}
     assert detect_script(scoped.text) == "zh-Hant"
+    by_content = guided.ask("總結講到SRAM的那篇")  # named by what it says, not by its title
+    assert by_content.backend == "guide" and {c.source for c in by_content.citations} == {"docs/lpu.md"}
     every = guided.ask("请总结这些文件的重点")
     assert {c.source for c in every.citations} == {"docs/lpu.md", "docs/sourdough.txt"}
 
