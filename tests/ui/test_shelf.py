@@ -1,0 +1,102 @@
+"""The page's notebook events (ui.shelf) on real notebooks: state read at load, a `rag index` in another process
+reaching the lists, chats saved and reopened, notes from answers, exports, a notebook file imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ui import shelf
+
+REPO = Path(__file__).resolve().parents[2]
+APPLES = "# Apples\n\nApples grow on trees in orchards. Farmers pick apples in autumn and press them into cider.\n"
+PEARS = "# Pears\n\nPears ripen after they are picked and keep in a cool cellar for months.\n"
+
+
+@pytest.fixture(scope="module")
+def opened(tmp_path_factory):
+    """A page's notebooks: "Fruit" (apples.md) open, under a data folder of its own."""
+    from rag import Notebook
+
+    home = tmp_path_factory.mktemp("shelf-home")
+    (home / "apples.md").write_text(APPLES, encoding="utf-8")
+    nb = Notebook.open("Fruit", path=home / ".rag", home=home)
+    nb.index(home / "apples.md", progress=False)
+    return home, nb, shelf.open_shelf(nb)
+
+
+def test_the_page_reads_its_state_from_the_notebook_and_sees_another_process_index(opened):
+    home, nb, notebooks = opened
+    state = shelf.page_state(notebooks, None)
+    assert state[0] == nb.info.id and state[2] == "Fruit"
+    assert [value for _, value in state[3]["choices"]] == ["apples.md"]
+    assert state[6] == [] and state[8] == ""  # a browser with nothing saved starts a new chat
+    seen = state[10]
+    assert shelf.sources_changed(nb, seen, []) == (shelf.gr.skip(),) * 3  # nothing new
+    (home / "pears.md").write_text(PEARS, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "rag.cli", "--path", str(home / ".rag"), "--notebook", "Fruit", "index", "pears.md"]
+    done = subprocess.run(command, cwd=home, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    scope, remove, now = shelf.sources_changed(nb, seen, ["apples.md"])
+    assert {value for _, value in scope["choices"]} == {"apples.md", "pears.md"} and scope["value"] == ["apples.md"]
+    assert remove["choices"] == scope["choices"] and now != seen
+
+
+def test_chats_are_saved_reopened_on_reload_and_deleted(opened):
+    _, nb, notebooks = opened
+    from ui.session import Turn
+
+    answer = nb.ask("Where do apples grow?")
+    history = [{"role": "user", "content": "Where do apples grow?"}, {"role": "assistant", "content": answer.text}]
+    chat_id, picker, saved = shelf.save_chat(nb, "", history, [Turn(answer, answer.hits)])
+    assert chat_id and saved == {"notebook": nb.info.id, "chat": chat_id}
+    assert [value for _, value in picker["choices"]] == [chat_id]
+    state = shelf.page_state(notebooks, saved)  # a reload: the browser kept `saved`
+    assert state[6] == history and state[8] == chat_id
+    assert state[7][0].answer.citations == answer.citations  # citations still open after the reload
+    assert shelf.page_state(notebooks, {"notebook": nb.info.id, "chat": "gone"})[8] == ""
+    chat, turns, cleared, picker, _ = shelf.delete_chat(nb, chat_id)
+    assert chat == [] and turns == [] and cleared == "" and picker["choices"] == []
+
+
+def test_an_answer_becomes_a_note_and_the_exports_are_files(opened):
+    _, nb, _ = opened
+    from ui.session import Turn
+
+    answer = nb.ask("What do farmers press apples into?")
+    history = [{"role": "user", "content": "What do farmers press apples into?"}, {"role": "assistant", "content": answer.text}]
+    status, picker = shelf.save_answer(nb, history, [Turn(answer, answer.hits)], "", "en")
+    assert status.startswith("✓ Saved the note") and picker["value"]
+    title, body = shelf.open_note(nb, picker["value"])
+    assert title == "What do farmers press apples into?" and "cider" in body
+    assert shelf.save_answer(nb, history[:1], [], "", "en")[0] == "No answer to save yet."
+    chat = Path(shelf.export(nb, "", history, [Turn(answer, answer.hits)], what="chat")).read_text(encoding="utf-8")
+    assert "[1]" in chat and "## Citations" in chat and "apples.md" in chat
+    notes = Path(shelf.export(nb, "", [], [], what="notes")).read_text(encoding="utf-8")
+    assert notes.startswith("# Fruit: notes") and "cider" in notes
+    zipped = shelf.export(nb, "", [], [], what="file")
+    assert zipped.endswith(".notebook.zip")
+    status, saved, _ = shelf.import_file(opened[2], zipped, "en")
+    assert status == "✓ Imported “Fruit (2)”." and saved["notebook"]
+    copy = opened[2].get(saved["notebook"])
+    assert {s["title"] for s in copy.sources()} == {s["title"] for s in nb.sources()}
+    assert json.loads(json.dumps(copy.info.as_dict()))["name"] == "Fruit (2)"
+
+
+def test_notebooks_made_renamed_and_deleted_only_by_their_typed_name(opened):
+    _, nb, notebooks = opened
+    status, saved = shelf.create(notebooks, "Scratch", "en")
+    assert status.startswith("✓ Made “Scratch”") and saved["chat"] == ""
+    assert shelf.create(notebooks, "scratch", "en")[0] == "a notebook named 'scratch' already exists"
+    ref = saved["notebook"]
+    status, picker = shelf.rename(notebooks, ref, "Scratch pad", "en")
+    assert status == "✓ Renamed to “Scratch pad”." and ("Scratch pad", ref) in picker["choices"]
+    assert shelf.delete(notebooks, ref, "Scratch", "en")[0].startswith("To delete “Scratch pad”")
+    assert shelf.delete(notebooks, ref, "Scratch pad", "en")[0] == "✓ Deleted “Scratch pad”."
+    assert "Scratch pad" not in [name for name, _ in shelf.notebook_choices(notebooks)]
