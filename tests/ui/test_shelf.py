@@ -90,7 +90,7 @@ def test_an_answer_becomes_a_note_and_the_exports_are_files(opened):
 
 
 def test_notebooks_made_renamed_and_deleted_only_by_their_typed_name(opened):
-    _, nb, notebooks = opened
+    *_, notebooks = opened
     status, saved = shelf.create(notebooks, "Scratch", "en")
     assert status.startswith("✓ Made “Scratch”") and saved["chat"] == ""
     assert shelf.create(notebooks, "scratch", "en")[0] == "a notebook named 'scratch' already exists"
