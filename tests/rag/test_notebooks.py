@@ -42,6 +42,8 @@ def test_each_notebook_has_its_own_folder_sources_and_answers(shelf):
     assert [s["source"] for s in chips.sources()] == ["docs/chips.md"]
     assert fruit.path != chips.path and fruit.path.parent == chips.path.parent == root / ".rag" / "notebooks"
     assert fruit.info.id != chips.info.id
+    # Each its own Chroma collection, named from its id: on a shared Chroma server too, they never meet.
+    assert fruit.info.id in fruit.chunk_index.store.name and chips.info.id in chips.chunk_index.store.name
     assert not chips.ask("What do farmers press apples into?").citations  # not in this notebook
     answer = fruit.ask("What do farmers press apples into?")
     assert not answer.refused and "cider" in answer.text
