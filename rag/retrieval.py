@@ -167,8 +167,8 @@ class HybridRetriever:
         else:
             # Keyword hits outside the dense list get their exact similarity, not a guess.
             others = list(dict.fromkeys(i for i, _ in keyword + translated if i not in similarity))
-            if others:
-                similarity.update(zip(others, (self.store.embeddings(others) @ vector).tolist()))
+            if others:  # a chunk removed since BM25 was synced (by another process, a moment ago) has none: left out
+                similarity.update((i, float(v @ vector)) for i, v in self.store.embeddings_found(others).items())
             if self.bilingual(keywords):  # the floor depends on a chunk's language: read from its text, once per chunk
                 unread = [i for i in others if i not in self._chinese]
                 fetched = self.store.get(unread) if unread else []

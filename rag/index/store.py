@@ -228,6 +228,14 @@ class ChunkStore:
         found = {i: StoredChunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
         return [found[i] for i in ids if i in found]
 
+    def embeddings_found(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """{id: stored embedding} of the given chunks that are still stored (another process may have removed some
+        since this one's keyword index was synced)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
+
     def embeddings(self, ids: list[str]) -> np.ndarray:
         """Stored embeddings, in the order asked (ids must exist)."""
         if not ids:
