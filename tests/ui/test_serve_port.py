@@ -29,6 +29,7 @@ def test_a_busy_port_is_one_line_before_the_notebook_is_announced(tmp_path, caps
     assert not (tmp_path / ".rag").exists()  # refused before the notebook was opened
 
 
+@pytest.mark.process
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 def test_make_run_leaves_the_port_to_rag_port_and_opens_the_sample_notebook(monkeypatch):
     def serve_line(env: dict[str, str], *args: str) -> str:

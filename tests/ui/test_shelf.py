@@ -30,6 +30,7 @@ def opened(tmp_path_factory):
     return home, nb, shelf.open_shelf(nb)
 
 
+@pytest.mark.process
 def test_the_page_reads_its_state_from_the_notebook_and_sees_another_process_index(opened):
     home, nb, notebooks = opened
     state = shelf.page_state(notebooks, None)

@@ -213,6 +213,7 @@ def test_a_server_that_is_down_or_a_bad_url_is_one_line_naming_the_setting(tmp_p
     assert len(lines) == 1 and lines[0].startswith("rag: cannot reach the Chroma server") and "--chroma-url" in lines[0]
 
 
+@pytest.mark.process
 def test_a_server_that_goes_down_while_indexing_is_one_line_naming_it(tmp_path, free_port, models):
     from tests.rag.index.conftest import wait_for_heartbeat
 
