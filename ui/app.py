@@ -226,7 +226,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             notebook_id, notebook_pick, notebook_name, scope, remove_pick, chat_pick, chatbot, turns, chat_id,
             note_pick, seen_sources, indexing_seen,
         ]  # fmt: skip
-        page_state = partial(shelf.page_state, notebooks)
+        page_state = partial(shelf.page_state, notebooks, examples=EXAMPLES)
         app.load(page_state, [saved, scope], state_outputs, **private)
         reload: dict[str, Any] = {"fn": page_state, "inputs": [saved, scope], "outputs": state_outputs, **private}
         cleared = (shelf.cleared, [lang], [passages, note_title, note_body, source_panel])

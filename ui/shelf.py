@@ -68,10 +68,13 @@ def chat_state(notebook: Notebook, chat_id: str) -> tuple[list[dict], list[Turn]
     return history, turns
 
 
-def page_state(shelf: OpenNotebooks, saved: dict | None, selected: list[str] | None = None) -> tuple[Any, ...]:
+def page_state(
+    shelf: OpenNotebooks, saved: dict | None, selected: list[str] | None = None, examples: list[str] | tuple = ()
+) -> tuple[Any, ...]:
     """Everything the page shows of its notebook, read from it now: (notebook id, notebook picker, notebook name,
     scope, remove picker, chat picker, chat, turns, chat id, notes picker, sources seen, indexing jobs seen).
-    `saved`: the browser's last notebook and chat."""
+    `saved`: the browser's last notebook and chat; `examples`: the chat's example questions when the notebook's
+    guides give none (an empty notebook shows none)."""
     saved = saved if isinstance(saved, dict) else {}
     try:
         info = shelf.shelf.get(saved["notebook"]) if saved.get("notebook") else shelf.default()
@@ -84,6 +87,8 @@ def page_state(shelf: OpenNotebooks, saved: dict | None, selected: list[str] | N
     chat_id = saved.get("chat") if saved.get("notebook") == info.id and chats.get(saved.get("chat") or "") else ""
     history, turns = chat_state(nb, chat_id)
     scope, remove = handlers.refreshed_sources(nb, selected)
+    asked = handlers.example_questions(nb, list(examples) if scope["choices"] else [])
+    chat = gr.update(value=history, examples=[{"text": q} for q in asked] or None)
     return (
         info.id,
         gr.update(choices=notebook_choices(shelf), value=info.id),
@@ -91,7 +96,7 @@ def page_state(shelf: OpenNotebooks, saved: dict | None, selected: list[str] | N
         scope,
         remove,
         gr.update(choices=chat_choices(nb), value=chat_id or None),
-        history,
+        chat,
         turns,
         chat_id,
         gr.update(choices=note_choices(nb), value=None),

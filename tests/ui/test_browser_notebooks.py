@@ -145,6 +145,7 @@ def test_notebooks_are_made_switched_and_deleted_in_the_page(page, notebook):
     page.wait_for_function("() => document.querySelector('#notebook-pick input').value === 'Empty one'")
     wait_for_scope(page, "Apples", present=False)  # a new notebook starts empty
     assert scope_labels(page) == []
+    assert page.locator("#chatbot button", has_text="TPU能否取代GPU?").count() == 0  # no examples about nothing
     reply = ask_plain(page, QUESTION)
     assert "orchards" not in reply and "[1]" not in reply
     # Back to the first notebook: its documents.

@@ -36,7 +36,7 @@ def test_the_page_reads_its_state_from_the_notebook_and_sees_another_process_ind
     state = shelf.page_state(notebooks, None)
     assert state[0] == nb.info.id and state[2] == "Fruit"
     assert [value for _, value in state[3]["choices"]] == ["apples.md"]
-    assert state[6] == [] and state[8] == ""  # a browser with nothing saved starts a new chat
+    assert state[6]["value"] == [] and state[8] == ""  # a browser with nothing saved starts a new chat
     seen = state[10]
     assert shelf.sources_changed(nb, seen, []) == (shelf.gr.skip(),) * 3  # nothing new
     (home / "pears.md").write_text(PEARS, encoding="utf-8")
@@ -59,7 +59,7 @@ def test_chats_are_saved_reopened_on_reload_and_deleted(opened):
     assert chat_id and saved == {"notebook": nb.info.id, "chat": chat_id}
     assert [value for _, value in picker["choices"]] == [chat_id]
     state = shelf.page_state(notebooks, saved)  # a reload: the browser kept `saved`
-    assert state[6] == history and state[8] == chat_id
+    assert state[6]["value"] == history and state[8] == chat_id
     assert state[7][0].answer.citations == answer.citations  # citations still open after the reload
     assert shelf.page_state(notebooks, {"notebook": nb.info.id, "chat": "gone"})[8] == ""
     chat, turns, cleared, picker, _ = shelf.delete_chat(nb, chat_id)
@@ -96,6 +96,8 @@ def test_notebooks_made_renamed_and_deleted_only_by_their_typed_name(opened):
     assert status.startswith("✓ Made “Scratch”") and saved["chat"] == ""
     assert shelf.create(notebooks, "scratch", "en")[0] == "a notebook named 'scratch' already exists"
     ref = saved["notebook"]
+    assert shelf.page_state(notebooks, saved, examples=["TPU能否取代GPU?"])[6]["examples"] is None  # empty: none
+    assert shelf.page_state(notebooks, None, examples=["TPU能否取代GPU?"])[6]["examples"]  # Fruit has documents
     status, picker = shelf.rename(notebooks, ref, "Scratch pad", "en")
     assert status == "✓ Renamed to “Scratch pad”." and ("Scratch pad", ref) in picker["choices"]
     assert shelf.delete(notebooks, ref, "Scratch", "en")[0].startswith("To delete “Scratch pad”")
