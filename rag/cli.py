@@ -167,8 +167,11 @@ def cmd_ask(args, settings: Settings) -> int:
     print()
     if answer.rewritten_query:
         print(f"(searched as: {answer.rewritten_query})")
+    from rag.text import to_script
+
     for c in answer.citations:
-        print(f"[{c.n}] {c.title} — {c.name or c.source}{f' · {c.where}' if c.where else ''}: {c.quote}")
+        quote = to_script(c.quote, answer.script)  # in the asker's script, as the answer quotes it
+        print(f"[{c.n}] {c.title} — {c.name or c.source}{f' · {c.where}' if c.where else ''}: {quote}")
     for claim in answer.unsupported:
         print(f"✗ unsupported, not shown: {claim}")
     for q in answer.suggestions:

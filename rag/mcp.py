@@ -94,7 +94,7 @@ class NotebookTools:
 
     def ask(self, question: str, notebook: str | None = None) -> dict[str, Any]:
         answer = self.open(notebook).ask(question).as_dict()
-        keys = ("answer", "refused", "citations", "notice", "unsupported", "rewritten_query", "suggestions")
+        keys = ("answer", "status", "refused", "citations", "notice", "unsupported", "rewritten_query", "suggestions")
         return {key: answer[key] for key in keys if key in answer}
 
     def list_sources(self, notebook: str | None = None) -> dict[str, Any]:
@@ -203,9 +203,10 @@ def build_server(
     @server.tool(annotations=reads)
     def ask(question: str, notebook: str | None = None) -> dict[str, Any]:
         """A cited answer to a question from the user's documents only: `answer` quotes them with [n] markers,
-        `citations` lists each n with chunk_id, source, title and the quote; `refused` is true (and there are no
-        citations) when the documents do not contain the answer. notebook: which notebook, by name (default: the
-        server's)."""
+        `citations` lists each n with chunk_id, source, title and the quote. `status` is "answered"; "partial" when
+        the documents are about the question but do not state what it asks (`answer` says so and quotes the closest
+        passages, cited); or "not_found" (no citations) when nothing in them is about it. `refused` is true unless
+        answered. notebook: which notebook, by name (default: the server's)."""
         return _one_line_errors(lambda: tools.ask(question, notebook))
 
     @server.tool(annotations=reads)

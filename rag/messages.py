@@ -38,6 +38,34 @@ QUOTE_LANGUAGE = {
     "en": "(Chinese) ",
 }
 
+# A partial answer (Answer.status "partial"): the passages are about the question's subject but do not state what it
+# asks; {what} is the question as asked. The closest passages follow, each quoted and cited, for the user to judge.
+PARTIAL = {
+    "zh-Hant": "文件沒有直接說明{what}；最接近的內容：",
+    "zh-Hans": "文件没有直接说明{what}；最接近的内容：",
+    "en": "The documents don't state {what} directly. Closest passages:",
+}
+# The same, for a "when" question whose closest passages give no time, and a price question with no sum of money.
+PARTIAL_TIME = {
+    "zh-Hant": "文件中沒有提到具體時間；最接近的內容：",
+    "zh-Hans": "文件中没有提到具体时间；最接近的内容：",
+    "en": "The documents do not say when. Closest passages:",
+}
+PARTIAL_MONEY = {
+    "zh-Hant": "文件中沒有提到具體金額；最接近的內容：",
+    "zh-Hans": "文件中没有提到具体金额；最接近的内容：",
+    "en": "The documents do not give the amount. Closest passages:",
+}
+# How {what} quotes the question in each script.
+ASKED = {"zh-Hant": "「{question}」", "zh-Hans": "“{question}”", "en": "\"{question}\""}
+
+# Said, with no citation, to input that asks nothing: empty, blank, punctuation, emoji or a single character.
+ASK_A_QUESTION = {
+    "zh-Hant": "請輸入一個關於文件的問題。",
+    "zh-Hans": "请输入一个关于文件的问题。",
+    "en": "Please ask a question about your documents.",
+}
+
 EMPTY_NOTEBOOK = {
     "zh-Hant": "筆記本還是空的：請先建立索引（rag index seeds/）。",
     "zh-Hans": "笔记本还是空的：请先建立索引（rag index seeds/）。",

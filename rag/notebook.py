@@ -13,12 +13,12 @@ from rag.index import Index
 from rag.index.identity import collection_for
 from rag.index.storage import open_index, writing
 from rag.index.store import StoredChunk
-from rag.messages import EMPTY_NOTEBOOK
+from rag.messages import ASK_A_QUESTION, EMPTY_NOTEBOOK, say
 from rag.offline import go_offline
 from rag.parts import Parts, preload
 from rag.retrieval import HybridRetriever
 from rag.settings import Settings
-from rag.text import clean_text
+from rag.text import asks_nothing, clean_text
 from rag.types import Answer, AnswerEvent, AnswerRequest, Delta, Final, Hit, IndexReport, collect
 
 if TYPE_CHECKING:
@@ -493,8 +493,10 @@ class Notebook:
 
         question = clean_text(question)  # invisible characters and lone surrogates out
         script = answer_script(question, history, self.settings.default_script)
-        if empty:
-            text = EMPTY_NOTEBOOK.get(script, EMPTY_NOTEBOOK["en"])
+        # Empty, blank, punctuation, emoji, one character: one line asking for a question, never quotes.
+        nothing = asks_nothing(question, follow_up=bool(history))
+        if nothing or empty:
+            text = say(ASK_A_QUESTION if nothing else EMPTY_NOTEBOOK, script)
             yield Delta(text)
             yield Final(Answer(text=text, refused=True, script=script))
             return

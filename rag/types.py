@@ -94,8 +94,18 @@ class Citation:
         return f"p. {self.page}" if self.page is not None else self.section
 
 
+# What an answer is (Answer.status): the documents state it; they are about the question's subject but do not state
+# what it asks (the closest passages are quoted so the user can judge); or nothing retrieved is about the question.
+ANSWERED, PARTIAL, NOT_FOUND = "answered", "partial", "not_found"
+STATUSES = (ANSWERED, PARTIAL, NOT_FOUND)
+
+
 @dataclass
 class Answer:
+    """An answer and its evidence. `status` is one of STATUSES; `refused` (true for partial and not_found) is kept
+    for callers that only ask whether the documents answered. A partial answer's `citations` are the closest
+    passages it quotes, not an answer."""
+
     text: str
     refused: bool
     citations: list[Citation] = field(default_factory=list)
@@ -106,10 +116,19 @@ class Answer:
     notice: str = ""  # one line when the LLM failed or could not be verified (the extractive answer follows)
     rewritten_query: str | None = None  # the standalone question a follow-up was rewritten into
     suggestions: list[str] = field(default_factory=list)  # follow-up questions the cited documents answer (rag.guide)
+    status: str = ""  # one of STATUSES; left empty: answered, or not_found when refused
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            self.status = NOT_FOUND if self.refused else ANSWERED
+        if self.status not in STATUSES:
+            raise ValueError(f"Answer.status must be one of {', '.join(STATUSES)}, not {self.status!r}")
+        self.refused = self.status != ANSWERED
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "answer": self.text,
+            "status": self.status,
             "refused": self.refused,
             "backend": self.backend,
             "citations": [asdict(c) for c in self.citations],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ingest.documents import Document, IngestError
 from rag.index.extracted import StoredText
-from rag.types import Answer, Citation, Hit
+from rag.types import PARTIAL, Answer, Citation, Hit
 from ui.labels import labels
 from ui.page_image import page_figure
 
@@ -84,10 +84,13 @@ def passages_html(answer: Answer | None, turn: int | None = None, show_scores: b
 
 
 def answer_notes_html(answer: Answer, lang: str = "en") -> str:
-    """Above the passages: the query actually searched when a follow-up was rewritten, and the generated
-    claims that failed verification, struck through and flagged so they are never read as cited facts."""
+    """Above the passages: that they are the closest passages, not an answer (a partial answer); the query actually
+    searched when a follow-up was rewritten; and the generated claims that failed verification, struck through and
+    flagged so they are never read as cited facts."""
     L = labels(lang)
     out = []
+    if answer.status == PARTIAL:
+        out.append(f"<p class='meta partial' data-status='partial'>{html.escape(L['partial'])}</p>")
     if answer.rewritten_query:
         out.append(f"<p class='meta rewritten'>{html.escape(L['rewritten'])}{html.escape(answer.rewritten_query)}</p>")
     if answer.unsupported:

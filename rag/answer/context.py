@@ -10,6 +10,7 @@ from pathlib import Path
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from rag import messages, prompts
+from rag.answer.planted import planted_spans
 from rag.settings import Settings
 from rag.text import sentence_spans
 from rag.types import Hit
@@ -45,8 +46,18 @@ def _where(hit: Hit) -> str:
     return hit.source + (f" · {hit.section}" if hit.section else "")
 
 
+def marked(text: str) -> str:
+    """The passage text with each planted sentence (rag.answer.planted) wrapped in prompts.PLANTED."""
+    out, at = [], 0
+    for a, b in planted_spans(text):
+        out += [text[at:a], prompts.PLANTED.format(text=text[a:b])]
+        at = b
+    return "".join(out) + text[at:]
+
+
 def render_passage(n: int, hit: Hit, text: str) -> str:
-    return prompts.PASSAGE.format(n=n, title=hit.title or Path(hit.source).stem, where=_where(hit), text=text.strip())
+    title = hit.title or Path(hit.source).stem
+    return prompts.PASSAGE.format(n=n, title=title, where=_where(hit), text=marked(text).strip())
 
 
 def fit_passages(hits: Sequence[Hit], budget: int, settings: Settings) -> list[Passage]:

@@ -11,16 +11,31 @@ from langchain_core.runnables import RunnableConfig
 
 from rag.answer import Answerer
 from rag.answer.features import COLUMN, fill_similarities, gate_features, sentence_features, similarities
+from rag.answer.grading import about_subject, closest
 from rag.answer.model import AnswerModel, sigmoid
+from rag.answer.planted import planted_spans
 from rag.answer.question import Question, analyse
 from rag.answer.refusals import CHOSEN, REFUSALS, SCORED, Evidence, Refusal
-from rag.answer.rules import arrange, is_furniture, names_previous_as_view, points_to, reports_view, states_conclusion
+from rag.answer.rules import (
+    answers_nothing,
+    arrange,
+    is_aside,
+    is_furniture,
+    leans_on_previous,
+    names_previous_as_view,
+    points_to,
+    raises_question,
+    reports_view,
+    states_conclusion,
+    table_rows,
+)
 from rag.index.keyword import KeywordIndex
-from rag.messages import NOT_IN_NOTEBOOK, QUOTE_LANGUAGE, refusal, say
+from rag.messages import ASKED, NOT_IN_NOTEBOOK, PARTIAL, QUOTE_LANGUAGE, refusal, say
 from rag.settings import Settings
 from rag.text import detect_script, han_share, is_chinese, sentence_spans, to_script
 from rag.text.script import mostly_han, reads_as_chinese
-from rag.types import Answer, AnswerRequest, Citation, Delta, Final, Hit
+from rag.types import ANSWERED, Answer, AnswerRequest, Citation, Delta, Final, Hit
+from rag.types import PARTIAL as PARTIAL_STATUS
 
 
 @dataclass
@@ -32,6 +47,9 @@ class Candidate:
     # What the sentence does in its passage (rag.answer.rules): they decide the answer's order, not its score.
     reported: bool = False  # reports a view (a claim the passage may refute): never leads
     restates: bool = False  # holds the question itself (「大家爭論不休的「究竟TPU能否取代GPU」」): asks, never leads
+    asks: bool = False  # raises a question instead of answering one (rag.answer.rules.raises_question)
+    leans: bool = False  # its subject is in another sentence: 「說它是『錯誤』,是因為…」 never leads
+    aside: bool = False  # a postscript: never leads
     concluding: bool = False  # carries a conclusion/contrast marker: leads a yes/no answer
     points: int = 0  # +1 points at the next sentence ("as follows:"), -1 at the previous one ("這三個方面…")
     before: Candidate | None = field(default=None, repr=False, compare=False)  # neighbours in the same chunk
@@ -84,13 +102,20 @@ class ExtractiveAnswerer(Answerer):
 
     @staticmethod
     def _sentences(h: int, hit: Hit) -> list[Candidate | None]:
-        """Every sentence of a chunk in order, None for headings, table rows, bylines and link-only lines,
-        each linked to its neighbours and marked with what it does in the passage."""
+        """Every sentence of a chunk in order, None for headings, bylines, link-only lines and sentences planted to
+        speak to the reader (rag.answer.planted), each linked to its neighbours and marked with what it does in the
+        passage; a table row is one sentence, read with its column headers."""
         text = hit.text
+        rows = {(a, b): said for a, b, said in table_rows(text)}
+        spans = sorted([(a, b) for a, b in sentence_spans(text) if not any(ra <= a < rb for ra, rb in rows)] + list(rows))
+        planted = set(planted_spans(text, spans))  # speaks to the reader or an AI: never an answer
         sentences: list[Candidate | None] = []
-        for a, b in sentence_spans(text):
+        for a, b in spans:
             whole_line = (a == 0 or text[a - 1] == "\n") and (b == len(text) or text[b] == "\n")
-            sentences.append(None if is_furniture(text[a:b], whole_line) else Candidate(h, a, b, text[a:b]))
+            if (a, b) in planted or ((a, b) not in rows and is_furniture(text[a:b], whole_line)):
+                sentences.append(None)
+            else:
+                sentences.append(Candidate(h, a, b, rows.get((a, b), text[a:b])))
         for i, c in enumerate(sentences):
             if c is None:
                 continue
@@ -98,6 +123,7 @@ class ExtractiveAnswerer(Answerer):
             c.after = sentences[i + 1] if i + 1 < len(sentences) else None
             c.points = points_to(c.text)
             c.concluding = states_conclusion(c.text)
+            c.asks, c.leans, c.aside = raises_question(c.text), leans_on_previous(c.text), is_aside(c.text)
             # A view is reported in the sentence itself, introduced by the one before ("…的說法是:"),
             # or named as a view by the one after ("這種說法…"); a sentence concluding against it is the author's.
             before = c.before.text.rstrip() if c.before is not None else ""
@@ -155,8 +181,12 @@ class ExtractiveAnswerer(Answerer):
         yes/no question's conclusion, which may not have been shortlisted)."""
         ranked = sorted(scored, key=lambda c: -c.logit)
         margin = self.settings.answer_margin
-        floor = ranked[0].logit - (AnswerModel.load().margin if margin is None else margin)
-        chosen = [c for c in ranked[: self.settings.answer_sentences] if c.logit >= floor]
+        # A sentence raising the question answers nothing: the margin is measured from the best that may answer.
+        said = [c for c in ranked if not answers_nothing(c)] or ranked
+        floor = said[0].logit - (AnswerModel.load().margin if margin is None else margin)
+        chosen = [c for c in said[: self.settings.answer_sentences] if c.logit >= floor]
+        if chosen and chosen[0].typed:
+            chosen = [c for c in chosen if c.typed]  # a sentence without the asked-for time or number is padding
         shortlisted = {id(c) for c in ranked}
         ranked += [c for c in cands if id(c) not in shortlisted]
         # Read as an answer: the answer first (a yes/no question's: the passage's own conclusion), then its support
@@ -172,6 +202,61 @@ class ExtractiveAnswerer(Answerer):
     def _refusal(self, text: str, script: str, hits: list[Hit]) -> Iterator[Any]:
         yield Delta(text)
         yield Final(Answer(text=text, refused=True, script=script, hits=hits, backend=self.backend))
+
+    def _graded(self, e: Evidence, refused: Refusal, asked: str, script: str) -> Iterator[Any]:
+        """The answer when the documents do not state what was asked (rag.answer.grading): partial, the closest
+        sentences quoted under one line saying so (the rule's own, else messages.PARTIAL naming the question as
+        `asked`), or not_found, one line (naming the question's words the notebook never writes, when the rule
+        found them)."""
+        if refused.words:
+            yield from self._refusal(self._not_mentioned(list(refused.words), script), script, e.hits)
+            return
+        self.advance(e, SCORED)  # a rule before the gate refused: the closest sentences are scored all the same
+        quotes = closest(e.scored)
+        if not quotes or not about_subject(e.question, e.hits, e.keywords, e.glossary):
+            yield from self._refusal(refusal(script, refused.message), script, e.hits)
+            return
+        shown = asked.strip().rstrip("?？!！。.").strip()
+        shown = to_script(shown, script) if script != "en" else shown
+        header = say(refused.partial or PARTIAL, script, what=say(ASKED, script, question=shown))
+        yield from self._quoted(quotes, e.hits, script, PARTIAL_STATUS, header)
+
+    def _quoted(
+        self, chosen: list[Candidate], hits: list[Hit], script: str, status: str = ANSWERED, header: str = ""
+    ) -> Iterator[Any]:
+        """The chosen sentences quoted in `script`, each cited [n]: one paragraph for an answer; for a partial answer
+        one a line under `header`."""
+        citations: list[Citation] = []
+        number: dict[int, int] = {}
+        pieces = [header] if header else []
+        if header:
+            yield Delta(header)
+        labelled = False
+        for c in chosen:
+            hit = hits[c.hit_index]
+            if c.hit_index not in number:
+                number[c.hit_index] = len(number) + 1
+            n = number[c.hit_index]
+            # The quote verbatim (a table row's candidate text is its cells under their headers).
+            quote = hit.text[c.start : c.end]
+            citations.append(
+                Citation(n, hit.chunk_id, hit.source, hit.title, quote, hit.section, hit.start + c.start, hit.start + c.end)
+            )
+            sentence = to_script(c.text, script) if script != "en" and han_share(c.text) > 0 else c.text
+            # A quote in the other language says so, once for each run of such sentences.
+            other_language = reads_as_chinese(c.text, hit.text) == (script == "en")
+            if other_language and not labelled:
+                sentence = say(QUOTE_LANGUAGE, script) + sentence
+            labelled = other_language
+            # " " keeps "[1]" apart from the next sentence in either language; a partial answer lists its quotes.
+            joiner = "\n- " if header else " " if pieces else ""
+            piece = f"{joiner}{sentence} [{n}]"
+            pieces.append(piece)
+            yield Delta(piece)
+        text = "".join(pieces)
+        yield Final(
+            Answer(text=text, refused=False, citations=citations, script=script, hits=hits, backend=self.backend, status=status)
+        )
 
     def advance(self, e: Evidence, stage: str) -> None:
         """Fills `e` in up to `stage` (rag.answer.refusals: HITS, SCORED, CHOSEN): the candidates scored and the
@@ -204,31 +289,6 @@ class ExtractiveAnswerer(Answerer):
         e = Evidence(question, hits, self.keywords, self.glossary, self.settings)
         refused = self.refusal(e)
         if refused is not None:
-            text = self._not_mentioned(list(refused.words), script) if refused.words else refusal(script, refused.message)
-            yield from self._refusal(text, script, hits)
+            yield from self._graded(e, refused, asked, script)
             return
-        chosen = e.chosen
-        citations: list[Citation] = []
-        number: dict[int, int] = {}
-        pieces = []
-        labelled = False
-        for c in chosen:
-            hit = hits[c.hit_index]
-            if c.hit_index not in number:
-                number[c.hit_index] = len(number) + 1
-            n = number[c.hit_index]
-            citations.append(
-                Citation(n, hit.chunk_id, hit.source, hit.title, c.text, hit.section, hit.start + c.start, hit.start + c.end)
-            )
-            sentence = to_script(c.text, script) if script != "en" and han_share(c.text) > 0 else c.text
-            # A quote in the other language says so, once for each run of such sentences.
-            other_language = reads_as_chinese(c.text, hit.text) == (script == "en")
-            if other_language and not labelled:
-                sentence = say(QUOTE_LANGUAGE, script) + sentence
-            labelled = other_language
-            joiner = " " if pieces else ""  # keeps "[1]" apart from the next sentence in either language
-            piece = f"{joiner}{sentence} [{n}]"
-            pieces.append(piece)
-            yield Delta(piece)
-        text = "".join(pieces)
-        yield Final(Answer(text=text, refused=False, citations=citations, script=script, hits=hits, backend=self.backend))
+        yield from self._quoted(e.chosen, hits, script)

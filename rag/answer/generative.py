@@ -39,6 +39,7 @@ from langchain_core.runnables import RunnableConfig
 from rag import messages, prompts
 from rag.answer import Answerer, answer_script, history_pairs
 from rag.answer.context import Passage, answer_messages, count_tokens, fit_passages, passage_budget
+from rag.answer.planted import mask, planted_spans
 from rag.answer.verify import SentenceStream, Verifier, is_claim, strip_citations
 from rag.llm.notices import error_notice, one_line
 from rag.settings import Settings
@@ -246,7 +247,7 @@ class GenerativeAnswerer(Answerer):
             return
         chat = answer_messages(query, script, passages, hits, self.settings)
         verifier = Verifier(
-            [p.text for p in passages],
+            [mask(p.text, planted_spans(p.text)) for p in passages],  # a planted sentence supports no claim
             self.embedder,
             min_overlap=self.settings.verify_min_overlap,
             min_similarity=self.settings.verify_min_similarity,

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from rag.answer.features import COLUMN, focus_share, subject_label, text_view
+from rag.answer.grading import on_topic
 from rag.answer.question import Question, asks_time, has_money
-from rag.messages import NO_MONEY, NO_TIME, REFUSAL
+from rag.messages import NO_MONEY, NO_TIME, PARTIAL_MONEY, PARTIAL_TIME, REFUSAL
 from rag.settings import Settings
 from rag.text import han_share, keyword_tokens, matching_form
 from rag.types import Hit
@@ -43,11 +44,14 @@ class Evidence:
 @dataclass(frozen=True)
 class Refusal:
     """Why an answer is refused: the rule's name, and what to say: a message (rag.messages) or the question's
-    words the notebook never writes, named."""
+    words the notebook never writes, named (then nothing is quoted: not_found). Any other refusal is graded
+    (rag.answer.grading): partial, the closest passages quoted, when the passages are about the question's subject."""
 
     reason: str
     message: dict[str, str] | None = None
     words: tuple[str, ...] = ()
+    # What a partial answer says above the closest passages (rag.answer.grading), when not messages.PARTIAL.
+    partial: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -212,8 +216,12 @@ def lacks_asked_fact(question: Question, chosen: list) -> dict[str, str] | None:
 
 
 def _lacks_asked_fact(e: Evidence) -> Refusal | None:
-    lacking = lacks_asked_fact(e.question, e.chosen)
-    return Refusal("lacks_asked_fact", lacking) if lacking else None
+    # Only the sentences on the question's words count: the time in a sentence on another subject is no answer
+    # (「金管會…什麼時候上路?」 with a sentence on data centres taking "a year or longer").
+    lacking = lacks_asked_fact(e.question, on_topic(e.chosen))
+    if not lacking:
+        return None
+    return Refusal("lacks_asked_fact", lacking, partial=PARTIAL_TIME if lacking is NO_TIME else PARTIAL_MONEY)
 
 
 # The rules in the order the answerer walks them; the first that refuses decides what the user reads.

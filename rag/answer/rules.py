@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from rag.text import keyword_tokens, to_simplified
+from rag.text import han_share, keyword_tokens, to_simplified
 from rag.text.script import is_chinese
 
 
@@ -77,6 +77,54 @@ def is_furniture(line: str, whole_line: bool = True) -> bool:
         return True
     # A short line without a single comma or full stop: a section title or a byline ("fomo 研究院").
     return whole_line and not _SENTENCE_PUNCTUATION.search(text) and _letters(text) <= 24 and len(text) <= 48
+
+
+# ---------------------------------------------------------------- table rows
+
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def is_table_row(line: str) -> bool:
+    """A line of a table: cells between "|" (a Markdown table's, or a DOCX/PDF table's "cell | cell" line)."""
+    return line.count("|") >= 1 and len([c for c in _cells(line) if c]) >= 2 and "|" in line.strip()[1:-1]
+
+
+def table_rows(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, the row read with its column headers) for each body row of each table in `text`: 「路線 Route：
+    環港線 Harbor Loop；車輛數 Buses：45」 for the row "環港線 Harbor Loop | 45" under "路線 Route | 車輛數 Buses".
+    A table's first line is its header, unless the text starts inside a table (a chunk cut through it): then no row
+    has headers and each is read as its cells."""
+    out: list[tuple[int, int, str]] = []
+    header: list[str] | None = None
+    in_table = False
+    at = 0
+    for line in text.split("\n"):
+        start, end = at, at + len(line)
+        at = end + 1
+        if not is_table_row(line) and not (in_table and _TABLE_SEPARATOR.match(line) and line.strip()):
+            in_table, header = False, None
+            continue
+        if _TABLE_SEPARATOR.match(line):
+            continue
+        cells = _cells(line)
+        if not in_table:
+            in_table = True
+            if start > 0:  # a table's first line heads it; at the text's start the header may be in the chunk before
+                header = cells
+                continue
+        chinese = han_share(line) > 0.3
+        colon, semicolon = ("：", "；") if chinese else (": ", "; ")
+        if header is not None and len(header) == len(cells):
+            said = [f"{h}{colon}{c}" if h else c for h, c in zip(header, cells) if c]
+        else:
+            said = [c for c in cells if c]
+        lead, trail = len(line) - len(line.lstrip()), len(line.rstrip())
+        out.append((start + lead, start + trail, semicolon.join(said)))
+    return out
 
 
 # ---------------------------------------------------------------- what a sentence does in its passage
@@ -162,6 +210,54 @@ def _bare(sentence: str) -> str:
     return _OPENING.sub("", sentence.strip())
 
 
+# A sentence that asks: it ends with a question mark (before closing quotes or brackets).
+_ASKS = re.compile(r"[?？][\"'”’」』)）]*$")
+
+
+def asks_question(sentence: str) -> bool:
+    """The sentence is a question the document asks (an interviewer's line, an FAQ's heading, a rhetorical one):
+    never an answer's first sentence; the reply after it may be."""
+    return bool(_ASKS.search(sentence.strip()))
+
+
+# A sentence that raises the question instead of answering it: it quotes one (「…會不會降低生產力」, "whether …").
+_RAISES_QUESTION = re.compile(
+    r"[「『“\"][^」』”\"]*("
+    + _either_script("能否|能不能|可否|是否|是不是|會不會|要不要|有沒有|該不該|為什麼|為何|怎麼|如何|嗎|[?？]")
+    + r")[^」』”\"]*[」』”\"]|"
+    + _either_script("爭論不休|爭論的問題|討論的問題|的問題就是|的問題是|的疑問")
+    + r"|\bthe (question|debate|issue) (is|of) (whether|why|how)\b|\b(we|people|many) (ask|wonder|debate) (whether|why|if)\b",
+    re.IGNORECASE,
+)
+# A sentence whose subject is in another sentence: 「說它是『錯誤』,是因為…」, "That's because …".
+_LEANS_ON_PREVIOUS = re.compile(
+    r"^(" + _either_script("但是|但|而|不過|可是") + r"|but |and )?[,，\s]*(" + _either_script("說它|說他|說她|說這|說此|說其|稱它|講它|這是因為|那是因為|之所以|因為這樣|因此這") + r")"
+    r"|^(that|this|it)('s| is| was) (because|why)\b|^(because of (this|that)|that's why|this is why)\b",
+    re.IGNORECASE,
+)
+# An aside after the text proper: a postscript, a call to comment or share.
+_ASIDE = re.compile(
+    r"^(p\.?\s?s\.?|p\.?\s?p\.?\s?s\.?)(\s|[:：,，]|$)|^(" + _either_script("附註|後記|題外話|順帶一提|歡迎留言|歡迎在留言") + ")",
+    re.IGNORECASE,
+)
+
+
+def raises_question(sentence: str) -> bool:
+    """The sentence asks (asks_question) or quotes the question it is about (「大家爭論不休的「究竟TPU能否取代GPU」」,
+    "the question is whether …"): it answers nothing itself."""
+    return asks_question(sentence) or bool(_RAISES_QUESTION.search(sentence))
+
+
+def leans_on_previous(sentence: str) -> bool:
+    """The sentence's subject is in another sentence (「說它會降低生產力,是因為…」, "That's because…"): never first."""
+    return bool(_LEANS_ON_PREVIOUS.search(_bare(sentence)))
+
+
+def is_aside(sentence: str) -> bool:
+    """A postscript or a call to the reader (P.S., 題外話, 歡迎留言): never an answer's first sentence."""
+    return bool(_ASIDE.search(_bare(sentence)))
+
+
 def reports_view(sentence: str) -> bool:
     """The sentence reports what others think or say (a claim the passage may go on to refute)."""
     return bool(_REPORTS_VIEW.search(sentence))
@@ -203,6 +299,14 @@ def asks_yes_no(question: str) -> bool:
     return bool(_YES_NO_QUESTION.search(question.strip()))
 
 
+_WHY_QUESTION = re.compile(_either_script("為什麼|為何|為啥|何以") + r"|\bwhy\b", re.IGNORECASE)
+
+
+def asks_for_verdict(question: str) -> bool:
+    """A yes/no or why question: over an argued post, answered by the post's own conclusion."""
+    return asks_yes_no(question) or bool(_WHY_QUESTION.search(question))
+
+
 def mentions_any(terms: Sequence[str], sentence: str) -> bool:
     """Some question term (or its singular) occurs in the sentence, in either script."""
     text = to_simplified(sentence).lower()
@@ -221,14 +325,27 @@ class Sentence(Protocol):
     score: float
     reported: bool
     restates: bool
+    asks: bool  # raises a question rather than answering one (raises_question)
+    leans: bool  # its subject is in another sentence (leans_on_previous)
+    aside: bool  # a postscript (is_aside)
     concluding: bool
     points: int
     before: Sentence | None
     after: Sentence | None
 
 
+def _reply(sentence: Sentence) -> Sentence | None:
+    """The reply after a question the document asks (an interviewer's line): the sentence after it, unless that
+    asks too or the passage stops at the question."""
+    after = sentence.after
+    if asks_question(sentence.text) and after is not None and not asks_question(after.text):
+        return after
+    return None
+
+
 def _unit(sentence: Sentence) -> list[Sentence]:
-    """The sentence with the neighbour it points to, in document order."""
+    """The sentence with the neighbour it points to, in document order (a question the document asks points to the
+    next sentence: here one that asks too, since a reply is quoted in the question's place)."""
     if sentence.points > 0 and sentence.after is not None:
         return [sentence, sentence.after]
     if sentence.points < 0 and sentence.before is not None:
@@ -236,23 +353,37 @@ def _unit(sentence: Sentence) -> list[Sentence]:
     return [sentence]
 
 
+def answers_nothing(sentence: Sentence) -> bool:
+    """The sentence only raises the question or holds the user's (a question the document asks is not: its reply,
+    which follows it, may answer)."""
+    return (sentence.restates or sentence.asks) and not asks_question(sentence.text)
+
+
+def _never_first(sentence: Sentence) -> bool:
+    """Someone else's view, the question back, a clause leaning on another sentence, or an aside."""
+    s = sentence
+    return s.reported or s.restates or s.asks or s.leans or s.aside
+
+
 def _conclusion_block(ranked: Sequence[Sentence], question: str, limit: int) -> list[Sentence]:
     """For a yes/no question: the best passage's own conclusion sentences about the question, in document order,
     each with the sentence it refers back to."""
     # The best passage by its best sentence that says something of its own (not the question asked back).
-    lead_passage = next((s for s in ranked if not s.restates), ranked[0]).hit_index
+    lead_passage = next((s for s in ranked if not (s.restates or s.asks)), ranked[0]).hit_index
     terms = keyword_tokens(question, for_query=True)
     block: list[Sentence] = []
     for s in sorted((s for s in ranked if s.hit_index == lead_passage), key=lambda s: s.start):
-        if not s.concluding or s.reported or s.points or not mentions_any(terms, s.text):
+        if not s.concluding or s.reported or s.asks or s.aside or s.points or not mentions_any(terms, s.text):
             continue
         antecedent = s.before if opens_with_reference(s.text) else None
-        if antecedent is not None and not antecedent.reported and antecedent not in block:
+        if antecedent is not None and not (antecedent.reported or antecedent.leans) and antecedent not in block:
             block.append(antecedent)
         if s not in block:
             block.append(s)
         if len(block) >= limit:
             break
+    # The conclusion opens the answer: a clause leaning on another sentence or an aside follows it.
+    block.sort(key=_never_first)
     return block[:limit]
 
 
@@ -266,16 +397,28 @@ def arrange(chosen: Sequence[Sentence], ranked: Sequence[Sentence], question: st
     """
     if not chosen:
         return []
+    # A sentence that only raises the question (or holds the user's) answers nothing: left out, unless it is all
+    # there is; one the document asks is replaced by its reply (_unit).
+    said = [s for s in chosen if not answers_nothing(s)] or list(chosen)
     # The conclusion leaves a slot for the best-scoring sentence, which may hold the answer without any marker.
-    lead = _conclusion_block(ranked, question, max(1, budget - 1)) if asks_yes_no(question) else []
-    rest = [s for s in chosen if s not in lead]
-    # Then the best sentence that is not someone else's view (the answer itself when no conclusion leads).
-    rest.sort(key=lambda s: (s.reported or s.restates, -s.score))
+    lead = _conclusion_block(ranked, question, max(1, budget - 1)) if asks_for_verdict(question) else []
+    # A question the document asks gives way to the reply after it, which takes its score; a question without one
+    # (a rhetorical question holding the facts: 「…拥有100倍以上的资源…?」) is kept, never first unless alone.
+    score: dict[int, float] = {}
+    rest: list[Sentence] = []
+    for s in said:
+        stand_in = _reply(s) or s
+        score[id(stand_in)] = max(score.get(id(stand_in), stand_in.score), s.score)
+        if stand_in not in lead and stand_in not in rest:
+            rest.append(stand_in)
+    # Then the best sentence that is not someone else's view, a question, leaning on another sentence or an aside
+    # (the answer itself when no conclusion leads).
+    rest.sort(key=lambda s: (_never_first(s), -score[id(s)]))
     passage_order: dict[int, int] = {}
     for s in lead + rest:
         passage_order.setdefault(s.hit_index, len(passage_order))
     first, others = rest[:1], rest[1:]
-    others.sort(key=lambda s: (s.reported or s.restates, passage_order[s.hit_index], s.start))
+    others.sort(key=lambda s: (s.reported or s.restates or s.aside, passage_order[s.hit_index], s.start))
     out: list[Sentence] = []
     seen: set[str] = set()
     units = 0

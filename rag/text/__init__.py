@@ -19,6 +19,7 @@ from rag.text.script import (
 from rag.text.sentences import sentence_cuts, sentence_spans
 from rag.text.terms import (
     STOP_WORDS,
+    asks_nothing,
     bm25_terms,
     clean_text,
     han_bigrams,
@@ -33,6 +34,7 @@ to_simplified = matching_form
 
 __all__ = [
     "STOP_WORDS",
+    "asks_nothing",
     "bm25_terms",
     "clean_text",
     "conversation_script",

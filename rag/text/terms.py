@@ -130,3 +130,14 @@ def bm25_terms(text: str, for_query: bool = False) -> list[str]:
     jieba segments differently in the question and the passage (DRCD sample200 R@1 0.915 -> 0.95)."""
     normalised = matching_form(text).lower()
     return _tokens(normalised, for_query) + han_bigrams(normalised, simplified=True)
+
+
+# Fewer letters and digits than this and the input asks nothing (empty, punctuation, emoji, one character).
+QUESTION_MIN_CHARACTERS = 2
+
+
+def asks_nothing(text: str, follow_up: bool = False) -> bool:
+    """The input is no question: fewer than QUESTION_MIN_CHARACTERS letters or digits, or (when it does not follow
+    a conversation, which may say what "it" is) only question and function words ("what?", 「為什麼？」)."""
+    said = sum(ch.isalnum() for ch in clean_text(text))
+    return said < QUESTION_MIN_CHARACTERS or (not follow_up and not keyword_tokens(text, for_query=True))

@@ -37,7 +37,7 @@ def test_answer_is_written_in_the_questions_script(seeds_notebook):
 def test_off_topic_questions_are_refused_without_citations(seeds_notebook):
     for question in ["如何烤出好吃的酸種麵包?", "周杰伦的新专辑叫什么?", "Apple 的 M4 晶片有幾個核心?"]:
         answer = seeds_notebook.ask(question)
-        assert answer.refused, (question, answer.text)
+        assert answer.refused and answer.status == "not_found", (question, answer.text)
         assert answer.citations == []
     assert seeds_notebook.ask("如何烤出好吃的酸種麵包?").text == "文件中沒有找到相關內容。"
 
@@ -81,12 +81,13 @@ def test_ask_stream_yields_the_same_text_in_pieces(seeds_notebook):
     assert "".join(pieces) == seeds_notebook.ask("TPU能否取代GPU?").text
 
 
-def test_a_when_question_answered_by_no_time_is_refused_plainly(seeds_notebook):
-    # The passages talk about 金管會 regulating agents but never say when: quoting them would sound like an answer.
+def test_a_when_question_answered_by_no_time_shows_the_closest_passages_and_says_so(seeds_notebook):
+    # The passages talk about 金管會 regulating agents but never say when: quoted as an answer they would sound like
+    # one; hidden behind a bare refusal, the user could not judge. A partial answer says what is missing, then quotes.
     answer = seeds_notebook.ask("金管會對AI Agent的規範什麼時候開始上路?")
-    assert answer.refused and not answer.citations
-    # The gate may refuse first (plain refusal) or the time check (it says what is missing): never quotes.
-    assert answer.text in ("文件中沒有提到具體時間。", "文件中沒有找到相關內容。")
+    assert answer.refused and answer.status == "partial", answer.text
+    assert answer.text.startswith(("文件中沒有提到具體時間；最接近的內容：", "文件沒有直接說明")), answer.text
+    assert answer.citations and "金管會" in answer.citations[0].quote, answer.text
     dated = seeds_notebook.ask("財報狗說輝達下一代的Blockwhale架構大概什麼時候會出?")
     assert not dated.refused and "明年" in dated.text
 

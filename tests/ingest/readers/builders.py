@@ -67,7 +67,8 @@ def encrypted_pdf_bytes(raw: bytes, password: str = "secret") -> bytes:
 
 
 def docx_bytes(blocks: list[tuple[str, str]], title: str | None = None) -> bytes:
-    """A DOCX from (kind, text) blocks: kind "title", "h1".."h3" (Word's Heading styles) or "p"."""
+    """A DOCX from (kind, text) blocks: kind "title", "h1".."h3" (Word's Heading styles), "p", or "table" (rows
+    one a line, cells separated by "|", the first row its header)."""
     import docx
 
     document = docx.Document()
@@ -78,6 +79,12 @@ def docx_bytes(blocks: list[tuple[str, str]], title: str | None = None) -> bytes
             document.add_heading(text, 0)
         elif kind.startswith("h"):
             document.add_heading(text, int(kind[1:]))
+        elif kind == "table":
+            rows = [line.split("|") for line in text.splitlines()]
+            table = document.add_table(rows=len(rows), cols=max(map(len, rows)))
+            for cells, row in zip(rows, table.rows):
+                for cell, value in zip(row.cells, cells):
+                    cell.text = value.strip()
         else:
             document.add_paragraph(text)
     out = io.BytesIO()
