@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rag.text import matching_form
+from rag.types import STATUSES
 
 _SPACE = re.compile(r"\s+")
 
@@ -97,6 +98,7 @@ def evaluate(notebook, questions: list[dict], k: int = 5, answers: bool = False)
         if answers:
             answer = notebook.ask(q["question"])
             row["refused"] = answer.refused
+            row["status"] = answer.status
             row["refusal_correct"] = float(answer.refused != answerable)
             if answerable:
                 row["fact_recall"] = fact_recall(answer.text, q.get("answer_facts", []))
@@ -114,6 +116,9 @@ def evaluate(notebook, questions: list[dict], k: int = 5, answers: bool = False)
             round(sum(r["refused"] for r in unanswerable) / len(unanswerable), 4) if unanswerable else None
         )
         report["answers"]["false_refusals"] = sum(r["refused"] for r in answerable_rows)
+        for name, group in (("answerable", answerable_rows), ("unanswerable", unanswerable)):
+            counts = {s: sum(r["status"] == s for r in group) for s in STATUSES}
+            report["answers"][f"{name}_statuses"] = ", ".join(f"{s} {n}" for s, n in counts.items())
     report["rows"] = rows
     return report
 
@@ -134,7 +139,7 @@ def format_report(report: dict) -> str:
         for name, row in groups:
             cells = ["—" if row.get(k) is None else f"{row[k]:.3f}" for k in keys]
             lines.append(f"| {name} | {row['n']} | " + " | ".join(cells) + " |")
-        for key in ("refusal_accuracy_unanswerable", "false_refusals"):
+        for key in ("refusal_accuracy_unanswerable", "false_refusals", "answerable_statuses", "unanswerable_statuses"):
             if key in block:
                 lines.append(f"{key}: {block[key]}")
         lines.append("")

@@ -11,7 +11,7 @@ from langchain_core.runnables import RunnableConfig
 
 from rag.answer import Answerer
 from rag.answer.features import COLUMN, fill_similarities, gate_features, sentence_features, similarities
-from rag.answer.grading import about_subject, closest
+from rag.answer.grading import closest, subject_documents
 from rag.answer.model import AnswerModel, sigmoid
 from rag.answer.planted import planted_spans
 from rag.answer.question import Question, analyse
@@ -212,8 +212,8 @@ class ExtractiveAnswerer(Answerer):
             yield from self._refusal(self._not_mentioned(list(refused.words), script), script, e.hits)
             return
         self.advance(e, SCORED)  # a rule before the gate refused: the closest sentences are scored all the same
-        quotes = closest(e.scored)
-        if not quotes or not about_subject(e.question, e.hits, e.keywords, e.glossary):
+        quotes = closest(e.scored, e.hits, subject_documents(e.question, e.hits, e.keywords, e.glossary))
+        if not quotes:  # nothing retrieved is about the question
             yield from self._refusal(refusal(script, refused.message), script, e.hits)
             return
         shown = asked.strip().rstrip("?？!！。.").strip()

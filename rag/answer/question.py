@@ -26,12 +26,12 @@ _ASKS_AMOUNT = re.compile(
 )
 _HAS_TIME = re.compile(
     r"\d{4}|\d{1,2}\s*[月日號号]|[一二三四五六七八九十〇零兩两]+\s*[年月日]|[今明去前后後]年|[今明昨前后後]天|年[中底初]|[上下]半年|"
-    r"[上下本这這][個个]?(月|週|周|星期|季)|季度|最近|近期|目前|即將|即将|不久|之後|之后|以後|以后|\d+\s*(年|天|週|周|個月|个月|小時|小时)|"
+    r"[上下本这這][個个]?(月|週|周|星期|季)|季度|最近|近期|目前|即將|即将|不久|之後|之后|以後|以后|\d+\s*(年|天|週|周|個月|个月|小時|小时|分鐘|分钟)|"
     # Eras and periods: 「300-50万年前的上新世晚期」, 「13世紀」, 「嘉慶年間」, 「明朝初期」.
     r"[万萬億亿]年|年前|世[紀纪]|年代|年間|年间|時期|时期|[初中末晚早]期|"
     r"Q[1-4]\b|\b(19|20)\d\d\b|\b(next|this|last|coming) (year|month|quarter|week)\b|\b(january|february|march|april|"
     r"may|june|july|august|september|october|november|december|today|tomorrow|yesterday|recently|soon|ago|later|"
-    r"currently|now|centur(y|ies)|era|period|dynasty|reign)\b|\b\d+ (years?|months?|days?|weeks?|hours?)\b|\b\d+s\b|"
+    r"currently|now|centur(y|ies)|era|period|dynasty|reign)\b|\b\d+ (years?|months?|days?|weeks?|hours?|minutes?)\b|\b\d+s\b|"
     rf"\b({_NUMBER_WORDS}|an?) (decades?|years?|months?|weeks?|days?|hours?|minutes?)\b",
     re.IGNORECASE,
 )

@@ -90,5 +90,7 @@ def test_evaluate_reports_retrieval_answers_and_refusals_by_type_and_language():
     assert a["all"]["fact_recall"] == pytest.approx(0.5)  # q1 has both facts, q2 refused: none
     assert a["refusal_accuracy_unanswerable"] == 0.0  # q3 was answered
     assert a["false_refusals"] == 1  # q2
+    assert a["answerable_statuses"] == "answered 1, partial 0, not_found 1"
+    assert a["unanswerable_statuses"] == "answered 1, partial 0, not_found 0"
     table = format_report(report)
-    assert "| all | 2 |" in table and "false_refusals: 1" in table
+    assert "| all | 2 |" in table and "false_refusals: 1" in table and "unanswerable_statuses: answered 1" in table
