@@ -50,6 +50,7 @@ class Candidate:
     asks: bool = False  # raises a question instead of answering one (rag.answer.rules.raises_question)
     leans: bool = False  # its subject is in another sentence: 「說它是『錯誤』,是因為…」 never leads
     aside: bool = False  # a postscript: never leads
+    ends_line: bool = True  # the last sentence of its line: a question there is an interviewer's turn
     concluding: bool = False  # carries a conclusion/contrast marker: leads a yes/no answer
     points: int = 0  # +1 points at the next sentence ("as follows:"), -1 at the previous one ("這三個方面…")
     before: Candidate | None = field(default=None, repr=False, compare=False)  # neighbours in the same chunk
@@ -124,6 +125,7 @@ class ExtractiveAnswerer(Answerer):
             c.points = points_to(c.text)
             c.concluding = states_conclusion(c.text)
             c.asks, c.leans, c.aside = raises_question(c.text), leans_on_previous(c.text), is_aside(c.text)
+            c.ends_line = not hit.text[c.end :].split("\n", 1)[0].strip()
             # A view is reported in the sentence itself, introduced by the one before ("…的說法是:"),
             # or named as a view by the one after ("這種說法…"); a sentence concluding against it is the author's.
             before = c.before.text.rstrip() if c.before is not None else ""
@@ -185,8 +187,6 @@ class ExtractiveAnswerer(Answerer):
         said = [c for c in ranked if not answers_nothing(c)] or ranked
         floor = said[0].logit - (AnswerModel.load().margin if margin is None else margin)
         chosen = [c for c in said[: self.settings.answer_sentences] if c.logit >= floor]
-        if chosen and chosen[0].typed:
-            chosen = [c for c in chosen if c.typed]  # a sentence without the asked-for time or number is padding
         shortlisted = {id(c) for c in ranked}
         ranked += [c for c in cands if id(c) not in shortlisted]
         # Read as an answer: the answer first (a yes/no question's: the passage's own conclusion), then its support
@@ -291,4 +291,7 @@ class ExtractiveAnswerer(Answerer):
         if refused is not None:
             yield from self._graded(e, refused, asked, script)
             return
-        yield from self._quoted(e.chosen, hits, script)
+        chosen = e.chosen
+        if chosen[0].typed:  # the answer holds the asked-for time or number: a sentence without one is padding
+            chosen = [c for c in chosen if c.typed]
+        yield from self._quoted(chosen, hits, script)

@@ -13,7 +13,7 @@ from typing import Any
 
 from rag.answer.features import text_view
 from rag.answer.question import Question
-from rag.answer.rules import asks_question
+from rag.answer.rules import reply
 
 # The share of the question's content words (idf-weighted, in either language) one retrieved document must write
 # for the passages to count as about the question's subject; the question's names must all be in it too. On the
@@ -71,10 +71,10 @@ def closest(scored: Sequence[Any], hits: Sequence[Any], documents: set[str], lim
     said = [c for c in scored if c.coverage > 0 and not c.restates and hits[c.hit_index].source in documents]
     out: list[Any] = []
     for c in on_topic(said):
-        # A question the document asks (an interviewer's line) is shown by the reply after it.
-        reply = c.after if asks_question(c.text) and c.after is not None else c
-        if not asks_question(reply.text) and reply not in out:
-            out.append(reply)
+        # A question the document asks as a turn (an interviewer's line) is shown by the reply after it.
+        shown = reply(c) or c
+        if shown not in out:
+            out.append(shown)
     return out[:limit]
 
 

@@ -328,17 +328,19 @@ class Sentence(Protocol):
     asks: bool  # raises a question rather than answering one (raises_question)
     leans: bool  # its subject is in another sentence (leans_on_previous)
     aside: bool  # a postscript (is_aside)
+    ends_line: bool  # the last sentence of its line (a turn of a transcript ends there)
     concluding: bool
     points: int
     before: Sentence | None
     after: Sentence | None
 
 
-def _reply(sentence: Sentence) -> Sentence | None:
-    """The reply after a question the document asks (an interviewer's line): the sentence after it, unless that
-    asks too or the passage stops at the question."""
+def reply(sentence: Sentence) -> Sentence | None:
+    """The reply after a question the document asks as a turn of its own (an interviewer's line: it ends its line):
+    the sentence after it, unless that asks too or the passage stops at the question. A question inside a
+    paragraph is the writer's own (rhetorical, often holding facts: 「如果我用一台服務器替換六台…，對吧？」) and has none."""
     after = sentence.after
-    if asks_question(sentence.text) and after is not None and not asks_question(after.text):
+    if asks_question(sentence.text) and sentence.ends_line and after is not None and not asks_question(after.text):
         return after
     return None
 
@@ -407,7 +409,7 @@ def arrange(chosen: Sequence[Sentence], ranked: Sequence[Sentence], question: st
     score: dict[int, float] = {}
     rest: list[Sentence] = []
     for s in said:
-        stand_in = _reply(s) or s
+        stand_in = reply(s) or s
         score[id(stand_in)] = max(score.get(id(stand_in), stand_in.score), s.score)
         if stand_in not in lead and stand_in not in rest:
             rest.append(stand_in)
