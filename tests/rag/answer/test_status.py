@@ -1,8 +1,8 @@
-"""Graded answers on a real notebook (e5, Chroma, BM25) over tiny documents: answered, partial (the closest passages
-quoted under a line saying the documents do not state it) and not_found, the same through the Python Answer,
-`rag ask` (text and --json), the MCP tools, the page's handlers and a generative backend; input that asks nothing
-gets one line asking for a question; answers open with an interview's reply, a table row under its headers, an
-argued post's conclusion."""
+"""Graded answers on real notebooks (e5, Chroma, BM25): answered, partial (the closest passages quoted under a line
+saying the documents do not state it) and not_found over the seeds, the same through the Python Answer, `rag ask`
+(text and --json), the MCP tools, the page's handlers and a generative backend; input that asks nothing gets one
+line asking for a question; over tiny documents, answers open with an interview's reply, a table row under its
+headers, an argued post's conclusion."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from tests.ingest.readers.builders import docx_bytes
 from tests.rag.answer.structure_corpus import ARGUED_POST, BUS_TABLE, INTERVIEW_EN, INTERVIEW_ZH
 
 REPO = Path(__file__).resolve().parents[3]
-ANSWERABLE = "環港線有幾輛車?"
-PARTIAL_QUESTION = "山頂線什麼時候開始營運?"  # the table names the line, never when it opened
+# Over the seeds (the issue's own examples): 金管會 regulating agents is discussed, never when it starts.
+ANSWERABLE = "TPU能否取代GPU?"
+PARTIAL_QUESTION = "金管會對AI Agent的規範什麼時候開始上路?"
 OFF_TOPIC = "如何烤出好吃的酸種麵包?"
 NOTHING = ["", "   ", "?!", "？？。", "😀", "🙂🙂", "好", "a", "\u200b"]
 
@@ -50,10 +51,11 @@ def notebook(home):
     return nb
 
 
-def test_an_answer_a_partial_answer_and_nothing_found_each_say_what_they_are(notebook):
+def test_an_answer_a_partial_answer_and_nothing_found_each_say_what_they_are(seeds_notebook):
+    notebook = seeds_notebook
     answered = notebook.ask(ANSWERABLE)
     assert answered.status == ANSWERED and not answered.refused
-    assert "45" in answered.text and answered.citations
+    assert "TPU" in answered.text and answered.citations
 
     partial = notebook.ask(PARTIAL_QUESTION)
     assert partial.status == PARTIAL_STATUS and partial.refused  # existing callers still see a refusal
@@ -61,21 +63,25 @@ def test_an_answer_a_partial_answer_and_nothing_found_each_say_what_they_are(not
     opening = PARTIAL["zh-Hant"].split("{what}")[0]
     assert header.startswith(opening) or header == PARTIAL_TIME["zh-Hant"], partial.text
     assert 1 <= len(quotes) <= 3 and len(partial.citations) == len(quotes)
-    assert "山頂線" in partial.text  # the closest passage: the line's row, for the user to judge
+    assert "金管會" in partial.citations[0].quote  # the closest passage: a row naming 金管會, for the user to judge
     for line, citation in zip(quotes, partial.citations):
         assert line.endswith(f"[{citation.n}]")
 
     missing = notebook.ask(OFF_TOPIC)
     assert missing.status == NOT_FOUND and missing.refused and missing.citations == []
-    assert len(missing.text.splitlines()) == 1 and "麵包" in missing.text  # names the words never mentioned
+    assert len(missing.text.splitlines()) == 1
+    named = notebook.ask("What is the best hiking trail in the Alps?")
+    assert named.status == NOT_FOUND and named.text == "The documents do not mention hiking, trail, Alps."
 
 
-def test_a_partial_answer_is_in_the_askers_language_and_script(notebook):
-    english = notebook.ask("When did the Harbor Loop open?")
+def test_a_partial_answer_is_in_the_askers_language_and_script(seeds_notebook):
+    notebook = seeds_notebook
+    english = notebook.ask("Which hedge funds did Jeffrey Emanuel work at?")  # the seed says "various hedge funds"
     assert english.status == PARTIAL_STATUS, english.text
-    assert english.text.startswith(("The documents don't state", "The documents do not say when")), english.text
+    assert english.text.startswith('The documents don\'t state "Which hedge funds did Jeffrey Emanuel work at"')
     assert english.text.splitlines()[0].endswith("Closest passages:")
-    simplified = notebook.ask("山顶线什么时候开始营运?")
+    assert "Millennium" in english.text  # the evidence is shown, not hidden behind a refusal
+    simplified = notebook.ask("金管会对AI Agent的规范什么时候开始上路?")
     assert simplified.status == PARTIAL_STATUS, simplified.text
     assert simplified.text.startswith(("文件没有直接说明", "文件中没有提到具体时间")), simplified.text
     assert all(in_script(line, "zh-Hans") for line in simplified.text.splitlines()), simplified.text
@@ -110,7 +116,8 @@ def rag_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_rag_ask_shows_the_status_in_json_and_the_partial_line_in_text(notebook, home):
+def test_rag_ask_shows_the_status_in_json_and_the_partial_line_in_text(seeds_notebook, seeds_home):
+    home = seeds_home
     out = rag_cli(home, "ask", PARTIAL_QUESTION, "--json")
     assert out.returncode == 0, out.stderr
     partial = json.loads(out.stdout)
@@ -120,7 +127,7 @@ def test_rag_ask_shows_the_status_in_json_and_the_partial_line_in_text(notebook,
     nothing = json.loads(rag_cli(home, "ask", "?", "--json").stdout)
     assert nothing["status"] == "not_found" and nothing["citations"] == [] and nothing["answer"] in ASK_A_QUESTION.values()
     # Text: the partial line, the quotes, then each citation with its quote in the asker's script.
-    text = rag_cli(home, "ask", "山顶线什么时候开始营运?")
+    text = rag_cli(home, "ask", "金管会对AI Agent的规范什么时候开始上路?")
     assert text.returncode == 0, text.stderr
     lines = text.stdout.strip().splitlines()
     assert lines[0].startswith(("文件没有直接说明", "文件中没有提到具体时间")), text.stdout
@@ -128,10 +135,10 @@ def test_rag_ask_shows_the_status_in_json_and_the_partial_line_in_text(notebook,
     assert quotes and all(in_script(q, "zh-Hans") for q in quotes), quotes
 
 
-def test_mcp_ask_returns_the_status(notebook):
+def test_mcp_ask_returns_the_status(seeds_notebook):
     from rag.mcp import NotebookTools
 
-    tools = NotebookTools(notebook.settings, notebook)
+    tools = NotebookTools(seeds_notebook.settings, seeds_notebook)
     assert tools.ask(ANSWERABLE)["status"] == "answered"
     partial = tools.ask(PARTIAL_QUESTION)
     assert partial["status"] == "partial" and partial["refused"] is True and partial["citations"]
@@ -139,10 +146,11 @@ def test_mcp_ask_returns_the_status(notebook):
     assert nothing["status"] == "not_found" and nothing["citations"] == []
 
 
-def test_the_page_marks_a_partial_answers_passages_as_the_closest_ones(notebook):
+def test_the_page_marks_a_partial_answers_passages_as_the_closest_ones(seeds_notebook):
     from ui import handlers
     from ui.labels import labels
 
+    notebook = seeds_notebook
     _, chat, _ = handlers.add_question(PARTIAL_QUESTION, [])
     *_, (chat, turns, passages, _) = handlers.respond(notebook, chat, [], "answer", [], "5", False, "extractive", "", "", "zh-Hant")
     assert turns[-1].answer.status == PARTIAL_STATUS
@@ -153,14 +161,14 @@ def test_the_page_marks_a_partial_answers_passages_as_the_closest_ones(notebook)
     assert "data-status" not in passages
 
 
-def test_a_generative_backend_shows_a_partial_answer_without_asking_the_model(notebook):
+def test_a_generative_backend_shows_a_partial_answer_without_asking_the_model(seeds_notebook):
     from tests.rag.answer.test_generative import FakeOpenAIServer
 
-    with FakeOpenAIServer(lambda body: {"pieces": ["環港線有 99 輛車。[1]"]}) as server:
-        nb = notebook.with_settings(backend="openai", llm_base_url=server.url, llm_model="fake")
+    with FakeOpenAIServer(lambda body: {"pieces": ["金管會的規範在 2019 年上路。[1]"]}) as server:
+        nb = seeds_notebook.with_settings(backend="openai", llm_base_url=server.url, llm_model="fake")
         partial = nb.ask(PARTIAL_QUESTION)
         assert partial.status == PARTIAL_STATUS and partial.backend == "openai", partial.text
-        assert "99" not in partial.text and partial.citations
+        assert "2019" not in partial.text and partial.citations
         assert server.requests == []  # no claim from the model: the closest passages are the answer
 
 
@@ -179,7 +187,7 @@ def test_an_interview_answer_opens_with_the_reply_not_the_interviewers_question(
 
 
 def test_a_table_row_answers_under_its_column_headers(notebook):
-    answer = notebook.ask(ANSWERABLE)
+    answer = notebook.ask("環港線有幾輛車?")
     assert answer.status == ANSWERED, answer.text
     assert answer.text.startswith("路線 Route：環港線 Harbor Loop；車輛數 Buses：45"), answer.text
     assert answer.citations[0].quote.startswith("環港線 Harbor Loop | 45")  # the row as the document writes it
