@@ -125,7 +125,8 @@ class ExtractiveAnswerer(Answerer):
             c.points = points_to(c.text)
             c.concluding = states_conclusion(c.text)
             c.asks, c.leans, c.aside = raises_question(c.text), leans_on_previous(c.text), is_aside(c.text)
-            c.ends_line = not hit.text[c.end :].split("\n", 1)[0].strip()
+            line_end = text.find("\n", c.end)
+            c.ends_line = not text[c.end : len(text) if line_end < 0 else line_end].strip()
             # A view is reported in the sentence itself, introduced by the one before ("…的說法是:"),
             # or named as a view by the one after ("這種說法…"); a sentence concluding against it is the author's.
             before = c.before.text.rstrip() if c.before is not None else ""

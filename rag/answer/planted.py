@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
+from rag.answer.features import text_view
 from rag.text import matching_form, sentence_spans
 
 # Patterns read the matching form of a sentence (Simplified, lowercased): one spelling covers 繁 and 简.
@@ -62,6 +64,11 @@ _ZH = [
     r"你(是|现在是|扮演)(一个|一位)?(ai|人工智能助手|ai助手|语言模型|聊天机器人)(?=[，,。.！!：:；;]|$)",
 ]
 _PLANTED = re.compile("|".join(f"(?:{p})" for p in _EN + _ZH), re.IGNORECASE)
+# The same read over a whole passage at once, a sentence's start being the text's, a line's, or a stop's: a passage
+# it finds nothing in has no planted sentence (most passages: one scan instead of one per sentence).
+_ANYWHERE = re.compile(
+    _PLANTED.pattern.replace("^", r"(?:^|(?<=[.!?。！？；;:：])|(?<=[.!?。！？；;:：]\s))"), re.IGNORECASE | re.MULTILINE
+)
 
 
 def speaks_to_reader(sentence: str) -> bool:
@@ -73,14 +80,28 @@ def speaks_to_reader(sentence: str) -> bool:
 def planted_spans(text: str, spans: Iterable[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """The (start, end) of the sentences of `text` not to be trusted: each that speaks to the reader, and the rest of
     its line after it (where a payload follows its instruction). `spans`: the text's sentence spans, when known."""
+    return list(_planted(text, tuple(spans) if spans is not None else tuple(sentence_spans(text))))
+
+
+@lru_cache(maxsize=4096)
+def _planted(text: str, spans: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    # One script conversion for the whole passage (the costly step, ~3 ms for a chunk; the answer's features read
+    # the same cached one): it maps character to character, so a sentence's span reads the same stretch of it;
+    # else each sentence is converted on its own.
+    flat = text_view(text).flat
+    if not _ANYWHERE.search(flat):
+        return ()
+    flat = flat.replace("\n", " ")
+    aligned = len(flat) == len(text)
     out: list[tuple[int, int]] = []
     tainted_until = -1  # end of the line of the last planted sentence
-    for a, b in spans if spans is not None else sentence_spans(text):
-        if a < tainted_until or speaks_to_reader(text[a:b]):
+    for a, b in spans:
+        said = bool(_PLANTED.search(" ".join(flat[a:b].split()))) if aligned else speaks_to_reader(text[a:b])
+        if a < tainted_until or said:
             out.append((a, b))
             line_end = text.find("\n", b)
             tainted_until = max(tainted_until, len(text) if line_end < 0 else line_end)
-    return out
+    return tuple(out)
 
 
 def mask(text: str, spans: Iterable[tuple[int, int]]) -> str:

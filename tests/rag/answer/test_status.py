@@ -30,24 +30,18 @@ NOTHING = ["", "   ", "?!", "？？。", "😀", "🙂🙂", "好", "a", "\u200b
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
+def notebook(seeds_notebook, tmp_path_factory):
+    """The interview transcripts, argued post and DOCX table in their own home; the seeds notebook's models."""
+    from tests.ui.shared_models import notebook_sharing_models
+
     home = tmp_path_factory.mktemp("status")
     docs = home / "docs"
     docs.mkdir()
-    (docs / "interview_zh.txt").write_text(INTERVIEW_ZH, encoding="utf-8")
-    (docs / "interview_en.txt").write_text(INTERVIEW_EN, encoding="utf-8")
-    (docs / "post.md").write_text(ARGUED_POST, encoding="utf-8")
+    for name, text in {"interview_zh.txt": INTERVIEW_ZH, "interview_en.txt": INTERVIEW_EN, "post.md": ARGUED_POST}.items():
+        (docs / name).write_text(text, encoding="utf-8")
     (docs / "buses.docx").write_bytes(docx_bytes(BUS_TABLE))
-    return home
-
-
-@pytest.fixture(scope="module")
-def notebook(home):
-    from rag import Notebook
-
-    nb = Notebook(path=home / ".rag", home=home)
-    report = nb.index(home / "docs", progress=False)
-    assert report.added == 4 and not report.errors
+    nb = notebook_sharing_models(seeds_notebook, home)
+    assert nb.index(docs, progress=False).added == 4
     return nb
 
 
