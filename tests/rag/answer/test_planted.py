@@ -138,9 +138,7 @@ def test_the_generative_context_marks_planted_sentences():
 
 
 @pytest.fixture(scope="module")
-def planted_notebook(tmp_path_factory, seeds_notebook):
-    from tests.ui.shared_models import notebook_sharing_models
-
+def planted_notebook(tmp_path_factory, notebook_at):
     home = tmp_path_factory.mktemp("planted")
     docs = home / "docs"
     shutil.copytree(SEEDS, docs)
@@ -149,7 +147,7 @@ def planted_notebook(tmp_path_factory, seeds_notebook):
         path.write_text(path.read_text(encoding="utf-8").rstrip() + "\n\n" + payload + "\n", encoding="utf-8")
     for name, text in NEW_DOCUMENTS.items():
         (docs / name).write_text(text, encoding="utf-8")
-    nb = notebook_sharing_models(seeds_notebook, home)
+    nb = notebook_at(home)
     report = nb.index(docs, progress=False)
     assert report.added == len(PAYLOADS) + len(NEW_DOCUMENTS) and not report.errors
     return nb
