@@ -36,6 +36,7 @@ from bench.answer_data import (
 )
 from bench.run import percentile, run_header, write_results
 from rag.evaluate import evaluate, fact_form, load_questions
+from rag.types import STATUSES
 
 
 def gold_answers(q: dict) -> list[str]:
@@ -47,14 +48,6 @@ def gold_answers(q: dict) -> list[str]:
 def contains(text: str, golds: list[str]) -> bool:
     flat = fact_form(text)
     return any(g in flat for g in golds)
-
-
-STATUSES = ("answered", "partial", "not_found")
-
-
-def status_of(answer) -> str:
-    """The answer's status (answered / partial / not_found); before Answer.status (issue 31) a refusal is not_found."""
-    return getattr(answer, "status", None) or ("not_found" if answer.refused else "answered")
 
 
 def bench_set(name: str, split: str, n: int) -> dict:
@@ -76,10 +69,10 @@ def bench_set(name: str, split: str, n: int) -> dict:
             {
                 "id": q["id"],
                 "gold_top5": any(Path(h.source).stem == gold for h in answer.hits[:5]),
-                "status": status_of(answer),
+                "status": answer.status,
                 "contains": not answer.refused and contains(answer.text, golds),
                 "first_sentence": not answer.refused and contains(first, golds),
-                "removed_status": status_of(removed),
+                "removed_status": removed.status,
                 # the answer is still in what is left (a sibling paragraph repeats it): refusing is not required
                 "removed_still_holds": any(contains(h.text, golds) for h in removed.hits),
             }
@@ -177,8 +170,7 @@ def markdown(report: dict) -> str:
             "holds a question of the draw that tuned the cuts (seed 12, 200 per set, nor its XQuAD translations). "
             "Dev is looked at freely; test is scored once per change meant to be kept. "
             "A hit is a gold span inside the text after Traditional→Simplified, lower-casing and removing "
-            "whitespace; cross-lingual sets accept either language's answers. Statuses: Answer.status (before it, "
-            "a refusal counts as not_found). Gold removed: asked as if the gold passage had never been indexed "
+            "whitespace; cross-lingual sets accept either language's answers. Statuses: Answer.status. Gold removed: asked as if the gold passage had never been indexed "
             "(its source excluded from the dense query and from BM25's statistics, its words weighed without it)."
         ),
         "",
