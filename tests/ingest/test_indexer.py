@@ -86,13 +86,14 @@ def test_add_modify_delete_unchanged(notebook, tmp_path):
     assert notebook.search("Cerebras 每秒多少 token", k=1)[0].source == "docs/new.txt"
 
 
-def test_unchanged_files_compute_zero_embeddings(notebook, tmp_path):
+def test_unchanged_files_compute_zero_embeddings(notebook, tmp_path, monkeypatch):
     docs = tmp_path / "docs"
     write(docs, POSTS)
     notebook.index(docs, progress=False)
     calls = []
     real = notebook.embedder.embed_passages
-    notebook.embedder.embed_passages = lambda texts: calls.append(len(texts)) or real(texts)
+    # undone after the test: the embedder is the run's shared one (notebook_at)
+    monkeypatch.setattr(notebook.embedder, "embed_passages", lambda texts: calls.append(len(texts)) or real(texts))
     report = notebook.index(docs, progress=False)
     assert calls == [] and report.unchanged == 3 and report.embedded == 0
 
@@ -185,10 +186,10 @@ def test_bad_files_are_named_and_the_rest_is_indexed(notebook, tmp_path, capsys)
     assert "error:" in capsys.readouterr().err
 
 
-def test_a_file_over_max_file_chunks_is_skipped_by_name_and_the_rest_indexed(tmp_path, capsys):
+def test_a_file_over_max_file_chunks_is_skipped_by_name_and_the_rest_indexed(notebook_at, tmp_path, capsys):
     docs = tmp_path / "docs"
     write(docs, {"small.txt": POSTS["llama.txt"], "huge.txt": "沒有標點的超長字串" * 3000})
-    nb = Notebook(path=tmp_path / ".rag", home=tmp_path, max_file_chunks=20)
+    nb = notebook_at(tmp_path, path=tmp_path / ".rag", max_file_chunks=20)
     report = nb.index(docs, progress=False)
     assert report.added == 1 and {s["source"] for s in nb.sources()} == {"docs/small.txt"}
     assert len(report.errors) == 1 and "huge.txt" in report.errors[0] and "max_file_chunks" in report.errors[0]

@@ -236,12 +236,10 @@ def test_a_fifo_or_broken_link_given_directly_is_named_not_missing(tmp_path: Pat
             load_document(file, root)
 
 
-def test_a_notebook_refuses_a_link_out_and_forgets_sources_whose_files_are_gone(tmp_path: Path, capsys) -> None:
-    from rag import Notebook
-
+def test_a_notebook_refuses_a_link_out_and_forgets_sources_whose_files_are_gone(notebook_at, tmp_path: Path, capsys) -> None:
     docs, _ = _links_folder(tmp_path)
     (docs / "note.txt").write_text("The Ironwood TPU is Google's seventh-generation chip.\n", encoding="utf-8")
-    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    nb = notebook_at(tmp_path, path=tmp_path / ".rag")
     report = nb.index(docs, progress=False)
     assert report.added == 1 and [s["source"] for s in nb.sources()] == ["docs/note.txt"]
     assert len(report.errors) == 6 and all("\n" not in e for e in report.errors)  # every bad entry named once

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from rag import Notebook
 from rag.guide import is_summary_request, lexrank
 from rag.text import detect_script
 
@@ -46,8 +45,8 @@ def guide_home(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def guided(guide_home):
-    nb = Notebook(path=guide_home / ".rag", home=guide_home)
+def guided(notebook_at, guide_home):
+    nb = notebook_at(guide_home, path=guide_home / ".rag")
     nb.index(guide_home / "docs", progress=False)
     return nb
 
@@ -80,11 +79,11 @@ def test_the_guide_is_shown_in_the_users_script(guided):
     assert detect_script(guided.guide("docs/lpu.md", "zh-Hant").summary) == "zh-Hant"
 
 
-def test_guides_are_kept_in_the_data_folder_updated_and_removed_with_their_source(tmp_path):
+def test_guides_are_kept_in_the_data_folder_updated_and_removed_with_their_source(notebook_at, tmp_path):
     (tmp_path / "docs").mkdir()
     doc = tmp_path / "docs" / "bread.txt"
     doc.write_text(SOURDOUGH, encoding="utf-8")
-    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    nb = notebook_at(tmp_path, path=tmp_path / ".rag")
     nb.index(tmp_path / "docs", progress=False)
     files = list((tmp_path / ".rag" / "guides").glob("*.json"))
     assert len(files) == 1 and json.loads(files[0].read_text("utf-8"))["source"] == "docs/bread.txt"
@@ -141,7 +140,7 @@ def test_lexrank_ranks_the_sentence_most_like_the_others_first():
     assert scores.argmax() in (0, 2) and scores.argmin() == 3
 
 
-def test_a_guide_that_cannot_be_built_is_one_line_and_indexing_goes_on(tmp_path, monkeypatch, capsys):
+def test_a_guide_that_cannot_be_built_is_one_line_and_indexing_goes_on(notebook_at, tmp_path, monkeypatch, capsys):
     """Fault injection: the guide builder raises; the document is still indexed and answered, the error named once."""
     import rag.guide
 
@@ -151,7 +150,7 @@ def test_a_guide_that_cannot_be_built_is_one_line_and_indexing_goes_on(tmp_path,
     monkeypatch.setattr(rag.guide, "build_guide", broken)
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "bread.txt").write_text(SOURDOUGH, encoding="utf-8")
-    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    nb = notebook_at(tmp_path, path=tmp_path / ".rag")
     report = nb.index(tmp_path / "docs", progress=True)
     assert report.added == 1 and nb.count() > 0
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]

@@ -55,14 +55,12 @@ def test_rrf_and_score_fusion_are_both_selectable(seeds_notebook):
 
 
 @pytest.fixture(scope="module")
-def tiny_notebook(tmp_path_factory):
-    from rag import Notebook
-
+def tiny_notebook(notebook_at, tmp_path_factory):
     home = tmp_path_factory.mktemp("tiny")
     (home / "docs").mkdir()
     (home / "docs" / "ironwood.md").write_text("# Ironwood\n\nIronwood 是 Google 第七代 TPU 晶片。\n", encoding="utf-8")
     (home / "docs" / "dram.txt").write_text("DRAM prices follow a cycle; margins turn negative at the bottom.\n", encoding="utf-8")
-    nb = Notebook(path=home / ".rag", home=home)
+    nb = notebook_at(home, path=home / ".rag")
     nb.index(home / "docs", progress=False)
     return nb
 

@@ -17,12 +17,12 @@ from tests.rag.small_corpus import DOCS
 
 
 @pytest.fixture(scope="module")
-def notebook(tmp_path_factory) -> Notebook:
+def notebook(notebook_at, tmp_path_factory) -> Notebook:
     home = tmp_path_factory.mktemp("retriever")
     (home / "docs").mkdir()
     for name, text in DOCS.items():
         (home / "docs" / name).write_text(text, encoding="utf-8")
-    nb = Notebook(path=home / ".rag", home=home)
+    nb = notebook_at(home, path=home / ".rag")
     assert nb.index(home / "docs", progress=False).added == len(DOCS)
     return nb
 

@@ -7,7 +7,6 @@ import io
 import re
 from functools import partial
 
-from rag import Notebook
 from tests.ingest.readers.builders import text_image
 from ui.render import Span, source_html
 
@@ -17,7 +16,7 @@ PAGES = [
 ]
 
 
-def test_a_scanned_pdf_cites_its_page_and_the_panel_frames_the_line(tmp_path):
+def test_a_scanned_pdf_cites_its_page_and_the_panel_frames_the_line(notebook_at, tmp_path):
     images = [text_image([(30, 30 + 50 * i, line) for i, line in enumerate(lines)], (620, 150)) for lines in PAGES]
     buffer = io.BytesIO()
     images[0].save(buffer, "PDF", resolution=100, save_all=True, append_images=images[1:])
@@ -25,7 +24,7 @@ def test_a_scanned_pdf_cites_its_page_and_the_panel_frames_the_line(tmp_path):
     docs.mkdir()
     (docs / "field notes.pdf").write_bytes(buffer.getvalue())
 
-    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    nb = notebook_at(tmp_path, path=tmp_path / ".rag")
     report = nb.index(docs, progress=False)
     assert report.added == 1 and not report.errors
     answer = nb.ask("Which river floods every spring?")

@@ -4,6 +4,7 @@ other-language quotes labelled (tiny inline notebook and the real seeds)."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -63,16 +64,15 @@ DOCS = {
 
 
 @pytest.fixture(scope="module")
-def notebook(tmp_path_factory):
+def notebook(notebook_at, tmp_path_factory):
     """A real notebook (e5, Chroma, BM25) over the tiny documents above."""
-    from rag import Notebook
 
     home = tmp_path_factory.mktemp("rules")
     docs = home / "docs"
     docs.mkdir()
     for name, text in DOCS.items():
         (docs / name).write_text(text, encoding="utf-8")
-    nb = Notebook(home / ".rag")
+    nb = notebook_at(Path.cwd(), path=home / ".rag")
     nb.index(docs, progress=False)
     return nb
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 import pytest
 from chromadb.api.client import SharedSystemClient
 
-from rag import Notebook
-
 DOC = "# Tide\n\nForty-two sea stars were counted on the north reef in May.\n"
 
 
 @pytest.mark.parametrize("damage", ["half", "header", "garbage"])
-def test_a_damaged_commit_record_is_rebuilt(tmp_path, capsys, damage):
+def test_a_damaged_commit_record_is_rebuilt(notebook_at, tmp_path, capsys, damage):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "tide.md").write_text(DOC, encoding="utf-8")
-    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    nb = notebook_at(tmp_path, path=tmp_path / ".rag")
     nb.index(tmp_path / "docs", progress=False)
     ids = nb.chunk_ids()
     del nb
@@ -25,7 +23,7 @@ def test_a_damaged_commit_record_is_rebuilt(tmp_path, capsys, damage):
     SharedSystemClient.clear_system_cache()
     capsys.readouterr()
 
-    again = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    again = notebook_at(tmp_path, path=tmp_path / ".rag")
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"rag: notice: {record}: damaged (") and "rebuilt from the index" in err[0]
     assert again.chunk_ids() == ids and again.search("sea stars north reef", k=1)[0].source == "docs/tide.md"

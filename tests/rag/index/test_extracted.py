@@ -7,16 +7,15 @@ import gzip
 
 import pytest
 
-from rag import Notebook
 from rag.index.extracted import ExtractedTexts, StoredText, extracted_text
 
 DOC = "# Ironwood\n\nIronwood 是 Google 第七代 TPU 晶片,專為推論設計。\n\n## Memory\n\nEach chip has 192 GB of HBM.\n"
 
 
-def test_the_text_is_kept_when_indexed_shown_from_there_and_removed_with_the_source(tmp_path, monkeypatch):
+def test_the_text_is_kept_when_indexed_shown_from_there_and_removed_with_the_source(notebook_at, tmp_path, monkeypatch):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "ironwood.md").write_text(DOC, encoding="utf-8")
-    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    nb = notebook_at(tmp_path, path=tmp_path / ".rag")
     nb.index(tmp_path / "docs", progress=False)
     kept = extracted_text(tmp_path / ".rag", "docs/ironwood.md")
     assert kept is not None and kept.text.startswith(DOC.rstrip("\n")) and kept.title == "Ironwood"
@@ -46,10 +45,10 @@ def test_the_text_is_kept_when_indexed_shown_from_there_and_removed_with_the_sou
     assert not list((tmp_path / ".rag" / "extracted").iterdir())
 
 
-def test_a_notebook_indexed_before_texts_were_kept_keeps_them_on_its_next_run(tmp_path):
+def test_a_notebook_indexed_before_texts_were_kept_keeps_them_on_its_next_run(notebook_at, tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "ironwood.md").write_text(DOC, encoding="utf-8")
-    nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
+    nb = notebook_at(tmp_path, path=tmp_path / ".rag")
     nb.index(tmp_path / "docs", progress=False)
     nb.chunk_index.extracted.remove("docs/ironwood.md")
     report = nb.index(tmp_path / "docs", progress=False)

@@ -152,15 +152,13 @@ def test_a_keyword_index_that_cannot_be_saved_is_kept_in_memory(tmp_path, capsys
     assert "rebuilt" not in capsys.readouterr().err  # no manifest: rebuilt and saved, nothing was damaged
 
 
-def test_a_notebook_whose_keyword_file_is_truncated_still_searches(tmp_path, capsys):
-    from rag import Notebook
-
+def test_a_notebook_whose_keyword_file_is_truncated_still_searches(notebook_at, tmp_path, capsys):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "hbm.md").write_text("# HBM\n\nHBM stacks DRAM dies on a GPU package.\n", encoding="utf-8")
-    Notebook(path=tmp_path / ".rag", home=tmp_path).index(tmp_path / "docs", progress=False)
+    notebook_at(tmp_path, path=tmp_path / ".rag").index(tmp_path / "docs", progress=False)
     [bm25_file] = (tmp_path / ".rag" / "bm25").glob("*/main.npz")
     bm25_file.write_bytes(b"")
-    hits = Notebook(path=tmp_path / ".rag", home=tmp_path).search("HBM stacks", k=1)
+    hits = notebook_at(tmp_path, path=tmp_path / ".rag").search("HBM stacks", k=1)
     assert hits[0].source == "docs/hbm.md" and hits[0].keyword_rank == 1
     assert "keyword index damaged" in capsys.readouterr().err
 

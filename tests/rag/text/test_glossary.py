@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rag.text.glossary import Glossary, english_lemmas
@@ -114,24 +116,21 @@ def test_a_damaged_cache_is_built_again(tmp_path):
     assert dict(Glossary(tmp_path).zh_en.items()) == first.zh_en  # the rebuilt file reads back whole
 
 
-def indexed(tmp_path, files: dict[str, str]):
-    """A real notebook over tiny inline files, its keyword index in step with Chroma."""
-    from rag import Notebook
-
+def indexed(notebook_at, tmp_path, files: dict[str, str]):
+    """A real notebook over tiny inline files (the run's models), its keyword index in step with Chroma."""
     docs = tmp_path / "docs"
     docs.mkdir()
     for name, text in files.items():
         (docs / name).write_text(text, encoding="utf-8")
-    nb = Notebook(tmp_path / ".rag")
+    nb = notebook_at(Path.cwd(), path=tmp_path / ".rag")
     nb.index(docs, progress=False)
     nb.chunk_index.sync()
     return nb
 
 
-def test_a_chinese_question_finds_the_english_passage_through_the_glossary(tmp_path):
-    from rag import Notebook
-
+def test_a_chinese_question_finds_the_english_passage_through_the_glossary(notebook_at, tmp_path):
     with_leg = indexed(
+        notebook_at,
         tmp_path,
         {
             "fund.md": "# Career\n\nBefore this he spent ten years at two hedge funds as an analyst.\n",
@@ -143,14 +142,13 @@ def test_a_chinese_question_finds_the_english_passage_through_the_glossary(tmp_p
     hits = with_leg.search(question, k=3)
     english = next(h for h in hits if h.source.endswith("fund.md"))
     assert english.translated_rank == 1
-    without = Notebook(tmp_path / ".rag", translate_query=False)
+    without = notebook_at(Path.cwd(), path=tmp_path / ".rag", translate_query=False)
     assert all(h.translated_rank is None for h in without.search(question, k=3))
 
 
-def test_a_name_in_chinese_finds_the_chinese_passage_that_writes_it_in_latin_letters(tmp_path):
-    from rag import Notebook
-
+def test_a_name_in_chinese_finds_the_chinese_passage_that_writes_it_in_latin_letters(notebook_at, tmp_path):
     nb = indexed(
+        notebook_at,
         tmp_path,
         {
             "capex.md": "# 資本支出\n\n過去 Microsoft 的資本支出只佔銷售額的 1% 或 2%。\n",
@@ -161,14 +159,15 @@ def test_a_name_in_chinese_finds_the_chinese_passage_that_writes_it_in_latin_let
     ranked = [chunk_id for chunk_id, _ in retriever.keyword("微軟以前的支出佔銷售額多少?", 5, None)]
     capex = next(h.chunk_id for h in nb.search("資本支出", k=2) if h.source.endswith("capex.md"))
     assert ranked[0] == capex
-    without = Notebook(tmp_path / ".rag", translate_query=False)
+    without = notebook_at(Path.cwd(), path=tmp_path / ".rag", translate_query=False)
     without.chunk_index.sync()
     scores = dict(without.retriever.keyword("微軟以前的支出佔銷售額多少?", 5, None))
     assert scores.get(capex, 0.0) < dict(retriever.keyword("微軟以前的支出佔銷售額多少?", 5, None))[capex]
 
 
-def test_an_english_question_finds_a_chinese_passage_by_the_chinese_spelling_of_a_name(tmp_path):
+def test_an_english_question_finds_a_chinese_passage_by_the_chinese_spelling_of_a_name(notebook_at, tmp_path):
     nb = indexed(
+        notebook_at,
         tmp_path,
         {
             "hyundai.md": "# 投資\n\n現代汽車集團宣布投資30億美元成立研究中心。\n",
