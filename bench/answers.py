@@ -170,8 +170,9 @@ def markdown(report: dict) -> str:
             "holds a question of the draw that tuned the cuts (seed 12, 200 per set, nor its XQuAD translations). "
             "Dev is looked at freely; test is scored once per change meant to be kept. "
             "A hit is a gold span inside the text after Traditional→Simplified, lower-casing and removing "
-            "whitespace; cross-lingual sets accept either language's answers. Statuses: Answer.status. Gold removed: asked as if the gold passage had never been indexed "
-            "(its source excluded from the dense query and from BM25's statistics, its words weighed without it)."
+            "whitespace; cross-lingual sets accept either language's answers. Statuses: Answer.status. Gold "
+            "removed: asked as if the gold passage had never been indexed (its source excluded from the dense query "
+            "and from BM25's statistics, its words weighed without it)."
         ),
         "",
         "| measured | " + " | ".join(f"{name} {split} ({sets[name][split]['questions']})" for name, split in columns) + " |",
