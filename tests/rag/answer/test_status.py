@@ -108,6 +108,7 @@ def rag_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.process
 def test_rag_ask_shows_the_status_in_json_and_the_partial_line_in_text(seeds_notebook, seeds_home):
     home = seeds_home
     out = rag_cli(home, "ask", PARTIAL_QUESTION, "--json")
