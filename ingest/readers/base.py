@@ -195,12 +195,12 @@ class TextBuilder:
         return Extracted(text, " ".join(normalise(title or "").split()), self.pages, self.headings, date, self.boxes)
 
 
-_CJK_RE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+CJK_RE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 
 def is_cjk(ch: str) -> bool:
     """A Chinese character or full-width form: drawn two Latin letters wide, written without spaces."""
-    return bool(_CJK_RE.match(ch))
+    return bool(CJK_RE.match(ch))
 
 
 def joint(before: str, after: str) -> str:

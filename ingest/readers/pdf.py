@@ -8,7 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.documents import IngestError
-from ingest.readers.base import Extracted, HeadingPath, Limits, TextBuilder, lazy_import, normalise, register
+from ingest.readers.base import (
+    CJK_RE,
+    Extracted,
+    HeadingPath,
+    Limits,
+    TextBuilder,
+    joint,
+    lazy_import,
+    normalise,
+    register,
+)
 from ingest.readers.image import add_ocr_page
 
 # Fewer visible characters than this per page on average: a scan (images of text), not a text layer.
@@ -16,12 +26,11 @@ MIN_CHARS_PER_PAGE = 4
 # A line at least this share of the page's longest line is full: the layout wrapped it, the sentence goes on.
 FULL_LINE = 0.8
 _SENTENCE_ENDS = tuple("。！？!?：:.;；」』")
-_CJK_RE = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 
 def _width(line: str) -> int:
     """How wide a line is drawn: a Chinese character (or full-width form) takes two Latin letters' room."""
-    return len(line) + len(_CJK_RE.findall(line))
+    return len(line) + len(CJK_RE.findall(line))
 
 
 def unwrap(text: str) -> str:
@@ -35,8 +44,7 @@ def unwrap(text: str) -> str:
         prev = out[-1] if out else ""
         follows = line.lstrip()
         if prev and follows and _width(prev) >= FULL_LINE * longest and not prev.endswith(_SENTENCE_ENDS):
-            joint = "" if _CJK_RE.match(prev[-1]) and _CJK_RE.match(follows[0]) else " "
-            out[-1] = prev + ("" if prev.endswith("-") else joint) + follows
+            out[-1] = prev + joint(prev, follows) + follows
         else:
             out.append(line)
     return "\n".join(out)
