@@ -34,7 +34,7 @@ class Limits:
     max_paragraphs: int = 300_000
     max_ocr_pages: int = 200
     max_image_pixels: int = 60_000_000
-    ocr_min_confidence: float = 0.6
+    ocr_min_confidence: float = 0.3
     ocr_threads: int = 0  # 0: one per core
     ocr_cache: Path | None = field(default_factory=lambda: default_ocr_cache())  # OCR results by content hash; None: none
     progress: bool = False  # a progress bar per OCR'd page on stderr
