@@ -22,7 +22,7 @@ MODEL_FILES = {
     "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
 }
 # Part of every cache key: another model or another way of reading gives other lines.
-ENGINE_TAG = "rapidocr-3.10.0-ppocrv6-small-1"
+ENGINE_TAG = "rapidocr-3.10.0-ppocrv6-small-2"  # 2: long lines read as a few marks read again
 # A line needs this many letters or digits unless the recogniser is at least NOISE_SURE of it: single marks that a
 # photo's texture or a scan's specks make are noise.
 MIN_LINE_CHARS = 2
@@ -30,6 +30,10 @@ NOISE_SURE = 0.9
 # A page whose kept lines have fewer letters or digits than this has no text (a photo of nothing).
 MIN_PAGE_CHARS = 3
 
+# A line read less surely than this, or with fewer characters than this share of its width in line heights (a
+# Chinese character is about one line height wide, a Latin letter half), is read again from its own crop.
+REREAD_BELOW = 0.8
+SHORT_FOR_WIDTH = 0.25
 Box = tuple[float, float, float, float]
 
 
@@ -124,17 +128,38 @@ def recognise(image, threads: int = 1, scale: float = 1.0) -> PageText:
     import numpy as np
 
     engine = ENGINES.take(threads)
+    lines = []
     try:
-        result = engine(np.asarray(image)[:, :, ::-1])  # rapidocr reads arrays as OpenCV's BGR
+        # rapidocr reads arrays as OpenCV's BGR; its switches stick between calls, so each call names them all.
+        result = engine(np.asarray(image)[:, :, ::-1], use_det=True, use_cls=True, use_rec=True)
+        if getattr(result, "boxes", None) is not None and result.txts:
+            for quad, text, score in zip(result.boxes, result.txts, result.scores):
+                xs, ys = [float(p[0]) for p in quad], [float(p[1]) for p in quad]
+                pixels = (min(xs), min(ys), max(xs), max(ys))
+                text, score = _read_again(engine, image, pixels, str(text).strip(), float(score))
+                box = tuple(round(v / scale, 1) for v in pixels)
+                lines.append(Line(text, round(score, 4), box))
     finally:
         ENGINES.give(threads, engine)
-    lines = []
-    if getattr(result, "boxes", None) is not None and result.txts:
-        for quad, text, score in zip(result.boxes, result.txts, result.scores):
-            xs, ys = [float(p[0]) / scale for p in quad], [float(p[1]) / scale for p in quad]
-            box = (round(min(xs), 1), round(min(ys), 1), round(max(xs), 1), round(max(ys), 1))
-            lines.append(Line(str(text).strip(), round(float(score), 4), box))
     return PageText(round(image.width / scale, 1), round(image.height / scale, 1), lines)
+
+
+def _read_again(engine, image, box: tuple[float, float, float, float], text: str, score: float) -> tuple[str, float]:
+    """A long line read as a few characters, or read unsurely, is read again from a padded upright crop of its box:
+    rapidocr's own tight crop of a long line sometimes comes back as one or two marks ("一" for a whole sentence);
+    the surer reading wins."""
+    import numpy as np
+
+    x0, y0, x1, y1 = box
+    height = max(y1 - y0, 1.0)
+    if score >= REREAD_BELOW and len(text) >= SHORT_FOR_WIDTH * (x1 - x0) / height:
+        return text, score
+    pad = height * 0.2
+    crop = image.crop((max(0, x0 - pad), max(0, y0 - pad), min(image.width, x1 + pad), min(image.height, y1 + pad)))
+    again = engine(np.asarray(crop)[:, :, ::-1], use_det=False, use_cls=False, use_rec=True)
+    if getattr(again, "txts", None) and float(again.scores[0]) > score:
+        return str(again.txts[0]).strip(), float(again.scores[0])
+    return text, score
 
 
 class Cache:
