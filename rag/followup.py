@@ -176,8 +176,10 @@ def rewrite(question: str, previous: str) -> str:
     if _EN_POINTERS.search(question):
         return _replace_pointer_en(_EN_OPENERS.sub("", question), name)
     words = _WORD.findall(question)
-    if not _entity(words, skip_first=True) and re.search(r"\bthe\b", question, re.IGNORECASE):
-        # "What are the drawbacks?": the drawbacks of the last subject.
+    # "What are the drawbacks?": the drawbacks of the last subject. Not a question that names its own owner ("the
+    # lens of the lamp", "the keeper's cat"): it stands alone.
+    owned = re.search(r"\bof\b|\w's\b", question, re.IGNORECASE)
+    if not owned and not _entity(words, skip_first=True) and re.search(r"\bthe\b", question, re.IGNORECASE):
         content = [w for w in words if w.lower() not in _EN_LEAD and w.lower() not in _EN_ASKING]
         if len(content) <= 3:
             stripped = _EN_OPENERS.sub("", question).rstrip("?. ")

@@ -51,6 +51,12 @@ def test_a_question_that_stands_alone_is_left_as_it_is():
     for question in ("量子電腦是什麼?", "Who founded SemiAnalysis?", "Nvidia的市佔率是多少?"):
         assert standalone_question(question, ["TPU能否取代GPU?"]) == question
     assert standalone_question("它的缺點是什麼?", []) == "它的缺點是什麼?"
+    # An English question naming its own owner ("the lens of the lamp", "the keeper's cat") stands alone too; the
+    # browser's hostile-document chat asked them in a row and got "...come from of lighthouse tower painted?".
+    earlier = ["When was the lighthouse tower painted red?"]
+    for question in ("Where did the lens of the lamp come from?", "What is the keeper's cat called?"):
+        assert standalone_question(question, earlier) == question
+    assert standalone_question("What are the drawbacks?", ["TPU能否取代GPU?"]) == "What are the drawbacks of TPU?"
 
 
 def test_subjects_in_three_scripts():

@@ -35,8 +35,9 @@ def test_the_package_exports_the_types_lazily():
     assert not {"chromadb", "langchain_core", "torch", "numpy"} & set(loaded)
     import rag
 
-    assert set(rag.__all__) == {"Notebook", "Settings", "Hit", "Citation", "Answer", "IndexReport"}
+    assert set(rag.__all__) == {"Notebook", "Settings", "Hit", "Citation", "Answer", "IndexReport", "list_notebooks"}
     assert rag.Answer is Answer
+    assert "chromadb" not in _modules_after("from rag import list_notebooks")
 
 
 def test_collect_returns_the_final_answer_and_shows_each_piece():
