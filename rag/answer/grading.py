@@ -14,6 +14,7 @@ from typing import Any
 from rag.answer.features import text_view
 from rag.answer.question import Question
 from rag.answer.rules import reply
+from rag.text import han_share
 
 # The share of the question's content words (idf-weighted, in either language) one retrieved document must write
 # for the passages to count as about the question's subject; the question's names must all be in it too. On the
@@ -41,6 +42,10 @@ def subject_shares(question: Question, hits: Sequence[Any], keywords, glossary=N
     total = sum(weights) or 1.0
     # Names (NVIDIA / 輝達, Groq) say what the question is about; numbers and years say which attribute it asks.
     names = [g for g in question.focus if not g[0].replace(".", "").replace(",", "").isdigit()]
+    # A question's capitalised first word is no name for that alone ("According to Maria Okafor, …").
+    opening = question.text.split()[0] if question.text.split() else ""
+    if opening.istitle() and opening.isascii() and opening.isalpha():
+        names = [g for g in names if g[0] != opening.lower()]
     documents: dict[str, list[Any]] = {}
     for hit in hits:
         if hit.source in documents or len(documents) < SUBJECT_HITS:
@@ -51,7 +56,12 @@ def subject_shares(question: Question, hits: Sequence[Any], keywords, glossary=N
         present = frozenset().union(*(v.tokens for v in views))
         flat = " ".join(v.flat for v in views)
         named = all(any(t in present or t in flat for t in g) for g in names)
-        said = sum(w for (_, forms), w in zip(words, weights) if any(f in present for f in forms))
+        # A Chinese word is read in the running text too: the passage's tokens cut 氣炸鍋 whole, not 氣炸.
+        said = sum(
+            w
+            for (_, forms), w in zip(words, weights)
+            if any(f in present or (han_share(f) > 0 and f in flat) for f in forms)
+        )
         shares[source] = said / total if named and words else 0.0
     return shares
 

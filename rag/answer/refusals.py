@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from rag.answer.features import COLUMN, focus_share, subject_label, text_view
-from rag.answer.grading import on_topic
+from rag.answer.grading import on_topic, subject_shares
 from rag.answer.question import Question, asks_time, has_money
 from rag.messages import NO_MONEY, NO_TIME, PARTIAL_MONEY, PARTIAL_TIME, REFUSAL
 from rag.settings import Settings
@@ -151,7 +151,12 @@ def misses_focus(question: Question, hits: list[Hit], chosen: list, glossary=Non
         hit = hits[c.hit_index]
         window = " ".join(
             text_view(x).flat
-            for x in (subject_label(hit.title), subject_label(hit.section), c.text, *(n.text for n in (c.before, c.after) if n is not None))
+            for x in (
+                subject_label(hit.title),
+                subject_label(hit.section),
+                c.text,
+                *(n.text for n in (c.before, c.after) if n is not None),
+            )
         )
         if focus_share(named, window) == 1.0:
             return False
@@ -224,6 +229,41 @@ def _lacks_asked_fact(e: Evidence) -> Refusal | None:
     return Refusal("lacks_asked_fact", lacking, partial=PARTIAL_TIME if lacking is NO_TIME else PARTIAL_MONEY)
 
 
+# ---------------------------------------------------------------- answered, but not about the question
+
+# The most share of the question's content words (rag.answer.grading.subject_shares) the best documents may write
+# and still be off its subject. On the notebook dev set's dev split, the questions answered in their own language
+# that are off the documents' subjects share 0.0 ("明天北京会下雨吗？", 「電輔車怎麼收費？」), on-subject ones 0.28
+# and more (answerable ones 0.37 and more).
+OFF_SUBJECT_SHARE = 0.1
+
+
+def content_words(e: Evidence) -> list[tuple[str, list[str]]]:
+    """The question's content words with the forms the notebook writes them in (rag.text.glossary)."""
+    return e.glossary.written_forms(e.question.text, e.keywords.knows) if e.glossary is not None else []
+
+
+def off_subject(e: Evidence) -> bool:
+    """The answer's best sentence is in the question's own language, yet the documents of the best passages write
+    (next to) none of the question's content words: the gate answered on the sentence's shape alone ("明天北京会下雨吗？"
+    over posts on commuting). Across languages similarity speaks for a sentence whose words the glossary cannot
+    translate, so such an answer is left to the gate; so is a question with no content word the glossary reads
+    (「環港線有幾輛車?」: a name it does not cut)."""
+    if not e.scored or e.scored[0].features[COLUMN["cross"]] > 0.5 or not content_words(e):
+        return False
+    shares = subject_shares(e.question, e.hits, e.keywords, e.glossary)
+    return max(shares.values(), default=0.0) < OFF_SUBJECT_SHARE
+
+
+def _off_subject(e: Evidence) -> Refusal | None:
+    """Off the question's subject: not_found, naming the question's words the notebook writes nowhere (else the
+    plain refusal)."""
+    if not off_subject(e):
+        return None
+    unwritten = tuple(as_asked(w, e.question.text) for w, found in content_words(e) if not found)
+    return Refusal("off_subject", words=unwritten) if unwritten else Refusal("off_subject", REFUSAL)
+
+
 # The rules in the order the answerer walks them; the first that refuses decides what the user reads.
 REFUSALS: tuple[Rule, ...] = (
     Rule("unknown_words", HITS, _unknown_words),
@@ -233,5 +273,6 @@ REFUSALS: tuple[Rule, ...] = (
     Rule("nothing_chosen", CHOSEN, _nothing_chosen),
     Rule("misses_focus", CHOSEN, _misses_focus),
     Rule("unsupported_across_languages", CHOSEN, _unsupported_across_languages),
+    Rule("off_subject", CHOSEN, _off_subject),
     Rule("lacks_asked_fact", CHOSEN, _lacks_asked_fact),
 )
