@@ -66,7 +66,7 @@ test: setup browser strace
 # The quick tier (tests/README.md): no browser, no e5 rebuild, no subprocess or server; the built models in-process.
 test-fast: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not browser and not build and not process"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not browser and not build and not process"
 
 bench: setup
 	$(BIN)/python -m bench.run

