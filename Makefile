@@ -61,11 +61,13 @@ strace:
 # Lint first: a style or import error fails fast, before the minutes of real-model tests.
 test: setup browser strace
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 # The quick tier (tests/README.md): no browser, no e5 rebuild, no subprocess or server; the built models in-process.
 test-fast: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not browser and not build and not process"
 
 bench: setup

@@ -64,8 +64,13 @@ def cmrc_trial() -> tuple[list[dict], list[dict]]:
                 answers = list(dict.fromkeys(a["text"] for a in qa["answers"] if a["text"].strip()))
                 if answers:
                     queries.append(
-                        {"id": qa["id"], "question": qa["question"], "lang": "zh-Hans", "answers": answers,
-                         "gold_passage_ids": [para["id"]]}
+                        {
+                            "id": qa["id"],
+                            "question": qa["question"],
+                            "lang": "zh-Hans",
+                            "answers": answers,
+                            "gold_passage_ids": [para["id"]],
+                        }
                     )
     return corpus, queries
 
@@ -130,7 +135,11 @@ def split_questions(name: str, split: str, n: int = PER_SET, seed: int = SEED) -
     """`n` questions of a set's `split` (SPLITS), drawn with a fixed seed."""
     _, corpus = EVAL_SETS[name]
     titles = {p["id"]: p.get("title", "") for p in corpus_rows(corpus)}
-    pool = [q for q in _eval_pool(name) if split_of(article_of(q["gold_passage_ids"][0], titles.get(q["gold_passage_ids"][0], ""))) == split]
+    pool = [
+        q
+        for q in _eval_pool(name)
+        if split_of(article_of(q["gold_passage_ids"][0], titles.get(q["gold_passage_ids"][0], ""))) == split
+    ]
     if split == "test":
         tuned = tuned_questions()
         pool = [q for q in pool if _question_key(q) not in tuned]
@@ -142,7 +151,8 @@ def train_questions(name: str) -> list[dict]:
     query_set, corpus = TRAIN_SETS[name]
     indexed = {p["id"] for p in corpus_rows(corpus)}
     return [
-        q for q in all_queries(query_set)
+        q
+        for q in all_queries(query_set)
         if q["gold_passage_ids"][0] in indexed and xquad_split(q["gold_passage_ids"][0]) in (None, "train")
     ]
 

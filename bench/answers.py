@@ -175,7 +175,9 @@ def markdown(report: dict) -> str:
             "and from BM25's statistics, its words weighed without it)."
         ),
         "",
-        "| measured | " + " | ".join(f"{name} {split} ({sets[name][split]['questions']})" for name, split in columns) + " |",
+        "| measured | "
+        + " | ".join(f"{name} {split} ({sets[name][split]['questions']})" for name, split in columns)
+        + " |",
         "|---" * (len(columns) + 1) + "|",
     ]
     for key, label in MEASURES:
@@ -192,7 +194,10 @@ def markdown(report: dict) -> str:
         ]
         if "off_topic_refused" in d:
             answered = "; answered: " + ", ".join(d["off_topic_answered"]) if d["off_topic_answered"] else ""
-            lines += ["", f"Off-topic questions over the seeds (bench.answers.OFF_TOPIC_SEEDS): refused {d['off_topic_refused']}{answered}"]
+            lines += [
+                "",
+                f"Off-topic questions over the seeds (bench.answers.OFF_TOPIC_SEEDS): refused {d['off_topic_refused']}{answered}",
+            ]
     lines += [
         "",
         (
@@ -208,7 +213,9 @@ def markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.answers", description=__doc__.split("\n")[0])
     ap.add_argument("--sets", default=",".join(EVAL_SETS), help="comma-separated sets ('' for none)")
-    ap.add_argument("--split", choices=[*SPLITS, "both"], default="dev", help="dev: look freely; test: once per kept change")
+    ap.add_argument(
+        "--split", choices=[*SPLITS, "both"], default="dev", help="dev: look freely; test: once per kept change"
+    )
     ap.add_argument("-n", type=int, default=200, help="questions per set and split (at most)")
     ap.add_argument("--no-seeds", action="store_true", help="skip dev.jsonl on the seeds")
     ap.add_argument("--tag", default="", help="suffix for the result files")

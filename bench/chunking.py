@@ -66,7 +66,9 @@ def chunk_time(chunker: Chunker, text: str) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", nargs="*", default=list(SIZES), choices=list(SIZES), help="which sizes to time")
-    parser.add_argument("--budget", type=float, default=30.0, help="skip larger sizes of a kind once one took longer (s)")
+    parser.add_argument(
+        "--budget", type=float, default=30.0, help="skip larger sizes of a kind once one took longer (s)"
+    )
     args = parser.parse_args()
     go_offline()
     settings = Settings()

@@ -71,8 +71,9 @@ def build_pdf(doc_pages, path: Path) -> None:
     story = []
     for lang, title, paragraphs in doc_pages:
         cjk = lang != "en"
-        body = ParagraphStyle(lang, fontName=FONTS[lang], fontSize=10, leading=14, spaceAfter=6,
-                              wordWrap="CJK" if cjk else None)
+        body = ParagraphStyle(
+            lang, fontName=FONTS[lang], fontSize=10, leading=14, spaceAfter=6, wordWrap="CJK" if cjk else None
+        )
         head = ParagraphStyle(f"{lang}-h", parent=body, fontSize=14, leading=18, spaceAfter=10)
         story.append(Paragraph(html.escape(title), head))
         story += [Paragraph(html.escape(p), body) for p in paragraphs]
@@ -119,9 +120,7 @@ def build_epub(doc_pages, path: Path) -> None:
 
 
 def build_md(doc_pages, path: Path) -> None:
-    path.write_text(
-        "".join(f"# {t}\n\n" + "".join(f"{p}\n\n" for p in ps) for _, t, ps in doc_pages), encoding="utf-8"
-    )
+    path.write_text("".join(f"# {t}\n\n" + "".join(f"{p}\n\n" for p in ps) for _, t, ps in doc_pages), encoding="utf-8")
 
 
 BUILDERS = {"pdf": build_pdf, "docx": build_docx, "html": build_html, "epub": build_epub, "md": build_md}
@@ -195,17 +194,38 @@ def main() -> None:
         for fmt, path in files.items():
             seconds, doc = timed(lambda path=path: load_document(path, limits=Limits()), args.repeat)
             units = len(doc.pages) if doc.pages else len(doc_pages)
-            rows.append({
-                "format": fmt, "reader": {"pdf": "pypdfium2", "docx": "python-docx", "html": "trafilatura",
-                                          "epub": "zip + XHTML", "md": "text loader"}[fmt],
-                "bytes": path.stat().st_size, "pages": units, "seconds": seconds, "chars": len(doc.text),
-                "recall": recall(doc_pages, doc.text), "title": doc.title,
-            })
+            rows.append(
+                {
+                    "format": fmt,
+                    "reader": {
+                        "pdf": "pypdfium2",
+                        "docx": "python-docx",
+                        "html": "trafilatura",
+                        "epub": "zip + XHTML",
+                        "md": "text loader",
+                    }[fmt],
+                    "bytes": path.stat().st_size,
+                    "pages": units,
+                    "seconds": seconds,
+                    "chars": len(doc.text),
+                    "recall": recall(doc_pages, doc.text),
+                    "title": doc.title,
+                }
+            )
             print(f"{fmt}: {seconds:.3f} s, {len(doc.text):,} chars, recall {rows[-1]['recall']:.3f}", flush=True)
         seconds, text = timed(lambda: pypdf_text(files["pdf"]), args.repeat)
-        rows.append({"format": "pdf", "reader": "pypdf (fallback)", "bytes": files["pdf"].stat().st_size,
-                     "pages": PAGES, "seconds": seconds, "chars": len(normalise(text)),
-                     "recall": recall(doc_pages, text), "title": ""})
+        rows.append(
+            {
+                "format": "pdf",
+                "reader": "pypdf (fallback)",
+                "bytes": files["pdf"].stat().st_size,
+                "pages": PAGES,
+                "seconds": seconds,
+                "chars": len(normalise(text)),
+                "recall": recall(doc_pages, text),
+                "title": "",
+            }
+        )
         indexed = None if args.no_index else index_time(files["pdf"])
     source_chars = sum(len(p) for _, _, ps in doc_pages for p in ps)
     git = ["git", "rev-parse", "--short", "HEAD"]
@@ -219,14 +239,16 @@ def write_results(rows, indexed, source_chars: int, commit: str, doc_pages) -> N
     lines = [
         f"# Extraction: {PAGES}-page mixed-language document (commit {commit})",
         "",
-        (f"`python -m bench.extraction` (`make bench-extraction`). One document of {PAGES} pages — "
-        f"{langs['zh-Hant']} zh-Hant (DRCD dev), {langs['zh-Hans']} zh-Hans (CMRC 2018 dev), {langs['en']} English "
-        f"(XQuAD) articles, one per page under its title, {source_chars:,} characters of passages — written as each "
-        "format (the PDF with reportlab's non-embedded CID fonts, as Acrobat-made Chinese reports are), then read by "
-        "`ingest.loaders.load_document` (median of runs). *Paragraphs exact*: share of the source paragraphs found "
-        "whole in the extracted text, whitespace and NFKC aside. Pages/s for EPUB, DOCX, HTML and Markdown count the "
-        "same 50 article pages. The PDF's missing paragraphs hold characters its built-in Helvetica cannot draw "
-        "(ł, Greek): they are not in the PDF at all."),
+        (
+            f"`python -m bench.extraction` (`make bench-extraction`). One document of {PAGES} pages — "
+            f"{langs['zh-Hant']} zh-Hant (DRCD dev), {langs['zh-Hans']} zh-Hans (CMRC 2018 dev), {langs['en']} English "
+            f"(XQuAD) articles, one per page under its title, {source_chars:,} characters of passages — written as each "
+            "format (the PDF with reportlab's non-embedded CID fonts, as Acrobat-made Chinese reports are), then read by "
+            "`ingest.loaders.load_document` (median of runs). *Paragraphs exact*: share of the source paragraphs found "
+            "whole in the extracted text, whitespace and NFKC aside. Pages/s for EPUB, DOCX, HTML and Markdown count the "
+            "same 50 article pages. The PDF's missing paragraphs hold characters its built-in Helvetica cannot draw "
+            "(ł, Greek): they are not in the PDF at all."
+        ),
         "",
         "| format | reader | file KB | pages | seconds | pages/s | characters | paragraphs exact |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -239,11 +261,13 @@ def write_results(rows, indexed, source_chars: int, commit: str, doc_pages) -> N
     if indexed:
         lines += [
             "",
-            (f"Index time for the PDF alone (fresh notebook, models already loaded, default settings): "
-            f"{indexed['seconds']:.1f} s for {PAGES} pages, {indexed['chunks']} chunks "
-            f"({PAGES / indexed['seconds']:.1f} pages/s, {indexed['chunks'] / indexed['seconds']:.1f} chunks/s); "
-            f"embedding the same chunks alone takes {indexed['embedding']:.1f} s, extraction "
-            f"{rows[0]['seconds']:.1f} s. Load average during the run: {load}."),
+            (
+                f"Index time for the PDF alone (fresh notebook, models already loaded, default settings): "
+                f"{indexed['seconds']:.1f} s for {PAGES} pages, {indexed['chunks']} chunks "
+                f"({PAGES / indexed['seconds']:.1f} pages/s, {indexed['chunks'] / indexed['seconds']:.1f} chunks/s); "
+                f"embedding the same chunks alone takes {indexed['embedding']:.1f} s, extraction "
+                f"{rows[0]['seconds']:.1f} s. Load average during the run: {load}."
+            ),
         ]
     lines += ["", ATTRIBUTION, ""]
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,12 @@ def main() -> None:
         for p in pairs:
             rewritten = standalone_question(p["question"], p["history"])
             gold_sources, gold_chunks = top(nb, p["standalone"])
-            row = {"script": p["script"], "question": p["question"], "rewritten": rewritten, "standalone": p["standalone"]}
+            row = {
+                "script": p["script"],
+                "question": p["question"],
+                "rewritten": rewritten,
+                "standalone": p["standalone"],
+            }
             for name, q in (("rewrite", rewritten), ("raw", p["question"])):
                 sources, chunks = top(nb, q)
                 row[f"{name}_same"], row[f"{name}_chunks"] = sources == gold_sources, len(chunks & gold_chunks) / K
@@ -75,7 +80,11 @@ def main() -> None:
             f"| {len(rs)} | {script} | {share(rs, 'rewrite_same'):.2f} | {share(rs, 'rewrite_chunks'):.2f} | "
             f"{share(rs, 'raw_same'):.2f} | {share(rs, 'raw_chunks'):.2f} |"
         )
-    lines += ["", "| split | follow-up | rewritten | standalone (written) | same sources | chunks |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| split | follow-up | rewritten | standalone (written) | same sources | chunks |",
+        "|---|---|---|---|---|---|",
+    ]
     lines += [
         f"| {r['split']} | {r['question']} | {r['rewritten']} | {r['standalone']} | {'yes' if r['rewrite_same'] else 'no'} | "
         f"{r['rewrite_chunks']:.2f} |"

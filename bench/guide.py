@@ -36,12 +36,20 @@ def one_run(seeds: Path) -> dict[str, float]:
         again = nb.guides.update()
         unchanged = time.perf_counter() - started
         assert built == indexed_report.added and again == 0
-        return {"documents": indexed_report.added, "chunks": indexed_report.chunks, "index_s": indexed, "guides_s": guides, "noop_s": unchanged}
+        return {
+            "documents": indexed_report.added,
+            "chunks": indexed_report.chunks,
+            "index_s": indexed,
+            "guides_s": guides,
+            "noop_s": unchanged,
+        }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=2, help="fresh notebooks to index (the first also loads jieba's tagger)")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="fresh notebooks to index (the first also loads jieba's tagger)"
+    )
     parser.add_argument("--seeds", type=Path, default=REPO / "seeds")
     parser.add_argument("--out", type=Path, default=None, help="also write the table here (Markdown)")
     args = parser.parse_args()

@@ -88,7 +88,9 @@ def main() -> None:
         done, total = indexer.done, indexer.total
         ended = time.time()
         indexer.stop(timeout=60)
-    print(f"upload: {args.mb:g} MB, {total or '?'} chunks to embed; {done} embedded in the {ended - began:.0f} s measured")
+    print(
+        f"upload: {args.mb:g} MB, {total or '?'} chunks to embed; {done} embedded in the {ended - began:.0f} s measured"
+    )
     print(f"{'questions (seconds)':<34} {'n':>5} {'median':>8} {'p95':>8} {'max':>8}")
     print(row("idle", idle))
     print(row("while the upload is indexed", busy))

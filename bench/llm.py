@@ -61,7 +61,9 @@ def token_timings(nb: Notebook, question: str, runs: int) -> dict:
                 "ttft_s": round((first or end) - start, 2),
                 "generated_tokens": generated,
                 "stream_chunks": pieces,
-                "tokens_per_s": round((generated - 1) / (end - first), 1) if first and end > first and generated > 1 else None,
+                "tokens_per_s": round((generated - 1) / (end - first), 1)
+                if first and end > first and generated > 1
+                else None,
                 "total_s": round(end - start, 2),
             }
         )
@@ -128,10 +130,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.eval:
             report = evaluate(nb, load_questions(args.eval), answers=True)
             figures["eval"] = {k: v for k, v in report.items() if k != "rows"}
-            figures["eval_rows"] = [{k: r.get(k) for k in ("id", "refused", "fact_recall", "citation_precision", "answer")} for r in report["rows"]]
+            figures["eval_rows"] = [
+                {k: r.get(k) for k in ("id", "refused", "fact_recall", "citation_precision", "answer")}
+                for r in report["rows"]
+            ]
             print(f"{size}\n" + format_report(report), flush=True)
         result["models"][size] = figures
-        print(json.dumps({k: v for k, v in figures.items() if k not in ("eval_rows", "eval")}, ensure_ascii=False, indent=1), flush=True)
+        print(
+            json.dumps(
+                {k: v for k, v in figures.items() if k not in ("eval_rows", "eval")}, ensure_ascii=False, indent=1
+            ),
+            flush=True,
+        )
 
     print(write_results(f"llm-{result['commit']}{'-' + args.tag if args.tag else ''}", result, markdown(result)))
     return 0

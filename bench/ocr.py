@@ -110,7 +110,13 @@ def two_columns(name: str, lang: str, text: str, size: int = 24, width: int = 14
     from PIL import Image, ImageDraw
 
     paras = _paragraphs(text)
-    font, head, margin, gutter, lead = _face("serif", lang, size), _face("sans", lang, size + 10), 70, 60, int(size * 1.55)
+    font, head, margin, gutter, lead = (
+        _face("serif", lang, size),
+        _face("sans", lang, size + 10),
+        70,
+        60,
+        int(size * 1.55),
+    )
     column = (width - 2 * margin - gutter) / 2
     heading = _wrap(paras[0], head, width - 2 * margin)
     body = [ln for para in paras[1:] for ln in _wrap(para, font, column)]
@@ -239,8 +245,16 @@ def cer(truth: list[str], text: str) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------------------------------------- the runs
 def documents() -> tuple[list[dict], list[dict]]:
-    docs = [json.loads(line) for line in (DEV_SET / "documents.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    questions = [json.loads(line) for line in (DEV_SET / "questions.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    docs = [
+        json.loads(line)
+        for line in (DEV_SET / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    questions = [
+        json.loads(line)
+        for line in (DEV_SET / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     return docs, questions
 
 
@@ -462,7 +476,9 @@ def main() -> None:
         for t in THRESHOLDS:
             texts = {p.name: rescored(p, work / "dev", t) for p in dev_pages}
             sweep[t] = cer_table(dev_pages, texts)
-        chosen = min(THRESHOLDS, key=lambda t: (round(sweep[t][("all", "clean")] + sweep[t][("all", "degraded")], 4), -t))
+        chosen = min(
+            THRESHOLDS, key=lambda t: (round(sweep[t][("all", "clean")] + sweep[t][("all", "degraded")], 4), -t)
+        )
         test_texts = {p.name: rescored(p, work / "test", chosen) for p in test_pages}
         table = cer_table(test_pages, test_texts)
         photo_words = {p.name: _text(test_read[p.name]) for p in photos}
@@ -511,12 +527,16 @@ def write(report: dict, args, dev_pages: list[Page], test_pages: list[Page]) -> 
     lines = [
         "# OCR bench (issue 35)",
         "",
-        (f"`make bench-ocr`{' --quick' if args.quick else ''} on {time.strftime('%Y-%m-%d')}, {args.threads} cores (shared with "
-        "other work: timings are upper bounds). rapidocr 3.10.0, PP-OCRv6 small det/rec from its wheel, ONNX Runtime."),
-        ("Pages drawn with Pillow in Noto Sans/Serif CJK (TC faces for 繁體, SC otherwise) at 26-34 px (10-12 pt at 200 dpi) "
-        "from the notebook development set (tests/data/notebook_dev); the drawn lines are the ground truth. CER = edit "
-        "distance / characters of the truth, both NFKC-normalised with white space removed, in reading order (so a "
-        "column read in the wrong order counts as errors)."),
+        (
+            f"`make bench-ocr`{' --quick' if args.quick else ''} on {time.strftime('%Y-%m-%d')}, {args.threads} cores (shared with "
+            "other work: timings are upper bounds). rapidocr 3.10.0, PP-OCRv6 small det/rec from its wheel, ONNX Runtime."
+        ),
+        (
+            "Pages drawn with Pillow in Noto Sans/Serif CJK (TC faces for 繁體, SC otherwise) at 26-34 px (10-12 pt at 200 dpi) "
+            "from the notebook development set (tests/data/notebook_dev); the drawn lines are the ground truth. CER = edit "
+            "distance / characters of the truth, both NFKC-normalised with white space removed, in reading order (so a "
+            "column read in the wrong order counts as errors)."
+        ),
         "",
         f"## Character error rate (test documents; targets: clean ≤ {TARGET_CLEAN:.0%}, degraded ≤ {TARGET_DEGRADED:.0%})",
         "",
@@ -528,8 +548,10 @@ def write(report: dict, args, dev_pages: list[Page], test_pages: list[Page]) -> 
         "|---|---|---|---|",
         *kind_rows,
         "",
-        (f"Degradations: {', '.join(DEGRADATIONS)} (JPEG quality 40; drawn for 200 dpi and scaled to 150; turned ±1-1.5°; "
-        "Gaussian blur radius 1.2; brightness falling to 55% across the page on grey paper)."),
+        (
+            f"Degradations: {', '.join(DEGRADATIONS)} (JPEG quality 40; drawn for 200 dpi and scaled to 150; turned ±1-1.5°; "
+            "Gaussian blur radius 1.2; brightness falling to 55% across the page on grey paper)."
+        ),
         "",
         f"## Confidence cut (chosen on the {len(dev_pages)} dev pages: {report['chosen_threshold']})",
         "",
@@ -537,25 +559,33 @@ def write(report: dict, args, dev_pages: list[Page], test_pages: list[Page]) -> 
         "|---|---|---|",
         *sweep_rows,
         "",
-        (f"Photos of nothing (sky with grain, a wall, blurred shapes): {3 - len(report['photos_with_words'])} of 3 gave "
-        f"\"no text found\"{'' if not report['photos_with_words'] else ': words from ' + ', '.join(report['photos_with_words'])}."),
+        (
+            f"Photos of nothing (sky with grain, a wall, blurred shapes): {3 - len(report['photos_with_words'])} of 3 gave "
+            f'"no text found"{"" if not report["photos_with_words"] else ": words from " + ", ".join(report["photos_with_words"])}.'
+        ),
         "",
         "## Speed",
         "",
-        (f"{report['pages_read']} pages read (cold cache) at **{report['pages_per_second']} pages/s** on {args.threads} cores "
-        "(one page per core, one ONNX thread each)."),
+        (
+            f"{report['pages_read']} pages read (cold cache) at **{report['pages_per_second']} pages/s** on {args.threads} cores "
+            "(one page per core, one ONNX thread each)."
+        ),
         "",
         "## A 20-page scanned PDF, end to end",
         "",
     ]
     if e2e:
         lines += [
-            (f"Indexed by a real notebook in {e2e['index_seconds']} s ({e2e['pages_per_second']} pages/s with chunking and "
-            f"embedding); re-indexed unchanged in {e2e['reindex_unchanged_seconds']} s ({e2e['reindex_unchanged_files']} file "
-            f"unchanged); the same scan into a new notebook in {e2e['new_notebook_same_scan_seconds']} s (OCR cache)."),
-            (f"The {len(e2e['questions'])} authored questions about page 14's document: top search hit on page 14 for "
-            f"**{e2e['top_hit_on_page_14']}**; answered {e2e['answered']}, and of those the first citation is on "
-            f"page 14 for **{e2e['right_page_cited']}** (the others refused by the extractive answerer)."),
+            (
+                f"Indexed by a real notebook in {e2e['index_seconds']} s ({e2e['pages_per_second']} pages/s with chunking and "
+                f"embedding); re-indexed unchanged in {e2e['reindex_unchanged_seconds']} s ({e2e['reindex_unchanged_files']} file "
+                f"unchanged); the same scan into a new notebook in {e2e['new_notebook_same_scan_seconds']} s (OCR cache)."
+            ),
+            (
+                f"The {len(e2e['questions'])} authored questions about page 14's document: top search hit on page 14 for "
+                f"**{e2e['top_hit_on_page_14']}**; answered {e2e['answered']}, and of those the first citation is on "
+                f"page 14 for **{e2e['right_page_cited']}** (the others refused by the extractive answerer)."
+            ),
             "",
             "| question | answered | cited pages | boxes on the first | top hit page |",
             "|---|---|---|---|---|",
@@ -571,9 +601,11 @@ def write(report: dict, args, dev_pages: list[Page], test_pages: list[Page]) -> 
         "",
         "## Retrieval on OCR'd pages vs the same documents as text",
         "",
-        (f"{r5['documents']} dev documents, {r5['questions']} answerable dev questions (authored), R@5 = share whose "
-        f"document is among the top 5 hits: text **{r5['r5_text']}**, OCR'd images **{r5['r5_ocr']}** (difference "
-        f"{r5['difference']:+.3f}; target within 0.03)."),
+        (
+            f"{r5['documents']} dev documents, {r5['questions']} answerable dev questions (authored), R@5 = share whose "
+            f"document is among the top 5 hits: text **{r5['r5_text']}**, OCR'd images **{r5['r5_ocr']}** (difference "
+            f"{r5['difference']:+.3f}; target within 0.03)."
+        ),
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

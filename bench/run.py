@@ -109,7 +109,10 @@ def breakdown(queries: list[dict], rankings: list[list[str]], golds: list[str]) 
     groups: dict[str, list[int]] = {}
     for i, q in enumerate(queries):
         groups.setdefault(query_group(q["id"]), []).append(i)
-    out = {g: {"queries": len(ix), **retrieval_metrics([rankings[i] for i in ix], [golds[i] for i in ix])} for g, ix in groups.items()}
+    out = {
+        g: {"queries": len(ix), **retrieval_metrics([rankings[i] for i in ix], [golds[i] for i in ix])}
+        for g, ix in groups.items()
+    }
     either = [r[:1] and (r[0] == g or r[0] == parallel_twin(g)) for r, g in zip(rankings, golds)]
     out["R@1 either language"] = round(sum(bool(x) for x in either) / len(either), 4)
     return out
@@ -222,7 +225,10 @@ def bench_embedders(report: dict) -> None:
     if not texts:
         return
     # The notebook's own embedders (as its settings build them), plus the torch fp32 e5 for comparison.
-    candidates = {f"e5 {nb.embedder.backend}": nb.embedder, "e5 torch fp32": TransformerEmbedder(nb.settings.embedder_path())}
+    candidates = {
+        f"e5 {nb.embedder.backend}": nb.embedder,
+        "e5 torch fp32": TransformerEmbedder(nb.settings.embedder_path()),
+    }
     for part, _ in getattr(nb.dense_embedder, "parts", ()):
         part = getattr(part, "embedder", part)  # the model under the notebook's question memo
         if part is not nb.embedder:
@@ -254,14 +260,23 @@ def bench_sets(report: dict, names: list[str], full: bool, naive: bool) -> None:
             t = time.perf_counter()
             rep = nb.index(home / "docs", progress=False)
             ours_s = time.perf_counter() - t
-            row = {"passages": len(corpus), "chunks": rep.chunks, "index_s": round(ours_s, 1), "chunks_per_s": round(rep.embedded / ours_s, 1)}
+            row = {
+                "passages": len(corpus),
+                "chunks": rep.chunks,
+                "index_s": round(ours_s, 1),
+                "chunks_per_s": round(rep.embedded / ours_s, 1),
+            }
             baseline = None
             if naive:
                 baseline = NaiveLangChain(nb.embedder, home / "naive")
                 t = time.perf_counter()
                 n_chunks = baseline.index(corpus)
                 naive_s = time.perf_counter() - t
-                row["naive"] = {"chunks": n_chunks, "index_s": round(naive_s, 1), "chunks_per_s": round(n_chunks / naive_s, 1)}
+                row["naive"] = {
+                    "chunks": n_chunks,
+                    "index_s": round(naive_s, 1),
+                    "chunks_per_s": round(n_chunks / naive_s, 1),
+                }
             indexes[corpus_name] = (nb, baseline, row)
             report.setdefault("indexing", {})[corpus_name] = row
             print(corpus_name, json.dumps(row), flush=True)
@@ -276,7 +291,11 @@ def bench_sets(report: dict, names: list[str], full: bool, naive: bool) -> None:
             hits = nb.search(q["question"], k=30)
             latencies.append((time.perf_counter() - t) * 1000)
             rankings.append(passage_ranking([h.source for h in hits]))
-        row = {"queries": len(queries), "file": "full" if use_full else "sample200", **retrieval_metrics(rankings, golds)}
+        row = {
+            "queries": len(queries),
+            "file": "full" if use_full else "sample200",
+            **retrieval_metrics(rankings, golds),
+        }
         row["search_ms_p50"] = round(statistics.median(latencies), 1)
         row["search_ms_p95"] = round(percentile(latencies, 0.95), 1)
         if len({query_group(q["id"]) for q in queries}) > 1:
@@ -313,12 +332,20 @@ def markdown(report: dict) -> str:
         ]
     if "embedding_chunks_per_s" in report:
         e = report["embedding_chunks_per_s"]
-        lines += [f"## Embedding alone ({e['chunks']} seed chunks, chunks/s)", "", "| embedder | chunks/s |", "|---|---|"]
+        lines += [
+            f"## Embedding alone ({e['chunks']} seed chunks, chunks/s)",
+            "",
+            "| embedder | chunks/s |",
+            "|---|---|",
+        ]
         lines += [f"| {k} | {v} |" for k, v in e.items() if k != "chunks"]
         lines += [""]
     if "retrieval" in report:
         lines += ["## Retrieval (passage level; naive = LangChain 1000/200 + same embedder + Chroma)", ""]
-        lines += ["| set | queries | R@1 | R@5 | R@10 | MRR@10 | naive R@5 | R@5 ratio | p50 ms | p95 ms |", "|---" * 10 + "|"]
+        lines += [
+            "| set | queries | R@1 | R@5 | R@10 | MRR@10 | naive R@5 | R@5 ratio | p50 ms | p95 ms |",
+            "|---" * 10 + "|",
+        ]
         for name, r in report["retrieval"].items():
             nv = r.get("naive", {})
             lines.append(
@@ -338,7 +365,13 @@ def markdown(report: dict) -> str:
                     f"- R@1 counting the gold paragraph in either language: {g['R@1 either language']} "
                     f"({naive_groups.get('R@1 either language', '—')})"
                 )
-        lines += ["", "## Indexing", "", "| corpus | passages | chunks | s | chunks/s | naive chunks | naive s | naive chunks/s |", "|---" * 8 + "|"]
+        lines += [
+            "",
+            "## Indexing",
+            "",
+            "| corpus | passages | chunks | s | chunks/s | naive chunks | naive s | naive chunks/s |",
+            "|---" * 8 + "|",
+        ]
         for name, r in report["indexing"].items():
             nv = r.get("naive", {})
             lines.append(

@@ -107,7 +107,10 @@ def build(work: Path, sizes: list[int], limit_per_set: int | None) -> dict:
     base_meta = index.metadata_by_source()
     base_ids = sorted(i for chunks in base_meta.values() for i in chunks)
     stored = store.collection.get(ids=base_ids, include=["embeddings", "documents", "metadatas"])
-    row = {i: (e, d, m) for i, e, d, m in zip(stored["ids"], stored["embeddings"], stored["documents"], stored["metadatas"])}
+    row = {
+        i: (e, d, m)
+        for i, e, d, m in zip(stored["ids"], stored["embeddings"], stored["documents"], stored["metadatas"])
+    }
     per_rep = sum(len(chunks) for chunks in base_meta.values())
     rep = 0
     for size in sizes:
@@ -128,7 +131,10 @@ def build(work: Path, sizes: list[int], limit_per_set: int | None) -> dict:
             "bulk_write_chunks_per_s": round(written / write_seconds, 1) if written else None,
             "bm25_update_seconds_after_bulk_write": round(sync_seconds, 2),
         }
-        print(f"{chunks} chunks: bulk write {entry['bulk_write_chunks_per_s']} chunks/s, BM25 {sync_seconds:.1f} s", flush=True)
+        print(
+            f"{chunks} chunks: bulk write {entry['bulk_write_chunks_per_s']} chunks/s, BM25 {sync_seconds:.1f} s",
+            flush=True,
+        )
         entry.update(measure(work, home, rep))
         result["sizes"][str(size)] = entry
         print(json.dumps(entry, indent=1), flush=True)
@@ -143,7 +149,9 @@ def write_repeat(index, home: Path, base: list[Path], base_meta: dict, row: dict
     for path in base:
         (home / folder / path.name).write_bytes(path.read_bytes())
         source = f"{folder}/{path.name}"
-        head = hashlib.sha1(source.encode()).hexdigest()[:12]  # the source part of a chunk id (ingest.indexer.chunk_ids)
+        head = hashlib.sha1(source.encode()).hexdigest()[
+            :12
+        ]  # the source part of a chunk id (ingest.indexer.chunk_ids)
         new = []
         for old in base_meta[f"rep000/{path.name}"]:
             vector, text, meta = row[old]
@@ -166,7 +174,10 @@ def child(work: Path, home: Path, mode: str, *args: str) -> dict:
     began, spawned = time.perf_counter(), time.time()
     out = subprocess.run(
         [sys.executable, "-m", "bench.scale", "--child", mode, str(work), str(home), *args],
-        capture_output=True, text=True, cwd=REPO, check=False,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
     )
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
@@ -182,7 +193,9 @@ def measure(work: Path, home: Path, reps: int) -> dict:
     again = child(work, home, "first-answer")
     latency = child(work, home, "latency")
     changed = home / f"rep{max(1, reps // 2):03d}" / "00003.txt"
-    changed.write_text(changed.read_text(encoding="utf-8") + f"\n\n一段新加的文字，第{time.time_ns()}版。\n", encoding="utf-8")
+    changed.write_text(
+        changed.read_text(encoding="utf-8") + f"\n\n一段新加的文字，第{time.time_ns()}版。\n", encoding="utf-8"
+    )
     reindex_file = child(work, home, "reindex", str(changed))
     changed.write_text(changed.read_text(encoding="utf-8") + "\n\nAnother new paragraph.\n", encoding="utf-8")
     reindex_folder = child(work, home, "reindex", str(changed.parent))
@@ -229,16 +242,22 @@ def run_child(mode: str, work: Path, home: Path, args: list[str]) -> dict:
             nb.ask(q)
             ask.append(time.perf_counter() - t)
         out.update(
-            search_p50_ms=round(1000 * statistics.median(search)), search_p95_ms=round(1000 * pct(search, 0.95)),
-            ask_p50_ms=round(1000 * statistics.median(ask)), ask_p95_ms=round(1000 * pct(ask, 0.95)),
+            search_p50_ms=round(1000 * statistics.median(search)),
+            search_p95_ms=round(1000 * pct(search, 0.95)),
+            ask_p50_ms=round(1000 * statistics.median(ask)),
+            ask_p95_ms=round(1000 * pct(ask, 0.95)),
         )
     elif mode == "reindex":
         _ = nb.dense_embedder, nb.chunker
         nb.search("warm")  # BM25 loaded: the cost measured is the run's
         t = time.perf_counter()
         report = nb.index(Path(args[0]), progress=False)
-        out.update(seconds=round(time.perf_counter() - t, 2), updated=report.updated, unchanged=report.unchanged,
-                   embedded=report.embedded)
+        out.update(
+            seconds=round(time.perf_counter() - t, 2),
+            updated=report.updated,
+            unchanged=report.unchanged,
+            embedded=report.embedded,
+        )
     out.update(peak_rss_mb=round(peak_rss_mb()), bm25_full_builds=len(builds))
     return out
 
@@ -254,8 +273,18 @@ def start_server(folder: Path) -> subprocess.Popen:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder.with_suffix(".log"), "w") as log:
         process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(Path(sys.executable).with_name("chroma")),
+                "run",
+                "--path",
+                str(folder),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -272,18 +301,24 @@ def markdown(result: dict) -> str:
     lines = [
         "# Large notebooks (`make bench-scale`, bench/scale.py)",
         "",
-        (f"Corpus: the shared benchmark passages ({', '.join(SETS)}; CC BY-SA, ../shared/data/SOURCES.md), "
-        f"{PER_FILE} passages per file: {result['unique_files']} unique files, {result['unique_chunks']} chunks, indexed "
-        "end to end. Larger sizes repeat those files in further folders (same text, other sources and chunk ids); "
-        "**their chunks were written through the index's writer with the unique chunks' vectors and metadata, not "
-        "embedded again**. Every figure below except the bulk write is measured in fresh processes."),
+        (
+            f"Corpus: the shared benchmark passages ({', '.join(SETS)}; CC BY-SA, ../shared/data/SOURCES.md), "
+            f"{PER_FILE} passages per file: {result['unique_files']} unique files, {result['unique_chunks']} chunks, indexed "
+            "end to end. Larger sizes repeat those files in further folders (same text, other sources and chunk ids); "
+            "**their chunks were written through the index's writer with the unique chunks' vectors and metadata, not "
+            "embedded again**. Every figure below except the bulk write is measured in fresh processes."
+        ),
         "",
-        (f"End-to-end indexing (chunking, e5 int8 + USE, BM25 terms, Chroma) on mixed zh/en: "
-        f"**{result['end_to_end_chunks_per_s']} chunks/s** ({result['unique_chunks']} chunks in {result['end_to_end_seconds']} s). "
-        f"Chroma: {result.get('chroma')}."),
+        (
+            f"End-to-end indexing (chunking, e5 int8 + USE, BM25 terms, Chroma) on mixed zh/en: "
+            f"**{result['end_to_end_chunks_per_s']} chunks/s** ({result['unique_chunks']} chunks in {result['end_to_end_seconds']} s). "
+            f"Chroma: {result.get('chroma')}."
+        ),
         "",
-        ("| chunks | start → first answer (s, 1st/2nd) | start → exit (s) | search p50/p95 (ms) | ask p50/p95 (ms) | peak RSS ask (MB) | "
-        "re-index 1 changed file (s) | its folder (s) | BM25 full builds at start | bulk write (chunks/s) | load average |"),
+        (
+            "| chunks | start → first answer (s, 1st/2nd) | start → exit (s) | search p50/p95 (ms) | ask p50/p95 (ms) | peak RSS ask (MB) | "
+            "re-index 1 changed file (s) | its folder (s) | BM25 full builds at start | bulk write (chunks/s) | load average |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in result["sizes"].values():
@@ -310,11 +345,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000", help="notebook sizes in chunks")
     parser.add_argument("--work", type=Path, default=REPO / "bench" / "work" / "scale")
-    parser.add_argument("--limit-per-set", type=int, default=None, help="unique passages per set (fewer: a quicker run)")
+    parser.add_argument(
+        "--limit-per-set", type=int, default=None, help="unique passages per set (fewer: a quicker run)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "scale.json")
-    parser.add_argument("--server", action="store_true", help="keep the chunks on a `chroma run` server this run starts")
-    parser.add_argument("--measure-only", action="store_true", help="measure the notebook a previous run left in --work again")
-    parser.add_argument("--size", help="with --measure-only: the size (a key of --out's sizes) that --work holds; default the largest")
+    parser.add_argument(
+        "--server", action="store_true", help="keep the chunks on a `chroma run` server this run starts"
+    )
+    parser.add_argument(
+        "--measure-only", action="store_true", help="measure the notebook a previous run left in --work again"
+    )
+    parser.add_argument(
+        "--size", help="with --measure-only: the size (a key of --out's sizes) that --work holds; default the largest"
+    )
     args = parser.parse_args()
     from rag.offline import go_offline
 

@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run {run + 1}: {name}: exit {code} after {seconds:.2f} s", flush=True)
     load = os.getloadavg()[0]
     for name, values in times.items():
-        print(f"{name}: median {statistics.median(values):.2f} s, max {max(values):.2f} s over {len(values)} runs (load {load:.1f})")
+        print(
+            f"{name}: median {statistics.median(values):.2f} s, max {max(values):.2f} s over {len(values)} runs (load {load:.1f})"
+        )
     return 0
 
 

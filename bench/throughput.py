@@ -150,7 +150,9 @@ def run(seeds: bool, limit_per_set: int, label: str, knobs: dict | None = None) 
     result = {
         "label": label,
         "set": name,
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO, check=False).stdout.strip(),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO, check=False
+        ).stdout.strip(),
         "files": len(files),
         "chunks": n,
         "wall_s": round(wall, 2),

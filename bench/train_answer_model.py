@@ -58,7 +58,14 @@ from rag.answer.question import Question
 from rag.embed.memo import MemoEmbedder
 
 # Questions per training set (drawn with SEED): ~0.5 s each to retrieve and embed on 2 cores, once.
-CAPS = {"drcd_test": 1500, "cmrc2018_trial": 1002, "xquad_en2zh": 612, "xquad_zh2en": 612, "xquad_zh": 300, "xquad_en": 300}
+CAPS = {
+    "drcd_test": 1500,
+    "cmrc2018_trial": 1002,
+    "xquad_en2zh": 612,
+    "xquad_zh2en": 612,
+    "xquad_zh": 300,
+    "xquad_en": 300,
+}
 EVAL_CAP = 200
 # Off-topic questions: one set's training questions asked of another set's documents (other Wikipedia articles),
 # in the same language and across languages: documents that do not cover the question at all, the commonest
@@ -128,7 +135,9 @@ def _committed_shortlister() -> tuple[Scorer, np.ndarray]:
     """The committed model's stage-one scorer and the columns of SENTENCE_FEATURES it reads: it may have been fitted
     before a feature was added (its file names its features), and picks the same sentences to embed as then."""
     data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
-    return Scorer.from_dict(data["shortlist"]), np.array([SENTENCE_FEATURES.index(n) for n in data["sentence_features"]])
+    return Scorer.from_dict(data["shortlist"]), np.array(
+        [SENTENCE_FEATURES.index(n) for n in data["sentence_features"]]
+    )
 
 
 def embedded_features(question: Question, hits, cands, embedders) -> tuple[np.ndarray, np.ndarray]:
@@ -188,9 +197,14 @@ def variant_records(answerer, q: dict, variant: str, hits: list, embedders) -> l
         y = np.array([Path(hits[c.hit_index].source).stem == gold and contains(c.text, golds) for c in chosen])
         out.append(
             {
-                "id": q["id"], "variant": kind, "x": x, "y": y, "embedded": embedded,
+                "id": q["id"],
+                "variant": kind,
+                "x": x,
+                "y": y,
+                "embedded": embedded,
                 # as the answerer reads it: its language picks the gate's cut (cut_kinds)
-                "question": asked.text, "texts": [c.text for c in chosen],
+                "question": asked.text,
+                "texts": [c.text for c in chosen],
                 "gold_retrieved": gold_retrieved,
                 "still_holds": kind != "near_miss" and any(contains(h.text, golds) for h in hits),
             }
@@ -285,7 +299,8 @@ def fit_sentence_scorer(rows: list[dict], weights: list[float], epochs: int = 30
         order = np.random.RandomState(epoch).permutation(len(rows))
         for start in range(0, len(order), 32):
             loss = sum(
-                -weights[i] * (targets[i] * torch.log_softmax(net(xs[i]).squeeze(-1), 0)).sum() for i in order[start : start + 32]
+                -weights[i] * (targets[i] * torch.log_softmax(net(xs[i]).squeeze(-1), 0)).sum()
+                for i in order[start : start + 32]
             )
             optimiser.zero_grad()
             (loss / 32).backward()
@@ -304,7 +319,9 @@ def fit_gate(g: np.ndarray, y: np.ndarray, w: np.ndarray, hidden: int = 8, steps
     x = torch.tensor((g - mean) / scale, dtype=torch.float32)
     target, weight = torch.tensor(y, dtype=torch.float32), torch.tensor(w, dtype=torch.float32)
     for _ in range(steps):
-        loss = (weight * torch.nn.functional.binary_cross_entropy_with_logits(net(x).squeeze(-1), target, reduction="none")).mean()
+        loss = (
+            weight * torch.nn.functional.binary_cross_entropy_with_logits(net(x).squeeze(-1), target, reduction="none")
+        ).mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -395,7 +412,9 @@ def fit_shortlist(rows: list[dict], weights: list[float]) -> dict:
     shortlist = fit_sentence_scorer([{**r, "x": text_only(r["x"])} for r in rows], weights)
     scorer = Scorer.from_dict(shortlist)
     ranks = np.array([int(np.flatnonzero(r["y"][shortlist_order(scorer, text_only(r["x"]))])[0]) for r in rows])
-    shortlist["size"] = next((n for n in SHORTLIST_SIZES if np.mean(ranks < n) >= 1 - SHORTLIST_LOSS), SHORTLIST_SIZES[-1])
+    shortlist["size"] = next(
+        (n for n in SHORTLIST_SIZES if np.mean(ranks < n) >= 1 - SHORTLIST_LOSS), SHORTLIST_SIZES[-1]
+    )
     shortlist["recall"] = {n: round(float(np.mean(ranks < n)), 4) for n in SHORTLIST_SIZES}
     return shortlist
 
@@ -474,7 +493,12 @@ def refit_cuts(records: list[dict], names: list[str]) -> dict:
     g, _ = gate_rows(kept, data["sentence"])
     cuts = fitted_cuts(kept, sigmoid(logits(data["gate"], g)), names)
     gate = {**data["gate"], **{k: v for k, v in cuts.items() if k != "threshold_cross"}}
-    return {"shortlist": data["shortlist"], "sentence": data["sentence"], "gate": gate, "questions": data["training"]["questions"]}
+    return {
+        "shortlist": data["shortlist"],
+        "sentence": data["sentence"],
+        "gate": gate,
+        "questions": data["training"]["questions"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,9 @@ def _zip(members: dict[str, bytes | str]) -> bytes:
 
 
 def _epub(chapters: dict[str, str], spine: list[str]) -> bytes:
-    manifest = "".join(f'<item id="c{i}" href="{name}" media-type="application/xhtml+xml"/>' for i, name in enumerate(chapters))
+    manifest = "".join(
+        f'<item id="c{i}" href="{name}" media-type="application/xhtml+xml"/>' for i, name in enumerate(chapters)
+    )
     ids = {name: f"c{i}" for i, name in enumerate(chapters)}
     refs = "".join(f'<itemref idref="{ids[n]}"/>' for n in spine)
     opf = (
@@ -44,7 +46,9 @@ def _epub(chapters: dict[str, str], spine: list[str]) -> bytes:
         '<?xml version="1.0"?><container xmlns="urn:oasis:names:tc:opendocument:xmlns:container" version="1.0">'
         '<rootfiles><rootfile full-path="content.opf" media-type="application/oebps-package+xml"/></rootfiles></container>'
     )
-    return _zip({"mimetype": "application/epub+zip", "META-INF/container.xml": container, "content.opf": opf, **chapters})
+    return _zip(
+        {"mimetype": "application/epub+zip", "META-INF/container.xml": container, "content.opf": opf, **chapters}
+    )
 
 
 def _xhtml(body: str) -> str:
@@ -61,7 +65,9 @@ def epub_unique_chapters(limits: Limits, scale: float) -> bytes:
     """Distinct chapters of tag soup adding up to just under the markup limit: each is parsed once, all of it."""
     size = int(limits.max_markup_bytes * scale)
     count = 20
-    chapters = {f"c{i}.xhtml": _xhtml(f"<p>{i}</p>" + "<span><i>y</i></span>" * (size // count // 21 - 6)) for i in range(count)}
+    chapters = {
+        f"c{i}.xhtml": _xhtml(f"<p>{i}</p>" + "<span><i>y</i></span>" * (size // count // 21 - 6)) for i in range(count)
+    }
     return _epub(chapters, list(chapters))
 
 
@@ -84,7 +90,11 @@ def docx_one_letter_paragraphs(limits: Limits, scale: float) -> bytes:
 def html_many_paragraphs(limits: Limits, scale: float) -> bytes:
     """A page of one-word paragraphs in an article, just under the markup limit."""
     size = int(limits.max_markup_bytes * scale) - 200
-    return ("<html><head><title>Worst</title></head><body><article>" + "<p>word</p>" * (size // 11) + "</article></body></html>").encode()
+    return (
+        "<html><head><title>Worst</title></head><body><article>"
+        + "<p>word</p>" * (size // 11)
+        + "</article></body></html>"
+    ).encode()
 
 
 def pdf_shared_content(limits: Limits, scale: float) -> bytes:
@@ -93,7 +103,9 @@ def pdf_shared_content(limits: Limits, scale: float) -> bytes:
     stream = b"BT /F1 8 Tf 10 780 Td " + b"(word word word word word word word word word) Tj 0 -9 Td " * 80 + b"ET"
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [" + b" ".join(f"{5 + i} 0 R".encode() for i in range(pages)) + f"] /Count {pages} >>".encode(),
+        b"<< /Type /Pages /Kids ["
+        + b" ".join(f"{5 + i} 0 R".encode() for i in range(pages))
+        + f"] /Count {pages} >>".encode(),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
     ]

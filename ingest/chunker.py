@@ -323,8 +323,11 @@ class Chunker:
         k = i + 1
         while k < len(seg) and seg[k] in " \t":
             k += 1
-        return j >= 0 and k < len(seg) and (seg[j].isascii() and (seg[j].isalpha() or seg[j] in ",-")) and (
-            seg[k].isascii() and seg[k].islower()
+        return (
+            j >= 0
+            and k < len(seg)
+            and (seg[j].isascii() and (seg[j].isalpha() or seg[j] in ",-"))
+            and (seg[k].isascii() and seg[k].islower())
         )
 
     def _is_sentence_end(self, seg: str, m: re.Match[str]) -> bool:
@@ -400,7 +403,9 @@ class Chunker:
             # Don't separate a combining mark, variation selector or joiner from its base character.
             while cut > 1 and (unicodedata.combining(text[start + cut]) or text[start + cut] in "\u200d\ufe0f\ufe0e"):
                 cut -= 1
-            tokens = lo_count - self._base if cut >= lo and lo_count is not None else self.tokens(text[start : start + cut])
+            tokens = (
+                lo_count - self._base if cut >= lo and lo_count is not None else self.tokens(text[start : start + cut])
+            )
             out.append(_Piece(start, start + cut, tokens))
             start += cut
             guess = cut  # the next window of the same kind of text cuts about as long

@@ -32,7 +32,9 @@ class Document:
     encoding: str = "utf-8"  # of a text file; the format ("pdf", "docx" ...) for the others
     pages: list[tuple[int, int]] = field(default_factory=list)  # (offset, 1-based page) where each page starts (PDF)
     headings: list[tuple[int, str]] = field(default_factory=list)  # (offset, heading path) where each section starts
-    boxes: list = field(default_factory=list)  # (start, end, page, (x0, y0, x1, y1)) of each drawn line (readers.base.LineBox)
+    boxes: list = field(
+        default_factory=list
+    )  # (start, end, page, (x0, y0, x1, y1)) of each drawn line (readers.base.LineBox)
     ocr_dropped: int = 0  # OCR lines kept out of the text for low confidence (Settings.ocr_min_confidence)
 
     def boxes_between(self, start: int, end: int) -> list:

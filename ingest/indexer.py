@@ -166,8 +166,10 @@ class Indexer:
                 stored = stored_now.get(source, {})
                 # The same bytes make the same chunks (chunker settings name the collection): a large notebook's
                 # unchanged files are neither chunked nor given keyword terms again.
-                if stored and committed.get(source) == set(stored) and all(
-                    m.get("file_sha256") == doc.sha256 for m in stored.values()
+                if (
+                    stored
+                    and committed.get(source) == set(stored)
+                    and all(m.get("file_sha256") == doc.sha256 for m in stored.values())
                 ):
                     report.unchanged += 1
                     self.index.keep_text(from_document(doc))  # kept already, unless indexed before texts were

@@ -63,7 +63,11 @@ class PageText:
         return kept, len(self.lines) - len(sure)
 
     def as_json(self) -> dict:
-        return {"width": self.width, "height": self.height, "lines": [[ln.text, ln.score, *ln.box] for ln in self.lines]}
+        return {
+            "width": self.width,
+            "height": self.height,
+            "lines": [[ln.text, ln.score, *ln.box] for ln in self.lines],
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> PageText:

@@ -78,7 +78,9 @@ def _is_comment(line: str) -> bool:
 
 
 def _is_headline(line: str) -> bool:
-    return len(line) <= TITLE_MAX_CHARS and not line.endswith((":", "：", ",", "，", ";", "；")) and not _is_comment(line)
+    return (
+        len(line) <= TITLE_MAX_CHARS and not line.endswith((":", "：", ",", "，", ";", "；")) and not _is_comment(line)
+    )
 
 
 def guess_title(body: str, fallback: str) -> str:
@@ -97,7 +99,7 @@ def guess_title(body: str, fallback: str) -> str:
             break  # the article has begun: a title comes before it
         if _is_headline(line):
             return line
-    for i, line in enumerate(lines[:HEAD_LINES * 4]):
+    for i, line in enumerate(lines[: HEAD_LINES * 4]):
         if not _is_noise(lines, i) and not _is_comment(line):
             sentence = _SENTENCE_RE.match(line)
             return (sentence.group(0) if sentence else line)[:TITLE_MAX_CHARS].strip()

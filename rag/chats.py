@@ -112,7 +112,9 @@ class Chats:
         if not self.path.exists():
             return []
         with self._connect() as db:
-            rows = db.execute("SELECT id, title, created, updated FROM chats ORDER BY updated DESC, rowid DESC").fetchall()
+            rows = db.execute(
+                "SELECT id, title, created, updated FROM chats ORDER BY updated DESC, rowid DESC"
+            ).fetchall()
         return [ChatInfo(*row) for row in rows]
 
     def messages(self, chat_id: str) -> list[Message]:
@@ -138,7 +140,12 @@ class Chats:
     def export_records(self) -> list[dict[str, Any]]:
         """Every chat with its messages, as JSON-ready dicts (a notebook file's chats.json)."""
         return [
-            {**asdict(info), "messages": [{"role": m.role, "content": m.content, "turn": m.turn_record()} for m in self.messages(info.id)]}
+            {
+                **asdict(info),
+                "messages": [
+                    {"role": m.role, "content": m.content, "turn": m.turn_record()} for m in self.messages(info.id)
+                ],
+            }
             for info in reversed(self.list())
         ]
 

@@ -151,7 +151,11 @@ def cmd_search(args, settings: Settings) -> int:
         print(json.dumps({"hits": [{k: getattr(h, k) for k in keys} for h in hits]}, ensure_ascii=False))
         return 0
     for rank, h in enumerate(hits, 1):
-        where = f"{h.name or h.source}" + (f" · p. {h.page}" if h.page is not None else "") + (f" · {h.section}" if h.section else "")
+        where = (
+            f"{h.name or h.source}"
+            + (f" · p. {h.page}" if h.page is not None else "")
+            + (f" · {h.section}" if h.section else "")
+        )
         print(f"{rank}. [{h.score:.4f}] {h.title} — {where}\n   {' '.join(h.text.split())[:300]}")
     return 0
 
@@ -163,7 +167,9 @@ def cmd_ask(args, settings: Settings) -> int:
         if args.json:
             print(json.dumps(nb.ask(args.question, history=history).as_dict(), ensure_ascii=False))
             return 0
-        answer = collect(nb.ask_events(args.question, history=history), on_delta=lambda text: print(text, end="", flush=True))
+        answer = collect(
+            nb.ask_events(args.question, history=history), on_delta=lambda text: print(text, end="", flush=True)
+        )
     print()
     if answer.rewritten_query:
         print(f"(searched as: {answer.rewritten_query})")
@@ -245,7 +251,10 @@ def cmd_notebooks(args, settings: Settings) -> int:
         for info in every:
             print(f"{info.name}\t{info.folder}")
         if not every:
-            print(f"rag: no notebooks under {settings.path} yet (rag --notebook NAME index FILES makes one)", file=sys.stderr)
+            print(
+                f"rag: no notebooks under {settings.path} yet (rag --notebook NAME index FILES makes one)",
+                file=sys.stderr,
+            )
     return 0
 
 
@@ -315,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = Settings.model_fields
     parser = argparse.ArgumentParser(prog="rag", description="Offline bilingual research notebook.")
     parser.add_argument("--path", type=Path, help="data folder (default: $RAG_PATH or .rag/)")
-    notebook_help = "the notebook, by name (default: $RAG_NOTEBOOK, else the data folder itself); rag notebooks lists them"
+    notebook_help = (
+        "the notebook, by name (default: $RAG_NOTEBOOK, else the data folder itself); rag notebooks lists them"
+    )
     parser.add_argument("--notebook", help=notebook_help)
     parser.add_argument("--traceback", action="store_true", help="show the Python traceback of an unexpected error")
     # --path is accepted after the sub-command too (rag search Q --path x).
@@ -323,7 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--path", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     common.add_argument("--notebook", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     common.add_argument("--json", action="store_true", help="print the result as JSON")
-    common.add_argument("--chroma-url", help="a Chroma server holding the chunks (default: $RAG_CHROMA_URL; none: the data folder)")
+    common.add_argument(
+        "--chroma-url", help="a Chroma server holding the chunks (default: $RAG_CHROMA_URL; none: the data folder)"
+    )
     k_help = f"passages to return (default: $RAG_K or {defaults['k'].default})"
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -364,9 +377,15 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("guide", parents=[common], help="a source's guide (summary, key terms, questions), or the overview")
+    p = sub.add_parser(
+        "guide", parents=[common], help="a source's guide (summary, key terms, questions), or the overview"
+    )
     p.add_argument("source", nargs="?", help="an indexed source as `rag status`/`rag search` name it (default: all)")
-    p.add_argument("--script", choices=("zh-Hant", "zh-Hans", "en"), help="script of the Chinese text (default: RAG_DEFAULT_SCRIPT)")
+    p.add_argument(
+        "--script",
+        choices=("zh-Hant", "zh-Hans", "en"),
+        help="script of the Chinese text (default: RAG_DEFAULT_SCRIPT)",
+    )
     p.set_defaults(func=cmd_guide)
 
     p = sub.add_parser("serve", parents=[common], help="open the chat in the browser")
@@ -379,15 +398,21 @@ def build_parser() -> argparse.ArgumentParser:
     path_after.add_argument("--path", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     path_after.add_argument("--notebook", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p = sub.add_parser(
-        "mcp", parents=[path_after], help="serve the notebook to agents over the Model Context Protocol (stdio, or --http)"
+        "mcp",
+        parents=[path_after],
+        help="serve the notebook to agents over the Model Context Protocol (stdio, or --http)",
     )
     p.add_argument("--http", action="store_true", help="streamable HTTP at http://HOST:PORT/mcp instead of stdio")
     p.add_argument("--host", help=f"address to bind with --http (default: $RAG_HOST or {defaults['host'].default})")
-    p.add_argument("--port", type=int, help=f"port with --http (default: $RAG_MCP_PORT or {defaults['mcp_port'].default})")
+    p.add_argument(
+        "--port", type=int, help=f"port with --http (default: $RAG_MCP_PORT or {defaults['mcp_port'].default})"
+    )
     p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("eval", parents=[common], help="retrieval (and answer) metrics on a question file")
-    p.add_argument("file", type=Path, help="JSONL like tests/data/dev.jsonl: question, lang, type, evidence, answer_facts")
+    p.add_argument(
+        "file", type=Path, help="JSONL like tests/data/dev.jsonl: question, lang, type, evidence, answer_facts"
+    )
     p.add_argument("-k", "--k", type=int, help=k_help)
     p.add_argument("--answers", action="store_true", help="also ask each question and score the answers")
     p.set_defaults(func=cmd_eval)
@@ -395,7 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", parents=[common], help="what the notebook holds")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("notebooks", parents=[common], help="list the notebooks (or: new NAME, rename NAME NEW, delete NAME)")
+    p = sub.add_parser(
+        "notebooks", parents=[common], help="list the notebooks (or: new NAME, rename NAME NEW, delete NAME)"
+    )
     p.add_argument("words", nargs="*", metavar="ACTION", help="new NAME | rename NAME NEW_NAME | delete NAME")
     p.set_defaults(func=cmd_notebooks)
 

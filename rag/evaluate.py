@@ -108,7 +108,11 @@ def evaluate(notebook, questions: list[dict], k: int = 5, answers: bool = False)
             row["answer"] = answer.text
         rows.append(row)
     answerable_rows = [r for r in rows if r["answerable"]]
-    report = {"k": k, "questions": len(rows), "retrieval": summarise(answerable_rows, ["r1", f"r{k}", "mrr", "evidence_share"])}
+    report = {
+        "k": k,
+        "questions": len(rows),
+        "retrieval": summarise(answerable_rows, ["r1", f"r{k}", "mrr", "evidence_share"]),
+    }
     if answers:
         report["answers"] = summarise(rows, ["fact_recall", "citation_precision", "refusal_correct"])
         unanswerable = [r for r in rows if not r["answerable"]]

@@ -57,7 +57,9 @@ class References:
         lines = ["## Citations", ""]
         for n, c in enumerate(self.citations, 1):
             where = f", {c.where}" if c.where else ""
-            lines.append(f"[{n}] “{' '.join(c.quote.split())}” — {c.title or c.name or c.source} ({c.name or c.source}{where})")
+            lines.append(
+                f"[{n}] “{' '.join(c.quote.split())}” — {c.title or c.name or c.source} ({c.name or c.source}{where})"
+            )
         lines += ["", "## Sources", ""]
         seen: dict[str, Citation] = {}
         for c in self.citations:
@@ -142,7 +144,14 @@ def export_notebook(nb: Notebook, target: str | Path) -> Path:
             archive.write(file, member)
             listed.append({**s, "file": member})
         info = nb.info
-        manifest = {"format": FILE_FORMAT, "version": FILE_VERSION, "id": info.id, "name": info.name, "exported": now(), "sources": listed}
+        manifest = {
+            "format": FILE_FORMAT,
+            "version": FILE_VERSION,
+            "id": info.id,
+            "name": info.name,
+            "exported": now(),
+            "sources": listed,
+        }
         archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
         archive.writestr("notes.json", json.dumps([n.as_dict() for n in Notes(nb.path).list()], ensure_ascii=False))
         archive.writestr("chats.json", json.dumps(Chats(nb.path).export_records(), ensure_ascii=False))

@@ -24,7 +24,9 @@ _ZH_OPENERS = re.compile(r"^(那麼|那么|所以|另外|還有|还有|請問|�
 _EN_OPENERS = re.compile(r"^(and|so|then|also|ok(?:ay)?|well)\b[\s,]*", re.IGNORECASE)
 # 「那AMD呢?」, "What about AMD?": the same question of another subject.
 _ZH_ABOUT = re.compile(r"^(?:那麼|那么|那|而|還有|还有)?\s*(?P<subject>[^?？。，,]{1,20}?)\s*呢\s*[?？]?\s*$")
-_EN_ABOUT = re.compile(r"^(?:and\s+)?(?:what|how)\s+about\s+(?P<subject>.+?)\s*[?.]*\s*$|^and\s+(?P<subject2>.+?)\s*\?\s*$", re.IGNORECASE)
+_EN_ABOUT = re.compile(
+    r"^(?:and\s+)?(?:what|how)\s+about\s+(?P<subject>.+?)\s*[?.]*\s*$|^and\s+(?P<subject2>.+?)\s*\?\s*$", re.IGNORECASE
+)
 # Where a Chinese question's topic ends: its first predicate or question word (a whole jieba word: 应用 is no 用).
 _ZH_PREDICATES = frozenset(
     """能否 能不能 是否 是不是 有沒有 有没有 會不會 会不会 可不可以 為什麼 为什么 為何 为何 怎麼 怎么 怎麼樣 怎么样 如何 什麼 什么

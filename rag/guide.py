@@ -36,7 +36,9 @@ _GENERIC_HEADING = re.compile(
     r"summary|abstract|introduction|conclusions?|references|contents|table of contents|appendix|notes?|faq|tl;?dr)$",
     re.IGNORECASE,
 )
-_OPENER = re.compile(r"^(?:但是|但|那麼|那么|所以|(?:So|But|And|Then)\b),?\s*", re.IGNORECASE)  # 「但這是否…?」 asks 「這是否…?」
+_OPENER = re.compile(
+    r"^(?:但是|但|那麼|那么|所以|(?:So|But|And|Then)\b),?\s*", re.IGNORECASE
+)  # 「但這是否…?」 asks 「這是否…?」
 # A list item's marker and a bold label before a sentence (「- **意義：** 若…」): left out of the quote.
 _MARKUP = re.compile(r"^(?:[-*+>]\s+|\d{1,2}[.)]\s+)?(?:\*\*[^*]{1,30}\*\*\s*[:：]?\s*)?")
 # A question that asks something of its own (not "If it's all a bubble?"): a question word or an auxiliary first.
@@ -65,7 +67,9 @@ class Guide:
 
     @property
     def summary(self) -> str:
-        return " ".join(self.sentences) if not any(han_share(s) > 0.5 for s in self.sentences) else "".join(self.sentences)
+        return (
+            " ".join(self.sentences) if not any(han_share(s) > 0.5 for s in self.sentences) else "".join(self.sentences)
+        )
 
     def in_script(self, script: str | None) -> Guide:
         """This guide with its Chinese text in `script` ('zh-Hant', 'zh-Hans'; 'en' or None: as written); the
@@ -261,7 +265,9 @@ def _english_terms(text: str, idf: Callable[[str], float], n: int) -> list[str]:
         return (1 + np.log(counts[w])) * idf(_term(w)) / top
 
     least = 2 if len(text) > 2000 else 1  # a short note says each thing once
-    names = sorted((w for w in named if named[w] >= least and w.lower() not in STOP_WORDS), key=lambda w: -score(named, w))
+    names = sorted(
+        (w for w in named if named[w] >= least and w.lower() not in STOP_WORDS), key=lambda w: -score(named, w)
+    )
     words = sorted((w for w in plain if plain[w] >= least), key=lambda w: -score(plain, w))
     out: list[str] = []
     for w in names[: (2 * n) // 3] + words + names[(2 * n) // 3 :]:
@@ -281,7 +287,9 @@ def _heading_question(heading: str, chinese: bool, terms: list[str]) -> str:
     return f"{heading}是什麼?" if chinese else f"What does it say about {heading}?"
 
 
-def suggested_questions(text: str, sentences: list[_Sentence], terms: list[str], title: str, n: int = QUESTIONS) -> list[str]:
+def suggested_questions(
+    text: str, sentences: list[_Sentence], terms: list[str], title: str, n: int = QUESTIONS
+) -> list[str]:
     """3-5 questions the document answers: its own questions, its section headings, its key terms."""
     chinese = is_chinese(text[:4000])
     out: list[str] = []
@@ -292,7 +300,7 @@ def suggested_questions(text: str, sentences: list[_Sentence], terms: list[str],
             out.append(q)
 
     for s in sentences:
-        asked = _OPENER.sub("", s.text.strip("「」『』\"“” "))
+        asked = _OPENER.sub("", s.text.strip('「」『』"“” '))
         if _OWN_QUESTION.search(asked) and len(asked) <= 60 and len(out) < 2 and _ASKS.search(asked):
             add(asked[:1].upper() + asked[1:])
     for heading in _HEADING.findall(text):
@@ -350,7 +358,17 @@ def build_guide(
                  s.at, s.at + len(s.text), s.chunk.meta.get("page"), name)
         for _, s in chosen
     ]  # fmt: skip
-    return Guide(source, title, [s.text for _, s in chosen], citations, terms, questions, ids_fingerprint, [r for r, _ in chosen], name)
+    return Guide(
+        source,
+        title,
+        [s.text for _, s in chosen],
+        citations,
+        terms,
+        questions,
+        ids_fingerprint,
+        [r for r, _ in chosen],
+        name,
+    )
 
 
 class GuideStore:
@@ -422,7 +440,9 @@ _ASKING_WORDS = (
     "notebook source main key points 總結 总结 摘要 概括 概述 重點 重点 文件 文章 這篇 这篇 那篇 訪談 访谈 節目 节目 內容 内容 主要 講 讲 "
     "說 说 寫 写 什麼 什么 一下 請 请 幫 帮 這篇文章 这篇文章 那篇文章 這份文件 这份文件"
 )
-_ALL_DOCUMENTS = re.compile(r"這些|这些|所有|全部|筆記本|笔记本|\ball\b|\bthese\b|\bnotebook\b|\bsources\b|\bdocuments\b", re.IGNORECASE)
+_ALL_DOCUMENTS = re.compile(
+    r"這些|这些|所有|全部|筆記本|笔记本|\ball\b|\bthese\b|\bnotebook\b|\bsources\b|\bdocuments\b", re.IGNORECASE
+)
 
 
 def is_summary_request(question: str) -> bool:
@@ -488,7 +508,11 @@ class NotebookGuides:
         index.sync()  # idf from the keyword index as committed
         committed = index.committed()
         self.store.keep_only(committed)
-        todo = [(s, ids) for s, ids in committed.items() if (g := self.store.load(s)) is None or g.fingerprint != fingerprint(ids)]
+        todo = [
+            (s, ids)
+            for s, ids in committed.items()
+            if (g := self.store.load(s)) is None or g.fingerprint != fingerprint(ids)
+        ]
         started = time.perf_counter()
         for n, (source, ids) in enumerate(sorted(todo), start=1):
             if progress:
@@ -496,9 +520,17 @@ class NotebookGuides:
             try:
                 self.build(source, ids)
             except Exception as err:  # noqa: BLE001 -- one line naming the source; the index and other guides stand
-                print(f"\nerror: {source}: no source guide ({type(err).__name__}: {one_line(str(err))})", file=sys.stderr, flush=True)
+                print(
+                    f"\nerror: {source}: no source guide ({type(err).__name__}: {one_line(str(err))})",
+                    file=sys.stderr,
+                    flush=True,
+                )
         if progress and todo:
-            print(f"\rsource guides: {len(todo)} built in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+            print(
+                f"\rsource guides: {len(todo)} built in {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
         return len(todo)
 
     def guide(self, source: str, script: str | None = None) -> Guide:

@@ -11,8 +11,26 @@ from rag.settings import Settings, env_name
 # Folders whose whole tree belongs to the system: a notebook's home is never one of them nor inside one.
 SYSTEM_TREES = tuple(
     Path(p)
-    for p in ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/dev", "/proc", "/sys", "/run", "/var",
-              "/snap", "/System", "/Library", "/Applications", "/private/etc")
+    for p in (
+        "/etc",
+        "/usr",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/boot",
+        "/dev",
+        "/proc",
+        "/sys",
+        "/run",
+        "/var",
+        "/snap",
+        "/System",
+        "/Library",
+        "/Applications",
+        "/private/etc",
+    )
 )
 # Folders that hold users' homes: the folder itself is no home (its members are).
 HOMES_FOLDERS = (Path("/home"), Path("/Users"))

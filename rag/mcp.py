@@ -187,9 +187,7 @@ def build_server(
 ) -> MCPServer:
     """The MCP server with its tools over the notebook of `settings` (or an open `notebook`, or `tools`)."""
     tools = tools or NotebookTools(settings, notebook)
-    server = MCPServer(
-        "rag-notebook", instructions=INSTRUCTIONS, log_level="WARNING", lifespan=_lifespan(tools, stdio)
-    )
+    server = MCPServer("rag-notebook", instructions=INSTRUCTIONS, log_level="WARNING", lifespan=_lifespan(tools, stdio))
     reads = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
     @server.tool(annotations=reads)
@@ -265,6 +263,11 @@ def serve(settings: Settings, http: bool = False) -> None:
             return
         host, port = settings.host, settings.mcp_port
         print(f"rag: MCP server on http://{host}:{port}/mcp (streamable HTTP)", file=sys.stderr, flush=True)
-        server.run("streamable-http", host=host, port=port, transport_security=http_security(host, settings.allowed_hosts, port))
+        server.run(
+            "streamable-http",
+            host=host,
+            port=port,
+            transport_security=http_security(host, settings.allowed_hosts, port),
+        )
     finally:
         tools.close()

@@ -57,7 +57,7 @@ PARTIAL_MONEY = {
     "en": "The documents do not give the amount. Closest passages:",
 }
 # How {what} quotes the question in each script.
-ASKED = {"zh-Hant": "「{question}」", "zh-Hans": "“{question}”", "en": "\"{question}\""}
+ASKED = {"zh-Hant": "「{question}」", "zh-Hans": "“{question}”", "en": '"{question}"'}
 
 # Said, with no citation, to input that asks nothing: empty, blank, punctuation, emoji or a single character.
 ASK_A_QUESTION = {

@@ -283,7 +283,9 @@ class Notebook:
             data = ensure_identity(self.path, DEFAULT_NAME if self.path.parent.name != "notebooks" else self.path.name)
         except OSError:  # a read-only data folder: what it says, if anything
             data = read_identity(self.path)
-        return NotebookInfo(str(data.get("id", "")), str(data.get("name") or DEFAULT_NAME), self.path, str(data.get("created", "")))
+        return NotebookInfo(
+            str(data.get("id", "")), str(data.get("name") or DEFAULT_NAME), self.path, str(data.get("created", ""))
+        )
 
     @property
     def name(self) -> str:
@@ -294,7 +296,9 @@ class Notebook:
         from rag.notebooks import NOTEBOOKS_FOLDER, Notebooks
 
         if self.path.resolve().parent.name != NOTEBOOKS_FOLDER:
-            raise NotebookError(f"{self.path} is a data folder of its own, not one of several notebooks: delete it yourself")
+            raise NotebookError(
+                f"{self.path} is a data folder of its own, not one of several notebooks: delete it yourself"
+            )
         for source in self.sources():
             self.remove(source["source"])
         Notebooks(self.path.resolve().parent.parent).delete_folder(self.info.id)
@@ -415,7 +419,15 @@ class Notebook:
         for source, first in sorted(first_chunks.items()):
             title = first.get("doc_title") or first.get("title", "")  # not a dated post's title: the document's
             name = first.get("name", source)  # never an absolute path: the indexed folder's name and the path in it
-            out.append({"source": source, "name": name, "title": title, "chunks": len(committed[source]), "date": first.get("date")})
+            out.append(
+                {
+                    "source": source,
+                    "name": name,
+                    "title": title,
+                    "chunks": len(committed[source]),
+                    "date": first.get("date"),
+                }
+            )
         return out
 
     def count(self) -> int:
@@ -456,7 +468,11 @@ class Notebook:
 
     # ---- search and answers ---------------------------------------------------------------------------------
     def search(
-        self, question: str, k: int | None = None, sources: list[str] | None = None, exclude_sources: list[str] | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        sources: list[str] | None = None,
+        exclude_sources: list[str] | None = None,
     ) -> list[Hit]:
         """Top-k chunks for a question (k: 1 to rag.settings.MAX_K), dense and keyword rankings fused;
         `exclude_sources`: searched as if those had never been indexed (their chunks out of the ranks and of BM25's

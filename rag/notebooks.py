@@ -103,7 +103,9 @@ class Notebooks:
 
     def _info(self, folder: Path, default_name: str) -> NotebookInfo:
         data = ensure_identity(folder, default_name)
-        return NotebookInfo(str(data["id"]), str(data.get("name") or default_name), folder, str(data.get("created", "")))
+        return NotebookInfo(
+            str(data["id"]), str(data.get("name") or default_name), folder, str(data.get("created", ""))
+        )
 
     def list(self) -> list[NotebookInfo]:
         """Every notebook, by name (the data path's own first, when it is one)."""
@@ -169,9 +171,7 @@ class Notebooks:
         """Remove a notebook's data folder (Notebook.delete empties its collection first, for a Chroma server)."""
         info = self.get(ref)
         if info.folder.resolve() == self.path.resolve():
-            raise NotebookError(
-                f"{info.name!r} is the data folder {self.path} itself: delete that folder to remove it"
-            )
+            raise NotebookError(f"{info.name!r} is the data folder {self.path} itself: delete that folder to remove it")
         shutil.rmtree(info.folder)
         return info
 
@@ -216,8 +216,12 @@ class OpenNotebooks:
             nb = self._open.get(info.id)
             if nb is None:
                 shared = next(iter(self._open.values()), None)
-                models = {} if shared is None else {"embedder": shared.embedder, "dense_embedder": shared.dense_embedder}
-                nb = self._open[info.id] = Notebook(settings=self.settings.updated(path=info.folder, notebook=""), **models)
+                models = (
+                    {} if shared is None else {"embedder": shared.embedder, "dense_embedder": shared.dense_embedder}
+                )
+                nb = self._open[info.id] = Notebook(
+                    settings=self.settings.updated(path=info.folder, notebook=""), **models
+                )
             return nb
 
     def close(self, timeout: float = 10.0) -> bool:
@@ -236,4 +240,8 @@ class OpenNotebooks:
 def data_root(folder: str | Path) -> Path:
     """The data path a notebook's data folder belongs to: <path> for <path>/notebooks/<name>/, else the folder itself."""
     folder = Path(folder)
-    return folder.parent.parent if folder.parent.name == NOTEBOOKS_FOLDER and (folder / IDENTITY_FILE).is_file() else folder
+    return (
+        folder.parent.parent
+        if folder.parent.name == NOTEBOOKS_FOLDER and (folder / IDENTITY_FILE).is_file()
+        else folder
+    )

@@ -65,14 +65,30 @@ class Notes:
         db.executescript(_SCHEMA)
         return db
 
-    def add(self, body: str, title: str = "", citations: list[Citation] | None = None, note_id: str | None = None) -> Note:
+    def add(
+        self, body: str, title: str = "", citations: list[Citation] | None = None, note_id: str | None = None
+    ) -> Note:
         """A new note (an answer saved with its citations, or the user's own text)."""
         stamp = now()
-        note = Note(note_id or str(uuid.uuid4()), title.strip() or default_title(body), body, list(citations or []), stamp, stamp)
+        note = Note(
+            note_id or str(uuid.uuid4()),
+            title.strip() or default_title(body),
+            body,
+            list(citations or []),
+            stamp,
+            stamp,
+        )
         with self._connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO notes (id, title, body, citations, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
-                (note.id, note.title, note.body, json.dumps([asdict(c) for c in note.citations], ensure_ascii=False), stamp, stamp),
+                (
+                    note.id,
+                    note.title,
+                    note.body,
+                    json.dumps([asdict(c) for c in note.citations], ensure_ascii=False),
+                    stamp,
+                    stamp,
+                ),
             )
         return note
 

@@ -187,7 +187,10 @@ def preload(notebook, parts: Parts, answers: bool = True) -> None:
         # are imported, so that they run while the models load instead of holding up the models' Python steps.
         native = threading.Event()
         parts.in_background(
-            "models", partial(_import_native, native), lambda: notebook.dense_embedder, partial(_warm_embedders, notebook)
+            "models",
+            partial(_import_native, native),
+            lambda: notebook.dense_embedder,
+            partial(_warm_embedders, notebook),
         )
         after = partial(native.wait, 2.0)
         parts.in_background("index", after, index.store.warm, notebook.refresh)

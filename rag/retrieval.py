@@ -21,7 +21,11 @@ def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:
 
 
 def normalised_scores(
-    dense: dict[str, float], floor: dict[str, float], keyword: list[tuple[str, float]], translated: list[tuple[str, float]], s: Settings
+    dense: dict[str, float],
+    floor: dict[str, float],
+    keyword: list[tuple[str, float]],
+    translated: list[tuple[str, float]],
+    s: Settings,
 ) -> dict[str, float]:
     """Score fusion: dense cosine mapped to [0, 1] by its lift over `floor` (per chunk: a typical chunk's similarity)
     as a share of the best hit's lift, each BM25 score as a share of its list's best; weighted sum. Unlike ranks, a
@@ -52,7 +56,11 @@ class HybridRetriever:
         self.embedder = embedder
         self.settings = settings
         self.glossary = glossary  # rag.glossary.Glossary; None: no other-language leg
-        self._reference: tuple[str, np.ndarray, np.ndarray] = ("", np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=bool))
+        self._reference: tuple[str, np.ndarray, np.ndarray] = (
+            "",
+            np.zeros((0, 0), dtype=np.float32),
+            np.zeros(0, dtype=bool),
+        )
         self._chinese: dict[str, bool] = {}  # chunk id -> its text is Chinese (rag.text.is_chinese)
         self._without: tuple[tuple, KeywordIndex | None] = ((), None)  # the last keywords_without, by its key
 
@@ -73,7 +81,11 @@ class HybridRetriever:
             step = max(1, len(ids) // self.reference_size)
             sample = ids[::step][: self.reference_size]
             chinese = self.chinese(self.store.get(sample)) if self.settings.dense_by_language else {}
-            self._reference = (print_, self.store.embeddings(sample), np.array([chinese.get(i, True) for i in sample], dtype=bool))
+            self._reference = (
+                print_,
+                self.store.embeddings(sample),
+                np.array([chinese.get(i, True) for i in sample], dtype=bool),
+            )
         return self._reference[1], self._reference[2]
 
     def chinese(self, chunks: list[StoredChunk]) -> dict[str, bool]:
@@ -113,10 +125,14 @@ class HybridRetriever:
         by_source = self.store.metadata_by_source(sources=sources)
         return {i for s in sources for i in by_source.get(s, {})}
 
-    def dense(self, vector: np.ndarray, n: int, sources: list[str] | None, exclude: list[str] | None = None) -> list[StoredChunk]:
+    def dense(
+        self, vector: np.ndarray, n: int, sources: list[str] | None, exclude: list[str] | None = None
+    ) -> list[StoredChunk]:
         return self.store.query(vector, n, sources, exclude)
 
-    def keyword(self, question: str, n: int, allowed: set[str] | None, keywords: KeywordIndex | None = None) -> list[tuple[str, float]]:
+    def keyword(
+        self, question: str, n: int, allowed: set[str] | None, keywords: KeywordIndex | None = None
+    ) -> list[tuple[str, float]]:
         """BM25 hits for the question's terms; a Chinese question's names also in Latin letters (微軟 also
         matches "Microsoft" written inside Chinese text) and in their other Chinese spellings (輝達, 英偉達)."""
         keywords = self.keywords if keywords is None else keywords
@@ -125,7 +141,9 @@ class HybridRetriever:
             terms += [t for t in self.glossary.name_terms(question) if t not in terms]
         return keywords.search(terms, n, allowed)
 
-    def translated(self, question: str, n: int, allowed: set[str] | None, keywords: KeywordIndex | None = None) -> list[tuple[str, float]]:
+    def translated(
+        self, question: str, n: int, allowed: set[str] | None, keywords: KeywordIndex | None = None
+    ) -> list[tuple[str, float]]:
         """BM25 hits for the question's keywords in the other language (empty without a glossary); an
         English question's names in Chinese spellings are among them (Hyundai -> 现代)."""
         if self.glossary is None:
@@ -137,7 +155,11 @@ class HybridRetriever:
         return keywords.search(terms, n, allowed) if terms else []
 
     def search(
-        self, question: str, k: int | None = None, sources: list[str] | None = None, exclude_sources: list[str] | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        sources: list[str] | None = None,
+        exclude_sources: list[str] | None = None,
     ) -> list[Hit]:
         """Top-k chunks for a question, optionally only from `sources`, and as if `exclude_sources` had never been
         indexed: left out of the dense query and of the keyword index's statistics (keywords_without), so their
@@ -174,7 +196,9 @@ class HybridRetriever:
                 fetched = self.store.get(unread) if unread else []
                 known.update((c.chunk_id, c) for c in fetched)  # not fetched again below
                 self.chinese(dense + fetched)
-            fused = normalised_scores(similarity, self.floors(vector, list(similarity), keywords), keyword, translated, s)
+            fused = normalised_scores(
+                similarity, self.floors(vector, list(similarity), keywords), keyword, translated, s
+            )
         best = sorted(fused, key=lambda i: -fused[i])[:k]
         stored = {c.chunk_id: c for c in self.store.get([i for i in best if i not in known])}
         stored.update(known)

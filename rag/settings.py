@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_assignment=True)
 
     # storage
-    path: Path = setting(Path(".rag"), group="storage", description="Data folder holding the Chroma database and the keyword index.")
+    path: Path = setting(
+        Path(".rag"), group="storage", description="Data folder holding the Chroma database and the keyword index."
+    )
     notebook: str = setting(
         "",
         group="storage",
@@ -62,9 +64,11 @@ class Settings(BaseSettings):
         REPO_ROOT / ".cache", group="storage", description="Git-ignored cache where offline models are built at set-up."
     )
     collection: str = setting(
-        "notebook", group="storage", description="Chroma collection name prefix; the notebook's id (its data folder's notebook.json) and the "
+        "notebook",
+        group="storage",
+        description="Chroma collection name prefix; the notebook's id (its data folder's notebook.json) and the "
         "embedder set-up are appended, so notebooks sharing a Chroma server never share a collection and a set-up change "
-        "re-embeds."
+        "re-embeds.",
     )
     chroma_url: str = setting(
         "",
@@ -75,90 +79,109 @@ class Settings(BaseSettings):
     )
     follow_outside_links: bool = setting(
         False,
-        group="storage", description="Index what symbolic links in an indexed folder point to outside it; off: such links are "
+        group="storage",
+        description="Index what symbolic links in an indexed folder point to outside it; off: such links are "
         "refused with a one-line error (a link planted in a folder cannot bring /etc/passwd into the notebook).",
     )
-    seeds: Path = setting(REPO_ROOT / "seeds", group="storage", description="Folder indexed by `make run` and the UI's re-index button.")
+    seeds: Path = setting(
+        REPO_ROOT / "seeds", group="storage", description="Folder indexed by `make run` and the UI's re-index button."
+    )
     # embedding
     embedder: str = setting(
         DEFAULT_EMBEDDER,
-        group="embedding", description="Sentence-transformers model: a folder path or hub id; the default is built offline.",
+        group="embedding",
+        description="Sentence-transformers model: a folder path or hub id; the default is built offline.",
     )
     embedder_backend: Literal["auto", "onnx", "torch"] = setting(
         "auto",
-        group="embedding", description="How the offline e5 runs: onnx (int8 ONNX Runtime, ~4x faster, cosine ≥ 0.99 to fp32), torch "
+        group="embedding",
+        description="How the offline e5 runs: onnx (int8 ONNX Runtime, ~4x faster, cosine ≥ 0.99 to fp32), torch "
         "(fp32 sentence-transformers), or auto (onnx when its file was built, else torch).",
     )
     second_embedder: bool = setting(
         True,
-        group="embedding", description="Fuse USE multilingual v3 (offline, fast) into the dense vectors: better across languages.",
+        group="embedding",
+        description="Fuse USE multilingual v3 (offline, fast) into the dense vectors: better across languages.",
     )
     second_embedder_weight: float = setting(
         0.3,
-        group="embedding", description="Share of the USE cosine in the fused dense similarity, the main embedder has the rest (0.3: "
+        group="embedding",
+        description="Share of the USE cosine in the fused dense similarity, the main embedder has the rest (0.3: "
         "DRCD R@1 0.94 -> 0.95 and XQuAD en->zh 0.69 -> 0.74 against 0.5; USE alone is weak within Chinese).",
     )
     chunk_tokens: int = setting(256, group="embedding", description="Target chunk size in embedder tokens.")
-    chunk_overlap: int = setting(48, group="embedding", description="Overlap between consecutive chunks, in embedder tokens.")
+    chunk_overlap: int = setting(
+        48, group="embedding", description="Overlap between consecutive chunks, in embedder tokens."
+    )
     embed_batch: int = setting(32, group="embedding", description="Texts per embedding batch.")
     watch_debounce: float = setting(
         1.0,
-        group="embedding", description="Seconds a watched folder (`rag index --watch`) must stay quiet before its changes are "
+        group="embedding",
+        description="Seconds a watched folder (`rag index --watch`) must stay quiet before its changes are "
         "indexed: an editor's save or a copy of many files becomes one run.",
         ge=0.0,
     )
     max_file_chunks: int = setting(
         10_000,
-        group="embedding", description="Most chunks one file may add (~2.5M tokens, more than a 5 MB upload makes); a file "
+        group="embedding",
+        description="Most chunks one file may add (~2.5M tokens, more than a 5 MB upload makes); a file "
         "that would add more is skipped with a message naming it and the rest of the run goes on.",
         ge=1,
     )
     max_pages: int = setting(
         2_000,
-        group="embedding", description="Most pages a PDF (or chapters an EPUB) may have; a longer one is skipped with a one-line "
+        group="embedding",
+        description="Most pages a PDF (or chapters an EPUB) may have; a longer one is skipped with a one-line "
         "error naming it.",
         ge=1,
     )
     max_extracted_chars: int = setting(
         20_000_000,
-        group="embedding", description="Most characters of text one PDF, DOCX, web page or EPUB may give (20M: a 10,000-page "
+        group="embedding",
+        description="Most characters of text one PDF, DOCX, web page or EPUB may give (20M: a 10,000-page "
         "book); more is refused with a one-line error, so a hostile file cannot fill the memory.",
         ge=1,
     )
     max_unzipped_mb: int = setting(
         200,
-        group="embedding", description="Most megabytes a DOCX or EPUB may unpack to, read from its zip directory before anything "
+        group="embedding",
+        description="Most megabytes a DOCX or EPUB may unpack to, read from its zip directory before anything "
         "is decompressed (a zip bomb disguised as a document is refused by name).",
         ge=1,
     )
     max_markup_mb: int = setting(
         20,
-        group="embedding", description="Most megabytes of markup (a web page's HTML, a DOCX's XML, an EPUB's chapters, a chapter "
+        group="embedding",
+        description="Most megabytes of markup (a web page's HTML, a DOCX's XML, an EPUB's chapters, a chapter "
         "the spine lists again counted again) one document may make the reader parse; more is refused with a one-line "
         "error naming the file, so a small hostile file cannot cost minutes (bench/worst_files.py).",
         ge=1,
     )
     max_paragraphs: int = setting(
         300_000,
-        group="embedding", description="Most paragraphs (headings and table rows included) one document may have (a 10,000-page "
+        group="embedding",
+        description="Most paragraphs (headings and table rows included) one document may have (a 10,000-page "
         "book has ~150,000); more is refused with a one-line error naming the file.",
         ge=1,
     )
     max_ocr_pages: int = setting(
         200,
-        group="embedding", description="Most pages of one document that are read by OCR (scanned PDF pages, TIFF pages; about 1-3 s "
+        group="embedding",
+        description="Most pages of one document that are read by OCR (scanned PDF pages, TIFF pages; about 1-3 s "
         "each on 2 cores); a document with more is skipped with a one-line error naming it.",
         ge=1,
     )
     max_image_pixels: int = setting(
         60_000_000,
-        group="embedding", description="Most pixels an image (or one TIFF page) may have, read from its header before it is decoded: "
+        group="embedding",
+        description="Most pixels an image (or one TIFF page) may have, read from its header before it is decoded: "
         "a larger one (a decompression bomb, a 30,000x30,000 px picture) is refused by name. 60M: a 600 dpi A3 scan.",
         ge=1,
     )
     ocr_min_confidence: float = setting(
         0.3,
-        group="embedding", description="OCR lines the recogniser is less sure of than this (0-1) are kept out of the index and counted "
+        group="embedding",
+        description="OCR lines the recogniser is less sure of than this (0-1) are kept out of the index and counted "
         "(make bench-ocr chose it: the lowest character error rate on its dev pages; higher cuts drop real lines of "
         "degraded pages). A line with fewer than two letters or digits is noise unless scored 0.9 or more.",
         ge=0.0,
@@ -166,41 +189,62 @@ class Settings(BaseSettings):
     )
     ocr_threads: int = setting(
         0,
-        group="embedding", description="Pages OCR'd at once (each with one ONNX thread); 0: one per CPU core.",
+        group="embedding",
+        description="Pages OCR'd at once (each with one ONNX thread); 0: one per CPU core.",
         ge=0,
     )
     # retrieval
     candidates: int = setting(40, group="retrieval", description="Hits taken from each retriever before fusion.", ge=1)
     fusion: Literal["score", "rrf"] = setting(
         "score",
-        group="retrieval", description="How the dense, keyword and other-language lists combine: score = weighted sum of normalised "
+        group="retrieval",
+        description="How the dense, keyword and other-language lists combine: score = weighted sum of normalised "
         "scores (dense: from the corpus median to the best hit; BM25: share of the best hit's score), rrf = "
         "reciprocal rank fusion. Score fusion keeps BM25's sure wins (DRCD sample200 R@1 0.80 -> 0.95).",
     )
-    rrf_k: int = setting(60, group="retrieval", description="Reciprocal-rank-fusion constant (fusion=rrf): larger flattens the rank weights.")
-    dense_weight: float = setting(1.0, group="retrieval", description="Weight of the dense (embedding) list in the fusion.")
+    rrf_k: int = setting(
+        60,
+        group="retrieval",
+        description="Reciprocal-rank-fusion constant (fusion=rrf): larger flattens the rank weights.",
+    )
+    dense_weight: float = setting(
+        1.0, group="retrieval", description="Weight of the dense (embedding) list in the fusion."
+    )
     keyword_weight: float = setting(1.0, group="retrieval", description="Weight of the BM25 list in the fusion.")
     translate_query: bool = setting(
         True,
-        group="retrieval", description="Also search the question's keywords in the other language (CC-CEDICT glossary): finds English "
+        group="retrieval",
+        description="Also search the question's keywords in the other language (CC-CEDICT glossary): finds English "
         "passages for Chinese questions and the reverse (dev.jsonl R@5 0.72 -> 0.83).",
     )
     dense_by_language: bool = setting(
         True,
-        group="retrieval", description="In a notebook of Chinese and English passages, measure each passage's embedding similarity "
+        group="retrieval",
+        description="In a notebook of Chinese and English passages, measure each passage's embedding similarity "
         "from the typical similarity of passages in its own language: the embedder rates any passage in the question's "
         "language above one in the other, which buries the other language's answers (dev.jsonl R@5 0.72 -> 0.78).",
     )
-    translation_weight: float = setting(0.5, group="retrieval", description="Weight of the other-language keyword ranking in the fusion.")
+    translation_weight: float = setting(
+        0.5, group="retrieval", description="Weight of the other-language keyword ranking in the fusion."
+    )
     k: int = setting(5, group="retrieval", description="Passages returned by search.", ge=1, le=MAX_K)
     glossary_senses: int = setting(
-        3, group="retrieval", description="English senses of a Chinese word kept from CC-CEDICT for the other-language search.", ge=1
+        3,
+        group="retrieval",
+        description="English senses of a Chinese word kept from CC-CEDICT for the other-language search.",
+        ge=1,
     )
     glossary_per_phrase: int = setting(
-        3, group="retrieval", description="Most Chinese words an English word or two-word phrase brings to the other-language search.", ge=1
+        3,
+        group="retrieval",
+        description="Most Chinese words an English word or two-word phrase brings to the other-language search.",
+        ge=1,
     )
     glossary_per_name: int = setting(
-        3, group="retrieval", description="Most Chinese spellings a company or person name brings to the keyword search (輝達, 英偉達 ...).", ge=1
+        3,
+        group="retrieval",
+        description="Most Chinese spellings a company or person name brings to the keyword search (輝達, 英偉達 ...).",
+        ge=1,
     )
     # answer
     answer_k: int = setting(
@@ -272,48 +316,65 @@ class Settings(BaseSettings):
     # llm
     backend: str = setting(
         "extractive",
-        group="llm", description="Answerer, one of rag.llm.BACKENDS: extractive (no LLM), openai (any OpenAI-compatible "
+        group="llm",
+        description="Answerer, one of rag.llm.BACKENDS: extractive (no LLM), openai (any OpenAI-compatible "
         "chat server) or llamacpp (a local GGUF file through llama-cpp-python, `make llm`).",
     )
     llm_base_url: str = setting(
         "http://127.0.0.1:8080/v1",
-        group="llm", description="OpenAI-compatible endpoint for the openai backend (llama.cpp server :8080/v1, Ollama :11434/v1).",
+        group="llm",
+        description="OpenAI-compatible endpoint for the openai backend (llama.cpp server :8080/v1, Ollama :11434/v1).",
     )
-    llm_api_key: SecretStr = setting(SecretStr("not-needed"), group="llm", description="API key sent to the server (local ones ignore it).")
+    llm_api_key: SecretStr = setting(
+        SecretStr("not-needed"), group="llm", description="API key sent to the server (local ones ignore it)."
+    )
     llm_model: str = setting("local-model", group="llm", description="Model name sent to the OpenAI-compatible server.")
-    llm_timeout: float = setting(60.0, group="llm", description="Seconds to wait for the server (connect and each streamed read).")
+    llm_timeout: float = setting(
+        60.0, group="llm", description="Seconds to wait for the server (connect and each streamed read)."
+    )
     gguf_path: Path | None = setting(
-        None, group="llm", description="GGUF model for the llamacpp backend; default: the Qwen2.5-Coder-0.5B `make llm` assembles."
+        None,
+        group="llm",
+        description="GGUF model for the llamacpp backend; default: the Qwen2.5-Coder-0.5B `make llm` assembles.",
     )
     llm_gpu_layers: int | None = setting(
         None,
-        group="llm", description="Layers the llamacpp backend offloads to a GPU: unset = all when llama.cpp was built with GPU "
+        group="llm",
+        description="Layers the llamacpp backend offloads to a GPU: unset = all when llama.cpp was built with GPU "
         "support (CUDA/Metal/Vulkan), else 0; 0 forces CPU.",
     )
     llm_max_context_tokens: int = setting(
         4096,
-        group="llm", description="Model context (cl100k_base tokens): prompt + answer; the lowest-ranked passages are trimmed to fit.",
+        group="llm",
+        description="Model context (cl100k_base tokens): prompt + answer; the lowest-ranked passages are trimmed to fit.",
     )
     llm_answer_tokens: int = setting(512, group="llm", description="Most tokens the model may generate for one answer.")
-    llm_history_turns: int = setting(3, group="llm", description="Previous turns used to rewrite a follow-up into a standalone question.")
+    llm_history_turns: int = setting(
+        3, group="llm", description="Previous turns used to rewrite a follow-up into a standalone question."
+    )
     # verify
     verify_min_overlap: float = setting(
         0.5,
-        group="verify", description="Share of a generated sentence's keywords its cited passage must contain (dev.jsonl: reference "
+        group="verify",
+        description="Share of a generated sentence's keywords its cited passage must contain (dev.jsonl: reference "
         "sentences vs their evidence chunk ≥ 0.6, vs the best other-document chunk ≤ 0.36).",
     )
     verify_min_similarity: float = setting(
         0.5,
-        group="verify", description="USE cosine a sentence needs to its passage's closest sentence when they are in different "
+        group="verify",
+        description="USE cosine a sentence needs to its passage's closest sentence when they are in different "
         "languages (dev.jsonl: evidence ≥ 0.52, other documents ≤ 0.47).",
     )
     # serve
     host: str = setting("127.0.0.1", group="serve", description="Address the chat UI binds to.")
     port: int = setting(7860, group="serve", description="Port of the chat UI.", ge=1, le=65535)
-    mcp_port: int = setting(8765, group="serve", description="Port of `rag mcp --http` (it binds to host too).", ge=1, le=65535)
+    mcp_port: int = setting(
+        8765, group="serve", description="Port of `rag mcp --http` (it binds to host too).", ge=1, le=65535
+    )
     allowed_hosts: str = setting(
         "",
-        group="serve", description="Host names the chat UI answers besides loopback (comma-separated, name or name:port, "
+        group="serve",
+        description="Host names the chat UI answers besides loopback (comma-separated, name or name:port, "
         "e.g. notebook.lan); any other Host header or a cross-site Origin gets 403.",
     )
 
@@ -375,7 +436,11 @@ class Settings(BaseSettings):
     def collection_name(self, notebook_id: str | None = None) -> str:
         """Chroma collection of the notebook `notebook_id` (rag.index.identity) for this embedder set-up; without an
         id, the name indexes had before notebook ids (the set-up alone)."""
-        return f"{self.collection}-{notebook_id}-{self.index_setup()}" if notebook_id else f"{self.collection}-{self.index_setup()}"
+        return (
+            f"{self.collection}-{notebook_id}-{self.index_setup()}"
+            if notebook_id
+            else f"{self.collection}-{self.index_setup()}"
+        )
 
     def embedder_path(self) -> str:
         """The model to load: the offline e5 folder under cache_dir unless another model is named.

@@ -30,7 +30,9 @@ class Hit:
     dense_similarity: float | None = None  # cosine similarity to the question
     page: int | None = None  # 1-based page of a PDF or image the chunk is on, None for other formats
     name: str = ""  # how the source is shown: relative to the folder it was indexed from, never absolute
-    boxes: list[tuple[int, int, float, float, float, float]] = field(default_factory=list)  # (start, end, box) per drawn line
+    boxes: list[tuple[int, int, float, float, float, float]] = field(
+        default_factory=list
+    )  # (start, end, box) per drawn line
 
     def boxes_between(self, start: int, end: int) -> list[Box]:
         """The boxes on the page of the chunk's drawn lines that the text from `start` to `end` overlaps."""
@@ -67,7 +69,9 @@ def _decode_boxes(value: Any) -> list[tuple[int, int, float, float, float, float
     import json
 
     try:
-        return [(int(s), int(e), float(a), float(b), float(c), float(d)) for s, e, a, b, c, d in json.loads(value or "[]")]
+        return [
+            (int(s), int(e), float(a), float(b), float(c), float(d)) for s, e, a, b, c, d in json.loads(value or "[]")
+        ]
     except (ValueError, TypeError):
         return []
 

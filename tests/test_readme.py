@@ -91,5 +91,10 @@ def test_the_shell_section_lists_every_subcommand():
     from rag.cli import build_parser
 
     subcommands = set(build_parser()._subparsers._group_actions[0].choices)
-    shown = {line.split()[1] for block in fenced(section("Shell"), "bash") for line in block.splitlines() if line.startswith("rag ")}
+    shown = {
+        line.split()[1]
+        for block in fenced(section("Shell"), "bash")
+        for line in block.splitlines()
+        if line.startswith("rag ")
+    }
     assert subcommands <= shown, subcommands - shown

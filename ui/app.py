@@ -67,13 +67,18 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             with gr.Column(scale=2, min_width=250):
                 with gr.Accordion(L0["notebooks"], open=True, elem_id="notebooks"):
                     notebook_pick = gr.Dropdown(
-                        shelf.notebook_choices(notebooks), value=first.id, label=L0["notebook_pick"], elem_id="notebook-pick"
+                        shelf.notebook_choices(notebooks),
+                        value=first.id,
+                        label=L0["notebook_pick"],
+                        elem_id="notebook-pick",
                     )
                     notebook_name = gr.Textbox(first.name, label=L0["nb_name"], elem_id="nb-name")
                     with gr.Row(equal_height=True):
                         nb_new = gr.Button(L0["nb_new"], elem_id="nb-new", size="sm", min_width=60)
                         nb_rename = gr.Button(L0["nb_rename"], elem_id="nb-rename", size="sm", min_width=60)
-                        nb_delete = gr.Button(L0["nb_delete"], elem_id="nb-delete", size="sm", variant="stop", min_width=60)
+                        nb_delete = gr.Button(
+                            L0["nb_delete"], elem_id="nb-delete", size="sm", variant="stop", min_width=60
+                        )
                     gr.Markdown(L0["nb_import"], elem_id="nb-import-label")  # above the box: a label would cover it
                     nb_import = gr.File(show_label=False, file_types=[".zip"], elem_id="nb-import", height=100)
                 gr.Markdown(L0["sources_heading"], elem_id="sources-heading")
@@ -81,7 +86,9 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                 scope = gr.CheckboxGroup(choices, value=[], label=L0["scope"], info=L0["scope_info"], elem_id="scope")
                 with gr.Accordion(L0["manage"], open=True, elem_id="manage"):
                     upload_box = gr.File(file_count="multiple", label=L0["upload_label"], elem_id="upload", height=140)
-                    gr.Markdown(L0["upload"].format(mb=MAX_UPLOAD_MB, doc_mb=MAX_DOCUMENT_UPLOAD_MB), elem_id="upload-limits")
+                    gr.Markdown(
+                        L0["upload"].format(mb=MAX_UPLOAD_MB, doc_mb=MAX_DOCUMENT_UPLOAD_MB), elem_id="upload-limits"
+                    )
                     with gr.Row(equal_height=True):
                         remove_pick = gr.Dropdown(
                             choices, value=None, label=L0["remove_pick"], elem_id="remove-pick", scale=3
@@ -205,9 +212,14 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         ).then(None, js=static("scroll-to-mark.js"), **private)
 
         upload_box.upload(
-            on(handlers.upload), [notebook_id, upload_box, scope, lang], [status, scope, remove_pick, upload_box], **locked
+            on(handlers.upload),
+            [notebook_id, upload_box, scope, lang],
+            [status, scope, remove_pick, upload_box],
+            **locked,
         )
-        remove_button.click(on(handlers.remove), [notebook_id, remove_pick, scope, lang], [status, scope, remove_pick], **locked)
+        remove_button.click(
+            on(handlers.remove), [notebook_id, remove_pick, scope, lang], [status, scope, remove_pick], **locked
+        )
         reindex_button.click(on(handlers.reindex), [notebook_id, scope, lang], [status, scope, remove_pick], **locked)
         # Uploads and re-index run in the background: each second the page shows their progress, then the documents.
         indexing = on(handlers.indexing_status)
@@ -236,22 +248,34 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             event.then(**reload).then(*cleared, **private).then(*show_guide, queue=False, **private)
 
         shows_other_notebook(notebook_pick.input(shelf.switch, [notebook_pick], [saved], **private))
-        shows_other_notebook(nb_new.click(partial(shelf.create, notebooks), [notebook_name, lang], [status, saved], **private))
+        shows_other_notebook(
+            nb_new.click(partial(shelf.create, notebooks), [notebook_name, lang], [status, saved], **private)
+        )
         nb_rename.click(
             partial(shelf.rename, notebooks), [notebook_id, notebook_name, lang], [status, notebook_pick], **private
         )
         shows_other_notebook(
-            nb_delete.click(partial(shelf.delete, notebooks), [notebook_id, notebook_name, lang], [status, saved], **locked)
+            nb_delete.click(
+                partial(shelf.delete, notebooks), [notebook_id, notebook_name, lang], [status, saved], **locked
+            )
         )
         shows_other_notebook(
-            nb_import.upload(partial(shelf.import_file, notebooks), [nb_import, lang], [status, saved, nb_import], **locked)
+            nb_import.upload(
+                partial(shelf.import_file, notebooks), [nb_import, lang], [status, saved, nb_import], **locked
+            )
         )
 
-        chat_pick.input(on(shelf.open_chat), [notebook_id, chat_pick], [chatbot, turns, chat_id, passages, saved], **private)
+        chat_pick.input(
+            on(shelf.open_chat), [notebook_id, chat_pick], [chatbot, turns, chat_id, passages, saved], **private
+        )
         new_chat.click(on(shelf.new_chat), [notebook_id], [chatbot, turns, chat_id, chat_pick, passages], **private)
-        delete_chat.click(on(shelf.delete_chat), [notebook_id, chat_id], [chatbot, turns, chat_id, chat_pick, passages], **private)
+        delete_chat.click(
+            on(shelf.delete_chat), [notebook_id, chat_id], [chatbot, turns, chat_id, chat_pick, passages], **private
+        )
 
-        save_note.click(on(shelf.save_answer), [notebook_id, chatbot, turns, note_search, lang], [status, note_pick], **private)
+        save_note.click(
+            on(shelf.save_answer), [notebook_id, chatbot, turns, note_search, lang], [status, note_pick], **private
+        )
         note_pick.input(on(shelf.open_note), [notebook_id, note_pick], [note_title, note_body], **private)
         note_save.click(
             on(shelf.write_note), [notebook_id, note_pick, note_title, note_body, note_search, lang], [status, note_pick],

@@ -14,6 +14,7 @@ from rag.hosts import LOOPBACK, allowed_hosts, origin_host  # one rule for the p
 
 __all__ = ["LOOPBACK", "HostGuard", "allowed_hosts", "origin_host"]
 
+
 class HostGuard:
     """ASGI middleware: 403 for a Host not in `hosts`, or an Origin whose host is not in `hosts` (cross-site)."""
 

@@ -344,7 +344,9 @@ RELABEL: dict[str, Callable[[dict[str, str]], Any]] = {
     "note-delete": lambda L: gr.update(value=L["note_delete"]),
     "note-source": lambda L: gr.update(value=L["note_source"]),
     "export": lambda L: gr.update(label=L["export"]),
-    **{f"export-{w}": (lambda L, w=w: gr.update(value=L[f"export_{w}"])) for w in ("chat", "notes", "notebook", "file")},
+    **{
+        f"export-{w}": (lambda L, w=w: gr.update(value=L[f"export_{w}"])) for w in ("chat", "notes", "notebook", "file")
+    },
     "download": lambda L: gr.update(label=L["download"]),
 }
 # The source panel's "click a citation" text in every language: only that (not an open document) is relabelled.
@@ -355,5 +357,7 @@ def relabel(language: str, panel: str) -> list[Any]:
     """Updates for every component in RELABEL (in its order), then the source panel's."""
     L = labels(language)
     updates = [update(L) for update in RELABEL.values()]
-    source_panel = gr.update(value=render.message_html(L["source_empty"])) if panel in SOURCE_PLACEHOLDERS else gr.skip()
+    source_panel = (
+        gr.update(value=render.message_html(L["source_empty"])) if panel in SOURCE_PLACEHOLDERS else gr.skip()
+    )
     return [*updates, source_panel]

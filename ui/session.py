@@ -40,7 +40,9 @@ def answer_backends(notebook: Notebook, lang: str | None = None) -> list[tuple[s
     return [(L.get(f"backend_{b['name']}", b["label"]), b["name"]) for b in backends(notebook.settings)]
 
 
-def answering_view(notebook: Notebook, k: int | None, backend: str = "", model: str = "", endpoint: str = "") -> Notebook:
+def answering_view(
+    notebook: Notebook, k: int | None, backend: str = "", model: str = "", endpoint: str = ""
+) -> Notebook:
     """The notebook as one request wants it (k passages, a backend, model, endpoint), unchanged for others;
     an empty text field keeps the notebook's own setting."""
     wanted = {"k": notebook.settings.checked_k(k), "backend": backend, "llm_model": model, "llm_base_url": endpoint}

@@ -182,7 +182,11 @@ def save_chat(notebook: Notebook, chat_id: str, history: list[dict], turns: list
         turn = next(answers, None) if m["role"] == "assistant" else None
         messages.append(Message(m["role"], m["content"], turn.answer if turn else None, turn.hits if turn else []))
     chat_id = Chats(notebook.path).save(chat_id or None, messages)
-    return chat_id, gr.update(choices=chat_choices(notebook), value=chat_id), {"notebook": notebook.info.id, "chat": chat_id}
+    return (
+        chat_id,
+        gr.update(choices=chat_choices(notebook), value=chat_id),
+        {"notebook": notebook.info.id, "chat": chat_id},
+    )
 
 
 def open_chat(notebook: Notebook, chat_id: str | None) -> tuple[Any, ...]:
@@ -222,7 +226,9 @@ def open_note(notebook: Notebook, note_id: str | None) -> tuple[Any, ...]:
     return (note.title, note.body) if note else ("", "")
 
 
-def write_note(notebook: Notebook, note_id: str | None, title: str, body: str, query: str, lang: str) -> tuple[Any, ...]:
+def write_note(
+    notebook: Notebook, note_id: str | None, title: str, body: str, query: str, lang: str
+) -> tuple[Any, ...]:
     """Save the note being edited (a new one when none is picked); (status, notes picker)."""
     L = labels(lang)
     if not (body or "").strip():
@@ -266,7 +272,9 @@ def export(notebook: Notebook, chat_id: str, history: list[dict], turns: list[Tu
     if what == "file":
         return str(export_notebook(notebook, _export_path(notebook, "notebook", FILE_SUFFIX)))
     if what == "chat":
-        title = (Chats(notebook.path).get(chat_id).title if chat_id and Chats(notebook.path).get(chat_id) else "") or "Chat"
+        title = (
+            Chats(notebook.path).get(chat_id).title if chat_id and Chats(notebook.path).get(chat_id) else ""
+        ) or "Chat"
         answers = iter(turns or [])
         messages = []
         for m in handlers.plain_history(history):

@@ -83,7 +83,9 @@ def save_upload(path: str | Path, folder: Path, name: str | None, read: Callable
     if path.stat().st_size > upload_limit_mb(target_name) * 1024 * 1024:
         raise UploadError("too_big", original_name(name))
     folder.mkdir(parents=True, exist_ok=True)
-    if (folder / target_name).resolve().parent != folder.resolve():  # belt and braces: safe_name never yields a separator
+    if (
+        folder / target_name
+    ).resolve().parent != folder.resolve():  # belt and braces: safe_name never yields a separator
         raise UploadError("bad_name", original_name(name))
     # Hidden (the indexer skips it) and unique, so two uploads of one name at once do not share it.
     fd, staged = tempfile.mkstemp(prefix=".uploading-", suffix=Path(target_name).suffix, dir=folder)

@@ -36,7 +36,9 @@ class Limits:
     max_image_pixels: int = 60_000_000
     ocr_min_confidence: float = 0.3
     ocr_threads: int = 0  # 0: one per core
-    ocr_cache: Path | None = field(default_factory=lambda: default_ocr_cache())  # OCR results by content hash; None: none
+    ocr_cache: Path | None = field(
+        default_factory=lambda: default_ocr_cache()
+    )  # OCR results by content hash; None: none
     progress: bool = False  # a progress bar per OCR'd page on stderr
 
     @classmethod
@@ -163,7 +165,9 @@ class TextBuilder:
         if text:
             self.paragraphs += 1
             if self.paragraphs > self.limits.max_paragraphs:
-                raise IngestError(self.path, f"more than {self.limits.max_paragraphs:,} paragraphs (RAG_MAX_PARAGRAPHS)")
+                raise IngestError(
+                    self.path, f"more than {self.limits.max_paragraphs:,} paragraphs (RAG_MAX_PARAGRAPHS)"
+                )
             self._separate()
             self.add(text, raw=True)
 
@@ -238,7 +242,9 @@ def open_zip(raw: bytes, path: Path, limits: Limits, what: str) -> zipfile.ZipFi
     total = sum(info.file_size for info in infos)
     if total > limits.max_unzipped_bytes:
         mb = limits.max_unzipped_bytes // (1024 * 1024)
-        raise IngestError(path, f"unpacks to {total / 2**20:,.0f} MB, more than {mb} MB (a zip bomb? RAG_MAX_UNZIPPED_MB)")
+        raise IngestError(
+            path, f"unpacks to {total / 2**20:,.0f} MB, more than {mb} MB (a zip bomb? RAG_MAX_UNZIPPED_MB)"
+        )
     if any(info.flag_bits & 0x1 for info in infos):
         raise IngestError(path, f"encrypted {what}: cannot be read")
     return archive

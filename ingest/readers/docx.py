@@ -29,7 +29,9 @@ _PIECES = {f"{_W}t": None, f"{_W}tab": "\t", f"{_W}br": "\n", f"{_W}cr": "\n"}
 def paragraph_text(element) -> str:
     """A w:p's text (runs, hyperlinks, inserted revisions; deleted ones are w:delText, left out), read in one pass
     in lxml: python-docx's Paragraph.text runs XPath queries per paragraph (~0.1 ms each)."""
-    return "".join(node.text or "" if piece is None else piece for node in element.iter(*_PIECES) for piece in (_PIECES[node.tag],))
+    return "".join(
+        node.text or "" if piece is None else piece for node in element.iter(*_PIECES) for piece in (_PIECES[node.tag],)
+    )
 
 
 class DocxReader:
@@ -48,7 +50,9 @@ class DocxReader:
         try:
             document = docx.Document(io.BytesIO(raw))
         except Exception as exc:  # noqa: BLE001 — python-docx raises KeyError, ValueError, lxml errors... on a damaged package
-            raise IngestError(path, f"corrupt DOCX ({type(exc).__name__}: {' '.join(str(exc).split())[:100]})") from None
+            raise IngestError(
+                path, f"corrupt DOCX ({type(exc).__name__}: {' '.join(str(exc).split())[:100]})"
+            ) from None
         builder = TextBuilder(path, limits)
         headings = HeadingPath()
         title_para = ""

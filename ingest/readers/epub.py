@@ -12,7 +12,9 @@ from urllib.parse import unquote
 from ingest.documents import IngestError
 from ingest.readers.base import Extracted, HeadingPath, Limits, TextBuilder, open_zip, read_member, register
 
-_BLOCKS = frozenset({"p", "div", "li", "tr", "blockquote", "pre", "section", "article", "dd", "dt", "figcaption", "table"})
+_BLOCKS = frozenset(
+    {"p", "div", "li", "tr", "blockquote", "pre", "section", "article", "dd", "dt", "figcaption", "table"}
+)
 _SKIP = frozenset({"script", "style", "head", "title", "nav", "svg", "math"})
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
 _FONT_SUFFIXES = (b".ttf", b".otf", b".woff", b".woff2")

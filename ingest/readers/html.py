@@ -18,6 +18,8 @@ _ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
 def plain(markdown_line: str) -> str:
     """A line of trafilatura's Markdown as the page's text: emphasis markers and escapes out."""
     return _ESCAPE_RE.sub(r"\1", _EMPHASIS_RE.sub(r"\2", markdown_line))
+
+
 _H1_RE = re.compile(r"<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 _TAG_RE = re.compile(r"<[^>]+>")
 
@@ -53,7 +55,9 @@ class HtmlReader:
             markdown = trafilatura.extract(
                 html, output_format="markdown", include_formatting=True, include_comments=False, favor_recall=True
             )
-            meta = trafilatura.extract_metadata(html, extensive=False)  # a date the page declares, not a guessed copyright year
+            meta = trafilatura.extract_metadata(
+                html, extensive=False
+            )  # a date the page declares, not a guessed copyright year
         except Exception as exc:  # noqa: BLE001 — lxml on a hopeless document
             raise IngestError(path, f"cannot parse the page ({type(exc).__name__})") from None
         if not markdown or not markdown.strip():

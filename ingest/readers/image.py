@@ -108,7 +108,8 @@ class ImageReader:
             raise IngestError(path, f"{pages} pages, more than {limits.max_pages} (RAG_MAX_PAGES)")
         sha = hashlib.sha256(raw).hexdigest()
         jobs = [
-            PageJob(n, page_key(sha, n), lambda n=n: (decode_page(raw, path, limits, n - 1), 1.0)) for n in range(1, pages + 1)
+            PageJob(n, page_key(sha, n), lambda n=n: (decode_page(raw, path, limits, n - 1), 1.0))
+            for n in range(1, pages + 1)
         ]
         return build(read_pages(jobs, path, limits), path, limits)
 

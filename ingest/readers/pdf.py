@@ -260,7 +260,10 @@ def _ocr(raw: bytes, path: Path, limits: Limits, pages: list[int]) -> dict:
     from ingest.ocr import PageJob, page_key, read_pages
 
     sha = hashlib.sha256(raw).hexdigest()
-    jobs = [PageJob(n, page_key(sha, n, f"pdf@{OCR_SCALE:.3f}"), lambda n=n: (render_page(raw, n, OCR_SCALE), OCR_SCALE)) for n in pages]
+    jobs = [
+        PageJob(n, page_key(sha, n, f"pdf@{OCR_SCALE:.3f}"), lambda n=n: (render_page(raw, n, OCR_SCALE), OCR_SCALE))
+        for n in pages
+    ]
     return read_pages(jobs, path, limits)
 
 

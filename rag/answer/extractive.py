@@ -108,7 +108,9 @@ class ExtractiveAnswerer(Answerer):
         passage; a table row is one sentence, read with its column headers."""
         text = hit.text
         rows = {(a, b): said for a, b, said in table_rows(text)}
-        spans = sorted([(a, b) for a, b in sentence_spans(text) if not any(ra <= a < rb for ra, rb in rows)] + list(rows))
+        spans = sorted(
+            [(a, b) for a, b in sentence_spans(text) if not any(ra <= a < rb for ra, rb in rows)] + list(rows)
+        )
         planted = set(planted_spans(text, spans))  # speaks to the reader or an AI: never an answer
         sentences: list[Candidate | None] = []
         for a, b in spans:
@@ -135,7 +137,9 @@ class ExtractiveAnswerer(Answerer):
             c.reported = not c.concluding and (reports_view(c.text) or introduced or named)
         return sentences
 
-    def similarities(self, question: Question, hits: list[Hit], cands: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
+    def similarities(
+        self, question: Question, hits: list[Hit], cands: list[Candidate]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """e5's and USE's cosines of the question to each candidate (rag.answer.features.similarities)."""
         return similarities(question, hits, cands, self.embedder, self.cross_embedder)
 
@@ -241,7 +245,9 @@ class ExtractiveAnswerer(Answerer):
             # The quote verbatim (a table row's candidate text is its cells under their headers).
             quote = hit.text[c.start : c.end]
             citations.append(
-                Citation(n, hit.chunk_id, hit.source, hit.title, quote, hit.section, hit.start + c.start, hit.start + c.end)
+                Citation(
+                    n, hit.chunk_id, hit.source, hit.title, quote, hit.section, hit.start + c.start, hit.start + c.end
+                )
             )
             sentence = to_script(c.text, script) if script != "en" and han_share(c.text) > 0 else c.text
             # A quote in the other language says so, once for each run of such sentences.
@@ -256,7 +262,15 @@ class ExtractiveAnswerer(Answerer):
             yield Delta(piece)
         text = "".join(pieces)
         yield Final(
-            Answer(text=text, refused=False, citations=citations, script=script, hits=hits, backend=self.backend, status=status)
+            Answer(
+                text=text,
+                refused=False,
+                citations=citations,
+                script=script,
+                hits=hits,
+                backend=self.backend,
+                status=status,
+            )
         )
 
     def advance(self, e: Evidence, stage: str) -> None:

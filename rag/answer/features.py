@@ -66,7 +66,9 @@ def focus_share(groups: list[list[str]], flat: str) -> float:
     return sum(any(t in flat for t in g) for g in groups) / len(groups)
 
 
-def _local_weights(weights: dict[str, float], sentence_sets: list[frozenset[str]], given: frozenset[str]) -> dict[str, float]:
+def _local_weights(
+    weights: dict[str, float], sentence_sets: list[frozenset[str]], given: frozenset[str]
+) -> dict[str, float]:
     """The question's words weighted by how well they tell one passage's sentences apart: a word in every sentence
     or in the title (the passage's subject: 交叉笛鲷) says which passage, not which sentence (体长, 可达)."""
     n = len(sentence_sets)
@@ -194,7 +196,10 @@ def sentence_features(question: Question, hits: list[Hit], cands: list) -> np.nd
     for h, hit in enumerate(hits):
         body, title = text_view(hit.text), text_view(hit.title)
         present = body.tokens | title.tokens
-        passage[h] = (max(coverage(q.own, present), coverage(q.other, present)), focus_share(q.focus, title.flat + " " + body.flat))
+        passage[h] = (
+            max(coverage(q.own, present), coverage(q.other, present)),
+            focus_share(q.focus, title.flat + " " + body.flat),
+        )
     best_hit = max((h.score for h in hits), default=0.0) or 1.0
     top_idf = max(q.own.values(), default=0.0) or 1.0
     local = {}
@@ -255,7 +260,9 @@ def as_embedded(question: Question, title: str, sentence: str, passage: str = ""
     return f"{title.strip()}: {sentence}" if titled else sentence
 
 
-def similarities(question: Question, hits: list[Hit], cands: list, embedder, cross_embedder=None) -> tuple[np.ndarray, np.ndarray]:
+def similarities(
+    question: Question, hits: list[Hit], cands: list, embedder, cross_embedder=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Cosines of the question to each candidate: e5's (`embedder`; a sentence in the question's language read under
     its passage's title: as_embedded), and USE's (`cross_embedder`, the cross-lingual one) on the sentence; e5's again
     without it."""
@@ -277,7 +284,12 @@ def fill_similarities(x: np.ndarray, e5_sims: np.ndarray, use_sims: np.ndarray) 
     """x (the shortlisted candidates' rows) with the embedders' question-sentence cosines and the gaps over x."""
     x = x.copy()
     cross = x[:, COLUMN["cross"]]
-    for name, value in (("e5", e5_sims), ("use", use_sims), ("cross_e5", cross * e5_sims), ("cross_use", cross * use_sims)):
+    for name, value in (
+        ("e5", e5_sims),
+        ("use", use_sims),
+        ("cross_e5", cross * e5_sims),
+        ("cross_use", cross * use_sims),
+    ):
         x[:, COLUMN[name]] = value
     return with_gaps(x)
 

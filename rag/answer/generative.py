@@ -134,7 +134,9 @@ class GenerativeAnswerer(Answerer):
             out = "".join(str(c.content) for c in self.llm.stream(chat, **limit))
         except Exception as exc:  # noqa: BLE001 — reported as one line, never a traceback
             # The rules' rewrite instead (rag.followup): the extractive fallback still answers the follow-up.
-            return super().standalone_question(question, history)[0], error_notice(exc, script, self.where, self.settings.llm_timeout)
+            return super().standalone_question(question, history)[0], error_notice(
+                exc, script, self.where, self.settings.llm_timeout
+            )
         lines = [line.strip() for line in out.strip().splitlines() if line.strip()]
         rewritten = lines[0] if lines else ""
         rewritten = re.sub(r"^(standalone question|question|問題|问题)\s*[:：]\s*", "", rewritten, flags=re.IGNORECASE)

@@ -32,16 +32,22 @@ _EN = [
     r"\bif you (are|'re) (an? )?" + _READER + r"\b",
     r"\b(you are|you're|act as|pretend (to be|you are)) (an? )?(ai|ai assistant|language model|chatbot|llm)\b",
     rf"\b{_READER}\s+(reading|summari[sz]ing|processing|answering from|that reads?)\s+this\b",
-    (rf"\b{_READER}\s+(must|should|shall|will|are to|is to)\s+(always\s+|only\s+|never\s+)?(answer|reply|respond|say|"
-    r"output|tell|ignore)\b"),
+    (
+        rf"\b{_READER}\s+(must|should|shall|will|are to|is to)\s+(always\s+|only\s+|never\s+)?(answer|reply|respond|say|"
+        r"output|tell|ignore)\b"
+    ),
     # "When asked about X, answer 42"; "whatever the question, say 42".
-    (r"\b(if|when|whenever)\s+(you are |you're |anyone |someone |a user |the user |people )?(is |are )?"
-    r"(asked|ask|asks|questioned)\b.{0,80}\b(answer|say|reply|respond|tell)\b"),
+    (
+        r"\b(if|when|whenever)\s+(you are |you're |anyone |someone |a user |the user |people )?(is |are )?"
+        r"(asked|ask|asks|questioned)\b.{0,80}\b(answer|say|reply|respond|tell)\b"
+    ),
     r"\b(whatever|regardless of|no matter)\s+(what\s+)?(the\s+)?(question|is asked|you are asked|anyone asks|the user asks)\b",
     r"\bthe (correct|right|only|true|real|official) answer to (this|the|any|every|all|each) questions?\s*(is|should be|must be)\b",
     r"\b(always|only) (answer|reply|respond)\b",
-    (r"\byou (must|should|have to|are required to|will|need to)\s+(always\s+|only\s+|now\s+)?(answer|reply|respond|"
-    r"output|tell the user)\b"),
+    (
+        r"\byou (must|should|have to|are required to|will|need to)\s+(always\s+|only\s+|now\s+)?(answer|reply|respond|"
+        r"output|tell the user)\b"
+    ),
     r"\btell the user\b|^(please\s+)?(answer|reply|respond|output|print)\b(?!\s*[:：])",
     # Chat-template tokens and role markers.
     r"\[/?(inst|system|sys)\]|<\|?/?(system|im_start|im_end|assistant|user)\|?>|<<sys>>|^#+\s*(system|instruction)",
@@ -56,8 +62,10 @@ _ZH = [
     r"(各位|亲爱的|致|所有)?" + _ZH_READER + r"(们)?\s*[:：，,]\s*(请|务必|你|忽略|无视)",
     _ZH_READER + r"(请|务必)(注意|回答|回复|忽略|无视|输出|告诉)",
     r"(读到|看到|阅读|处理|总结)(这|此|本)(段|句|里|份|篇|页|文件|内容).{0,6}" + _ZH_READER,
-    (r"(如果|若|当|假如|要是)(你|有人|用户|使用者|别人|对方|任何人)?(被)?(问|问到|问起|询问|提问).{0,40}"
-    r"(请|务必|一律|就说|就回答|都说|都回答)"),
+    (
+        r"(如果|若|当|假如|要是)(你|有人|用户|使用者|别人|对方|任何人)?(被)?(问|问到|问起|询问|提问).{0,40}"
+        r"(请|务必|一律|就说|就回答|都说|都回答)"
+    ),
     r"(无论|不管|不论).{0,12}问.{0,20}((都|一律|只)(要|请)?(回答|说|答|回复)|答案(都|一律)?(是|为))",
     r"答案(一律|永远|总是|只能|必须|始终)(是|为)|(任何|所有|每个|每一个)问题的答案(都)?(是|为)",
     r"你(必须|应该|应当|只能|务必|一定要)(只)?(回答|回复|输出|忽略|无视|告诉用户)",
@@ -67,7 +75,8 @@ _PLANTED = re.compile("|".join(f"(?:{p})" for p in _EN + _ZH), re.IGNORECASE)
 # The same read over a whole passage at once, a sentence's start being the text's, a line's, or a stop's: a passage
 # it finds nothing in has no planted sentence (most passages: one scan instead of one per sentence).
 _ANYWHERE = re.compile(
-    _PLANTED.pattern.replace("^", r"(?:^|(?<=[.!?。！？；;:：])|(?<=[.!?。！？；;:：]\s))"), re.IGNORECASE | re.MULTILINE
+    _PLANTED.pattern.replace("^", r"(?:^|(?<=[.!?。！？；;:：])|(?<=[.!?。！？；;:：]\s))"),
+    re.IGNORECASE | re.MULTILINE,
 )
 
 

@@ -36,7 +36,8 @@ _HAS_TIME = re.compile(
     re.IGNORECASE,
 )
 _HAS_AMOUNT = re.compile(
-    rf"\d|[一二兩两三四五六七八九十百千萬万億亿]+\s*[倍個个台家種种次年%％美元億亿萬万]|\b({_NUMBER_WORDS})\b", re.IGNORECASE
+    rf"\d|[一二兩两三四五六七八九十百千萬万億亿]+\s*[倍個个台家種种次年%％美元億亿萬万]|\b({_NUMBER_WORDS})\b",
+    re.IGNORECASE,
 )
 # A question asking how much money (a price, a cost, a salary) is answered by a sentence naming a sum of money, not by
 # any number: "How much does the X200 cost?" is not answered by "It weighs 450 grams".
@@ -107,7 +108,34 @@ _ACRONYM_PLURAL = re.compile(r"(?:[A-Z]{2,}|[A-Za-z]+\d+[A-Za-z0-9]*)s")
 _QUESTION_PART = re.compile(r"[^?？!！。;；]+[?？!！。;；]*")
 # A number on its own, not the digits of a model name (H100).
 _FOCUS_NUMBER = re.compile(r"(?<![A-Za-z0-9.,])\d+(?:[.,]\d+)*")
-_SENTENCE_START_WORDS = frozenset(["what", "which", "who", "whom", "whose", "how", "why", "when", "where", "is", "are", "was", "were", "do", "does", "did", "can", "could", "the", "a", "an", "in", "on", "of"])
+_SENTENCE_START_WORDS = frozenset(
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "how",
+        "why",
+        "when",
+        "where",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "the",
+        "a",
+        "an",
+        "in",
+        "on",
+        "of",
+    ]
+)
 # Focus items spelled alike in every language and script: a year, and a model or version name (B200, GPT-4, SR99).
 _YEAR = re.compile(r"1\d{3}|20\d\d")
 _DECADE = re.compile(r"(1\d{3}|20\d\d)(?:'?s\b|\s*年代)")
@@ -149,7 +177,8 @@ def question_parts(question: str) -> list[str]:
     (「…她居然答應了！」此話為何人所言?)."""
     parts = _QUESTION_PART.findall(question)
     return [
-        core for i, part in enumerate(parts)
+        core
+        for i, part in enumerate(parts)
         if (i == len(parts) - 1 or part.rstrip()[-1] in "?？") and len(core := letters_and_digits(part)) >= 4
     ]
 

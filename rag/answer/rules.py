@@ -231,13 +231,19 @@ _RAISES_QUESTION = re.compile(
 )
 # A sentence whose subject is in another sentence: 「說它是『錯誤』,是因為…」, "That's because …".
 _LEANS_ON_PREVIOUS = re.compile(
-    r"^(" + _either_script("但是|但|而|不過|可是") + r"|but |and )?[,，\s]*(" + _either_script("說它|說他|說她|說這|說此|說其|稱它|講它|這是因為|那是因為|之所以|因為這樣|因此這") + r")"
+    r"^("
+    + _either_script("但是|但|而|不過|可是")
+    + r"|but |and )?[,，\s]*("
+    + _either_script("說它|說他|說她|說這|說此|說其|稱它|講它|這是因為|那是因為|之所以|因為這樣|因此這")
+    + r")"
     r"|^(that|this|it)('s| is| was) (because|why)\b|^(because of (this|that)|that's why|this is why)\b",
     re.IGNORECASE,
 )
 # An aside after the text proper: a postscript, a call to comment or share.
 _ASIDE = re.compile(
-    r"^(p\.?\s?s\.?|p\.?\s?p\.?\s?s\.?)(\s|[:：,，]|$)|^(" + _either_script("附註|後記|題外話|順帶一提|歡迎留言|歡迎在留言") + ")",
+    r"^(p\.?\s?s\.?|p\.?\s?p\.?\s?s\.?)(\s|[:：,，]|$)|^("
+    + _either_script("附註|後記|題外話|順帶一提|歡迎留言|歡迎在留言")
+    + ")",
     re.IGNORECASE,
 )
 
@@ -474,10 +480,18 @@ _SOURCE_ZH = re.compile(
 )
 # 「財報狗說…」, 「根據財報狗，…」, "…according to Emanuel", "According to BG2, …": a source only when a retrieved
 # passage's headline names it (else a speaker the answer may have to name: 「黃仁勳說…」).
-_SAYS_ZH = re.compile(r"^([^\s，,。？?！!、]{1,8}?)(?:" + _either_script("說|提到") + ")")  # not 認為: a view is content
-_ACCORDING_ZH = re.compile(r"^(?:" + _either_script("根據|據|依據|依照") + r")([^\s，,。？?！!、]{1,8}?)(?:的說法|的说法)?[，,、]")
-_ACCORDING_TO_NAME = re.compile(r"\s*\b(?:according to|per)\s+([\w.'’&-]+(?:\s+[\w.'’&-]+)?)\s*(?=[?？.!]?\s*$)", re.IGNORECASE)
-_ACCORDING_TO_NAME_FIRST = re.compile(r"^(?:according to|per)\s+([\w.'’&-]+(?:\s+[\w.'’&-]+){0,2})\s*,\s*", re.IGNORECASE)
+_SAYS_ZH = re.compile(
+    r"^([^\s，,。？?！!、]{1,8}?)(?:" + _either_script("說|提到") + ")"
+)  # not 認為: a view is content
+_ACCORDING_ZH = re.compile(
+    r"^(?:" + _either_script("根據|據|依據|依照") + r")([^\s，,。？?！!、]{1,8}?)(?:的說法|的说法)?[，,、]"
+)
+_ACCORDING_TO_NAME = re.compile(
+    r"\s*\b(?:according to|per)\s+([\w.'’&-]+(?:\s+[\w.'’&-]+)?)\s*(?=[?？.!]?\s*$)", re.IGNORECASE
+)
+_ACCORDING_TO_NAME_FIRST = re.compile(
+    r"^(?:according to|per)\s+([\w.'’&-]+(?:\s+[\w.'’&-]+){0,2})\s*,\s*", re.IGNORECASE
+)
 
 
 def without_source(question: str, titles: Sequence[str] = ()) -> str:

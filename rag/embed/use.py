@@ -62,7 +62,9 @@ class UseEmbedder:
         backend = self.model._model
         saved, backend._threadpool = backend._threadpool, None  # a bound method of a controller: not picklable
         try:
-            save_cache_copy(path, partial(pickle.dump, (self.model._tokenizer, backend), protocol=pickle.HIGHEST_PROTOCOL))
+            save_cache_copy(
+                path, partial(pickle.dump, (self.model._tokenizer, backend), protocol=pickle.HIGHEST_PROTOCOL)
+            )
         finally:
             backend._threadpool = saved
 

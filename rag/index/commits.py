@@ -35,7 +35,9 @@ class Commits:
                 raise
             damaged = self.path.with_name(f"{FILE_NAME}.damaged")
             os.replace(self.path, damaged)
-            notice(f"{self.path}: damaged ({err}): moved to {damaged.name}; the commit record is rebuilt from the index")
+            notice(
+                f"{self.path}: damaged ({err}): moved to {damaged.name}; the commit record is rebuilt from the index"
+            )
             self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -82,7 +84,9 @@ class Commits:
     def by_source(self) -> dict[str, frozenset[str]]:
         """{source: its committed chunk ids} (read again only when the generation moved)."""
         with self._lock:
-            row = self._db.execute("SELECT generation FROM generations WHERE collection = ?", (self.collection,)).fetchone()
+            row = self._db.execute(
+                "SELECT generation FROM generations WHERE collection = ?", (self.collection,)
+            ).fetchone()
             generation = row[0] if row else 0
             if generation != self._by_source[0]:
                 out: dict[str, set[str]] = {}
@@ -112,7 +116,8 @@ class Commits:
                     "DELETE FROM chunks WHERE collection = ? AND source = ?", [(self.collection, s) for s in sources]
                 )
                 self._db.executemany(
-                    "DELETE FROM chunks WHERE collection = ? AND chunk_id = ?", [(self.collection, i) for i in dropped_ids]
+                    "DELETE FROM chunks WHERE collection = ? AND chunk_id = ?",
+                    [(self.collection, i) for i in dropped_ids],
                 )
                 self._db.executemany(
                     "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?)", [(self.collection, s, i) for s, i in rows]

@@ -22,7 +22,9 @@ PATH_SETTING = "the path setting (RAG_PATH, --path)"
 def check_data_folder(folder: Path) -> None:
     """One line when the data path exists but is not a folder (a regular file, a broken link)."""
     if folder.exists() and not folder.is_dir() or folder.is_symlink() and not folder.exists():
-        raise NotebookError(f"{folder}: the data path is not a folder ({PATH_SETTING}): give a folder, or remove the file")
+        raise NotebookError(
+            f"{folder}: the data path is not a folder ({PATH_SETTING}): give a folder, or remove the file"
+        )
 
 
 def stored_id(folder: Path) -> str | None:
@@ -36,7 +38,9 @@ def stored_id(folder: Path) -> str | None:
         raise NotebookError(f"{path}: cannot be read as the notebook's id ({err}): restore it from a backup") from err
     value = data.get("id") if isinstance(data, dict) else None
     if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{32}", value):
-        raise NotebookError(f"{path}: no notebook id in it (expected {{\"id\": \"<32 hex digits>\"}}): restore it from a backup")
+        raise NotebookError(
+            f'{path}: no notebook id in it (expected {{"id": "<32 hex digits>"}}): restore it from a backup'
+        )
     return value
 
 
@@ -122,7 +126,9 @@ def _tell_about_server_collection(folder: Path, legacy: str, name: str, url: str
     from rag.index.index import server_key
 
     copies = folder / "bm25"
-    if (copies / f"server-{server_key(url, legacy)}").is_dir() and not (copies / f"server-{server_key(url, name)}").exists():
+    if (copies / f"server-{server_key(url, legacy)}").is_dir() and not (
+        copies / f"server-{server_key(url, name)}"
+    ).exists():
         notice(
             f"{folder}: this notebook now has its own collection {name} on {url}; {legacy}, which notebooks shared "
             "before, is left as it is: run `rag index` again to fill this one"

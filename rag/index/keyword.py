@@ -50,7 +50,9 @@ def _stored(matrix: sparse.csc_matrix) -> sparse.csc_matrix:
     """The form kept and saved: int32 rows, uint16 counts, sorted."""
     matrix.sort_indices()
     data = np.minimum(matrix.data, 65535).astype(np.uint16)
-    return sparse.csc_matrix((data, matrix.indices.astype(np.int32), matrix.indptr.astype(np.int64)), shape=matrix.shape)
+    return sparse.csc_matrix(
+        (data, matrix.indices.astype(np.int32), matrix.indptr.astype(np.int64)), shape=matrix.shape
+    )
 
 
 def _column(segment: sparse.csc_matrix, col: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +139,9 @@ class KeywordIndex:
         return view
 
     # ---- keeping in step -----------------------------------------------------------------------------------
-    def sync(self, store, rebuild: bool = False, changed: Iterable[str] = (), committed: frozenset[str] | None = None) -> None:
+    def sync(
+        self, store, rebuild: bool = False, changed: Iterable[str] = (), committed: frozenset[str] | None = None
+    ) -> None:
         """Make the index hold exactly the committed chunks (`committed`, else the store's ids) with their current terms.
 
         `changed`: chunks whose stored terms were rewritten (a new title): the same ids, so only this tells.
@@ -271,7 +275,9 @@ class KeywordIndex:
             }
             self._write("manifest.json", json.dumps(manifest, ensure_ascii=False))  # last: it names the rest
         except OSError as err:
-            notice(f"{self.folder}: keyword index not saved ({err.strerror or err}); kept in memory, brought in step on the next start")
+            notice(
+                f"{self.folder}: keyword index not saved ({err.strerror or err}); kept in memory, brought in step on the next start"
+            )
 
     def _write(self, name: str, text: str) -> None:
         partial = self.folder / f"{name}.partial"
@@ -317,7 +323,9 @@ class KeywordIndex:
                 if segment is not None and segment.shape[1] > len(terms):
                     raise ValueError("its term matrix has more terms than its vocabulary")
         except Exception as err:  # noqa: BLE001 -- numpy, json and zip each fail their own way on a damaged file
-            notice(f"{self.folder}: keyword index damaged ({type(err).__name__}: {err}); rebuilt from the chunks in Chroma")
+            notice(
+                f"{self.folder}: keyword index damaged ({type(err).__name__}: {err}); rebuilt from the chunks in Chroma"
+            )
             self._reset()
             return False
         self._reset()
@@ -389,4 +397,3 @@ class KeywordIndex:
         else:
             top = np.argsort(-scores, kind="stable")
         return [(self._rows[i], float(scores[i])) for i in top if scores[i] > 0]
-

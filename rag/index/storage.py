@@ -83,7 +83,10 @@ def unreachable(err: BaseException) -> bool:
     current: BaseException | None = err
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, (httpx.TransportError, ConnectionError)) or "could not connect to" in str(current).lower():
+        if (
+            isinstance(current, (httpx.TransportError, ConnectionError))
+            or "could not connect to" in str(current).lower()
+        ):
             return True
         current = current.__cause__ or current.__context__
     return False
@@ -154,7 +157,9 @@ def writing(index: Index, folder: Path) -> Iterator[None]:
     that turns read-only midway is one line naming the folder (what was stored before stays: Chroma commits each
     batch, and stale chunks go only after their replacements are in)."""
     if getattr(index, "read_only", None):
-        raise NotebookError(f"{index.read_only}: search and ask work, but nothing can be indexed or removed (restart once it can be written)")
+        raise NotebookError(
+            f"{index.read_only}: search and ask work, but nothing can be indexed or removed (restart once it can be written)"
+        )
     try:
         yield
     except NotebookError:
@@ -169,4 +174,6 @@ def writing(index: Index, folder: Path) -> Iterator[None]:
         trouble = storage_trouble(err, folder)
         if trouble is None:
             raise
-        raise NotebookError(f"{folder}: {trouble}: the run stopped, what was indexed before stays; index again once it is fixed") from err
+        raise NotebookError(
+            f"{folder}: {trouble}: the run stopped, what was indexed before stays; index again once it is fixed"
+        ) from err

@@ -205,7 +205,10 @@ class ChunkStore:
         for start in range(0, len(ids), 5000):  # below Chroma's max batch size (5461 here)
             end = start + 5000
             self.collection.upsert(
-                ids=ids[start:end], embeddings=embeddings[start:end], documents=texts[start:end], metadatas=metas[start:end]
+                ids=ids[start:end],
+                embeddings=embeddings[start:end],
+                documents=texts[start:end],
+                metadatas=metas[start:end],
             )
 
     def update_metadata(self, ids: list[str], metas: list[dict]) -> None:

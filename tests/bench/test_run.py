@@ -16,8 +16,12 @@ def test_chunk_hits_become_passages_in_first_seen_order():
 def test_retrieval_metrics_at_passage_level():
     rankings = [["g1", "x"], ["x", "y", "z", "w", "v", "g2"], ["x"]]
     m = retrieval_metrics(rankings, ["g1", "g2", "g3"])
-    assert m == {"R@1": pytest.approx(1 / 3, abs=1e-4), "R@5": pytest.approx(1 / 3, abs=1e-4),
-                 "R@10": pytest.approx(2 / 3, abs=1e-4), "MRR@10": pytest.approx((1 + 1 / 6) / 3, abs=1e-4)}
+    assert m == {
+        "R@1": pytest.approx(1 / 3, abs=1e-4),
+        "R@5": pytest.approx(1 / 3, abs=1e-4),
+        "R@10": pytest.approx(2 / 3, abs=1e-4),
+        "MRR@10": pytest.approx((1 + 1 / 6) / 3, abs=1e-4),
+    }
 
 
 def test_mixed_index_groups_and_either_language_r1():

@@ -15,7 +15,14 @@ def _record(question: str, answerable: bool, cross: bool, set_name: str, i: int)
     x = np.zeros((2, len(SENTENCE_FEATURES)))
     x[:, SENTENCE_FEATURES.index("cross")] = float(cross)
     variant = "with" if answerable else "without"
-    return {"id": f"{set_name}-{i}", "set": set_name, "variant": variant, "gold_retrieved": answerable, "question": question, "x": x}
+    return {
+        "id": f"{set_name}-{i}",
+        "set": set_name,
+        "variant": variant,
+        "gold_retrieved": answerable,
+        "question": question,
+        "x": x,
+    }
 
 
 def test_each_kind_of_question_gets_its_own_cut_from_its_own_answers():
@@ -55,8 +62,12 @@ CORPUS = {
     "camera.txt": "Acme X200 camera\n\nThe Acme X200 is a mirrorless camera announced in March 2023. It weighs 450 grams "
     "and has a 24-megapixel sensor.",
 }
-QUESTION = {"id": "q1", "question": "How many jobs will the TSMC factory in Arizona create?", "answers": ["1,900"],
-            "gold_passage_ids": ["p_arizona"]}
+QUESTION = {
+    "id": "q1",
+    "question": "How many jobs will the TSMC factory in Arizona create?",
+    "answers": ["1,900"],
+    "gold_passage_ids": ["p_arizona"],
+}
 
 
 def _notebook(home, names):
@@ -92,7 +103,9 @@ def test_a_search_excluding_a_passage_and_the_gate_s_inputs_are_those_of_a_noteb
     assert [(h.title, h.text) for h in excluded] == [(h.title, h.text) for h in real]
     for a, b in zip(excluded, real):
         assert (a.keyword_rank, a.dense_rank, a.translated_rank) == (b.keyword_rank, b.dense_rank, b.translated_rank)
-        assert a.score == pytest.approx(b.score, abs=1e-6) and a.dense_similarity == pytest.approx(b.dense_similarity, abs=1e-6)
+        assert a.score == pytest.approx(b.score, abs=1e-6) and a.dense_similarity == pytest.approx(
+            b.dense_similarity, abs=1e-6
+        )
     dropped = [h for h in held if h.source != sources["p_arizona"]]
     assert [h.keyword_rank for h in dropped] != [h.keyword_rank for h in real]  # why dropping is not the same
 
@@ -105,7 +118,9 @@ def test_a_search_excluding_a_passage_and_the_gate_s_inputs_are_those_of_a_noteb
 
     hits = T.retrieve(full, QUESTION, sources)["without"]
     e5, use = (getattr(e, "embedder", e) for e in (full.answerer.embedder, full.answerer.cross_embedder))
-    records = T.variant_records(T.variant_answerer(full, QUESTION, "without", sources), QUESTION, "without", hits, (e5, use))
+    records = T.variant_records(
+        T.variant_answerer(full, QUESTION, "without", sources), QUESTION, "without", hits, (e5, use)
+    )
     model = AnswerModel.load()
     g, labels = T.gate_rows(T.shortlisted(records, model.data["shortlist"]), model.data["sentence"])
     assert labels == [0] and g.shape == (1, len(GATE_FEATURES))

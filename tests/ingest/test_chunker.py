@@ -165,7 +165,12 @@ def test_punctuation_stays_with_its_sentence() -> None:
     check_invariants(make_doc(text), chunks, chunker)
     for c in chunks:
         assert c.text[0] not in "。！？，、；：!?,.;:」』”", c.text
-    assert [c.text for c in chunks][:4] == ["第一句話說完了。", "第二句也很長，但是沒有問題！", "第三句是問題嗎？", "「第四句帶引號。」"]
+    assert [c.text for c in chunks][:4] == [
+        "第一句話說完了。",
+        "第二句也很長，但是沒有問題！",
+        "第三句是問題嗎？",
+        "「第四句帶引號。」",
+    ]
 
 
 def test_sentence_cuts_skip_decimals_and_abbreviations() -> None:

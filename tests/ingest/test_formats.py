@@ -41,10 +41,20 @@ ARTICLE = (
     "company.</p>"
 )
 BOOK = [
-    ("Chapter 1. The Lighthouse", ("<h1>Chapter 1. The Lighthouse</h1><p>The keeper lit the brass lamp at dusk every "
-     "evening for forty years.</p>")),
-    ("Chapter 2. The Storm", ("<h1>Chapter 2. The Storm</h1><p>During the great storm of 1953, green waves broke over "
-     "the stone pier and carried away the harbour crane.</p>")),
+    (
+        "Chapter 1. The Lighthouse",
+        (
+            "<h1>Chapter 1. The Lighthouse</h1><p>The keeper lit the brass lamp at dusk every "
+            "evening for forty years.</p>"
+        ),
+    ),
+    (
+        "Chapter 2. The Storm",
+        (
+            "<h1>Chapter 2. The Storm</h1><p>During the great storm of 1953, green waves broke over "
+            "the stone pier and carried away the harbour crane.</p>"
+        ),
+    ),
 ]
 
 
@@ -65,8 +75,10 @@ BAD_DOCUMENTS = {
     "bomb.epub": (lambda: zip_bomb(["mimetype", "OEBPS/content.opf"]), "zip bomb"),
     "cut.epub": (lambda: epub_bytes("T", BOOK)[:400], "corrupt or truncated EPUB"),
     "cut.docx": (lambda: docx_bytes(NOTES)[:3000], "corrupt or truncated DOCX"),
-    "script.html": (lambda: b"<html><head><script>var a = 1;</script></head><body><script>go()</script></body></html>",
-                    "no article text found"),
+    "script.html": (
+        lambda: b"<html><head><script>var a = 1;</script></head><body><script>go()</script></body></html>",
+        "no article text found",
+    ),
 }
 
 
@@ -112,14 +124,25 @@ def test_good_documents_are_indexed_and_bad_ones_named_in_one_line_each(indexed,
     [
         ("日月潭水庫的有效容量是多少？", "docs/電力報告.pdf", 2, "水力發電", "一億立方公尺"),
         ("福建平潭的海上风电场离岸多远？", "docs/新能源笔记.docx", None, "第一章 风电 › 海上风电", "二十公里"),
-        ("How much did the Sihwa Lake tidal plant cost to build?", "docs/tide.html", None,
-         "Tidal power in Korea › Costs", "355 billion won"),
-        ("What did the waves carry away during the great storm of 1953?", "docs/keeper.epub", None,
-         "Chapter 2. The Storm", "harbour crane"),
+        (
+            "How much did the Sihwa Lake tidal plant cost to build?",
+            "docs/tide.html",
+            None,
+            "Tidal power in Korea › Costs",
+            "355 billion won",
+        ),
+        (
+            "What did the waves carry away during the great storm of 1953?",
+            "docs/keeper.epub",
+            None,
+            "Chapter 2. The Storm",
+            "harbour crane",
+        ),
     ],
 )
-def test_each_format_answers_its_question_cited_at_its_page_or_heading(indexed, notebook, question, source, page,
-                                                                      section, quote):
+def test_each_format_answers_its_question_cited_at_its_page_or_heading(
+    indexed, notebook, question, source, page, section, quote
+):
     answer = notebook.ask(question)
     assert not answer.refused, answer.text
     cited = [c for c in answer.citations if quote in c.quote]

@@ -141,7 +141,9 @@ def index_in_a_process(tmp_path, docs, batches: bytes):
         env=env,
     )
     seen = bytearray()
-    reader = threading.Thread(target=lambda: [seen.extend(b) for b in iter(lambda: proc.stderr.read(1), b"")], daemon=True)
+    reader = threading.Thread(
+        target=lambda: [seen.extend(b) for b in iter(lambda: proc.stderr.read(1), b"")], daemon=True
+    )
     reader.start()
     deadline = time.time() + 240
     while time.time() < deadline and not re.search(rb"embedding: +\d+%.*\| *" + batches + rb"/", bytes(seen)):
@@ -152,7 +154,10 @@ def index_in_a_process(tmp_path, docs, batches: bytes):
 @pytest.mark.process
 def test_kill_9_mid_run_then_rerun_leaves_a_clean_index(tmp_path):
     docs = tmp_path / "docs"
-    write(docs, {f"note{i}.md": f"# Note {i}\n\n" + f"Paragraph {i} about accelerators and memory. " * 120 for i in range(8)})
+    write(
+        docs,
+        {f"note{i}.md": f"# Note {i}\n\n" + f"Paragraph {i} about accelerators and memory. " * 120 for i in range(8)},
+    )
     proc, _, _ = index_in_a_process(tmp_path, docs, rb"([4-9]|\d\d+)")
     assert proc.poll() is None, "the indexer finished before it could be killed"
     proc.send_signal(signal.SIGKILL)

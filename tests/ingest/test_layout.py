@@ -22,7 +22,9 @@ def test_two_columns_are_read_one_after_the_other_under_a_heading_across_both():
     lines.append(_line("Footer across the page, page 3 of 9", 40, 260, 700))
     paras = paragraphs(lines)
     text = "\n".join(_texts(paras))
-    assert text.index("Heading") < text.index("left0") < text.index("left4") < text.index("right0") < text.index("Footer")
+    assert (
+        text.index("Heading") < text.index("left0") < text.index("left4") < text.index("right0") < text.index("Footer")
+    )
     assert [ln.text for ln in paras[1]] == [f"left{r} words words words" for r in range(5)]  # one wrapped paragraph
 
 
@@ -46,7 +48,9 @@ def test_screenshot_chrome_stays_apart_from_the_sentences():
     ]
     texts = _texts(paragraphs(lines))
     assert texts[:2] == ["9:41", "5G 100%"]
-    assert "今天的會議改到下午三點，請大家務必 準時參加。" in texts  # joined into one paragraph (the builder joins without a space)
+    assert (
+        "今天的會議改到下午三點，請大家務必 準時參加。" in texts
+    )  # joined into one paragraph (the builder joins without a space)
     assert {"Like", "Reply", "10:32"} <= set(texts)
 
 
@@ -65,5 +69,9 @@ def test_short_lines_of_a_list_are_not_joined_but_a_wrapped_line_is():
 
 
 def test_vertical_text_is_read_right_to_left():
-    lines = [_line("第一行直書", 200, 10, 24, 150), _line("第二行直書", 160, 10, 24, 150), _line("第三行", 120, 10, 24, 90)]
+    lines = [
+        _line("第一行直書", 200, 10, 24, 150),
+        _line("第二行直書", 160, 10, 24, 150),
+        _line("第三行", 120, 10, 24, 90),
+    ]
     assert [ln.text for ln in paragraphs(lines)[0]] == ["第一行直書", "第二行直書", "第三行"]

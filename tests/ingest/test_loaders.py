@@ -119,14 +119,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_front_matter(tmp_path: Path) -> None:
-    text = (
-        "---\n"
-        'title: "AI 半導體格局"\n'
-        "date: 2024-12-13\n"
-        "categories: [Semiconductor, AI]\n"
-        "---\n"
-        "正文第一段。\n"
-    )
+    text = '---\ntitle: "AI 半導體格局"\ndate: 2024-12-13\ncategories: [Semiconductor, AI]\n---\n正文第一段。\n'
     doc = load_document(write(tmp_path, "post.txt", text.encode("utf-8")))
     assert doc.title == "AI 半導體格局"
     assert doc.date == "2024-12-13"
@@ -236,7 +229,9 @@ def test_a_fifo_or_broken_link_given_directly_is_named_not_missing(tmp_path: Pat
             load_document(file, root)
 
 
-def test_a_notebook_refuses_a_link_out_and_forgets_sources_whose_files_are_gone(notebook_at, tmp_path: Path, capsys) -> None:
+def test_a_notebook_refuses_a_link_out_and_forgets_sources_whose_files_are_gone(
+    notebook_at, tmp_path: Path, capsys
+) -> None:
     docs, _ = _links_folder(tmp_path)
     (docs / "note.txt").write_text("The Ironwood TPU is Google's seventh-generation chip.\n", encoding="utf-8")
     nb = notebook_at(tmp_path, path=tmp_path / ".rag")

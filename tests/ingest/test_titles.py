@@ -21,7 +21,10 @@ SEEDS = Path(__file__).resolve().parents[2] / "seeds"
         ("002_125d09dc765dd298.txt", "Ten Wall Street Report on Wall Street: Bitcoin and Nvidia plummeted behind"),
         # Not the comment "Perfect answer sheet😄" nor the "site - author" byline: the article's first sentence.
         ("003_ae8d2fd946726d35.txt", "Working on large models, it's a half-professionally related issue."),
-        ("004_f9c305b453ef41f2.txt", "AI Semiconductor Landscape feat. Dylan Patel | BG2 w/ Bill Gurley & Brad Gerstner"),
+        (
+            "004_f9c305b453ef41f2.txt",
+            "AI Semiconductor Landscape feat. Dylan Patel | BG2 w/ Bill Gurley & Brad Gerstner",
+        ),
     ],
 )
 def test_seed_titles(name: str, title: str) -> None:

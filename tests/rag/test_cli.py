@@ -144,7 +144,9 @@ def test_serve_binds_where_the_settings_say(monkeypatch):
     from rag import cli
 
     calls = []
-    monkeypatch.setitem(sys.modules, "ui.app", types.SimpleNamespace(serve=lambda settings, **kw: calls.append(settings) or True))
+    monkeypatch.setitem(
+        sys.modules, "ui.app", types.SimpleNamespace(serve=lambda settings, **kw: calls.append(settings) or True)
+    )
     monkeypatch.setenv("RAG_HOST", "0.0.0.0")
     monkeypatch.setenv("RAG_PORT", "8123")
     assert cli.main(["serve"]) == 0
@@ -175,6 +177,10 @@ def test_index_exit_status_tells_a_partial_run_from_a_clean_one_and_names_each_f
 
 @pytest.mark.process
 def test_a_missing_folder_and_a_k_out_of_bounds_are_one_line_errors(tmp_path):
-    assert_one_line_error(run_rag("--path", str(tmp_path / ".rag"), "index", str(tmp_path / "no-such-folder")), "no-such-folder")
+    assert_one_line_error(
+        run_rag("--path", str(tmp_path / ".rag"), "index", str(tmp_path / "no-such-folder")), "no-such-folder"
+    )
     for k in ("-1", "0", "51"):
-        assert_one_line_error(run_rag("--path", str(tmp_path / ".rag"), "search", "TPU", "-k", k), "k (passages", "from 1 to 50")
+        assert_one_line_error(
+            run_rag("--path", str(tmp_path / ".rag"), "search", "TPU", "-k", k), "k (passages", "from 1 to 50"
+        )

@@ -64,8 +64,22 @@ class _FixedNotebook:
 
 def test_evaluate_reports_retrieval_answers_and_refusals_by_type_and_language():
     questions = [
-        {"id": "q1", "question": "TPU?", "lang": "zh-Hant", "type": "same-lang", "evidence": ["用於訓練 Gemini"], "answer_facts": ["Gemini", "Google"]},
-        {"id": "q2", "question": "GPU?", "lang": "en", "type": "cross-lingual", "evidence": ["never found"], "answer_facts": ["x"]},
+        {
+            "id": "q1",
+            "question": "TPU?",
+            "lang": "zh-Hant",
+            "type": "same-lang",
+            "evidence": ["用於訓練 Gemini"],
+            "answer_facts": ["Gemini", "Google"],
+        },
+        {
+            "id": "q2",
+            "question": "GPU?",
+            "lang": "en",
+            "type": "cross-lingual",
+            "evidence": ["never found"],
+            "answer_facts": ["x"],
+        },
         {"id": "q3", "question": "bread?", "lang": "en", "type": "unanswerable", "evidence": [], "answer_facts": []},
     ]
     cited = Answer(

@@ -126,7 +126,13 @@ def test_the_overview_is_made_of_every_sources_guide(guided):
 
 
 def test_summary_requests_are_told_from_questions():
-    for q in ("總結這份文件", "请总结这些文件的重点", "Summarize the Dylan Patel interview", "What is this document about?", "這篇在講什麼?"):
+    for q in (
+        "總結這份文件",
+        "请总结这些文件的重点",
+        "Summarize the Dylan Patel interview",
+        "What is this document about?",
+        "這篇在講什麼?",
+    ):
         assert is_summary_request(q), q
     for q in ("TPU能否取代GPU?", "What is attention about?", "How long should sourdough bake?"):
         assert not is_summary_request(q), q

@@ -47,7 +47,10 @@ def test_hidden_parts_are_found_below_the_home_only(tmp_path):
 async def _mcp_in(home: Path, calls: list[dict], errlog) -> list[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "rag.cli", "mcp"], cwd=str(home), env={**env, "HOME": str(home), "PYTHONPATH": str(REPO)}
+        command=sys.executable,
+        args=["-m", "rag.cli", "mcp"],
+        cwd=str(home),
+        env={**env, "HOME": str(home), "PYTHONPATH": str(REPO)},
     )
     out = []
     with anyio.fail_after(300):
@@ -68,8 +71,13 @@ def test_rag_mcp_started_in_home_refuses_ssh_and_hidden_folders_and_a_huge_path(
     docs = home / ".rag" / "docs"
     (docs / ".secret").mkdir(parents=True)
     (docs / ".secret" / "s.md").write_text("# S\n\nSecret.\n", encoding="utf-8")
-    calls = [{"path": "~/.ssh"}, {"path": str(home / ".ssh" / "id_ed25519.txt")}, {"path": str(home / "notes")},
-             {"path": ".secret"}, {"path": "x" * 5000}]
+    calls = [
+        {"path": "~/.ssh"},
+        {"path": str(home / ".ssh" / "id_ed25519.txt")},
+        {"path": str(home / "notes")},
+        {"path": ".secret"},
+        {"path": "x" * 5000},
+    ]
     with open(home / "stderr.txt", "w", encoding="utf-8") as errlog:
         replies = anyio.run(_mcp_in, home, calls, errlog)
     ssh, key, notes, secret, huge = replies
@@ -87,12 +95,21 @@ def test_the_command_line_indexes_a_hidden_folder_it_is_given_but_never_walks_in
     (tmp_path / "docs" / ".private").mkdir(parents=True)
     (tmp_path / "docs" / "open.md").write_text("# Open\n\nOpen note.\n", encoding="utf-8")
     (tmp_path / "docs" / ".private" / "p.md").write_text("# P\n\nPrivate note.\n", encoding="utf-8")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAG_")}, "RAG_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RAG_")},
+        "RAG_HOME": str(tmp_path),
+        "PYTHONPATH": str(REPO),
+    }
 
     def index(path: Path) -> dict:
         out = subprocess.run(
             [sys.executable, "-m", "rag.cli", "--path", str(tmp_path / ".rag"), "index", str(path), "--json"],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)

@@ -75,7 +75,9 @@ def test_documents_are_read_through_the_notebook_with_its_limits(tmp_path):
 
 @pytest.mark.parametrize("k", [0, -1, MAX_K + 1, 2.5, True, "3"])
 def test_k_out_of_bounds_is_one_line_wherever_it_comes_from(k):
-    with pytest.raises(SettingsError, match=rf"^k \(passages to return\) must be a whole number from 1 to {MAX_K}, not"):
+    with pytest.raises(
+        SettingsError, match=rf"^k \(passages to return\) must be a whole number from 1 to {MAX_K}, not"
+    ):
         Settings().checked_k(k)
 
 

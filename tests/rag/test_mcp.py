@@ -240,7 +240,10 @@ def test_http_answers_loopback_the_bind_address_and_the_named_hosts_only():
         "notebook.lan:8765",
         "box:9000",
     }
-    assert "http://notebook.lan:8765" in security.allowed_origins and "http://evil.example:8765" not in security.allowed_origins
+    assert (
+        "http://notebook.lan:8765" in security.allowed_origins
+        and "http://evil.example:8765" not in security.allowed_origins
+    )
     assert not any(h.startswith("0.0.0.0") for h in http_security("0.0.0.0", "", 8765).allowed_hosts)
 
 

@@ -111,7 +111,10 @@ def test_a_question_in_shared_characters_takes_the_conversations_script_else_the
     after_simplified = seeds_notebook.ask(question, history=simplified_turn)
     assert not after_simplified.refused and after_simplified.script == "zh-Hans" == detect_script(after_simplified.text)
     # The UI's history: role/content messages; the latest question whose characters tell decides.
-    traditional_turn = [{"role": "user", "content": "KKR有人發明了什麼新詞?"}, {"role": "assistant", "content": "Bragawatt [1]。"}]
+    traditional_turn = [
+        {"role": "user", "content": "KKR有人發明了什麼新詞?"},
+        {"role": "assistant", "content": "Bragawatt [1]。"},
+    ]
     after_traditional = seeds_notebook.with_settings(default_script="zh-Hans").ask(question, history=traditional_turn)
     assert after_traditional.script == "zh-Hant" == detect_script(after_traditional.text)
     # No conversation: the user's chosen script (settings.default_script).
@@ -119,18 +122,32 @@ def test_a_question_in_shared_characters_takes_the_conversations_script_else_the
     assert alone.script == "zh-Hant" == detect_script(alone.text)
     chosen = seeds_notebook.with_settings(default_script="zh-Hans").ask(question)
     assert chosen.script == "zh-Hans" == detect_script(chosen.text)
-    assert [c.quote for c in chosen.citations] == [c.quote for c in alone.citations]  # the same sentences, shown in each script
+    assert [c.quote for c in chosen.citations] == [
+        c.quote for c in alone.citations
+    ]  # the same sentences, shown in each script
 
 
-def test_sources_are_read_from_each_documents_first_chunk_as_a_read_of_every_chunk_would_list_them(seeds_notebook, monkeypatch):
+def test_sources_are_read_from_each_documents_first_chunk_as_a_read_of_every_chunk_would_list_them(
+    seeds_notebook, monkeypatch
+):
     expected = []
     for source, chunks in sorted(seeds_notebook.chunk_index.metadata_by_source().items()):
         first = min(chunks.values(), key=lambda m: m.get("ordinal", 0))
         title = first.get("doc_title") or first.get("title", "")
-        expected.append({"source": source, "name": first.get("name", source), "title": title, "chunks": len(chunks), "date": first.get("date")})
+        expected.append(
+            {
+                "source": source,
+                "name": first.get("name", source),
+                "title": title,
+                "chunks": len(chunks),
+                "date": first.get("date"),
+            }
+        )
     store = seeds_notebook.chunk_index.store
     listings = []
     real = type(store)._get_all
-    monkeypatch.setattr(type(store), "_get_all", lambda self, include, **where: listings.append(where) or real(self, include, **where))
+    monkeypatch.setattr(
+        type(store), "_get_all", lambda self, include, **where: listings.append(where) or real(self, include, **where)
+    )
     assert seeds_notebook.sources() == expected and len(expected) == 5
     assert listings and all(where for where in listings)  # never a listing of every chunk

@@ -31,7 +31,9 @@ def shelf(tmp_path_factory):
     (docs / "chips.md").write_text(CHIPS, encoding="utf-8")
     fruit = Notebook.open("Fruit", path=root / ".rag", home=root)
     fruit.index(docs / "apples.md", progress=False)
-    chips = Notebook.open("Chips", path=root / ".rag", home=root, embedder=fruit.embedder, dense_embedder=fruit.dense_embedder)
+    chips = Notebook.open(
+        "Chips", path=root / ".rag", home=root, embedder=fruit.embedder, dense_embedder=fruit.dense_embedder
+    )
     chips.index(docs / "chips.md", progress=False)
     return root, fruit, chips
 
@@ -50,7 +52,9 @@ def test_each_notebook_has_its_own_folder_sources_and_answers(shelf):
     names = [i.name for i in list_notebooks(root / ".rag")]
     assert names == ["Chips", "Fruit"]  # the data folder itself holds no index: not listed
     # The same notebook again, by name (any case) or through the setting: the same folder and documents.
-    again = Notebook(path=root / ".rag", home=root, notebook="fruit", embedder=fruit.embedder, dense_embedder=fruit.dense_embedder)
+    again = Notebook(
+        path=root / ".rag", home=root, notebook="fruit", embedder=fruit.embedder, dense_embedder=fruit.dense_embedder
+    )
     assert again.path == fruit.path and [s["source"] for s in again.sources()] == ["docs/apples.md"]
 
 
@@ -107,7 +111,10 @@ def test_chats_are_saved_listed_restored_and_deleted(shelf):
     _, fruit, _ = shelf
     chats = Chats(fruit.path)
     answer = fruit.ask("What do farmers press apples into?")
-    first = chats.save(None, [Message("user", "What do farmers press apples into?"), Message("assistant", answer.text, answer, answer.hits)])
+    first = chats.save(
+        None,
+        [Message("user", "What do farmers press apples into?"), Message("assistant", answer.text, answer, answer.hits)],
+    )
     second = chats.save(None, [Message("user", "Where do apples grow?")])
     assert [c.id for c in chats.list()] == [second, first]
     back = Chats(fruit.path).messages(first)  # another process would read the same
@@ -128,7 +135,10 @@ def test_notes_from_answers_and_by_hand_searched_edited_and_added_as_a_source(sh
     assert [n.id for n in notes.list()] == [own.id, saved.id]
     assert [n.id for n in notes.search("台积电")] == [saved.id]  # a Simplified search finds the Traditional note
     assert [n.id for n in notes.search("BOTTLENECK watch")] == [own.id]
-    assert notes.edit(own.id, "Advanced packaging capacity is the bottleneck.").title == "Advanced packaging capacity is the bottleneck."
+    assert (
+        notes.edit(own.id, "Advanced packaging capacity is the bottleneck.").title
+        == "Advanced packaging capacity is the bottleneck."
+    )
     assert notes.search("packaging")[0].citations == [] and notes.get(saved.id).citations == answer.citations
     chips.index(notes.write_source(notes.get(own.id)), progress=False)
     titles = {s["title"] for s in chips.sources()}
@@ -172,7 +182,9 @@ def test_markdown_exports_number_citations_across_the_export(shelf):
 def test_a_notebook_file_brings_sources_notes_and_chats_into_a_new_notebook(shelf, tmp_path):
     root, fruit, chips = shelf
     answer = chips.ask("台積電在哪裡生產晶片?")
-    Chats(chips.path).save(None, [Message("user", "台積電在哪裡生產晶片?"), Message("assistant", answer.text, answer, answer.hits)])
+    Chats(chips.path).save(
+        None, [Message("user", "台積電在哪裡生產晶片?"), Message("assistant", answer.text, answer, answer.hits)]
+    )
     exported = export_notebook(chips, tmp_path / "chips.notebook.zip")
     with zipfile.ZipFile(exported) as archive:
         assert "sources/docs/chips.md" in archive.namelist()
@@ -198,7 +210,12 @@ def test_a_notebook_file_brings_sources_notes_and_chats_into_a_new_notebook(shel
 def test_a_notebook_file_never_writes_outside_the_new_folder(shelf, tmp_path):
     root, fruit, _ = shelf
     evil = tmp_path / "evil.zip"
-    manifest = {"format": "rag-notebook", "version": 1, "name": "Evil", "sources": [{"source": "x", "file": "sources/../../../escape.md"}]}
+    manifest = {
+        "format": "rag-notebook",
+        "version": 1,
+        "name": "Evil",
+        "sources": [{"source": "x", "file": "sources/../../../escape.md"}],
+    }
     with zipfile.ZipFile(evil, "w") as archive:
         archive.writestr("manifest.json", json.dumps(manifest))
         archive.writestr("sources/../../../escape.md", "# escaped")

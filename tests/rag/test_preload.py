@@ -38,7 +38,9 @@ def test_a_part_wanted_by_several_threads_is_built_once():
 
 def test_a_background_failure_is_raised_at_first_use_then_built_again():
     parts = Parts()
-    parts.in_background("failing", lambda: parts.get(("model",), lambda: (_ for _ in ()).throw(NotebookError("model.onnx: damaged")))).join()
+    parts.in_background(
+        "failing", lambda: parts.get(("model",), lambda: (_ for _ in ()).throw(NotebookError("model.onnx: damaged")))
+    ).join()
     with pytest.raises(NotebookError, match=r"^model.onnx: damaged$"):
         parts.get(("model",), lambda: pytest.fail("built again before its error was seen"))
     assert parts.get(("model",), lambda: "rebuilt") == "rebuilt"
@@ -55,8 +57,10 @@ def test_a_part_that_fails_to_load_in_the_background_raises_its_one_line_error_o
 
     monkeypatch.setattr(Glossary, "__init__", unreadable)
     nb = Notebook(
-        seeds_notebook.path, home=seeds_notebook.home,
-        embedder=seeds_notebook.embedder, dense_embedder=seeds_notebook.dense_embedder,
+        seeds_notebook.path,
+        home=seeds_notebook.home,
+        embedder=seeds_notebook.embedder,
+        dense_embedder=seeds_notebook.dense_embedder,
     )
     nb.preload()
     _wait_for_preloads()
@@ -93,4 +97,6 @@ def test_a_fresh_process_answers_the_same_with_its_parts_loaded_side_by_side(see
     loaded_alone, preloaded = answers["one-by-one"], answers["side-by-side"]
     assert loaded_alone["started"] == [] and preloaded["started"] == ["answers", "search"]
     assert not preloaded["refused"] and preloaded["citations"]
-    assert {k: v for k, v in preloaded.items() if k != "started"} == {k: v for k, v in loaded_alone.items() if k != "started"}
+    assert {k: v for k, v in preloaded.items() if k != "started"} == {
+        k: v for k, v in loaded_alone.items() if k != "started"
+    }

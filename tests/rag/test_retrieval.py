@@ -59,7 +59,9 @@ def tiny_notebook(notebook_at, tmp_path_factory):
     home = tmp_path_factory.mktemp("tiny")
     (home / "docs").mkdir()
     (home / "docs" / "ironwood.md").write_text("# Ironwood\n\nIronwood 是 Google 第七代 TPU 晶片。\n", encoding="utf-8")
-    (home / "docs" / "dram.txt").write_text("DRAM prices follow a cycle; margins turn negative at the bottom.\n", encoding="utf-8")
+    (home / "docs" / "dram.txt").write_text(
+        "DRAM prices follow a cycle; margins turn negative at the bottom.\n", encoding="utf-8"
+    )
     nb = notebook_at(home, path=home / ".rag")
     nb.index(home / "docs", progress=False)
     return nb
@@ -91,4 +93,3 @@ def test_a_chinese_question_finds_its_english_answer_among_chinese_passages(seed
     assert any("Millennium" in h.text for h in seeds_notebook.search(question, k=k))
     one_floor = seeds_notebook.with_settings(dense_by_language=False)
     assert not any("Millennium" in h.text for h in one_floor.search(question, k=k))
-

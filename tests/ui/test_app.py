@@ -27,8 +27,6 @@ def test_chat_answers_with_citations(app_url):
 def test_chat_refuses_off_topic(app_url):
     from gradio_client import Client
 
-    reply, passages = Client(app_url, verbose=False).predict(
-        "What is the capital of Australia?", api_name="/chat"
-    )
+    reply, passages = Client(app_url, verbose=False).predict("What is the capital of Australia?", api_name="/chat")
     assert reply == "The documents do not say."
     assert "<mark>" not in passages

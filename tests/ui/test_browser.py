@@ -177,7 +177,9 @@ def test_a_suggested_follow_up_under_an_answer_is_asked_when_clicked(page, noteb
              && [...document.querySelectorAll('#chatbot [data-testid="user"]')].some(u => u.innerText.includes(q))""",
         arg=[suggestion],
     )
-    page.wait_for_function("() => document.querySelectorAll('#chatbot [data-testid=\"bot\"]')[1].innerText.trim().length > 0")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#chatbot [data-testid=\"bot\"]')[1].innerText.trim().length > 0"
+    )
 
 
 def test_a_question_in_the_notebook_guide_is_asked_when_clicked(page, notebook):
@@ -235,11 +237,15 @@ def test_an_uploaded_pdf_is_cited_at_its_page_and_the_panel_shows_that_page(page
     from tests.ingest.readers.builders import pdf_bytes
 
     report = tmp_path / "電力報告.pdf"
-    report.write_bytes(pdf_bytes(
-        [["台灣電力概況", "", "台灣的電力主要來自燃氣與燃煤發電。"],
-         ["水力發電", "", "日月潭水庫的有效容量約為一億立方公尺，是重要的抽蓄水力電廠所在地。"]],
-        title="台灣電力報告",
-    ))
+    report.write_bytes(
+        pdf_bytes(
+            [
+                ["台灣電力概況", "", "台灣的電力主要來自燃氣與燃煤發電。"],
+                ["水力發電", "", "日月潭水庫的有效容量約為一億立方公尺，是重要的抽蓄水力電廠所在地。"],
+            ],
+            title="台灣電力報告",
+        )
+    )
     status = upload(page, report)
     assert "✓ 新增 1" in status and "✗" not in status
     page.locator("#scope input[name='uploads/電力報告.pdf']").wait_for()

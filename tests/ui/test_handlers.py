@@ -129,7 +129,8 @@ def test_error_line_keeps_the_message():
 def test_questions_are_answered_while_an_upload_is_indexed_and_its_document_shows_when_in(notebook, tmp_path):
     big = tmp_path / "plankton.md"
     big.write_text(
-        "# Plankton\n\n" + "\n\n".join(f"Plankton survey {i}: the krill count rose in the cold current. " * 6 for i in range(40)),
+        "# Plankton\n\n"
+        + "\n\n".join(f"Plankton survey {i}: the krill count rose in the cold current. " * 6 for i in range(40)),
         encoding="utf-8",
     )
     indexer = notebook.background

@@ -36,8 +36,13 @@ def test_a_scanned_pdf_cites_its_page_and_the_panel_frames_the_line(notebook_at,
     assert 15 < x0 < 30 and 15 < y0 < y1 < 57 and x1 > 150  # above the second line, drawn at 80 px = 57.6 pt
 
     html = source_html(
-        nb.source_file(cite.source), cite.name, cite.title, [Span(cite.start, cite.end, cite.quote)], page=2,
-        read=partial(nb.document, cite.source), boxes=cite.bbox,
+        nb.source_file(cite.source),
+        cite.name,
+        cite.title,
+        [Span(cite.start, cite.end, cite.quote)],
+        page=2,
+        read=partial(nb.document, cite.source),
+        boxes=cite.bbox,
     )
     figure = re.search(r"<figure class='page-image'>.*?</figure>", html, re.DOTALL).group()
     assert figure.count("<rect class='cited'") == 1 and "data:image/jpeg;base64," in figure

@@ -73,7 +73,12 @@ def test_source_panel_marks_the_passage_in_its_document(tmp_path):
     doc.write_text(text, encoding="utf-8")
     start = text.index("這是被引用的句子。")
     html = source_html(
-        doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")], "2024-01-02", lang="zh-Hant",
+        doc,
+        "doc.md",
+        "標題",
+        [Span(start, start + 9, "這是被引用的句子。")],
+        "2024-01-02",
+        lang="zh-Hant",
         read=partial(load_document, doc),
     )
     assert "<mark>這是被引用的句子。</mark>" in html
@@ -86,7 +91,14 @@ def test_source_panel_marks_the_passage_in_its_document(tmp_path):
     )
 
     doc.unlink()  # gone: the indexed passage itself, with a note
-    html = source_html(doc, "doc.md", "標題", [Span(start, start + 9, "這是被引用的句子。")], lang="en", read=partial(load_document, doc))
+    html = source_html(
+        doc,
+        "doc.md",
+        "標題",
+        [Span(start, start + 9, "這是被引用的句子。")],
+        lang="en",
+        read=partial(load_document, doc),
+    )
     assert "<mark>這是被引用的句子。</mark>" in html and "no longer on disk" in html
 
 
@@ -94,14 +106,31 @@ def test_source_panel_shows_the_cited_pdf_page_with_the_quote_marked(tmp_path):
     from tests.ingest.readers.builders import pdf_bytes
 
     pdf = tmp_path / "report.pdf"
-    pdf.write_bytes(pdf_bytes([["第一頁的內容。"] * 20, ["日月潭水庫的有效容量約為一億立方公尺。", "第二頁其他內容。"], ["第三頁的內容。"] * 20]))
+    pdf.write_bytes(
+        pdf_bytes(
+            [
+                ["第一頁的內容。"] * 20,
+                ["日月潭水庫的有效容量約為一億立方公尺。", "第二頁其他內容。"],
+                ["第三頁的內容。"] * 20,
+            ]
+        )
+    )
     text = load_document(pdf).text
     start = text.index("日月潭水庫")
     quote = "日月潭水庫的有效容量約為一億立方公尺。"
-    html = source_html(pdf, "docs/report.pdf", "電力報告", [Span(start, start + len(quote), quote)], page=2, read=partial(load_document, pdf))
+    html = source_html(
+        pdf,
+        "docs/report.pdf",
+        "電力報告",
+        [Span(start, start + len(quote), quote)],
+        page=2,
+        read=partial(load_document, pdf),
+    )
     assert f"<mark>{quote}</mark>" in html and "p. 2" in html and "docs/report.pdf" in html
     assert "第二頁其他內容。" in html and "第一頁" not in html and "第三頁" not in html  # the cited page only
-    answer = Answer(text=quote, refused=False, citations=[Citation(1, "c", "docs/report.pdf", "電力報告", quote, page=2)])
+    answer = Answer(
+        text=quote, refused=False, citations=[Citation(1, "c", "docs/report.pdf", "電力報告", quote, page=2)]
+    )
     assert "p. 2" in passages_html(answer)
 
 
@@ -109,11 +138,20 @@ def test_source_panel_shows_the_cited_section_of_a_docx(tmp_path):
     from tests.ingest.readers.builders import docx_bytes
 
     notes = tmp_path / "notes.docx"
-    notes.write_bytes(docx_bytes([("h1", "风电"), ("p", "风电段落。"), ("h1", "光伏"), ("p", "青海塔拉滩光伏园区占地六百平方公里。")]))
+    notes.write_bytes(
+        docx_bytes([("h1", "风电"), ("p", "风电段落。"), ("h1", "光伏"), ("p", "青海塔拉滩光伏园区占地六百平方公里。")])
+    )
     text = load_document(notes).text
     quote = "青海塔拉滩光伏园区占地六百平方公里。"
     start = text.index(quote)
-    html = source_html(notes, "notes.docx", "笔记", [Span(start, start + len(quote), quote)], section="光伏", read=partial(load_document, notes))
+    html = source_html(
+        notes,
+        "notes.docx",
+        "笔记",
+        [Span(start, start + len(quote), quote)],
+        section="光伏",
+        read=partial(load_document, notes),
+    )
     assert f"<mark>{quote}</mark>" in html and "风电段落" not in html and "光伏" in html
 
 
@@ -160,5 +198,9 @@ def test_a_second_upload_of_a_name_is_kept_beside_the_first(tmp_path):
     sent.write_text("第三版的內容。", encoding="utf-8")
     third = save_upload(sent, folder, None, load_document)
     assert [p.name for p in (first, second, third)] == ["筆記.txt", "筆記 (2).txt", "筆記 (3).txt"]
-    assert [p.read_text(encoding="utf-8") for p in (first, second, third)] == ["第一版的內容。", "第二版的內容。", "第三版的內容。"]
+    assert [p.read_text(encoding="utf-8") for p in (first, second, third)] == [
+        "第一版的內容。",
+        "第二版的內容。",
+        "第三版的內容。",
+    ]
     assert sorted(p.name for p in folder.iterdir()) == ["筆記 (2).txt", "筆記 (3).txt", "筆記.txt"]  # no staging left

@@ -33,7 +33,9 @@ def test_a_busy_port_is_one_line_before_the_notebook_is_announced(tmp_path, caps
 @pytest.mark.skipif(shutil.which("make") is None, reason="no make")
 def test_make_run_leaves_the_port_to_rag_port_and_opens_the_sample_notebook(monkeypatch):
     def serve_line(env: dict[str, str], *args: str) -> str:
-        dry = subprocess.run(["make", "-n", "run", *args], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+        dry = subprocess.run(
+            ["make", "-n", "run", *args], cwd=REPO, env=env, capture_output=True, text=True, check=True
+        )
         return [line for line in dry.stdout.splitlines() if " serve" in line][-1]
 
     env = {**os.environ, "RAG_PORT": "7871"}

@@ -12,7 +12,9 @@ def test_stopping_the_background_indexer_mid_file_shows_nothing_of_it(notebook_a
     nb = notebook_at(tmp_path, embed_batch=2)
     big = tmp_path / "uploads" / "big.md"
     big.parent.mkdir()
-    big.write_text("# Big\n\n" + "\n\n".join(f"Survey {i} of krill in the cold current. " * 8 for i in range(40)), encoding="utf-8")
+    big.write_text(
+        "# Big\n\n" + "\n\n".join(f"Survey {i} of krill in the cold current. " * 8 for i in range(40)), encoding="utf-8"
+    )
     indexer = BackgroundIndexer(nb)
     job = indexer.submit("big.md", [big])
     deadline = time.time() + 120

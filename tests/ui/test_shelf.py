@@ -41,7 +41,17 @@ def test_the_page_reads_its_state_from_the_notebook_and_sees_another_process_ind
     assert shelf.sources_changed(nb, seen, []) == (shelf.gr.skip(),) * 3  # nothing new
     (home / "pears.md").write_text(PEARS, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "rag.cli", "--path", str(home / ".rag"), "--notebook", "Fruit", "index", "pears.md"]
+    command = [
+        sys.executable,
+        "-m",
+        "rag.cli",
+        "--path",
+        str(home / ".rag"),
+        "--notebook",
+        "Fruit",
+        "index",
+        "pears.md",
+    ]
     done = subprocess.run(command, cwd=home, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     scope, remove, now = shelf.sources_changed(nb, seen, ["apples.md"])
@@ -71,7 +81,10 @@ def test_an_answer_becomes_a_note_and_the_exports_are_files(opened):
     from ui.session import Turn
 
     answer = nb.ask("What do farmers press apples into?")
-    history = [{"role": "user", "content": "What do farmers press apples into?"}, {"role": "assistant", "content": answer.text}]
+    history = [
+        {"role": "user", "content": "What do farmers press apples into?"},
+        {"role": "assistant", "content": answer.text},
+    ]
     status, picker = shelf.save_answer(nb, history, [Turn(answer, answer.hits)], "", "en")
     assert status.startswith("✓ Saved the note") and picker["value"]
     title, body = shelf.open_note(nb, picker["value"])

@@ -120,10 +120,13 @@ def epub_bytes(title: str, chapters: list[tuple[str, str]], nav: bool = True) ->
             "</rootfiles></container>",
         )
         items = "".join(
-            f'<item id="c{i}" href="text/ch{i}.xhtml" media-type="application/xhtml+xml"/>' for i in range(len(chapters))
+            f'<item id="c{i}" href="text/ch{i}.xhtml" media-type="application/xhtml+xml"/>'
+            for i in range(len(chapters))
         )
         spine = "".join(f'<itemref idref="c{i}"/>' for i in range(len(chapters)))
-        nav_item = '<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>' if nav else ""
+        nav_item = (
+            '<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>' if nav else ""
+        )
         book.writestr(
             "OEBPS/content.opf",
             '<?xml version="1.0" encoding="utf-8"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0">'

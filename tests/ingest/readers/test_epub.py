@@ -14,12 +14,17 @@ from tests.ingest.readers.builders import epub_bytes, zip_bomb
 
 CHAPTERS = [
     ("Chapter 1. The Lighthouse", "<h1>Chapter 1. The Lighthouse</h1><p>The keeper lit the lamp at dusk.</p>"),
-    ("Chapter 2. The Storm", "<h1>Chapter 2. The Storm</h1><p>Waves broke over the pier.</p><h2>Morning</h2><p>Calm.</p>"),
+    (
+        "Chapter 2. The Storm",
+        "<h1>Chapter 2. The Storm</h1><p>Waves broke over the pier.</p><h2>Morning</h2><p>Calm.</p>",
+    ),
 ]
 
 
-DRM = b'<encryption><EncryptedData><CipherData><CipherReference URI="OEBPS/text/ch0.xhtml"/></CipherData>' \
+DRM = (
+    b'<encryption><EncryptedData><CipherData><CipherReference URI="OEBPS/text/ch0.xhtml"/></CipherData>'
     b"</EncryptedData></encryption>"
+)
 
 
 def read(raw: bytes, limits: Limits | None = None):
@@ -38,8 +43,10 @@ def test_chapters_in_order_with_their_names() -> None:
 
 
 def test_obfuscated_fonts_alone_are_not_drm() -> None:
-    fonts = b'<encryption><EncryptedData><CipherData><CipherReference URI="OEBPS/fonts/a.otf"/></CipherData>' \
+    fonts = (
+        b'<encryption><EncryptedData><CipherData><CipherReference URI="OEBPS/fonts/a.otf"/></CipherData>'
         b"</EncryptedData></encryption>"
+    )
     assert "lit the lamp" in read(_with(epub_bytes("The Keeper", CHAPTERS), "META-INF/encryption.xml", fonts)).text
 
 

@@ -47,10 +47,25 @@ def test_an_image_reads_as_its_three_scripts_with_a_box_per_line(tmp_path):
     "name, make",
     [
         ("cmyk.jpg", lambda: image_bytes(_sample("CMYK"), "JPEG", quality=95)),
-        ("grey16.png", lambda: image_bytes(Image.fromarray(__import__("numpy").asarray(_sample("L"), dtype="uint16") * 257), "PNG")),
+        (
+            "grey16.png",
+            lambda: image_bytes(
+                Image.fromarray(__import__("numpy").asarray(_sample("L"), dtype="uint16") * 257), "PNG"
+            ),
+        ),
         ("screenshot.png", lambda: image_bytes(_transparent(), "PNG")),
         ("rotated.jpg", lambda: _exif_rotated()),
-        ("animated.webp", lambda: image_bytes(_sample(), "WEBP", save_all=True, append_images=[Image.new("RGB", (360, 150))], duration=200, lossless=True)),
+        (
+            "animated.webp",
+            lambda: image_bytes(
+                _sample(),
+                "WEBP",
+                save_all=True,
+                append_images=[Image.new("RGB", (360, 150))],
+                duration=200,
+                lossless=True,
+            ),
+        ),
     ],
 )
 def test_unusual_images_decode_to_the_page_as_drawn(tmp_path, name, make):
@@ -115,11 +130,16 @@ def test_an_image_without_text_is_no_text_found_not_an_empty_document(tmp_path):
 
 
 def test_each_page_of_a_tiff_is_a_page_and_the_page_limit_holds(tmp_path):
-    first, second = text_image([(20, 20, "First page text")], (320, 80)), text_image([(20, 20, "第二頁的文字")], (320, 80))
+    first, second = (
+        text_image([(20, 20, "First page text")], (320, 80)),
+        text_image([(20, 20, "第二頁的文字")], (320, 80)),
+    )
     raw = image_bytes(first, "TIFF", save_all=True, append_images=[second])
     doc = _load(tmp_path, "scan.tif", raw)
     assert [number for _, number in doc.pages] == [1, 2]
-    assert _flat(doc.text[: doc.pages[1][0]]) == "Firstpagetext" and _flat(doc.text[doc.pages[1][0] :]) == "第二頁的文字"
+    assert (
+        _flat(doc.text[: doc.pages[1][0]]) == "Firstpagetext" and _flat(doc.text[doc.pages[1][0] :]) == "第二頁的文字"
+    )
     assert {page for _, _, page, _ in doc.boxes} == {1, 2}
     with pytest.raises(IngestError, match="RAG_MAX_OCR_PAGES"):
         _load(tmp_path, "scan2.tif", raw, max_ocr_pages=1)
@@ -139,7 +159,13 @@ def test_an_unchanged_image_is_read_once(tmp_path, monkeypatch):
 
 def test_lines_below_the_confidence_are_kept_out_and_counted():
     page = PageText(
-        400, 300, [Line("Sure line of text", 0.98, (0, 0, 100, 20)), Line("g4rbl3d", 0.31, (0, 30, 80, 50)), Line("·", 0.7, (0, 60, 5, 65))]
+        400,
+        300,
+        [
+            Line("Sure line of text", 0.98, (0, 0, 100, 20)),
+            Line("g4rbl3d", 0.31, (0, 30, 80, 50)),
+            Line("·", 0.7, (0, 60, 5, 65)),
+        ],
     )
     kept, dropped = page.kept(0.6)
     assert [ln.text for ln in kept] == ["Sure line of text"] and dropped == 1  # the speck is noise, not counted

@@ -65,13 +65,19 @@ def test_page_and_size_limits() -> None:
 
 
 def test_lines_the_layout_wrapped_are_joined_so_sentences_stay_whole() -> None:
-    doc = read(pdf_bytes([[
-        "水力發電",
-        "日月潭水庫的有效容量約為一億立方公尺，是台灣最重要的抽",
-        "蓄水力電廠所在地。",
-        "The Sihwa Lake station in South Korea produces 254 megawatts",
-        "from ten bulb turbines.",
-    ]]))
+    doc = read(
+        pdf_bytes(
+            [
+                [
+                    "水力發電",
+                    "日月潭水庫的有效容量約為一億立方公尺，是台灣最重要的抽",
+                    "蓄水力電廠所在地。",
+                    "The Sihwa Lake station in South Korea produces 254 megawatts",
+                    "from ten bulb turbines.",
+                ]
+            ]
+        )
+    )
     assert "水力發電\n日月潭水庫的有效容量約為一億立方公尺，是台灣最重要的抽蓄水力電廠所在地。\n" in doc.text
     assert "produces 254 megawatts from ten bulb turbines." in doc.text
 

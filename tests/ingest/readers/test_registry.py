@@ -28,7 +28,9 @@ def test_a_registered_reader_is_used_for_its_suffix(tmp_path, monkeypatch):
     assert reader_for(".ROT") is not None and ".rot" in supported_suffixes()
     import codecs
 
-    (tmp_path / "a.rot").write_text(codecs.encode("= Tides\n\nThe tide turns twice a day.\n", "rot13"), encoding="ascii")
+    (tmp_path / "a.rot").write_text(
+        codecs.encode("= Tides\n\nThe tide turns twice a day.\n", "rot13"), encoding="ascii"
+    )
     (tmp_path / "b.xyz").write_text("ignored", encoding="ascii")
     assert [f.name for f, _ in iter_files([tmp_path])] == ["a.rot"]
     doc = load_document(tmp_path / "a.rot")

@@ -33,7 +33,12 @@ P.S. 歡迎在留言區分享你在家工作的經驗。
 BUS_TABLE = [
     ("title", "城市巴士車隊概況"),
     ("p", "本公司目前營運三條巴士路線，車隊全數為電動巴士。"),
-    ("table", ("路線 Route|車輛數 Buses|發車間隔 Headway\n環港線 Harbor Loop|45|6 分鐘\n山頂線 Peak Line|12|15 分鐘\n"
-     "機場快線 Airport Express|30|10 分鐘")),
+    (
+        "table",
+        (
+            "路線 Route|車輛數 Buses|發車間隔 Headway\n環港線 Harbor Loop|45|6 分鐘\n山頂線 Peak Line|12|15 分鐘\n"
+            "機場快線 Airport Express|30|10 分鐘"
+        ),
+    ),
     ("p", "所有路線的票價均為每程二十元。"),
 ]

@@ -54,7 +54,9 @@ def test_a_price_question_needs_a_sum_of_money_not_any_number():
         return [Candidate(0, 0, len(t), t) for t in texts]
 
     question = "How much does the Acme X200 camera cost?"
-    assert lacks_asked_fact(analyse(question), said("It weighs 450 grams.", "It has a 24-megapixel sensor.")) is NO_MONEY
+    assert (
+        lacks_asked_fact(analyse(question), said("It weighs 450 grams.", "It has a 24-megapixel sensor.")) is NO_MONEY
+    )
     assert lacks_asked_fact(analyse(question), said("It weighs 450 grams.", "It sells for $1,299.")) is None
     assert lacks_asked_fact(analyse("H100的售價是多少?"), said("H100售價約3萬美元。")) is None
     assert lacks_asked_fact(analyse(question), said("Building it cost about 355 billion won.")) is None  # any currency

@@ -123,9 +123,7 @@ def tpu_hits(seeds_notebook):
 
 def answerer(nb, url: str, **settings) -> GenerativeAnswerer:
     s = nb.settings.model_copy(update={"backend": "openai", "llm_base_url": url, "llm_model": "fake-model", **settings})
-    return GenerativeAnswerer(
-        chat_model(s), nb.answerer, s, "openai", url, cross_lingual_embedder(nb.dense_embedder)
-    )
+    return GenerativeAnswerer(chat_model(s), nb.answerer, s, "openai", url, cross_lingual_embedder(nb.dense_embedder))
 
 
 def run(answerer_, question, hits, **extra):
@@ -186,7 +184,11 @@ def test_the_prompt_fits_the_token_budget_trimming_lowest_ranked_passages(seeds_
     assert cut.offset + len(cut.text) in ends  # never cut mid-sentence
 
     with FakeOpenAIServer(lambda r: {"pieces": ["The documents do not say."]}) as server:
-        run(answerer(seeds_notebook, server.url, llm_max_context_tokens=1200, llm_answer_tokens=200), TPU_QUESTION, tpu_hits)
+        run(
+            answerer(seeds_notebook, server.url, llm_max_context_tokens=1200, llm_answer_tokens=200),
+            TPU_QUESTION,
+            tpu_hits,
+        )
     prompt = "".join(m["content"] for m in server.requests[0]["messages"])
     assert count_tokens(prompt, s) <= 1200 - 200
 
@@ -258,7 +260,9 @@ def test_wrong_citations_are_moved_and_invented_numbers_withheld(seeds_notebook,
 
 
 def test_nothing_verifiable_falls_back_to_the_extractive_answer_and_says_so(seeds_notebook, tpu_hits):
-    with FakeOpenAIServer(lambda r: {"pieces": chunks("蘋果公司在2030年推出了量子晶片。[1] 它比所有GPU快一萬倍。[2]")}) as server:
+    with FakeOpenAIServer(
+        lambda r: {"pieces": chunks("蘋果公司在2030年推出了量子晶片。[1] 它比所有GPU快一萬倍。[2]")}
+    ) as server:
         _, _, answer = run(answerer(seeds_notebook, server.url), TPU_QUESTION, tpu_hits)
     assert answer.notice == "模型的回答無法對照文件查證；以下改為摘錄式回答。"
     assert len(answer.unsupported) == 2 and answer.backend == "extractive" and answer.citations
@@ -271,7 +275,9 @@ def test_nothing_verifiable_falls_back_to_the_extractive_answer_and_says_so(seed
         ("how profitable is the DRAM business over a cycle?", ["The documents ", "do not say."], "The model found no answer; the passages say:"),
     ],
 )  # fmt: skip
-def test_a_model_refusal_that_the_passages_contradict_shows_them_with_a_notice(seeds_notebook, question, refusal, notice):
+def test_a_model_refusal_that_the_passages_contradict_shows_them_with_a_notice(
+    seeds_notebook, question, refusal, notice
+):
     hits = seeds_notebook.search(question)
     extractive = seeds_notebook.answerer.invoke(AnswerRequest(question=question, hits=hits))
     assert not extractive.refused  # the gate found a sentence that answers

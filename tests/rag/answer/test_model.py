@@ -103,7 +103,10 @@ def test_a_list_under_a_post_whose_opening_names_the_product_is_a_near_miss(seed
 def test_a_title_or_section_names_the_subject_only_in_its_headings():
     from rag.answer.features import subject_label
 
-    assert subject_label("2025年11月24日 星期一 · 市場對其新一代Blackwell架構的強勁需求。strong demand for…") == "2025年11月24日 星期一"
+    assert (
+        subject_label("2025年11月24日 星期一 · 市場對其新一代Blackwell架構的強勁需求。strong demand for…")
+        == "2025年11月24日 星期一"
+    )
     assert subject_label("Cow market case › Hardware level threat") == "Cow market case Hardware level threat"
     assert subject_label("話題三：NVIDIA Blockwhale架構") == "話題三：NVIDIA Blockwhale架構"
     assert subject_label("台積電美國廠。") == "台積電美國廠。"  # a title ending in a full stop is still one
@@ -197,8 +200,12 @@ def test_a_quote_from_another_year_than_the_question_asks_about_is_a_near_miss()
     assert misses_focus(analyse("What did NVIDIA buy in 2019?"), hits, [on_2019]) is False
     assert misses_focus(analyse("What did NVIDIA buy in 2019?"), hits, [on_2022]) is True  # another year
     assert misses_focus(analyse("What did NVIDIA buy in 2019?"), hits, [between]) is False  # its neighbour holds 2019
-    assert misses_focus(analyse("What did NVIDIA buy in the 2010s?"), hits, [on_2022]) is False  # a decade: the gate's to judge
-    assert misses_focus(analyse("What did NVIDIA buy in 2015?"), hits, [on_2022]) is False  # no passage writes 2015 (unwritten_focus)
+    assert (
+        misses_focus(analyse("What did NVIDIA buy in the 2010s?"), hits, [on_2022]) is False
+    )  # a decade: the gate's to judge
+    assert (
+        misses_focus(analyse("What did NVIDIA buy in 2015?"), hits, [on_2022]) is False
+    )  # no passage writes 2015 (unwritten_focus)
 
 
 def test_a_year_or_model_version_no_passage_writes_is_unwritten():
@@ -214,10 +221,14 @@ def test_a_year_or_model_version_no_passage_writes_is_unwritten():
     assert unwritten_focus(analyse("輝達2019年推出了什麼?"), hits) == ["2019"]  # another year
     assert unwritten_focus(analyse("What shipped in 2022?"), hits) == []
     assert unwritten_focus(analyse("When did SR99 open?"), hits) == []  # spacing, hyphens and case aside
-    assert unwritten_focus(analyse("What changed in the 1980s?"), hits) == []  # a decade is written otherwise in Chinese
+    assert (
+        unwritten_focus(analyse("What changed in the 1980s?"), hits) == []
+    )  # a decade is written otherwise in Chinese
     assert unwritten_focus(analyse("Who designed the H100 and the GPT-4 model?"), hits) == ["GPT-4"]
     assert unwritten_focus(analyse("What is HBM?"), hits) == []  # a name without a digit is the gate's to judge
-    assert unwritten_focus(analyse("What did the H100 earn in Q3 of FY2023?"), hits) == []  # 第三季, 2023財年 in Chinese
+    assert (
+        unwritten_focus(analyse("What did the H100 earn in Q3 of FY2023?"), hits) == []
+    )  # 第三季, 2023財年 in Chinese
 
 
 def test_a_question_on_a_model_version_the_seeds_never_write_is_refused_naming_it(seeds_notebook):
@@ -290,13 +301,18 @@ def test_a_sentence_in_the_question_s_language_is_embedded_under_its_passage_s_t
     assert as_embedded(question, "黃鞍鸚嘴魚", "本魚分布於印度太平洋區。") == "黃鞍鸚嘴魚: 本魚分布於印度太平洋區。"
     # Across languages every sentence of the article would share the title's match: the sentence alone.
     assert as_embedded(question, "Parrotfish", "It lives in the Indo-Pacific.") == "It lives in the Indo-Pacific."
-    assert as_embedded(analyse("Where does it live?"), "黃鞍鸚嘴魚", "本魚分布於印度太平洋區。") == "本魚分布於印度太平洋區。"
+    assert (
+        as_embedded(analyse("Where does it live?"), "黃鞍鸚嘴魚", "本魚分布於印度太平洋區。")
+        == "本魚分布於印度太平洋區。"
+    )
     assert as_embedded(question, "", "本魚分布於印度太平洋區。") == "本魚分布於印度太平洋區。"  # no title
     # A headline is no subject: every sentence of the post would share it.
     post = "AI Semiconductor Landscape feat. Dylan Patel | BG2 w/ Bill Gurley & Brad Gerstner"
     assert as_embedded(analyse("Where did Dylan grow up?"), post, "He grew up in Georgia.") == "He grew up in Georgia."
-    assert as_embedded(question, "想知道 AI 在模擬賭博時,會不會像人一樣", "本魚分布於印度太平洋區。") == "本魚分布於印度太平洋區。"
-
+    assert (
+        as_embedded(question, "想知道 AI 在模擬賭博時,會不會像人一樣", "本魚分布於印度太平洋區。")
+        == "本魚分布於印度太平洋區。"
+    )
 
 
 def test_a_sentence_naming_things_in_latin_letters_reads_as_its_chinese_passage():

@@ -202,7 +202,12 @@ def test_a_pointer_sentence_brings_the_sentence_it_points_to(notebook):
 def test_a_question_in_an_interview_gives_way_to_the_answer_after_it():
     from rag.answer.extractive import Candidate
 
-    texts = ["我們很高興邀請到Dylan。", "Dylan，你是如何進入這個領域的？", "當我8歲時，我的Xbox壞了。", "後來我就留在論壇上。"]
+    texts = [
+        "我們很高興邀請到Dylan。",
+        "Dylan，你是如何進入這個領域的？",
+        "當我8歲時，我的Xbox壞了。",
+        "後來我就留在論壇上。",
+    ]
     said, start = [], 0
     for t in texts:
         said.append(Candidate(0, start, start + len(t), t, score=0.5, points=points_to(t)))
@@ -250,31 +255,48 @@ def test_the_tpu_answer_leads_with_what_the_post_concludes(seeds_notebook):
 
 
 def test_the_document_a_question_names_is_not_asked_of_its_sentences():
-    assert without_source("what's nvidia's gross margin according to the emanuel piece") == "what's nvidia's gross margin"
+    assert (
+        without_source("what's nvidia's gross margin according to the emanuel piece") == "what's nvidia's gross margin"
+    )
     assert without_source("what excuses does the longbridge post joke model makers use?") == (
         "what excuses does joke model makers use?"
     )
-    assert without_source("长桥那篇吐槽文说AI情感陪伴的创业公司拿什么显卡跑模型?") == "AI情感陪伴的创业公司拿什么显卡跑模型?"
+    assert (
+        without_source("长桥那篇吐槽文说AI情感陪伴的创业公司拿什么显卡跑模型?")
+        == "AI情感陪伴的创业公司拿什么显卡跑模型?"
+    )
     assert without_source("Which chip does Google use to train Gemini, according to the posts?") == (
         "Which chip does Google use to train Gemini?"
     )
     # A title in quotes stays whole; the article itself is what is asked about.
-    assert without_source("《朱啟鈐：「被抹掉的奠基人」》這篇文章的作者是誰?") == "《朱啟鈐：「被抹掉的奠基人」》的作者是誰?"
+    assert (
+        without_source("《朱啟鈐：「被抹掉的奠基人」》這篇文章的作者是誰?")
+        == "《朱啟鈐：「被抹掉的奠基人」》的作者是誰?"
+    )
     # A name alone is a source only when a retrieved passage's title writes it; else a speaker the answer may name.
     titles = ["財報狗 EP587 - 496.【財經時事放大鏡】LLM發展趨勢 x Groq（2024-01-01）"]  # a headline
     assert without_source("財報狗說Blockwhale架構什麼時候會出?", titles) == "Blockwhale架構什麼時候會出?"
     assert without_source("黃仁勳說Blockwhale架構什麼時候會出?", titles) == "黃仁勳說Blockwhale架構什麼時候會出?"
     assert without_source("根據財報狗，Blockwhale架構什麼時候會出?", titles) == "Blockwhale架構什麼時候會出?"
-    assert without_source("根據黃仁勳，Blockwhale架構什麼時候會出?", titles) == "根據黃仁勳，Blockwhale架構什麼時候會出?"
+    assert (
+        without_source("根據黃仁勳，Blockwhale架構什麼時候會出?", titles) == "根據黃仁勳，Blockwhale架構什麼時候會出?"
+    )
     # A title that is a name is the subject the answer is about, not a source.
-    assert without_source("沙勿略認為哪一國的文化對日本的影響很深?", ["沙勿略"]) == "沙勿略認為哪一國的文化對日本的影響很深?"
+    assert (
+        without_source("沙勿略認為哪一國的文化對日本的影響很深?", ["沙勿略"])
+        == "沙勿略認為哪一國的文化對日本的影響很深?"
+    )
     podcast = ["AI Semiconductor Landscape feat. Dylan Patel | BG2 w/ Bill Gurley & Brad Gerstner"]
     assert without_source("According to BG2, who makes the most HBM?", podcast) == "who makes the most HBM?"
     assert without_source("According to Jensen, who makes the most HBM?", podcast) == (
         "According to Jensen, who makes the most HBM?"
     )
     # The same words doing other work are left alone.
-    for question in ("Did the companies report losses?", "What is the post-money valuation?", "寫那篇做空英偉達長文的作者是誰?"):
+    for question in (
+        "Did the companies report losses?",
+        "What is the post-money valuation?",
+        "寫那篇做空英偉達長文的作者是誰?",
+    ):
         assert without_source(question) == question
 
 

@@ -35,7 +35,11 @@ def notebook(notebook_at, tmp_path_factory):
     home = tmp_path_factory.mktemp("status")
     docs = home / "docs"
     docs.mkdir()
-    for name, text in {"interview_zh.txt": INTERVIEW_ZH, "interview_en.txt": INTERVIEW_EN, "post.md": ARGUED_POST}.items():
+    for name, text in {
+        "interview_zh.txt": INTERVIEW_ZH,
+        "interview_en.txt": INTERVIEW_EN,
+        "post.md": ARGUED_POST,
+    }.items():
         (docs / name).write_text(text, encoding="utf-8")
     (docs / "buses.docx").write_bytes(docx_bytes(BUS_TABLE))
     nb = notebook_at(home, docs)
@@ -118,7 +122,9 @@ def test_rag_ask_shows_the_status_in_json_and_the_partial_line_in_text(seeds_not
     answered = json.loads(rag_cli(home, "ask", ANSWERABLE, "--json").stdout)
     assert answered["status"] == "answered" and answered["refused"] is False
     nothing = json.loads(rag_cli(home, "ask", "?", "--json").stdout)
-    assert nothing["status"] == "not_found" and nothing["citations"] == [] and nothing["answer"] in ASK_A_QUESTION.values()
+    assert (
+        nothing["status"] == "not_found" and nothing["citations"] == [] and nothing["answer"] in ASK_A_QUESTION.values()
+    )
     # Text: the partial line, the quotes, then each citation with its quote in the asker's script.
     text = rag_cli(home, "ask", "金管会对AI Agent的规范什么时候开始上路?")
     assert text.returncode == 0, text.stderr
@@ -145,12 +151,16 @@ def test_the_page_marks_a_partial_answers_passages_as_the_closest_ones(seeds_not
 
     notebook = seeds_notebook
     _, chat, _ = handlers.add_question(PARTIAL_QUESTION, [])
-    *_, (chat, turns, passages, _) = handlers.respond(notebook, chat, [], "answer", [], "5", False, "extractive", "", "", "zh-Hant")
+    *_, (chat, turns, passages, _) = handlers.respond(
+        notebook, chat, [], "answer", [], "5", False, "extractive", "", "", "zh-Hant"
+    )
     assert turns[-1].answer.status == PARTIAL_STATUS
     assert chat[-1]["content"].startswith(turns[-1].answer.text.split("\n")[0])
     assert "data-status='partial'" in passages and labels("zh-Hant")["partial"] in passages
     _, chat, _ = handlers.add_question(ANSWERABLE, [])
-    *_, (_, _, passages, _) = handlers.respond(notebook, chat, [], "answer", [], "5", False, "extractive", "", "", "zh-Hant")
+    *_, (_, _, passages, _) = handlers.respond(
+        notebook, chat, [], "answer", [], "5", False, "extractive", "", "", "zh-Hant"
+    )
     assert "data-status" not in passages
 
 
@@ -188,7 +198,9 @@ def test_a_table_row_answers_under_its_column_headers(notebook):
     assert english.status == ANSWERED and "車輛數 Buses：12" in english.text, english.text
 
 
-@pytest.mark.parametrize("question", ["遠距工作會降低生產力嗎?", "为什么远距工作不会降低生产力?", "Does remote work reduce productivity?"])
+@pytest.mark.parametrize(
+    "question", ["遠距工作會降低生產力嗎?", "为什么远距工作不会降低生产力?", "Does remote work reduce productivity?"]
+)
 def test_an_argued_post_answers_with_its_conclusion_first(notebook, question):
     answer = notebook.ask(question)
     assert answer.status == ANSWERED, answer.text

@@ -26,7 +26,11 @@ class Counting:
 def test_vectors_are_the_wrapped_embedders_and_each_text_is_embedded_once():
     inner = Counting()
     memo = MemoEmbedder(inner)
-    texts = ["台積電於2020年宣布在美國興建晶圓廠。", "The starter is fed every day.", "台積電於2020年宣布在美國興建晶圓廠。"]
+    texts = [
+        "台積電於2020年宣布在美國興建晶圓廠。",
+        "The starter is fed every day.",
+        "台積電於2020年宣布在美國興建晶圓廠。",
+    ]
     first = memo.embed_passages(texts)
     assert np.allclose(first, inner.use.embed_passages(texts), atol=1e-6)
     assert inner.embedded == texts[:2]  # the repeated sentence once
@@ -63,7 +67,9 @@ def test_the_answer_step_reuses_the_question_vectors_of_the_search(seeds_noteboo
     asked = []
     for memo, _ in seeds_notebook.dense_embedder.parts:
         model = memo.embedder
-        monkeypatch.setattr(model, "embed_queries", lambda texts, f=model.embed_queries: asked.extend(texts) or f(texts))
+        monkeypatch.setattr(
+            model, "embed_queries", lambda texts, f=model.embed_queries: asked.extend(texts) or f(texts)
+        )
     answer = seeds_notebook.ask(question)
     assert answer.hits
     assert asked == [question, question]  # once by e5, once by USE: the search's vectors serve the answer step

@@ -32,7 +32,9 @@ def chroma_server(tmp_path_factory, free_port) -> str:
     port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
     chroma = Path(sys.executable).with_name("chroma")
-    log = data.parent / f"{data.name}.log"  # a file, not a pipe: the server logs every request and a full pipe stalls it
+    log = (
+        data.parent / f"{data.name}.log"
+    )  # a file, not a pipe: the server logs every request and a full pipe stalls it
     with open(log, "w") as out:
         process = subprocess.Popen(
             [str(chroma), "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],

@@ -25,7 +25,9 @@ def test_a_damaged_commit_record_is_rebuilt(notebook_at, tmp_path, capsys, damag
 
     again = notebook_at(tmp_path, path=tmp_path / ".rag")
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"rag: notice: {record}: damaged (") and "rebuilt from the index" in err[0]
+    assert (
+        len(err) == 1 and err[0].startswith(f"rag: notice: {record}: damaged (") and "rebuilt from the index" in err[0]
+    )
     assert again.chunk_ids() == ids and again.search("sea stars north reef", k=1)[0].source == "docs/tide.md"
     assert (tmp_path / ".rag" / "commits.sqlite3.damaged").is_file()  # kept, not deleted
     assert again.index(tmp_path / "docs", progress=False).unchanged == 1

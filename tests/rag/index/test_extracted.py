@@ -30,7 +30,11 @@ def test_the_text_is_kept_when_indexed_shown_from_there_and_removed_with_the_sou
     monkeypatch.setattr(ingest.loaders, "load_document", never)
     hit = nb.search("HBM memory per chip", k=1)[0]
     page = ui.render.source_html(
-        nb.source_file(hit.source), hit.source, hit.title, [ui.render.Span(hit.start, hit.end, hit.text)], section=hit.section,
+        nb.source_file(hit.source),
+        hit.source,
+        hit.title,
+        [ui.render.Span(hit.start, hit.end, hit.text)],
+        section=hit.section,
         read=lambda: nb.document(hit.source),
     )
     assert "<mark>" in page and "192 GB" in page

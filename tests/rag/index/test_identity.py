@@ -43,7 +43,10 @@ def test_a_damaged_notebook_json_or_a_data_path_that_is_a_file_is_one_line(tmp_p
     (tmp_path / "file").write_text("x", encoding="utf-8")
     with pytest.raises(NotebookError) as err:
         Notebook(path=tmp_path / "file", home=tmp_path)
-    assert str(err.value) == f"{tmp_path / 'file'}: the data path is not a folder (the path setting (RAG_PATH, --path)): give a folder, or remove the file"
+    assert (
+        str(err.value)
+        == f"{tmp_path / 'file'}: the data path is not a folder (the path setting (RAG_PATH, --path)): give a folder, or remove the file"
+    )
 
 
 def test_an_index_from_before_ids_is_renamed_to_its_own_collection_and_not_embedded_again(tmp_path, capsys):
@@ -52,10 +55,14 @@ def test_an_index_from_before_ids_is_renamed_to_its_own_collection_and_not_embed
     nb = Notebook(path=tmp_path / ".rag", home=tmp_path)
     nb.index(tmp_path / "docs", progress=False)
     ids, name, legacy = nb.chunk_ids(), nb.chunk_index.name, nb.settings.collection_name()
-    assert name == f"notebook-{json.loads((tmp_path / '.rag' / FILE_NAME).read_text())['id']}-{nb.settings.index_setup()}"
+    assert (
+        name == f"notebook-{json.loads((tmp_path / '.rag' / FILE_NAME).read_text())['id']}-{nb.settings.index_setup()}"
+    )
     del nb
     # The folder as an earlier version left it: the collection, commit record and BM25 under the set-up name, no id.
-    client = chromadb.PersistentClient(path=str(tmp_path / ".rag" / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / ".rag" / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
     client.get_collection(name).modify(name=legacy)
     with sqlite3.connect(tmp_path / ".rag" / "commits.sqlite3") as db:
         for table in ("chunks", "generations"):

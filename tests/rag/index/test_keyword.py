@@ -51,7 +51,9 @@ def test_scores_are_bm25s_scores_for_documents_of_different_lengths(tmp_path):
     docs = [*DOCS, ["gpu", "gpu", "tpu"], ["dram"] * 7 + ["gpu"], []]
     store = ChunkStore(tmp_path, "lengths")
     ids = [f"c{i}" for i in range(len(docs))]
-    store.upsert(ids, np.eye(len(ids), dtype=np.float32), ["x"] * len(ids), [{"source": "s", "terms": " ".join(d)} for d in docs])
+    store.upsert(
+        ids, np.eye(len(ids), dtype=np.float32), ["x"] * len(ids), [{"source": "s", "terms": " ".join(d)} for d in docs]
+    )
     ours = KeywordIndex(tmp_path / "bm25")
     ours.sync(store)
     theirs = bm25s.BM25()
@@ -66,7 +68,12 @@ def test_incremental_updates_score_as_a_rebuild_and_read_only_what_changed(tmp_p
     terms = {f"c{i}": DOCS[i % len(DOCS)] + [f"only{i}"] for i in range(14)}
 
     def put(ids):
-        store.upsert(ids, np.ones((len(ids), 2), dtype=np.float32), ["x"] * len(ids), [{"source": "s", "terms": " ".join(terms[i])} for i in ids])
+        store.upsert(
+            ids,
+            np.ones((len(ids), 2), dtype=np.float32),
+            ["x"] * len(ids),
+            [{"source": "s", "terms": " ".join(terms[i])} for i in ids],
+        )
 
     put(list(terms))
     live = KeywordIndex(tmp_path / "bm25")
@@ -92,7 +99,9 @@ def test_incremental_updates_score_as_a_rebuild_and_read_only_what_changed(tmp_p
             assert dict(live.search(query, 20)) == pytest.approx(dict(fresh.search(query, 20)), rel=1e-5)
         reloaded = KeywordIndex(tmp_path / "bm25")  # the next start loads the saved index, then it is in step
         reloaded.sync(store, committed=frozenset(committed))
-        assert dict(reloaded.search(["gpu", "rewritten"], 20)) == pytest.approx(dict(live.search(["gpu", "rewritten"], 20)))
+        assert dict(reloaded.search(["gpu", "rewritten"], 20)) == pytest.approx(
+            dict(live.search(["gpu", "rewritten"], 20))
+        )
 
 
 def test_a_term_no_chunk_has_gets_the_highest_idf(keywords):

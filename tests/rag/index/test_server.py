@@ -44,7 +44,9 @@ def test_the_notebook_core_on_a_chroma_server(chroma_server, tmp_path, models):
     # Change a file: its new text is found, its old chunks are gone; delete another: it leaves.
     changed = tmp_path / "seeds" / "003_ae8d2fd946726d35.txt"
     before = set(nb.chunk_index.committed()["seeds/003_ae8d2fd946726d35.txt"])
-    changed.write_text(changed.read_text(encoding="utf-8") + "\n\n鯨魚晶片Blockwhale的量產時間是二〇二七年第三季。\n", encoding="utf-8")
+    changed.write_text(
+        changed.read_text(encoding="utf-8") + "\n\n鯨魚晶片Blockwhale的量產時間是二〇二七年第三季。\n", encoding="utf-8"
+    )
     (tmp_path / "seeds" / "000_550ab7507c6a24dd.txt").unlink()
     report = nb.index(tmp_path / "seeds", progress=False)
     assert (report.updated, report.removed, report.unchanged) == (1, 1, 3)
@@ -60,7 +62,9 @@ def test_the_notebook_core_on_a_chroma_server(chroma_server, tmp_path, models):
     shutil.copy(tmp_path / ".rag" / "notebook.json", tmp_path / "other" / "notebook.json")
     other = server_notebook(chroma_server, tmp_path, models, data="other", collection="core")
     assert other.count() == nb.count() and other.chunk_ids() == nb.chunk_ids()
-    assert [h.chunk_id for h in other.search("TPU能否取代GPU?", k=3)] == [h.chunk_id for h in nb.search("TPU能否取代GPU?", k=3)]
+    assert [h.chunk_id for h in other.search("TPU能否取代GPU?", k=3)] == [
+        h.chunk_id for h in nb.search("TPU能否取代GPU?", k=3)
+    ]
     # A removal by one is seen by the other at its next search, even within ServerCommits.FRESH_SECONDS of its last
     # look (its keyword index may still list the removed chunks then: they are gone from the store, so left out).
     assert nb.remove("seeds/003_ae8d2fd946726d35.txt") > 0
@@ -86,7 +90,12 @@ else:
 def child(*args: object) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, *map(str, args)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", CHILD, *map(str, args)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -106,7 +115,10 @@ def test_two_processes_share_one_collection_without_duplicates(chroma_server, tm
     for data in "abcd":
         (tmp_path / data).mkdir()
         (tmp_path / data / "notebook.json").write_text(json.dumps({"id": "5" * 32}), encoding="utf-8")
-    first, second = child("index", chroma_server, tmp_path, tmp_path / "a"), child("index", chroma_server, tmp_path, tmp_path / "b")
+    first, second = (
+        child("index", chroma_server, tmp_path, tmp_path / "a"),
+        child("index", chroma_server, tmp_path, tmp_path / "b"),
+    )
     reports = [finished(first), finished(second)]
     assert sorted(r["added"] for r in reports) == [0, 2] and sorted(r["unchanged"] for r in reports) == [0, 2]
     nb = server_notebook(chroma_server, tmp_path, models, data="c", collection="shared")
@@ -120,10 +132,14 @@ def test_two_processes_share_one_collection_without_duplicates(chroma_server, tm
 
 
 HOMES = {
-    "a": {"only_a.md": "# Aardvark\n\nAardvarks dig burrows at night and eat termites with a sticky tongue.\n",
-          "common.md": "# Common\n\nThe alpha notebook's common file talks about HBM memory stacks.\n"},
-    "b": {"only_b.txt": "蜂鳥每秒振翅五十次，能在空中倒退飛行。\n",
-          "common.md": "# Common\n\nThe beta notebook's common file talks about TPU pods and Gemini.\n"},
+    "a": {
+        "only_a.md": "# Aardvark\n\nAardvarks dig burrows at night and eat termites with a sticky tongue.\n",
+        "common.md": "# Common\n\nThe alpha notebook's common file talks about HBM memory stacks.\n",
+    },
+    "b": {
+        "only_b.txt": "蜂鳥每秒振翅五十次，能在空中倒退飛行。\n",
+        "common.md": "# Common\n\nThe beta notebook's common file talks about TPU pods and Gemini.\n",
+    },
 }
 
 INDEXER = """
@@ -141,7 +157,12 @@ print(json.dumps(nb.index(Path(home) / "docs", progress=False).as_dict()))
 def index_in_child(url: str, home: Path) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
     return subprocess.Popen(
-        [sys.executable, "-c", INDEXER, url, str(home)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", INDEXER, url, str(home)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -175,7 +196,9 @@ def test_two_homes_on_one_server_never_touch_each_others_chunks(chroma_server, t
     assert not set(first["a"]) & set(first["b"])
 
     # Home a changes its common.md and deletes its only file; b re-indexes unchanged: neither run touches the other.
-    (homes["a"] / "docs" / "common.md").write_text("# Common\n\nThe alpha notebook now talks about NVLink.\n", encoding="utf-8")
+    (homes["a"] / "docs" / "common.md").write_text(
+        "# Common\n\nThe alpha notebook now talks about NVLink.\n", encoding="utf-8"
+    )
     (homes["a"] / "docs" / "only_a.md").unlink()
     reports = both()
     assert (reports["a"]["updated"], reports["a"]["removed"]) == (1, 1)
@@ -185,7 +208,9 @@ def test_two_homes_on_one_server_never_touch_each_others_chunks(chroma_server, t
     assert "NVLink" in " ".join(second["a"].values()) and "Aardvarks" not in " ".join(second["a"].values())
 
     # Now b changes and deletes, a re-indexes unchanged.
-    (homes["b"] / "docs" / "common.md").write_text("# Common\n\nThe beta notebook now talks about Trainium.\n", encoding="utf-8")
+    (homes["b"] / "docs" / "common.md").write_text(
+        "# Common\n\nThe beta notebook now talks about Trainium.\n", encoding="utf-8"
+    )
     (homes["b"] / "docs" / "only_b.txt").unlink()
     reports = both()
     assert (reports["b"]["updated"], reports["b"]["removed"]) == (1, 1)
@@ -193,7 +218,10 @@ def test_two_homes_on_one_server_never_touch_each_others_chunks(chroma_server, t
     third = {name: held(name) for name in homes}
     assert third["a"] == second["a"]
     assert "Trainium" in " ".join(third["b"].values()) and "蜂鳥" not in " ".join(third["b"].values())
-    sources = {name: [s["source"] for s in server_notebook(chroma_server, home, models).sources()] for name, home in homes.items()}
+    sources = {
+        name: [s["source"] for s in server_notebook(chroma_server, home, models).sources()]
+        for name, home in homes.items()
+    }
     assert sources == {"a": ["docs/common.md"], "b": ["docs/common.md"]}
 
 
@@ -205,7 +233,9 @@ def test_a_server_that_is_down_or_a_bad_url_is_one_line_naming_the_setting(tmp_p
     with pytest.raises(NotebookError) as err:
         Notebook(path=tmp_path / ".rag", chroma_url=down)
     message = str(err.value)
-    assert message.startswith(f"cannot reach the Chroma server at {down} (the chroma_url setting") and "\n" not in message
+    assert (
+        message.startswith(f"cannot reach the Chroma server at {down} (the chroma_url setting") and "\n" not in message
+    )
     with pytest.raises(NotebookError, match="RAG_CHROMA_URL.*expected http://HOST:PORT"):
         Notebook(path=tmp_path / ".rag", chroma_url="ftp://127.0.0.1/x")
     assert main(["status", "--path", str(tmp_path / ".rag"), "--chroma-url", down]) == 2
@@ -223,13 +253,17 @@ def test_a_server_that_goes_down_while_indexing_is_one_line_naming_it(tmp_path, 
     with open(tmp_path / "chroma.log", "w") as log:
         server = subprocess.Popen(
             [str(chroma), "run", "--path", str(tmp_path / "db"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"},
         )
     try:
         wait_for_heartbeat(url, server, tmp_path / "chroma.log")
         (tmp_path / "docs").mkdir()
         for i in range(6):
-            (tmp_path / "docs" / f"n{i}.md").write_text(f"# Note {i}\n\n" + f"Paragraph {i} about reefs and tides. " * 60, encoding="utf-8")
+            (tmp_path / "docs" / f"n{i}.md").write_text(
+                f"# Note {i}\n\n" + f"Paragraph {i} about reefs and tides. " * 60, encoding="utf-8"
+            )
         nb = server_notebook(url, tmp_path, models, embed_batch=4)
 
         def stop_the_server(done: int, total: int) -> None:
@@ -240,7 +274,10 @@ def test_a_server_that_goes_down_while_indexing_is_one_line_naming_it(tmp_path, 
         with pytest.raises(NotebookError) as err:
             nb.index(tmp_path / "docs", progress=False, on_progress=stop_the_server)
         message = str(err.value)
-        assert message.startswith(f"cannot reach the Chroma server at {url} (the chroma_url setting") and "\n" not in message
+        assert (
+            message.startswith(f"cannot reach the Chroma server at {url} (the chroma_url setting")
+            and "\n" not in message
+        )
         assert "what was committed before stays" in message
     finally:
         if server.poll() is None:

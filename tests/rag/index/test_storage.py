@@ -64,7 +64,9 @@ def run_in_namespace(setup: str, commands: str) -> list[dict]:
         pytest.skip("running as root, where chmod does not stop writes, and `unshare` is not installed")
     probe = subprocess.run(["unshare", "-rm", "true"], check=False, capture_output=True, text=True)
     if probe.returncode != 0:
-        pytest.skip(f"running as root, where chmod does not stop writes, and `unshare -rm` is refused: {probe.stderr.strip()}")
+        pytest.skip(
+            f"running as root, where chmod does not stop writes, and `unshare -rm` is refused: {probe.stderr.strip()}"
+        )
     out = subprocess.run(
         ["unshare", "-rm", "sh", "-ec", f"{setup}\n{commands}"],
         check=False,
@@ -80,7 +82,9 @@ def run_in_namespace(setup: str, commands: str) -> list[dict]:
 
 def run_plain(commands: str) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = subprocess.run(["sh", "-ec", commands], check=False, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
+    out = subprocess.run(
+        ["sh", "-ec", commands], check=False, capture_output=True, text=True, cwd=REPO, env=env, timeout=600
+    )
     assert out.returncode == 0, out.stderr
     return [json.loads(line) for line in out.stdout.splitlines()]
 
@@ -105,7 +109,9 @@ def test_a_read_only_data_folder_is_searched_and_indexing_it_is_one_line(built, 
     try:
         commands = rag_commands(home, data)
         if os.geteuid() == 0:
-            results = run_in_namespace(f"mount --bind -o ro {shlex.quote(str(data))} {shlex.quote(str(data))}", commands)
+            results = run_in_namespace(
+                f"mount --bind -o ro {shlex.quote(str(data))} {shlex.quote(str(data))}", commands
+            )
         else:
             results = run_plain(commands)
     finally:
@@ -135,7 +141,9 @@ def test_a_full_disk_is_searched_and_indexing_on_it_is_one_line(built, tmp_path)
     assert_searched_and_refused(search, ask, index, data, "no space left on the device")
 
 
-def test_a_disk_that_fills_during_indexing_stops_the_run_in_one_line_and_keeps_what_was_indexed(built, tmp_path, monkeypatch):
+def test_a_disk_that_fills_during_indexing_stops_the_run_in_one_line_and_keeps_what_was_indexed(
+    built, tmp_path, monkeypatch
+):
     home = copy_of(built, tmp_path)
     nb = Notebook(path=home / ".rag", home=home)
     before = set(nb.chunk_ids())
@@ -185,7 +193,10 @@ def test_a_real_disk_that_fills_while_indexing_is_one_line_and_search_still_work
     assert error.startswith(f"rag: {data}: no space left on the device") and "what was indexed before stays" in error
     assert search["rc"] == 0, search["err"]
     assert json.loads(search["out"])["hits"], search["err"]
-    assert search["err"].startswith(f"rag: notice: {data}: no space left on the device") and "temporary copy" in search["err"]
+    assert (
+        search["err"].startswith(f"rag: notice: {data}: no space left on the device")
+        and "temporary copy" in search["err"]
+    )
 
 
 def test_storage_trouble_knows_chromas_words_and_os_errors():

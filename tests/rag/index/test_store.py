@@ -37,7 +37,9 @@ def test_every_write_is_in_the_saved_vector_index(tmp_path):
 
 
 def test_a_collection_written_before_is_switched_over_and_its_unsaved_writes_saved_on_open(tmp_path):
-    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
     collection = client.get_or_create_collection("notebook", embedding_function=None, metadata={"hnsw:space": "cosine"})
     collection.upsert(**rows(300))  # below Chroma's default threshold (1000): none of it saved
     saved, written = saved_and_written(tmp_path)

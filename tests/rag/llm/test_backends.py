@@ -11,7 +11,9 @@ from rag.settings import Settings
 
 def test_the_settings_backend_is_validated_against_the_registry(monkeypatch):
     assert [Settings(backend=name).backend for name in BACKENDS] == list(BACKENDS)
-    with pytest.raises(SettingsError, match=r"^setting RAG_BACKEND: Input should be one of extractive, openai, llamacpp"):
+    with pytest.raises(
+        SettingsError, match=r"^setting RAG_BACKEND: Input should be one of extractive, openai, llamacpp"
+    ):
         Settings(backend="nonsense")
     monkeypatch.setitem(BACKENDS, "another", BACKENDS["openai"])  # a backend added to the registry is a valid setting
     assert Settings(backend="another").backend == "another"

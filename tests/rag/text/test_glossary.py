@@ -38,14 +38,20 @@ def test_english_words_and_phrases_become_chinese_terms(glossary):
 
 def test_inflected_english_words_have_their_dictionary_forms():
     assert english_lemmas("studies")[:2] == ["studies", "study"]
-    assert "stop" in english_lemmas("stopped") and "run" in english_lemmas("running") and "write" in english_lemmas("wrote")
+    assert (
+        "stop" in english_lemmas("stopped")
+        and "run" in english_lemmas("running")
+        and "write" in english_lemmas("wrote")
+    )
     assert english_lemmas("business") == ["business"]  # no plural to undo
 
 
 def test_written_forms_say_how_the_notebook_writes_each_word(glossary):
     chips = {"训练", "gpu", "model"}.__contains__
     assert glossary.written_forms("Which models were trained on GPUs?", chips) == [
-        ("models", ["model"]), ("trained", ["训练"]), ("gpus", ["gpu"]),
+        ("models", ["model"]),
+        ("trained", ["训练"]),
+        ("gpus", ["gpu"]),
     ]
 
 
@@ -64,7 +70,9 @@ def test_unknown_words_are_the_ones_the_notebook_writes_in_neither_language(glos
     # A Chinese question's words, in Simplified: known by themselves, by jieba's cut or by their English senses.
     assert unknown_words(glossary, "阿爾卑斯山的登山路線是哪條?", chips) == (["阿尔卑斯", "登山", "路线"], 3)
     assert unknown_words(glossary, "哪些模型是用GPU訓練的?", chips) == ([], 3)
-    assert unknown_words(glossary, "哪些模型是用GPU訓練的?", {"model", "gpu", "train"}.__contains__)[0] == []  # English notes
+    assert (
+        unknown_words(glossary, "哪些模型是用GPU訓練的?", {"model", "gpu", "train"}.__contains__)[0] == []
+    )  # English notes
     # An English sense is written only when all its words are: 對沖基金 "hedge fund".
     assert unknown_words(glossary, "對沖基金", {"fund"}.__contains__)[0] == ["对冲基金"]
     assert unknown_words(glossary, "對沖基金", {"hedg", "fund"}.__contains__)[0] == []
@@ -103,7 +111,11 @@ def test_the_tables_are_kept_in_the_cache_folder_and_read_back_the_same(tmp_path
     assert again.names["辉达"] == "NVIDIA" and again.en_names.get("no such company") is None
     for table in ("zh_en", "en_zh", "names", "en_names"):
         assert dict(getattr(again, table).items()) == getattr(first, table), table
-    for question in ("輝達下一代的架構", "写那篇做空英伟达长文的作者以前在哪些对冲基金干过?", "What does Hyundai sell?"):
+    for question in (
+        "輝達下一代的架構",
+        "写那篇做空英伟达长文的作者以前在哪些对冲基金干过?",
+        "What does Hyundai sell?",
+    ):
         assert again.name_terms(question) == first.name_terms(question)
         assert again.other_language_terms(question) == first.other_language_terms(question)
 
