@@ -172,6 +172,10 @@ def test_markdown_exports_number_citations_across_the_export(shelf):
     quotes = _check_citations(text)
     assert all(" ".join(q.split()) in " ".join(APPLES.split()) for q in quotes)
     assert "**Q:** Where do apples grow?" in text
+    # The notes export reads the notebook's notes: one answer saved here, so the test stands alone (run by itself
+    # or on another xdist worker it had no notes, and nothing to check).
+    saved = chips.ask("台積電在哪裡生產晶片?")
+    Notes(chips.path).add(saved.text, "", saved.citations)
     notes = Notes(chips.path).list()
     _check_citations(notes_markdown("Chips", notes))
     whole = notebook_markdown(chips)
