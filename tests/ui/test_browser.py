@@ -82,7 +82,7 @@ def open_page(browser, url: str, locale: str = "zh-TW"):
 @pytest.fixture
 def page(browser, url):
     page = open_page(browser, url)
-    page.wait_for_function("() => document.querySelector('#title').innerText.includes('筆記本')")
+    page.wait_for_function("() => (document.querySelector('#title')?.innerText ?? '').includes('筆記本')")
     yield page
     offsite = [u for u in page.requests if not u.startswith(("http://127.0.0.1", "data:", "blob:"))]
     page.context.close()
@@ -164,7 +164,7 @@ def test_follow_up_keeps_the_conversation_and_its_citations(page, notebook):
 def test_a_follow_up_without_its_subject_is_searched_with_the_last_questions_subject(page):
     ask(page, QUESTION)
     ask(page, "那它的缺點是什麼?")
-    page.wait_for_function("() => document.querySelector('#passages').innerText.includes('TPU的缺點是什麼?')")
+    page.wait_for_function("() => (document.querySelector('#passages')?.innerText ?? '').includes('TPU的缺點是什麼?')")
     assert "依對話改寫後查詢" in page.inner_text("#passages")
 
 
@@ -185,7 +185,7 @@ def test_a_suggested_follow_up_under_an_answer_is_asked_when_clicked(page, noteb
 def test_a_question_in_the_notebook_guide_is_asked_when_clicked(page, notebook):
     overview = notebook.overview("zh-Hant")
     page.locator("#guide").get_by_text("筆記本導覽").first.click()  # the accordion opens
-    page.wait_for_function("() => document.querySelector('#guide-panel').innerText.includes('關鍵詞')")
+    page.wait_for_function("() => (document.querySelector('#guide-panel')?.innerText ?? '').includes('關鍵詞')")
     assert overview.guides[0].title in page.inner_text("#guide-panel")
     question = overview.guides[0].questions[0]
     page.locator("#guide-questions button", has_text=question).first.click()
@@ -226,7 +226,7 @@ def test_uploaded_note_is_indexed_answered_and_removed(page, notebook, tmp_path)
     page.click("#remove-pick input")
     page.get_by_role("option", name="藍鯨咖啡館 · 藍鯨咖啡館.txt").click()
     page.click("#remove")
-    page.wait_for_function("() => document.querySelector('#status').innerText.includes('已移除')")
+    page.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').includes('已移除')")
     page.locator("#scope input[name='uploads/藍鯨咖啡館.txt']").wait_for(state="detached")
     page.wait_for_function("() => !document.querySelector('#guide-panel').textContent.includes('桂花烏龍拿鐵')")
     assert not saved.exists()
@@ -288,10 +288,10 @@ def test_search_only_lists_passages_with_scores(page):
 def test_labels_follow_the_browser_language_and_the_switch(browser, url):
     page = open_page(browser, url, locale="en-US")
     try:
-        page.wait_for_function("() => document.querySelector('#title').innerText.includes('Notebook')")
+        page.wait_for_function("() => (document.querySelector('#title')?.innerText ?? '').includes('Notebook')")
         assert "Click a citation" in page.inner_text("#source-panel")
         page.click("#lang label:has-text('简体中文')")
-        page.wait_for_function("() => document.querySelector('#title').innerText.includes('笔记本')")
+        page.wait_for_function("() => (document.querySelector('#title')?.innerText ?? '').includes('笔记本')")
         assert "原文会在这里打开" in page.inner_text("#source-panel")
         assert page.get_by_text("只问这些文档").count() == 1
     finally:
@@ -408,7 +408,7 @@ def test_document_html_is_shown_as_text_and_nothing_leaves_loopback(browser, hos
         page.click("#remove-pick input")
         page.get_by_role("option").filter(has_text="notice.md").click()
         page.click("#remove")
-        page.wait_for_function("() => document.querySelector('#status').innerText.includes('notice.md')")
+        page.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').includes('notice.md')")
         assert f'Notice <img src="http://{OUTSIDE}/title.png">' in page.inner_text("#status")
         assert page.evaluate(LIVE_MARKUP) == []
         assert (

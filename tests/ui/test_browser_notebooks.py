@@ -102,7 +102,7 @@ def test_an_upload_in_one_tab_is_in_the_other_tabs_lists_after_reload(browser, s
         first.click("#remove-pick input")
         first.get_by_role("option", name=re.compile("Harbor Lighthouse")).click()
         first.click("#remove")
-        first.wait_for_function("() => document.querySelector('#status').innerText.includes('已移除')")
+        first.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').includes('已移除')")
         wait_for_scope(second, "Harbor Lighthouse", present=False)
     finally:
         first.context.close()
@@ -144,7 +144,7 @@ def test_notebooks_are_made_switched_and_deleted_in_the_page(page, notebook):
     wait_for_scope(page, "Apples")
     page.fill("#nb-name textarea, #nb-name input", "Empty one")
     page.click("#nb-new")
-    page.wait_for_function("() => document.querySelector('#status').innerText.includes('已建立')")
+    page.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').includes('已建立')")
     page.wait_for_function("() => document.querySelector('#notebook-pick input').value === 'Empty one'")
     wait_for_scope(page, "Apples", present=False)  # a new notebook starts empty
     assert scope_labels(page) == []
@@ -159,7 +159,7 @@ def test_notebooks_are_made_switched_and_deleted_in_the_page(page, notebook):
     page.get_by_role("option", name="Empty one").click()
     page.wait_for_function("() => document.querySelector('#nb-name textarea, #nb-name input').value === 'Empty one'")
     page.click("#nb-delete")  # the name typed is the notebook's own: deleted
-    page.wait_for_function("() => document.querySelector('#status').innerText.includes('已刪除')")
+    page.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').includes('已刪除')")
     wait_for_scope(page, "Apples")
     from rag.notebooks import Notebooks, data_root
 
@@ -195,7 +195,7 @@ def download(page, button: str) -> str:
 def test_an_answer_saved_as_a_note_and_the_exports_carry_numbered_citations(page, notebook):
     ask(page, QUESTION)
     page.click("#save-note")
-    page.wait_for_function("() => document.querySelector('#status').innerText.includes('已儲存筆記')")
+    page.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').includes('已儲存筆記')")
     page.click("#export")  # open the export accordion
     exported = download(page, "#export-chat")
     body, _, cited = exported.partition("## Citations")
