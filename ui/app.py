@@ -224,12 +224,12 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         # Uploads and re-index run in the background: each second the page shows their progress, then the documents.
         indexing = on(handlers.indexing_status)
         gr.Timer(1.0).tick(
-            indexing, [notebook_id, scope, lang, indexing_seen], [status, scope, remove_pick, indexing_seen], queue=False,
-            show_progress="hidden", **private,
+            indexing, [notebook_id, scope, lang, indexing_seen, remove_pick], [status, scope, remove_pick, indexing_seen],
+            queue=False, show_progress="hidden", **private,
         )  # fmt: skip
         # What another tab or process (`rag index`) changed in the notebook's documents reaches the lists too.
         gr.Timer(SOURCES_EVERY_S).tick(
-            on(shelf.sources_changed), [notebook_id, seen_sources, scope], [scope, remove_pick, seen_sources],
+            on(shelf.sources_changed), [notebook_id, seen_sources, scope, remove_pick], [scope, remove_pick, seen_sources],
             queue=False, show_progress="hidden", **private,
         )  # fmt: skip
 

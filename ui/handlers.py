@@ -52,14 +52,18 @@ def source_choices(notebook: Notebook) -> list[tuple[str, str]]:
     return out
 
 
-def refreshed_sources(notebook: Notebook, selected: list[str] | None) -> tuple[Any, Any]:
-    """The scope checkboxes (keeping what is still indexed checked) and the remove picker, after a change."""
+def refreshed_sources(notebook: Notebook, selected: list[str] | None, picked: str | None = None) -> tuple[Any, Any]:
+    """The scope checkboxes and the remove picker after a change in the documents. What the page has ticked
+    (`selected`) and picked (`picked`) is left as the page has it: an update carrying a value would undo a tick or a
+    pick the user made while it was on its way (a timer's refresh landing between picking a document and pressing
+    remove). Only a document that is gone is unticked, and a picked one that is gone unpicked."""
     choices = source_choices(notebook)
     known = {value for _, value in choices}
-    return (
-        gr.update(choices=choices, value=[s for s in selected or [] if s in known]),
-        gr.update(choices=choices, value=None),
-    )
+    ticked = list(selected or [])
+    kept = [s for s in ticked if s in known]
+    scope = gr.update(choices=choices) if kept == ticked else gr.update(choices=choices, value=kept)
+    remove = gr.update(choices=choices) if picked in known else gr.update(choices=choices, value=None)
+    return scope, remove
 
 
 # ---- chat ---------------------------------------------------------------------------------------------------
@@ -238,7 +242,9 @@ def upload(
     return ("  \n".join(lines), gr.skip(), gr.skip(), None)
 
 
-def indexing_status(notebook: Notebook, selected: list[str], lang: str, seen: int = 0) -> tuple[Any, ...]:
+def indexing_status(
+    notebook: Notebook, selected: list[str], lang: str, seen: int = 0, picked: str | None = None
+) -> tuple[Any, ...]:
     """What the page's timer shows: the reports of the jobs finished since this page last looked (`seen`: how many
     it has shown; every tab shows every report) and their documents in the lists, else the progress of the job
     being indexed, else nothing new; (status, scope, remove picker, seen)."""
@@ -254,7 +260,7 @@ def indexing_status(notebook: Notebook, selected: list[str], lang: str, seen: in
                 lines.append(L["error"].format(error=error_line(job.error)))
             elif job.report is not None:
                 lines.append(render.report_text(job.report, lang))
-        return ("  \n".join(lines), *refreshed_sources(notebook, selected), count)
+        return ("  \n".join(lines), *refreshed_sources(notebook, selected, picked), count)
     now = indexer.progress()
     if now is None:
         return gr.skip(), gr.skip(), gr.skip(), count if count != seen else gr.skip()

@@ -105,13 +105,13 @@ def page_state(
     )
 
 
-def sources_changed(notebook: Notebook, seen: list, selected: list[str]) -> tuple[Any, ...]:
+def sources_changed(notebook: Notebook, seen: list, selected: list[str], picked: str | None = None) -> tuple[Any, ...]:
     """The scope and remove picker again when the notebook's documents changed since the page last showed them (an
     upload in another tab, `rag index` in a shell); (scope, remove picker, sources seen)."""
     now = handlers.source_choices(notebook)
     if [tuple(c) for c in seen or []] == [tuple(c) for c in now]:
         return gr.skip(), gr.skip(), gr.skip()
-    return (*handlers.refreshed_sources(notebook, selected), now)
+    return (*handlers.refreshed_sources(notebook, selected, picked), now)
 
 
 # ---- notebooks ----------------------------------------------------------------------------------------------

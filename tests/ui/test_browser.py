@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,6 +114,21 @@ def upload(page, *files: Path) -> str:
     return page.inner_text("#status")
 
 
+def remove_picked(page, option) -> str:
+    """Pick a document in the remove picker (`option`: its label, a string or a pattern), press remove; the status
+    line once it changed (a failure shows what it said instead of timing out)."""
+    page.click("#remove-pick input")
+    page.get_by_role("option", name=option).first.click()
+    page.locator("#status").evaluate("e => e.dataset.before = e.innerText")
+    page.click("#remove")
+    changed = page.wait_for_function(
+        """() => { const s = document.querySelector('#status');  // changed, and Gradio's progress overlay gone
+                   const busy = s?.querySelector('[data-testid="status-tracker"]')?.innerText.trim();
+                   return s && !busy && s.innerText.trim() && s.innerText !== s.dataset.before && s.innerText; }"""
+    )
+    return changed.json_value()
+
+
 def mark_in_view(page) -> bool:
     """Whether the first highlighted passage lies inside the visible part of the document box."""
     return page.evaluate(
@@ -185,8 +201,12 @@ def test_a_suggested_follow_up_under_an_answer_is_asked_when_clicked(page, noteb
 def test_a_question_in_the_notebook_guide_is_asked_when_clicked(page, notebook):
     overview = notebook.overview("zh-Hant")
     page.locator("#guide").get_by_text("筆記本導覽").first.click()  # the accordion opens
-    page.wait_for_function("() => (document.querySelector('#guide-panel')?.innerText ?? '').includes('關鍵詞')")
-    assert overview.guides[0].title in page.inner_text("#guide-panel")
+    # The panel is drawn by several events of the page's load (its language, its notebook): wait for the last.
+    page.wait_for_function(
+        "(title) => (document.querySelector('#guide-panel')?.innerText ?? '').includes(title)",
+        arg=overview.guides[0].title,
+    )
+    assert "關鍵詞" in page.inner_text("#guide-panel")
     question = overview.guides[0].questions[0]
     page.locator("#guide-questions button", has_text=question).first.click()
     page.wait_for_function(
@@ -223,10 +243,8 @@ def test_uploaded_note_is_indexed_answered_and_removed(page, notebook, tmp_path)
     reply = ask(page, "藍鯨咖啡館的招牌飲料是什麼?")
     assert "桂花烏龍拿鐵" in reply
 
-    page.click("#remove-pick input")
-    page.get_by_role("option", name="藍鯨咖啡館 · 藍鯨咖啡館.txt").click()
-    page.click("#remove")
-    page.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').includes('已移除')")
+    status = remove_picked(page, "藍鯨咖啡館 · 藍鯨咖啡館.txt")
+    assert "已移除" in status, status
     page.locator("#scope input[name='uploads/藍鯨咖啡館.txt']").wait_for(state="detached")
     page.wait_for_function("() => !document.querySelector('#guide-panel').textContent.includes('桂花烏龍拿鐵')")
     assert not saved.exists()
@@ -405,11 +423,8 @@ def test_document_html_is_shown_as_text_and_nothing_leaves_loopback(browser, hos
         # A title made of markup is text in the document list, the remove picker and the status line.
         assert page.locator("#scope label", has_text="notice.md").count() == 1
         assert page.evaluate(LIVE_MARKUP) == []
-        page.click("#remove-pick input")
-        page.get_by_role("option").filter(has_text="notice.md").click()
-        page.click("#remove")
-        page.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').includes('notice.md')")
-        assert f'Notice <img src="http://{OUTSIDE}/title.png">' in page.inner_text("#status")
+        status = remove_picked(page, re.compile("notice.md"))
+        assert f'Notice <img src="http://{OUTSIDE}/title.png">' in status, status
         assert page.evaluate(LIVE_MARKUP) == []
         assert (
             page.locator("text=Session expired, click to log in again").first.evaluate(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.test_browser import CHROMIUM, ask, browser, open_page, upload  # noqa: F401 -- browser: a fixture
+from tests.ui.test_browser import CHROMIUM, ask, browser, open_page, remove_picked, upload  # noqa: F401 -- browser: a fixture
 
 APPLES = "# Apples\n\nApples grow on trees in orchards. Farmers pick apples in autumn and press them into cider.\n"
 TEA = "# 凍頂烏龍茶\n\n凍頂烏龍茶產於南投鹿谷。茶農在春季和冬季採收茶葉，經過輕發酵與焙火製成。\n"
@@ -99,10 +99,8 @@ def test_an_upload_in_one_tab_is_in_the_other_tabs_lists_after_reload(browser, s
         second.get_by_role("option", name=re.compile("Harbor Lighthouse")).wait_for()
         second.keyboard.press("Escape")
         # The first tab removes it: the second sees it go without a reload (the lists follow the notebook).
-        first.click("#remove-pick input")
-        first.get_by_role("option", name=re.compile("Harbor Lighthouse")).click()
-        first.click("#remove")
-        first.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').includes('已移除')")
+        status = remove_picked(first, re.compile("Harbor Lighthouse"))
+        assert "已移除" in status, status
         wait_for_scope(second, "Harbor Lighthouse", present=False)
     finally:
         first.context.close()

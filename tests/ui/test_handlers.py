@@ -109,6 +109,15 @@ def test_removing_a_document_outside_the_ui_folders_keeps_its_file(notebook):
     assert {s["source"] for s in notebook.sources()} == {"docs/cafe.txt", "docs/dram.txt"}
 
 
+def test_a_refresh_keeps_what_the_page_ticked_and_picked_unless_its_document_is_gone(notebook):
+    # A timer's refresh that carried values would undo a pick made while it was on its way (pick, then remove).
+    scope, remove = handlers.refreshed_sources(notebook, ["docs/cafe.txt"], "docs/dram.txt")
+    assert {value for _, value in scope["choices"]} >= {"docs/cafe.txt", "docs/dram.txt"}
+    assert "value" not in scope and "value" not in remove and remove["choices"] == scope["choices"]
+    scope, remove = handlers.refreshed_sources(notebook, ["docs/cafe.txt", "docs/gone.txt"], "docs/gone.txt")
+    assert scope["value"] == ["docs/cafe.txt"] and remove["value"] is None
+
+
 def test_relabel_updates_every_named_component_and_only_an_empty_source_panel():
     from ui import render
 
