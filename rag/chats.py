@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rag.notebooks import now
-from rag.types import Answer, Citation, Hit
+from rag.sqlite import transaction
+from rag.types import Answer, Citation, Hit, known_fields
 
 FILE_NAME = "chats.sqlite3"
 TITLE_CHARS = 60  # a chat is listed under its first question, cut to this
@@ -28,17 +30,11 @@ CREATE TABLE IF NOT EXISTS messages (
 """
 
 
-def _known(cls: type, data: dict) -> dict:
-    """The items of `data` that are fields of the dataclass `cls` (a record written by another version loads)."""
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
-
-
 def answer_from_record(data: dict) -> Answer:
     """An Answer from dataclasses.asdict(answer), its citations and hits as objects again."""
-    values = _known(Answer, data)
-    values["citations"] = [Citation(**_known(Citation, c)) for c in data.get("citations", [])]
-    values["hits"] = [Hit(**_known(Hit, h)) for h in data.get("hits", [])]
+    values = known_fields(Answer, data)
+    values["citations"] = [Citation.from_record(c) for c in data.get("citations", [])]
+    values["hits"] = [Hit.from_record(h) for h in data.get("hits", [])]
     return Answer(**values)
 
 
@@ -63,7 +59,7 @@ class Message:
     def from_row(cls, role: str, content: str, turn: str | None) -> Message:
         data = json.loads(turn) if turn else {}
         answer = answer_from_record(data["answer"]) if data.get("answer") else None
-        return cls(role, content, answer, [Hit(**_known(Hit, h)) for h in data.get("hits", [])])
+        return cls(role, content, answer, [Hit.from_record(h) for h in data.get("hits", [])])
 
 
 @dataclass(frozen=True)
@@ -80,12 +76,8 @@ class Chats:
     def __init__(self, folder: str | Path):
         self.path = Path(folder) / FILE_NAME
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA foreign_keys = ON")
-        db.executescript(_SCHEMA)
-        return db
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path, _SCHEMA)
 
     def save(self, chat_id: str | None, messages: list[Message]) -> str:
         """Store the chat's messages (replacing what it held); a new chat when `chat_id` is None or unknown. Its id."""

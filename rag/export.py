@@ -216,7 +216,7 @@ def import_notebook(path: str | Path, settings=None, name: str | None = None) ->
         notes = Notes(info.folder)
         for record in json.loads(archive.read("notes.json")) if "notes.json" in archive.namelist() else []:
             record = _renamed_sources(record, renamed)
-            cites = [Citation(**c) for c in record.get("citations", [])]
+            cites = [Citation.from_record(c) for c in record.get("citations", [])]
             notes.add(record.get("body", ""), record.get("title", ""), cites, record.get("id"))
         chats = json.loads(archive.read("chats.json")) if "chats.json" in archive.namelist() else []
         for chat in chats:

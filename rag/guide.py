@@ -91,7 +91,7 @@ class Guide:
     @classmethod
     def from_dict(cls, data: dict) -> Guide:
         data = dict(data)
-        data["citations"] = [Citation(**c) for c in data.get("citations", [])]
+        data["citations"] = [Citation.from_record(c) for c in data.get("citations", [])]
         return cls(**data)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rag.notebooks import now
+from rag.sqlite import transaction
 from rag.types import Citation
 
 FILE_NAME = "notes.sqlite3"
@@ -59,11 +61,8 @@ class Notes:
         self.folder = Path(folder)
         self.path = self.folder / FILE_NAME
 
-    def _connect(self) -> sqlite3.Connection:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30)
-        db.executescript(_SCHEMA)
-        return db
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path, _SCHEMA)
 
     def add(
         self, body: str, title: str = "", citations: list[Citation] | None = None, note_id: str | None = None
@@ -115,7 +114,9 @@ class Notes:
             rows = db.execute(
                 "SELECT id, title, body, citations, created, updated FROM notes ORDER BY updated DESC, rowid DESC"
             ).fetchall()
-        return [Note(i, t, b, [Citation(**c) for c in json.loads(cs)], cr, up) for i, t, b, cs, cr, up in rows]
+        return [
+            Note(i, t, b, [Citation.from_record(c) for c in json.loads(cs)], cr, up) for i, t, b, cs, cr, up in rows
+        ]
 
     def get(self, note_id: str) -> Note | None:
         return next((n for n in self.list() if n.id == note_id), None)

@@ -7,7 +7,7 @@ can use them without loading the models.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -57,8 +57,20 @@ class Hit:
             boxes=_decode_boxes(m.get("boxes")),
         )
 
+    @classmethod
+    def from_record(cls, data: dict) -> Hit:
+        """A Hit from dataclasses.asdict(hit), as a saved chat keeps it (rag.types.known_fields)."""
+        return cls(**known_fields(cls, data))
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def known_fields(cls: type, data: dict) -> dict:
+    """The items of a saved record `data` that are fields of the dataclass `cls`: a record written by another
+    version of the notebook (a saved chat, a note, an exported notebook) still loads."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
 
 
 Box = tuple[float, float, float, float]  # (x0, y0, x1, y1), top-left origin: PDF points, or an image's pixels
@@ -91,6 +103,11 @@ class Citation:
     page: int | None = None  # 1-based page of a PDF or image the quote is on, None for other formats
     name: str = ""  # how the source is shown (Hit.name)
     bbox: list[Box] = field(default_factory=list)  # the quote's lines on the page (Box), [] when not known
+
+    @classmethod
+    def from_record(cls, data: dict) -> Citation:
+        """A Citation from dataclasses.asdict(citation), as saved in chats, notes, guides and exports."""
+        return cls(**known_fields(cls, data))
 
     @property
     def where(self) -> str:
