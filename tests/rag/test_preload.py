@@ -50,6 +50,7 @@ def test_a_part_that_fails_to_load_in_the_background_raises_its_one_line_error_o
     from rag.text.glossary import Glossary
 
     loaded_in = []
+    _wait_for_preloads()  # another notebook's loads, still running from an earlier test, would meet the patch below
 
     def unreadable(self, *args, **kwargs):
         loaded_in.append(threading.current_thread().name)
