@@ -208,7 +208,8 @@ class PageJob:
 
 def read_pages(jobs: list[PageJob], path: Path, limits, what: str = "page") -> dict[int, PageText]:
     """Each job's PageText by page number: cached pages from the cache, the others read in parallel (one ONNX
-    thread each, as many at once as Settings.ocr_threads), with a progress bar per page on stderr."""
+    thread each, as many at once as Settings.ocr_threads), with a progress bar per page on stderr and
+    `limits.on_ocr_page` told each page read."""
     if len(jobs) > limits.max_ocr_pages:
         raise IngestError(path, f"{len(jobs)} {what}s to OCR, more than {limits.max_ocr_pages} (RAG_MAX_OCR_PAGES)")
     cache = Cache(limits.ocr_cache)
@@ -235,11 +236,14 @@ def read_pages(jobs: list[PageJob], path: Path, limits, what: str = "page") -> d
 
     show = limits.progress and len(todo) > 1
     bar = tqdm(total=len(todo), unit=what, desc=f"OCR {path.name}"[:40], disable=not show, file=sys.stderr, leave=False)
+    told = limits.on_ocr_page or (lambda name, done, total: None)
     try:
+        told(path.name, 0, len(todo))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rag-ocr") as pool:
-            for number, page in pool.map(read, todo):
+            for done, (number, page) in enumerate(pool.map(read, todo), 1):
                 out[number] = page
                 bar.update(1)
+                told(path.name, done, len(todo))
     finally:
         bar.close()
     return out

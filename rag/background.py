@@ -53,6 +53,7 @@ class BackgroundIndexer:
         self._thread: threading.Thread | None = None
         self.current: Job | None = None
         self.done = self.total = 0  # chunks embedded so far in the current job, of all it embeds
+        self._reading: tuple[str, int, int] | None = None  # the scan being OCR'd: (name, pages read, pages)
 
     def submit(self, name: str, paths: list[Path]) -> Job:
         job = Job(name, list(paths))
@@ -71,6 +72,15 @@ class BackgroundIndexer:
         """(name of the job being indexed, chunks embedded, chunks to embed, jobs waiting), or None when idle."""
         job = self.current
         return None if job is None else (job.name, self.done, self.total, self._jobs.qsize())
+
+    def ocr_page(self, name: str, done: int, total: int) -> None:
+        """A page of `name` OCR'd (`done` of `total`), by a job or by an upload's check before it is queued; the
+        last page clears it."""
+        self._reading = (name, done, total) if done < total else None
+
+    def reading(self) -> tuple[str, int, int] | None:
+        """(name of the scan being OCR'd, pages read, pages to read), or None when no page is being read."""
+        return self._reading
 
     def finished_since(self, seen: int) -> tuple[list[Job], int]:
         """The jobs finished after the first `seen` ones (of the last FINISHED_KEPT), and how many have finished:
@@ -122,7 +132,11 @@ class BackgroundIndexer:
             self.current, self.done, self.total = job, 0, 0
             try:
                 job.report = self.notebook.index(
-                    *job.paths, progress=False, on_progress=self._progress, should_stop=self._stop.is_set
+                    *job.paths,
+                    progress=False,
+                    on_progress=self._progress,
+                    should_stop=self._stop.is_set,
+                    on_ocr_page=self.ocr_page,
                 )
             except KeyboardInterrupt as err:  # stop(): the server is shutting down
                 job.error = err
@@ -130,7 +144,7 @@ class BackgroundIndexer:
                 log.exception("indexing %s failed", job.name)
                 job.error = err
             with self._lock:
-                self.current = None
+                self.current, self._reading = None, None
                 self._finished.append(job)
                 self._recent = [*self._recent[-(FINISHED_KEPT - 1) :], job]
                 self._finished_count += 1

@@ -308,17 +308,21 @@ class Notebook:
         path = Path(source)
         return path if path.is_absolute() else self.home / path
 
-    def document(self, source: str | Path) -> Document | StoredText:
+    def document(
+        self, source: str | Path, on_ocr_page: Callable[[str, int, int], object] | None = None
+    ) -> Document | StoredText:
         """An indexed source's document (text, title, date, pages and headings): the text the indexer kept when it
         read the file (a citation click never extracts a PDF again), else the file read now with the notebook's
-        limits; a Path is read as a file. IngestError (one line naming the file) when it cannot be read."""
+        limits (`on_ocr_page(file name, pages read, pages to read)` told as its pages are OCR'd); a Path is read as
+        a file. IngestError (one line naming the file) when it cannot be read."""
         from ingest.loaders import load_document
         from ingest.readers import Limits
 
         kept = self.chunk_index.extracted.load(source) if isinstance(source, str) else None
         if kept is not None:
             return kept
-        return load_document(self.source_file(str(source)), limits=Limits.from_settings(self.settings))
+        limits = Limits.from_settings(self.settings, on_ocr_page=on_ocr_page)
+        return load_document(self.source_file(str(source)), limits=limits)
 
     # ---- lifetime -------------------------------------------------------------------------------------------
     def close(self, timeout: float = 10.0) -> bool:
@@ -358,13 +362,15 @@ class Notebook:
         progress: bool = True,
         on_progress: Callable[[int, int], object] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_ocr_page: Callable[[str, int, int], object] | None = None,
     ) -> IndexReport:
         """Bring the index in step with files/folders: add new, re-embed changed, drop deleted.
 
         Each file's chunks become visible together when all are stored; an interrupted file is finished by the
         next run. With `progress`, shows a progress bar while embedding and prints the counts at the end;
-        `on_progress(done, total)` is told the chunks embedded so far, and `should_stop()` (asked between batches)
-        ends the run early with KeyboardInterrupt, committed files kept.
+        `on_progress(done, total)` is told the chunks embedded so far, `on_ocr_page(file name, done, total)` the
+        pages of a scan OCR'd so far, and `should_stop()` (asked between batches) ends the run early with
+        KeyboardInterrupt, committed files kept.
         """
         from ingest.indexer import Indexer  # the readers and the chunker: not for a process that only asks
         from ingest.readers import Limits
@@ -383,7 +389,7 @@ class Notebook:
             max_file_chunks=self.settings.max_file_chunks,
             on_progress=on_progress,
             should_stop=should_stop,
-            limits=Limits.from_settings(self.settings, progress=progress),
+            limits=Limits.from_settings(self.settings, progress=progress, on_ocr_page=on_ocr_page),
         )
         # A read-only folder or a full disk: one line naming it; one writer at a time across processes.
         with writing(self.chunk_index, self.path), self.chunk_index.writing():

@@ -19,8 +19,9 @@ DEFAULT_EMBEDDER = "e5-small-offline"
 # Where `make setup` builds the default embedder, under cache_dir (rag.embedder's ensure_e5 builds it there).
 DEFAULT_EMBEDDER_FOLDER = Path("models") / "multilingual-e5-small"
 # Bump when chunking, keyword terms or embedded text change: the index is then rebuilt, never mixed.
-INDEX_VERSION = 5  # 3: Han bigrams in the BM25 terms; 4: dated posts embedded under their own title, pages
+INDEX_VERSION = 6  # 3: Han bigrams in the BM25 terms; 4: dated posts embedded under their own title, pages
 # 5: an already Simplified 么 stays 么 in the keyword terms (什么 was 什幺: not dropped as a question word).
+# 6: chunks keep their drawn lines' boxes (PDF text layers, OCR) and a PDF's image-only pages are OCR'd.
 
 ENV_PREFIX = "RAG_"
 MAX_K = 50  # most passages one search returns: an agent or a page asking for more gets a one-line error

@@ -228,13 +228,18 @@ def upload(
     saved: list[Path] = []
     for file in files or []:
         name = original_name(str(file))
+        # The check reads the file (a scan is OCR'd then, and cached for the indexing): the page's timer shows its
+        # pages under the upload's name, not the hidden name it is checked under.
+        read = partial(notebook.document, on_ocr_page=partial(_pages_read_as, notebook, name))
         try:
-            saved.append(save_upload(Path(file), session.uploads_folder(notebook), name, notebook.document))
+            saved.append(save_upload(Path(file), session.uploads_folder(notebook), name, read))
         except UploadError as err:
             lines.append(L[err.key].format(name=err.name, mb=upload_limit_mb(err.name), reason=err.reason))
         except OSError as err:
             log.exception("saving upload %s failed", name)
             lines.append(L["error"].format(error=err.strerror or error_line(err)))
+        finally:
+            notebook.background.ocr_page(name, 0, 0)  # read or not, no page of it is being read any more
     if saved:
         names = ("、" if lang != "en" else ", ").join(path.name for path in saved)
         notebook.index_in_background(saved, names)
@@ -242,12 +247,16 @@ def upload(
     return ("  \n".join(lines), gr.skip(), gr.skip(), None)
 
 
+def _pages_read_as(notebook: Notebook, name: str, _checked: str, done: int, total: int) -> None:
+    notebook.background.ocr_page(name, done, total)
+
+
 def indexing_status(
     notebook: Notebook, selected: list[str], lang: str, seen: int = 0, picked: str | None = None
 ) -> tuple[Any, ...]:
     """What the page's timer shows: the reports of the jobs finished since this page last looked (`seen`: how many
-    it has shown; every tab shows every report) and their documents in the lists, else the progress of the job
-    being indexed, else nothing new; (status, scope, remove picker, seen)."""
+    it has shown; every tab shows every report) and their documents in the lists, else the pages of a scan OCR'd
+    so far, else the progress of the job being indexed, else nothing new; (status, scope, remove picker, seen)."""
     L = labels(lang)
     indexer = notebook.background
     finished, count = indexer.finished_since(int(seen or 0))
@@ -261,7 +270,10 @@ def indexing_status(
             elif job.report is not None:
                 lines.append(render.report_text(job.report, lang))
         return ("  \n".join(lines), *refreshed_sources(notebook, selected, picked), count)
-    now = indexer.progress()
+    reading, now = indexer.reading(), indexer.progress()
+    if reading is not None:  # a scan's pages being OCR'd, by an upload's check or a job: the slow step
+        name, done, total = reading
+        return L["ocr_progress"].format(name=name, done=done, total=total), gr.skip(), gr.skip(), gr.skip()
     if now is None:
         return gr.skip(), gr.skip(), gr.skip(), count if count != seen else gr.skip()
     name, done, total, _waiting = now

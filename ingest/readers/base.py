@@ -40,9 +40,13 @@ class Limits:
         default_factory=lambda: default_ocr_cache()
     )  # OCR results by content hash; None: none
     progress: bool = False  # a progress bar per OCR'd page on stderr
+    # Told (file name, pages read, pages to read) as a document's pages are OCR'd: the page's progress line.
+    on_ocr_page: Callable[[str, int, int], object] | None = field(default=None, compare=False)
 
     @classmethod
-    def from_settings(cls, settings, progress: bool = False) -> Limits:
+    def from_settings(
+        cls, settings, progress: bool = False, on_ocr_page: Callable[[str, int, int], object] | None = None
+    ) -> Limits:
         return cls(
             max_pages=settings.max_pages,
             max_chars=settings.max_extracted_chars,
@@ -55,6 +59,7 @@ class Limits:
             ocr_threads=settings.ocr_threads,
             ocr_cache=Path(settings.cache_dir) / "ocr",
             progress=progress,
+            on_ocr_page=on_ocr_page,
         )
 
     def check_chars(self, path: Path, count: int) -> None:

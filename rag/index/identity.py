@@ -8,6 +8,7 @@ import re
 import sqlite3
 import tempfile
 import uuid
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,6 +88,7 @@ def collection_for(folder: Path, settings: Settings) -> str:
     name = settings.collection_name(notebook)
     if url is None:
         _adopt_local(folder, legacy, name)
+        _tell_about_other_setup(folder, f"{settings.collection}-{notebook}-", name)
     else:
         _tell_about_server_collection(folder, legacy, name, url)
     return name
@@ -118,6 +120,24 @@ def _adopt_local(folder: Path, legacy: str, name: str) -> None:
     if keywords.is_dir() and not (folder / "bm25" / name).exists():
         keywords.rename(folder / "bm25" / name)
     notice(f"{folder}: the index is now this notebook's own collection {name} (renamed, nothing embedded again)")
+
+
+def _tell_about_other_setup(folder: Path, prefix: str, name: str) -> None:
+    """Say in one line, until this set-up's collection holds chunks, that the notebook's chunks are in a collection
+    of another set-up (an index version bump, another embedder or chunk size): its documents must be indexed again."""
+    commits = folder / "commits.sqlite3"
+    if not commits.is_file():
+        return
+    with closing(sqlite3.connect(commits)) as db:  # the commit record: which collections hold chunks (no Chroma)
+        held = dict(db.execute("SELECT collection, count(*) FROM chunks GROUP BY collection").fetchall())
+    others = {other: n for other, n in held.items() if other.startswith(prefix) and other != name}
+    if others and not held.get(name):
+        other, count = max(others.items(), key=lambda item: item[1])
+        notice(
+            f"{folder}: this notebook was indexed by another version or set-up ({count} chunks in {other}), so it "
+            "is empty until its documents are indexed again (`rag index`, or re-index in the page); the old "
+            "chunks are left as they are, never mixed in"
+        )
 
 
 def _tell_about_server_collection(folder: Path, legacy: str, name: str, url: str) -> None:

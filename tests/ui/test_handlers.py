@@ -155,3 +155,53 @@ def test_questions_are_answered_while_an_upload_is_indexed_and_its_document_show
     assert notebook.search("krill count in the cold current", k=1)[0].source == "uploads/plankton.md"
     done = notebook.background.finished_since(0)[1]
     assert handlers.indexing_status(notebook, [], "en", done) == (handlers.gr.skip(),) * 4  # nothing new
+
+
+def _scan(folder: Path, name: str, lines: list[str]) -> Path:
+    """A TIFF with one line of text a page: a small scan, each page OCR'd on its own."""
+    from tests.ingest.readers.builders import image_bytes, text_image
+
+    pages = [text_image([(20, 20, line)], (460, 80), 28) for line in lines]
+    file = folder / name
+    file.write_bytes(image_bytes(pages[0], "TIFF", save_all=True, append_images=pages[1:]))
+    return file
+
+
+OCR_LINES = (
+    "⏳ OCR 辨識 {name}：{done}/{total} 頁",
+    "⏳ OCR 识别 {name}：{done}/{total} 页",
+    "⏳ OCR of {name}: {done}/{total} pages read",
+)
+
+
+def test_a_scans_pages_show_on_the_page_as_they_are_ocrd_at_upload_and_while_indexing(notebook_at, tmp_path):
+    """The page's timer line, read each time a page is OCR'd (the per-page signal that drives the shell's bar), in
+    the three languages: during an upload's readability check, then for a scan indexed by a background job."""
+    nb = notebook_at(tmp_path, cache_dir=tmp_path / "cache")  # its own OCR cache: these pages are read, not cached
+    indexer, shown = nb.background, []
+    told = indexer.ocr_page
+
+    def watch(name: str, done: int, total: int) -> None:  # the real method, then what the page's timer shows
+        told(name, done, total)
+        count = indexer.finished_since(0)[1]
+        shown.append(tuple(handlers.indexing_status(nb, [], lang, count)[0] for lang in ("zh-Hant", "zh-Hans", "en")))
+
+    def lines(name: str, total: int) -> list[tuple[str, ...]]:
+        return [tuple(f.format(name=name, done=d, total=total) for f in OCR_LINES) for d in range(total)]
+
+    indexer.ocr_page = watch
+    scan = _scan(tmp_path, "潮汐 scan.tif", ["Harbour tides 2024", "潮汐表第二頁", "Third page of tides"])
+    status, *_ = handlers.upload(nb, [str(scan)], [], "zh-Hant")
+    assert status.startswith("⏳") and "潮汐 scan.tif" in status
+    assert shown[:3] == lines("潮汐 scan.tif", 3)  # 0, 1 and 2 of 3 pages read, under the upload's own name
+    assert shown[3:] == [(handlers.gr.skip(),) * 3] * 2  # the last page, then the end of the check: no OCR line
+    assert indexer.wait(timeout=120)
+    assert len(shown) == 5  # the job found the pages the check read in the cache: none read again
+    assert "uploads/潮汐 scan.tif" in {s["source"] for s in nb.sources()}
+
+    shown.clear()
+    nb.index_in_background([_scan(tmp_path, "ledger.tif", ["Ledger page one", "帳簿第二頁"])], "ledger.tif")
+    assert indexer.wait(timeout=120)
+    assert shown[:2] == lines("ledger.tif", 2)
+    assert len(shown) == 3 and shown[2][2].startswith("⏳ Indexing ledger.tif:")  # read: the job's chunks again
+    assert indexer.reading() is None and "ledger.tif" in {s["source"] for s in nb.sources()}

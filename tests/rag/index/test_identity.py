@@ -89,3 +89,28 @@ def test_the_collection_name_is_a_valid_chroma_name():
 
     name = Settings().collection_name("0" * 32)
     assert len(name) <= 63 and name.replace("-", "").isalnum() and Path(name).name == name
+
+
+def test_an_index_of_an_earlier_version_is_rebuilt_never_mixed_and_opening_it_says_so(
+    tmp_path, capsys, monkeypatch, notebook_at
+):
+    """INDEX_VERSION bumped (chunks or their metadata changed): the notebook opens on a collection of its own,
+    says in one line that its documents must be indexed again, and `index` embeds them all into it."""
+    import rag.settings
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "ironwood.md").write_text(DOC, encoding="utf-8")
+    old = notebook_at(tmp_path, docs=tmp_path / "docs")
+    assert len(old.chunk_ids()) == 1
+    old_name = old.chunk_index.name
+    capsys.readouterr()
+    monkeypatch.setattr(rag.settings, "INDEX_VERSION", rag.settings.INDEX_VERSION + 1)
+    new = notebook_at(tmp_path)
+    told = capsys.readouterr().err
+    assert new.chunk_index.name != old_name and new.chunk_ids() == []  # never mixed
+    assert f"indexed by another version or set-up (1 chunks in {old_name})" in told and "indexed again" in told
+    report = new.index(tmp_path / "docs", progress=False)
+    assert (report.added, report.unchanged) == (1, 0)  # embedded again, not taken as unchanged
+    assert new.search("Ironwood 推論", k=1)[0].source == "docs/ironwood.md"
+    notebook_at(tmp_path)
+    assert "another version" not in capsys.readouterr().err  # said until the documents are in, then no more
