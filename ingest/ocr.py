@@ -4,6 +4,7 @@ read in parallel, results cached by content hash."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.documents import IngestError
+from rag.text.script import HAN, han_share
 from rag.util import available_cpus, save_cache_copy
 
 # The models the rapidocr 3.10.0 wheel ships (PP-OCRv6 small detection and recognition, the mobile direction
@@ -22,7 +24,8 @@ MODEL_FILES = {
     "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
 }
 # Part of every cache key: another model or another way of reading gives other lines.
-ENGINE_TAG = "rapidocr-3.10.0-ppocrv6-small-2"  # 2: long lines read as a few marks read again
+ENGINE_TAG = "rapidocr-3.10.0-ppocrv6-small-3"  # 2: long lines read as a few marks read again; 3: from a crop
+# turned upright along the line's own box
 # A line needs this many letters or digits unless the recogniser is at least NOISE_SURE of it: single marks that a
 # photo's texture or a scan's specks make are noise.
 MIN_LINE_CHARS = 2
@@ -73,6 +76,32 @@ class PageText:
     def from_json(cls, data: dict) -> PageText:
         lines = [Line(str(t), float(s), (float(a), float(b), float(c), float(d))) for t, s, a, b, c, d in data["lines"]]
         return cls(float(data["width"]), float(data["height"]), lines)
+
+
+# Chinese is set with full-width marks; the recogniser often gives their ASCII look-alikes ("多久?" for "多久？").
+FULL_WIDTH = str.maketrans("(),:;?!", "（），：；？！")
+_ASCII_MARK = re.compile(r"[(),:;?!]")
+
+
+def chinese_marks(lines: list[str], page_chinese: bool = False) -> list[str]:
+    """A paragraph's lines with their ASCII marks as the full-width ones Chinese is set with, when the paragraph is
+    mostly Han characters (a Latin word counting as one letter), or holds some on a page that is (its heading
+    "回覆 1 (wenhu_rider):" is half names); a comma or colon between digits stays (2,300; 10:32). Same lengths,
+    so the lines' offsets hold."""
+    text = "".join(lines)
+    if not (han_share(text) > 0.5 or page_chinese and HAN.search(text)):
+        return lines
+
+    def full_width(line: str) -> str:
+        def mark(m: re.Match[str]) -> str:
+            before, after = line[m.start() - 1 : m.start()], line[m.end() : m.end() + 1]
+            if m.group() in ",:" and before.isdigit() and after.isdigit():
+                return m.group()
+            return m.group().translate(FULL_WIDTH)
+
+        return _ASCII_MARK.sub(mark, line)
+
+    return [full_width(line) for line in lines]
 
 
 def _letters(text: str) -> int:
@@ -140,7 +169,7 @@ def recognise(image, threads: int = 1, scale: float = 1.0) -> PageText:
             for quad, text, score in zip(result.boxes, result.txts, result.scores):
                 xs, ys = [float(p[0]) for p in quad], [float(p[1]) for p in quad]
                 pixels = (min(xs), min(ys), max(xs), max(ys))
-                text, score = _read_again(engine, image, pixels, str(text).strip(), float(score))
+                text, score = _read_again(engine, image, quad, str(text).strip(), float(score))
                 box = tuple(round(v / scale, 1) for v in pixels)
                 lines.append(Line(text, round(score, 4), box))
     finally:
@@ -148,19 +177,33 @@ def recognise(image, threads: int = 1, scale: float = 1.0) -> PageText:
     return PageText(round(image.width / scale, 1), round(image.height / scale, 1), lines)
 
 
-def _read_again(engine, image, box: tuple[float, float, float, float], text: str, score: float) -> tuple[str, float]:
-    """A long line read as a few characters, or read unsurely, is read again from a padded upright crop of its box:
-    rapidocr's own tight crop of a long line sometimes comes back as one or two marks ("一" for a whole sentence);
-    the surer reading wins."""
+def _read_again(engine, image, quad, text: str, score: float) -> tuple[str, float]:
+    """A long line read as a few characters, or read unsurely, is read again from a padded crop of its box turned
+    upright: rapidocr's own crop of a long line sometimes comes back as one or two marks ("一" for a whole sentence)
+    or, on a page turned a degree or two, as scraps ("racer  ey  e  n  it"), where the padded upright crop reads it
+    whole; the surer reading wins."""
+    import cv2
     import numpy as np
 
-    x0, y0, x1, y1 = box
-    height = max(y1 - y0, 1.0)
-    if score >= REREAD_BELOW and len(text) >= SHORT_FOR_WIDTH * (x1 - x0) / height:
+    corners = np.asarray(quad, dtype=np.float32).reshape(4, 2)  # top-left, top-right, bottom-right, bottom-left
+    width = float(np.linalg.norm(corners[1] - corners[0]))
+    height = max(float(np.linalg.norm(corners[3] - corners[0])), 1.0)
+    if score >= REREAD_BELOW and len(text) >= SHORT_FOR_WIDTH * width / height:
         return text, score
+    # The box grown by a fifth of its height on every side, along its own axes, mapped onto an upright rectangle.
+    along = (corners[1] - corners[0]) / max(width, 1.0)
+    across = (corners[3] - corners[0]) / height
     pad = height * 0.2
-    crop = image.crop((max(0, x0 - pad), max(0, y0 - pad), min(image.width, x1 + pad), min(image.height, y1 + pad)))
-    again = engine(np.asarray(crop)[:, :, ::-1], use_det=False, use_cls=False, use_rec=True)
+    grown = corners + np.array(
+        [-along - across, along - across, along + across, -along + across], dtype=np.float32
+    ) * np.float32(pad)
+    w, h = round(width + 2 * pad), round(height + 2 * pad)
+    upright = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    pixels = np.asarray(image)
+    crop = cv2.warpPerspective(
+        pixels, cv2.getPerspectiveTransform(grown, upright), (w, h), borderMode=cv2.BORDER_REPLICATE
+    )
+    again = engine(crop[:, :, ::-1], use_det=False, use_cls=False, use_rec=True)
     if getattr(again, "txts", None) and float(again.scores[0]) > score:
         return str(again.txts[0]).strip(), float(again.scores[0])
     return text, score

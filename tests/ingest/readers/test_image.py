@@ -172,6 +172,28 @@ def test_lines_below_the_confidence_are_kept_out_and_counted():
     assert page.kept(0.99) == ([], 3)
 
 
+def test_chinese_gets_back_the_full_width_marks_the_recogniser_gives_as_ascii(tmp_path):
+    """The recogniser reads 「多久？」 as "多久?": a Chinese paragraph, or a line with Han on a Chinese page (a
+    reply's heading of names), gets the full-width marks back; numbers and English paragraphs keep theirs."""
+    from ingest.readers.image import build
+
+    lines = [
+        ("主持人:您的攤子開了多久?受訪者:從民國九十八年(2009)開始,", (0, 0, 900, 30)),
+        ("收回了2,300多份問卷,早上10:32開門!", (0, 40, 700, 70)),
+        ("**回覆 1 (wenhu_rider):**", (0, 120, 300, 150)),
+        ("Q: Why then? (A short answer, please.)", (0, 200, 600, 230)),
+    ]
+    page = PageText(1000, 300, [Line(text, 0.99, box) for text, box in lines])
+    doc = build({1: page}, tmp_path / "scan.png", Limits())
+    shown = [doc.text[start:end] for start, end, _, _ in doc.boxes]
+    assert shown == [
+        "主持人：您的攤子開了多久？受訪者：從民國九十八年（2009）開始，",
+        "收回了2,300多份問卷，早上10:32開門！",
+        "**回覆 1 （wenhu_rider）：**",
+        "Q: Why then? (A short answer, please.)",
+    ]
+
+
 def test_the_models_come_from_the_wheel_and_nothing_is_downloaded(tmp_path, monkeypatch):
     import rapidocr
     import rapidocr.utils.download_file as download
