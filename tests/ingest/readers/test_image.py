@@ -194,6 +194,31 @@ def test_chinese_gets_back_the_full_width_marks_the_recogniser_gives_as_ascii(tm
     ]
 
 
+@pytest.mark.parametrize("angle", [-1.5, 2.0])
+def test_a_line_read_as_scraps_on_a_turned_page_is_read_again_from_its_box_turned_upright(angle):
+    """On a page turned a degree or two, the axis-aligned crop of a long line's box cuts into the lines above and
+    below it (it read "a rrt." and " " here); the box's own crop turned upright reads the whole line."""
+    import numpy as np
+
+    from ingest.ocr import _read_again
+
+    lines = [
+        "A: Practise your race-day breakfast. Nobody tries a new shoe on",
+        "race day, but plenty of people try a new energy gel and regret it.",
+        "Q: How long should someone rest after a marathon?",
+    ]
+    page = text_image([(40, 30 + 48 * i, line) for i, line in enumerate(lines)], (1100, 200), 30)
+    page = page.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor="white")
+    engine = ENGINES.take(1)
+    try:
+        found = engine(np.asarray(page)[:, :, ::-1], use_det=True, use_cls=True, use_rec=True)
+        quad = next(q for q, text in zip(found.boxes, found.txts) if "plenty" in text)  # where the line is
+        text, score = _read_again(engine, page, quad, "racer  ey     e   n  it", 0.71)  # as the bench's page read
+    finally:
+        ENGINES.give(1, engine)
+    assert text == lines[1] and score > 0.9
+
+
 def test_the_models_come_from_the_wheel_and_nothing_is_downloaded(tmp_path, monkeypatch):
     import rapidocr
     import rapidocr.utils.download_file as download
