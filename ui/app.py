@@ -130,6 +130,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
                         submit_btn=True,
                         scale=4,
                         show_label=False,
+                        interactive=False,  # until the page has read its notebook: see page_state below
                     )
                     mode = gr.Radio(
                         [(L0["mode_answer"], "answer"), (L0["mode_search"], "search")],
@@ -239,7 +240,11 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             note_pick, seen_sources, indexing_seen,
         ]  # fmt: skip
         page_state = partial(shelf.page_state, notebooks, examples=EXAMPLES)
-        app.load(page_state, [saved, scope], state_outputs, **private)
+        # The question box opens once the notebook is read: a question asked before would have its chat replaced
+        # by the load's (empty) one when that lands, on a slow machine seconds later. Opened even if the read failed.
+        app.load(page_state, [saved, scope], state_outputs, **private).then(
+            lambda: gr.update(interactive=True), None, [question], queue=False, **private
+        )
         reload: dict[str, Any] = {"fn": page_state, "inputs": [saved, scope], "outputs": state_outputs, **private}
         cleared = (shelf.cleared, [lang], [passages, note_title, note_body, source_panel])
 

@@ -76,7 +76,7 @@ def open_page(browser, url: str, locale: str = "zh-TW"):
     page.requests = []  # every URL the page asked for: all must stay on loopback
     page.on("request", lambda request: page.requests.append(request.url))
     page.goto(url)
-    page.wait_for_selector("#question textarea")
+    page.wait_for_selector("#question textarea:not([disabled])")
     return page
 
 

@@ -93,7 +93,7 @@ def test_an_upload_in_one_tab_is_in_the_other_tabs_lists_after_reload(browser, s
         assert "✓ 新增 1" in status, status
         wait_for_scope(first, "Harbor Lighthouse")
         second.reload()
-        second.wait_for_selector("#question textarea")
+        second.wait_for_selector("#question textarea:not([disabled])")
         wait_for_scope(second, "Harbor Lighthouse")  # the scope list, read from the notebook at load
         second.click("#remove-pick input")  # and the remove picker
         second.get_by_role("option", name=re.compile("Harbor Lighthouse")).wait_for()
@@ -119,7 +119,7 @@ def test_a_chat_survives_a_reload_and_a_server_restart(browser, served, notebook
         )
         served.restart()
         context_page.reload()
-        context_page.wait_for_selector("#question textarea")
+        context_page.wait_for_selector("#question textarea:not([disabled])")
         context_page.locator("#chatbot [data-testid='bot']").first.wait_for()
         assert QUESTION in context_page.locator("#chatbot [data-testid='user']").first.inner_text()
         assert "orchards" in context_page.locator("#chatbot [data-testid='bot']").first.inner_text()
