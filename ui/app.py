@@ -252,7 +252,9 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             """After `event` set the page's notebook: everything read again from it, the old one's panels emptied."""
             event.then(**reload).then(*cleared, **private).then(*show_guide, queue=False, **private)
 
-        shows_other_notebook(notebook_pick.input(shelf.switch, [notebook_pick], [saved], **private))
+        # The pickers act on a pick (select), not on input: Gradio sends a dropdown's input again when the list is
+        # left without a pick, which reopened the notebook (the chat gone) or the note (unsaved edits gone).
+        shows_other_notebook(notebook_pick.select(shelf.switch, [notebook_pick], [saved], **private))
         shows_other_notebook(
             nb_new.click(partial(shelf.create, notebooks), [notebook_name, lang], [status, saved], **private)
         )
@@ -270,7 +272,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             )
         )
 
-        chat_pick.input(
+        chat_pick.select(
             on(shelf.open_chat), [notebook_id, chat_pick], [chatbot, turns, chat_id, passages, saved], **private
         )
         new_chat.click(on(shelf.new_chat), [notebook_id], [chatbot, turns, chat_id, chat_pick, passages], **private)
@@ -279,9 +281,12 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         )
 
         save_note.click(
-            on(shelf.save_answer), [notebook_id, chatbot, turns, note_search, lang], [status, note_pick], **private
+            on(shelf.save_answer),
+            [notebook_id, chatbot, turns, note_search, note_pick, lang],
+            [status, note_pick],
+            **private,
         )
-        note_pick.input(on(shelf.open_note), [notebook_id, note_pick], [note_title, note_body], **private)
+        note_pick.select(on(shelf.open_note), [notebook_id, note_pick], [note_title, note_body], **private)
         note_save.click(
             on(shelf.write_note), [notebook_id, note_pick, note_title, note_body, note_search, lang], [status, note_pick],
             **private,
@@ -291,7 +296,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             on(shelf.delete_note), [notebook_id, note_pick, note_search, lang], [status, note_pick, note_title, note_body],
             **private,
         )  # fmt: skip
-        note_search.change(on(shelf.find_notes), [notebook_id, note_search], [note_pick], **private)
+        note_search.change(on(shelf.find_notes), [notebook_id, note_search, note_pick], [note_pick], **private)
         note_source.click(on(shelf.note_as_source), [notebook_id, note_pick, lang], [status], **locked)
         for what, button in export_buttons.items():
             button.click(

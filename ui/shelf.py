@@ -55,9 +55,19 @@ def chat_choices(notebook: Notebook) -> list[tuple[str, str]]:
     return [(f"{c.title or '…'} · {c.updated[:16].replace('T', ' ')}", c.id) for c in Chats(notebook.path).list()]
 
 
-def note_choices(notebook: Notebook, query: str = "") -> list[tuple[str, str]]:
+def note_choices(notebook: Notebook, query: str = "", keep: str | None = None) -> list[tuple[str, str]]:
+    """The notes matching `query` (every note when it is blank), and the note `keep` (the one open in the editor,
+    whose id the picker holds: were it left out, saving the editor would make a copy of it)."""
     notes = Notes(notebook.path)
-    return [(n.title, n.id) for n in (notes.search(query) if (query or "").strip() else notes.list())]
+    every = notes.list()
+    matched = {n.id for n in notes.search(query)} if (query or "").strip() else {n.id for n in every}
+    return [(n.title, n.id) for n in every if n.id in matched or n.id == keep]
+
+
+def note_picker(notebook: Notebook, query: str, picked: str | None) -> Any:
+    """The notes picker for `query`, the note open in the editor (`picked`) still picked while it exists."""
+    choices = note_choices(notebook, query, picked)
+    return gr.update(choices=choices, value=picked if picked in {i for _, i in choices} else None)
 
 
 def chat_state(notebook: Notebook, chat_id: str) -> tuple[list[dict], list[Turn]]:
@@ -208,8 +218,11 @@ def new_chat(notebook: Notebook) -> tuple[Any, ...]:
 
 
 # ---- notes --------------------------------------------------------------------------------------------------
-def save_answer(notebook: Notebook, history: list[dict], turns: list[Turn], query: str, lang: str) -> tuple[Any, ...]:
-    """The chat's last answer as a note with its citations; (status, notes picker)."""
+def save_answer(
+    notebook: Notebook, history: list[dict], turns: list[Turn], query: str, picked: str | None, lang: str
+) -> tuple[Any, ...]:
+    """The chat's last answer as a note with its citations; (status, notes picker). The picker keeps the note open
+    in the editor picked (it is the one the editor saves to)."""
     L = labels(lang)
     history = handlers.plain_history(history)
     answer = turns[-1].answer if turns and history and history[-1]["role"] == "assistant" else None
@@ -217,7 +230,7 @@ def save_answer(notebook: Notebook, history: list[dict], turns: list[Turn], quer
         return L["note_no_answer"], gr.skip()
     question = next((m["content"] for m in reversed(history) if m["role"] == "user"), "")
     note = Notes(notebook.path).add(f"{question}\n\n{answer.text}", title=question, citations=answer.citations)
-    return L["note_saved"].format(title=note.title), gr.update(choices=note_choices(notebook, query), value=note.id)
+    return L["note_saved"].format(title=note.title), note_picker(notebook, query, picked)
 
 
 def open_note(notebook: Notebook, note_id: str | None) -> tuple[Any, ...]:
@@ -235,7 +248,7 @@ def write_note(
         return L["note_empty"], gr.skip()
     notes = Notes(notebook.path)
     note = (notes.edit(note_id, body, title) if note_id else None) or notes.add(body, title)
-    return L["note_saved"].format(title=note.title), gr.update(choices=note_choices(notebook, query), value=note.id)
+    return L["note_saved"].format(title=note.title), note_picker(notebook, query, note.id)
 
 
 def delete_note(notebook: Notebook, note_id: str | None, query: str, lang: str) -> tuple[Any, ...]:
@@ -245,8 +258,9 @@ def delete_note(notebook: Notebook, note_id: str | None, query: str, lang: str) 
     return labels(lang)["note_deleted"], gr.update(choices=note_choices(notebook, query), value=None), "", ""
 
 
-def find_notes(notebook: Notebook, query: str) -> Any:
-    return gr.update(choices=note_choices(notebook, query), value=None)
+def find_notes(notebook: Notebook, query: str, picked: str | None) -> Any:
+    """The notes picker narrowed to `query` (the note open in the editor stays listed and picked)."""
+    return note_picker(notebook, query, picked)
 
 
 def note_as_source(notebook: Notebook, note_id: str | None, lang: str) -> tuple[Any, ...]:

@@ -4,7 +4,8 @@ server restart; notebooks made and switched; an answer saved as a note; exports 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,126 @@ def contrast(foreground: str, background: str) -> float:
 
     hi, lo = sorted((luminance(foreground), luminance(background)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
+
+
+# ---- notes and the notebook file ----------------------------------------------------------------------------
+def status_after(page, act: Callable[[], object], pattern: str) -> str:
+    """Do `act` (a click, an upload), then the status line once it says something new matching `pattern` and Gradio's
+    progress overlay on it is gone; its text."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.locator("#status").evaluate("e => e.dataset.before = e.innerText")
+    act()
+    try:
+        return page.wait_for_function(
+            """(pattern) => { const s = document.querySelector('#status');
+                              const busy = s?.querySelector('[data-testid="status-tracker"]')?.innerText.trim();
+                              return s && !busy && s.innerText !== s.dataset.before
+                                     && new RegExp(pattern).test(s.innerText) && s.innerText; }""",
+            arg=pattern,
+        ).json_value()
+    except PlaywrightTimeout as err:  # what it said instead
+        page.screenshot(path="/tmp/notes34-status.png")
+        raise AssertionError(f"the status line never matched {pattern!r}: {page.inner_text('#status')!r}") from err
+
+
+def wait_for_options(page, dropdown: str, present: list[str], absent: list[str] = ()) -> list[str]:
+    """Open `dropdown` and wait until it lists each of `present` once and none of `absent` (an event may still be
+    redrawing its choices); the options it lists then."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.click(f"{dropdown} input")
+    try:
+        return page.wait_for_function(
+            """([present, absent]) => {
+                 const shown = [...document.querySelectorAll('[role=option]')].map(o => o.innerText.replace(/^✓/, '').trim());  // ✓: the picked one
+                 return present.every(p => shown.filter(s => s === p).length === 1)
+                        && !absent.some(a => shown.includes(a)) && shown; }""",
+            arg=[present, list(absent)],
+        ).json_value()
+    except PlaywrightTimeout as err:  # what it listed instead
+        shown = page.get_by_role("option").all_inner_texts()
+        raise AssertionError(f"{dropdown} lists {shown}, not {present} without {list(absent)}") from err
+    finally:
+        page.keyboard.press("Escape")
+        page.locator(f"{dropdown} input").blur()  # a later click on it opens the list again
+
+
+def fill(page, box: str, text: str) -> None:
+    page.fill(f"{box} textarea, {box} input", text)
+
+
+def field(page, box: str) -> str:
+    return page.locator(f"{box} textarea, {box} input").first.input_value()
+
+
+def test_a_note_is_written_edited_searched_and_deleted_in_the_page(page, notebook):
+    from rag.notes import Notes
+
+    tag = uuid.uuid4().hex[:6]  # this test's own notes, whatever other tests left in the notebook
+    kumquat, lychee = f"Kumquat jam {tag}", f"Lychee tart {tag}"
+    page.click("#notes")  # open the notes accordion
+    fill(page, "#note-title", kumquat)
+    fill(page, "#note-body", "Boil the kumquats whole with rock sugar for an hour.")
+    status = status_after(page, lambda: page.click("#note-save"), "已儲存筆記")
+    assert f"「{kumquat}」" in status, status
+    page.wait_for_function("(t) => document.querySelector('#note-pick input').value === t", arg=kumquat)
+    wait_for_options(page, "#note-pick", [kumquat])
+    # Edited: the same note changes, in the list and in the notebook (no second note).
+    edited = f"Kumquat marmalade {tag}"
+    fill(page, "#note-title", edited)
+    fill(page, "#note-body", "Slice the kumquats thin and boil them with rock sugar for an hour.")
+    status = status_after(page, lambda: page.click("#note-save"), "已儲存筆記")
+    assert f"「{edited}」" in status, status
+    wait_for_options(page, "#note-pick", [edited], absent=[kumquat])
+    mine = [n for n in Notes(notebook.path).list() if tag in n.title]
+    assert [(n.title, n.body) for n in mine] == [
+        (edited, "Slice the kumquats thin and boil them with rock sugar for an hour.")
+    ]
+    # A second note, written after "+ new note"; then the search box narrows the list, in either Chinese script.
+    page.click("#note-new")
+    page.wait_for_function("() => document.querySelector('#note-title textarea, #note-title input').value === ''")
+    fill(page, "#note-title", lychee)
+    fill(page, "#note-body", "荔枝塔用新鮮荔枝和奶油做成。")
+    status_after(page, lambda: page.click("#note-save"), f"「{lychee}」")
+    wait_for_options(page, "#note-pick", [edited, lychee])
+    page.click("#note-new")  # the note open in the editor stays listed whatever the search: none open
+    page.wait_for_function("() => document.querySelector('#note-title textarea, #note-title input').value === ''")
+    fill(page, "#note-search", f"kumquats {tag}")  # a word of the body only, and the title's tag
+    wait_for_options(page, "#note-pick", [edited], absent=[lychee])
+    fill(page, "#note-search", "荔枝 奶油")
+    wait_for_options(page, "#note-pick", [lychee], absent=[edited])
+    fill(page, "#note-search", "荔枝塔 奶油 kumquat")  # every word must match: none does
+    wait_for_options(page, "#note-pick", [], absent=[edited, lychee])
+    fill(page, "#note-search", "")
+    wait_for_options(page, "#note-pick", [edited, lychee])
+    # Picked, it opens in the editor; deleted, it leaves the list and the notebook.
+    page.click("#note-pick input")
+    page.get_by_role("option", name=edited).click()
+    page.wait_for_function(
+        "(t) => document.querySelector('#note-title textarea, #note-title input').value === t", arg=edited
+    )
+    assert "Slice the kumquats" in field(page, "#note-body")
+    status_after(page, lambda: page.click("#note-delete"), "已刪除筆記")
+    wait_for_options(page, "#note-pick", [lychee], absent=[edited])
+    assert [n.title for n in Notes(notebook.path).list() if tag in n.title] == [lychee]
+    assert field(page, "#note-title") == "" and field(page, "#note-body") == ""
+
+
+def test_a_picker_opened_and_left_without_a_pick_keeps_the_chat_and_the_note_being_written(page):
+    ask(page, QUESTION)
+    page.wait_for_function("(q) => document.querySelector('#chat-pick input').value.includes(q)", arg=QUESTION)
+    page.click("#notes")  # open the notes accordion
+    fill(page, "#note-title", "Unsaved thoughts")
+    fill(page, "#note-body", "Orchards need bees in spring.")
+    sent: list[str] = []  # the events the page sends to the server's queue from here on
+    page.on("request", lambda r: sent.append(r.post_data or "") if "/queue/join" in r.url else None)
+    for picker in ("#note-pick", "#chat-pick", "#notebook-pick"):
+        page.click(f"{picker} input")
+        page.click("#title")  # looked at the list, picked nothing
+    page.click("#note-body textarea")
+    page.wait_for_timeout(1000)  # an event sent on leaving a list goes out at once
+    assert sent == [], sent
+    assert field(page, "#note-title") == "Unsaved thoughts"
+    assert field(page, "#note-body") == "Orchards need bees in spring."
+    assert page.locator("#chatbot [data-testid='bot']").count() == 1

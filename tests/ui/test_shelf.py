@@ -86,11 +86,12 @@ def test_an_answer_becomes_a_note_and_the_exports_are_files(opened):
         {"role": "user", "content": "What do farmers press apples into?"},
         {"role": "assistant", "content": answer.text},
     ]
-    status, picker = shelf.save_answer(nb, history, [Turn(answer, answer.hits)], "", "en")
-    assert status.startswith("✓ Saved the note") and picker["value"]
-    title, body = shelf.open_note(nb, picker["value"])
+    status, picker = shelf.save_answer(nb, history, [Turn(answer, answer.hits)], "", None, "en")
+    assert status.startswith("✓ Saved the note") and picker["value"] is None  # the editor holds no note
+    saved = next(i for t, i in picker["choices"] if t == "What do farmers press apples into?")
+    title, body = shelf.open_note(nb, saved)
     assert title == "What do farmers press apples into?" and "cider" in body
-    assert shelf.save_answer(nb, history[:1], [], "", "en")[0] == "No answer to save yet."
+    assert shelf.save_answer(nb, history[:1], [], "", None, "en")[0] == "No answer to save yet."
     chat = Path(shelf.export(nb, "", history, [Turn(answer, answer.hits)], what="chat")).read_text(encoding="utf-8")
     assert "[1]" in chat and "## Citations" in chat and "apples.md" in chat
     notes = Path(shelf.export(nb, "", [], [], what="notes")).read_text(encoding="utf-8")
@@ -102,6 +103,38 @@ def test_an_answer_becomes_a_note_and_the_exports_are_files(opened):
     copy = opened[2].get(saved["notebook"])
     assert {s["title"] for s in copy.sources()} == {s["title"] for s in nb.sources()}
     assert json.loads(json.dumps(copy.info.as_dict()))["name"] == "Fruit (2)"
+
+
+def test_the_notes_picker_keeps_the_note_open_in_the_editor_so_saving_it_makes_no_copy(opened):
+    _, nb, _ = opened
+    from rag.notes import Notes
+    from ui.session import Turn
+
+    kumquat = shelf.write_note(nb, None, "Kumquat jam", "Boil kumquats whole with rock sugar.", "", "en")[1]["value"]
+    lychee = shelf.write_note(nb, None, "Lychee tart", "Fresh lychees on cream.", "", "en")[1]["value"]
+    assert kumquat and lychee and kumquat != lychee
+
+    def listed(picker) -> list[str]:
+        return [i for _, i in picker["choices"]]
+
+    assert listed(shelf.find_notes(nb, "lychees", None)) == [lychee]  # the search narrows the list
+    # The note open in the editor (picked) stays listed and picked while the search narrows the others ...
+    picker = shelf.find_notes(nb, "lychees", kumquat)
+    assert set(listed(picker)) == {kumquat, lychee} and picker["value"] == kumquat
+    # ... so that saving the editor then edits it, even when its new text does not match the search.
+    status, picker = shelf.write_note(nb, kumquat, "Kumquat marmalade", "Slice kumquats thin.", "lychees", "en")
+    assert status == "✓ Saved the note “Kumquat marmalade”." and picker["value"] == kumquat
+    assert kumquat in listed(picker)
+    assert [n.title for n in Notes(nb.path).list() if n.title.startswith("Kumquat")] == ["Kumquat marmalade"]
+    # An answer saved as a note leaves the editor's note picked (the editor would otherwise save over the answer).
+    answer = nb.ask("What do farmers press apples into?")
+    history = [{"role": "user", "content": "Apples?"}, {"role": "assistant", "content": answer.text}]
+    picker = shelf.save_answer(nb, history, [Turn(answer, answer.hits)], "", kumquat, "en")[1]
+    assert picker["value"] == kumquat and len(listed(picker)) == len(Notes(nb.path).list())
+    # A note deleted meanwhile (another tab) is no longer picked.
+    Notes(nb.path).delete(kumquat)
+    picker = shelf.find_notes(nb, "", kumquat)
+    assert picker["value"] is None and kumquat not in listed(picker)
 
 
 def test_notebooks_made_renamed_and_deleted_only_by_their_typed_name(opened):
