@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -118,15 +119,30 @@ def notebook_markdown(nb: Notebook) -> str:
 
 
 # ---- a notebook as one file ---------------------------------------------------------------------------------
+def _unhidden(parts: Iterable[str]) -> list[str]:
+    """Path parts with no hidden one: the indexer skips what lies under a hidden folder (.rag/...), so a source kept
+    at such a path in the file would be unpacked on import and never indexed."""
+    return [p.lstrip(".") for p in parts if p not in ("", ".", "..", "/") and p.lstrip(".")]
+
+
 def _member_name(name: str, taken: set[str]) -> str:
-    """Where a source goes in the file: sources/<its shown name>, never outside that folder, never twice."""
-    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".", "..", "/")]
+    """Where a source goes in the file: sources/<its name>, never outside that folder, never hidden, never twice."""
+    parts = _unhidden(PurePosixPath(name.replace("\\", "/")).parts)
     base = PurePosixPath(SOURCES_FOLDER, *(parts or ["document"]))
     member, n = str(base), 2
     while member in taken:
         member, n = str(base.with_stem(f"{base.stem}-{n}")), n + 1
     taken.add(member)
     return member
+
+
+def _name_in_file(nb: Notebook, file: Path, source: dict) -> str:
+    """A source's name in the file: its path in the notebook's data folder when it lies there (uploads/x.pdf,
+    notes/<id>.md: their shown names run through the hidden .rag folder), else its shown name."""
+    try:
+        return file.resolve().relative_to(nb.path.resolve()).as_posix()
+    except ValueError:
+        return source.get("name") or source["source"]
 
 
 def export_notebook(nb: Notebook, target: str | Path) -> Path:
@@ -140,7 +156,7 @@ def export_notebook(nb: Notebook, target: str | Path) -> Path:
             if not file.is_file():  # removed since it was indexed: listed, not carried
                 listed.append({**s, "file": None})
                 continue
-            member = _member_name(s.get("name") or s["source"], taken)
+            member = _member_name(_name_in_file(nb, file, s), taken)
             archive.write(file, member)
             listed.append({**s, "file": member})
         info = nb.info
@@ -205,7 +221,7 @@ def import_notebook(path: str | Path, settings=None, name: str | None = None) ->
             member = s.get("file")
             if not member or PurePosixPath(member).parts[0] != SOURCES_FOLDER or ".." in PurePosixPath(member).parts:
                 continue
-            target = info.folder / PurePosixPath(member)
+            target = info.folder.joinpath(*_unhidden(PurePosixPath(member).parts))  # a file made before _unhidden
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(archive.read(member))
             unpacked[s["source"]] = target

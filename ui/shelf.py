@@ -263,15 +263,16 @@ def find_notes(notebook: Notebook, query: str, picked: str | None) -> Any:
     return note_picker(notebook, query, picked)
 
 
-def note_as_source(notebook: Notebook, note_id: str | None, lang: str) -> tuple[Any, ...]:
-    """Index the picked note as a document of the notebook (in the background, like an upload); (status,)."""
+def note_as_source(notebook: Notebook, note_id: str | None, lang: str) -> str:
+    """Index the picked note as a document of the notebook (in the background, like an upload); the status line (one
+    output: a string, which Gradio shows; a 1-tuple it refused with a warning)."""
     L = labels(lang)
     note = Notes(notebook.path).get(note_id) if note_id else None
     if note is None:
-        return (L["note_pick_first"],)
+        return L["note_pick_first"]
     path = Notes(notebook.path).write_source(note)
     notebook.index_in_background([path], note.title)
-    return (L["queued"].format(names=note.title),)
+    return L["queued"].format(names=note.title)
 
 
 # ---- exports ------------------------------------------------------------------------------------------------

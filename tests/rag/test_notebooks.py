@@ -211,6 +211,42 @@ def test_a_notebook_file_brings_sources_notes_and_chats_into_a_new_notebook(shel
     assert not imported.path.exists() and "Chips (2)" not in [i.name for i in list_notebooks(root / ".rag")]
 
 
+def test_a_notebook_file_brings_back_uploads_and_notes_kept_in_the_hidden_data_folder(shelf, tmp_path):
+    root, fruit, _ = shelf
+    jam = Notebook.open(
+        "Jam", path=root / ".rag", home=root, embedder=fruit.embedder, dense_embedder=fruit.dense_embedder
+    )
+    uploaded = jam.path / "uploads" / "quince.md"  # where the page saves an upload: under .rag/notebooks/...
+    uploaded.parent.mkdir(parents=True)
+    uploaded.write_text("# Quince\n\nQuinces are cooked into a firm paste called membrillo.\n", encoding="utf-8")
+    jam.index(uploaded, progress=False)
+    notes = Notes(jam.path)
+    note = notes.add("Kumquats are boiled whole with rock sugar.", "Kumquat jam")
+    jam.index(notes.write_source(note), progress=False)
+    assert {s["title"] for s in jam.sources()} == {"Quince", "Kumquat jam"}
+    assert all(".rag/" in s["source"] for s in jam.sources())  # their names run through the hidden folder
+    exported = export_notebook(jam, tmp_path / "jam.notebook.zip")
+    with zipfile.ZipFile(exported) as archive:
+        members = sorted(m for m in archive.namelist() if m.startswith("sources/"))
+    assert members == ["sources/notes/" + f"{note.id}.md", "sources/uploads/quince.md"]
+    settings = fruit.settings.updated(path=root / ".rag", home=root)
+    imported = import_notebook(exported, settings)
+    assert {s["title"] for s in imported.sources()} == {"Quince", "Kumquat jam"}  # every one indexed again
+    assert "membrillo" in imported.ask("What are quinces cooked into?").text
+    # A file written with hidden names (before they were left out) is unpacked where they are indexed too.
+    old = tmp_path / "old.notebook.zip"
+    with zipfile.ZipFile(exported) as new, zipfile.ZipFile(old, "w") as archive:
+        manifest = json.loads(new.read("manifest.json"))
+        for s in manifest["sources"]:
+            s["file"] = "sources/.rag/notebooks/jam/" + s["file"].removeprefix("sources/")
+            archive.writestr(s["file"], new.read("sources/" + s["file"].split("/jam/")[1]))
+        archive.writestr("manifest.json", json.dumps(manifest))
+    again = import_notebook(old, settings)
+    assert {s["title"] for s in again.sources()} == {"Quince", "Kumquat jam"}
+    for nb in (jam, imported, again):
+        nb.delete()
+
+
 def test_a_notebook_file_never_writes_outside_the_new_folder(shelf, tmp_path):
     root, fruit, _ = shelf
     evil = tmp_path / "evil.zip"

@@ -181,6 +181,11 @@ def ask_plain(page, question: str) -> str:
 
 def download(page, button: str) -> str:
     """Click an export button and download the file it makes; its text."""
+    return download_file(page, button).read_text(encoding="utf-8")
+
+
+def download_file(page, button: str, folder: Path | None = None) -> Path:
+    """Click an export button and download the file it makes; where it is (in `folder` under its own name)."""
     page.locator("#download").evaluate("e => e.dataset.before = e.innerText")
     page.click(button)
     page.wait_for_function(
@@ -188,7 +193,10 @@ def download(page, button: str) -> str:
     )
     with page.expect_download() as info:
         page.locator("#download a").first.click()
-    return Path(info.value.path()).read_text(encoding="utf-8")
+    if folder is None:
+        return Path(info.value.path())
+    info.value.save_as(folder / info.value.suggested_filename)
+    return folder / info.value.suggested_filename
 
 
 def test_an_answer_saved_as_a_note_and_the_exports_carry_numbered_citations(page, notebook):
@@ -383,3 +391,89 @@ def test_a_picker_opened_and_left_without_a_pick_keeps_the_chat_and_the_note_bei
     assert field(page, "#note-title") == "Unsaved thoughts"
     assert field(page, "#note-body") == "Orchards need bees in spring."
     assert page.locator("#chatbot [data-testid='bot']").count() == 1
+
+
+def test_a_note_added_as_a_document_is_indexed_and_answers_with_its_citation(page):
+    tag = uuid.uuid4().hex[:6]  # a bakery no other document or test knows
+    title, question = f"Moonrise Bakery {tag}", "What does the Moonrise Bakery bake?"
+    reply = ask_plain(page, question)
+    assert "saffron" not in reply  # not in the notebook yet
+    page.click("#notes")  # open the notes accordion
+    fill(page, "#note-title", title)
+    fill(page, "#note-body", f"The Moonrise Bakery {tag} bakes saffron buns every Thursday morning.")
+    status_after(page, lambda: page.click("#note-save"), f"「{title}」")
+    page.wait_for_function("(t) => document.querySelector('#note-pick input').value === t", arg=title)
+    # Indexed in the background like an upload: the page's timer reports it, and it joins the documents.
+    status = status_after(page, lambda: page.click("#note-source"), "✓ 新增 1")
+    assert "✗" not in status, status
+    wait_for_scope(page, title)
+    reply = ask(page, question)
+    assert "saffron buns" in reply and "[1]" in reply, reply
+    assert re.search(r"notes/[0-9a-f-]+\.md", page.inner_text("#passages"))
+    page.locator("#chatbot [data-testid='bot']").last.locator("a.cite", has_text="[1]").first.click()
+    page.wait_for_function(
+        "() => (document.querySelector('#source-panel mark')?.innerText ?? '').includes('saffron buns')"
+    )
+    assert title in page.inner_text("#source-panel")
+
+
+def test_a_notebook_exported_as_one_file_is_imported_switched_to_and_holds_its_sources_notes_and_chats(
+    page, notebook, tmp_path
+):
+    from rag.notebooks import Notebooks, data_root
+
+    question = "凍頂烏龍茶產於哪裡?"
+    expected = notebook.ask(question)
+    quotes = [c.quote.strip() for c in expected.citations if c.n == 1]
+    assert quotes and all(c.title == "凍頂烏龍茶" for c in expected.citations if c.n == 1)
+    reply = ask(page, question)  # a chat, saved once answered
+    assert "南投" in reply and "[1]" in reply, reply
+    page.wait_for_function("(q) => document.querySelector('#chat-pick input').value.includes(q)", arg=question)
+    status_after(page, lambda: page.click("#save-note"), "已儲存筆記")  # and the answer as a note
+    titles = sorted(s["title"] for s in notebook.sources())  # what the file carries
+    page.click("#export")  # open the export accordion
+    file = download_file(page, "#export-file", tmp_path)
+    assert file.name.endswith(".notebook.zip"), file.name
+
+    names = [i.name for i in Notebooks(data_root(notebook.path)).list()]
+    status = status_after(
+        page, lambda: page.set_input_files("#nb-import input[type=file]", str(file)), "已匯入|✗|not a notebook"
+    )
+    imported = re.search(r"已匯入「(.+)」", status)
+    assert imported, status
+    name = imported.group(1)
+    assert name.startswith(f"{NAME} (") and name not in names  # a new notebook beside the exported one
+    # Switched to: the picker lists and shows it, the name box holds its name, its documents are the file's.
+    page.wait_for_function("(n) => document.querySelector('#notebook-pick input').value === n", arg=name)
+    wait_for_options(page, "#notebook-pick", [NAME, name])
+    assert field(page, "#nb-name") == name
+    page.wait_for_function(
+        """(titles) => JSON.stringify([...document.querySelectorAll('#scope label')]
+                         .map(l => l.innerText.split(' · ')[0].trim()).sort()) === JSON.stringify(titles)""",
+        arg=titles,
+    )
+    page.click("#notes")  # its notes: the saved answer
+    wait_for_options(page, "#note-pick", [question])
+    # Its chats: the one asked above, whose [1] opens the quote in the imported copy of the document.
+    page.click("#chat-pick input")
+    page.get_by_role("option", name=re.compile(re.escape(question))).first.click()
+    page.locator("#chatbot [data-testid='bot']").first.wait_for()
+    page.locator("#chatbot [data-testid='bot']").first.locator("a.cite", has_text="[1]").first.click()
+    page.wait_for_function(
+        "(quotes) => quotes.includes((document.querySelector('#source-panel mark')?.innerText ?? '').trim())",
+        arg=quotes,
+    )
+    # Asked again in the imported notebook: answered from the same document and sentence.
+    page.click("#new-chat")
+    page.wait_for_function("() => !document.querySelector('#chatbot [data-testid=\"bot\"]')")
+    reply = ask(page, question)
+    assert "南投" in reply and "[1]" in reply, reply
+    page.locator("#chatbot a.cite", has_text="[1]").first.click()
+    page.wait_for_function(
+        "(quotes) => quotes.includes((document.querySelector('#source-panel mark')?.innerText ?? '').trim())",
+        arg=quotes,
+    )
+    assert "凍頂烏龍茶" in page.inner_text("#source-panel")
+    # Deleted again (its name is in the name box): the notebook beside it is left as it was.
+    status_after(page, lambda: page.click("#nb-delete"), "已刪除")
+    assert [i.name for i in Notebooks(data_root(notebook.path)).list()] == names

@@ -150,3 +150,16 @@ def test_notebooks_made_renamed_and_deleted_only_by_their_typed_name(opened):
     assert shelf.delete(notebooks, ref, "Scratch", "en")[0].startswith("To delete “Scratch pad”")
     assert shelf.delete(notebooks, ref, "Scratch pad", "en")[0] == "✓ Deleted “Scratch pad”."
     assert "Scratch pad" not in [name for name, _ in shelf.notebook_choices(notebooks)]
+
+
+def test_a_note_added_as_a_document_is_indexed_and_answers(opened):
+    _, nb, _ = opened
+    text = "Quinces are cooked into a firm paste called membrillo."
+    note_id = shelf.write_note(nb, None, "Quince", text, "", "en")[1]["value"]
+    assert shelf.note_as_source(nb, None, "en") == "Pick a note first."
+    status = shelf.note_as_source(nb, note_id, "en")  # the status line itself (one output)
+    assert status.startswith("⏳ Indexing Quince in the background"), status
+    assert nb.background.wait(timeout=120)
+    assert [s["title"] for s in nb.sources() if s["source"].endswith(f"notes/{note_id}.md")] == ["Quince"]
+    answer = nb.ask("What are quinces cooked into?")
+    assert "membrillo" in answer.text and answer.citations
