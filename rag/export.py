@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from rag.chats import Chats, Message
 from rag.errors import NotebookError
-from rag.notebooks import Notebooks, now
+from rag.notebooks import NotebookInfo, Notebooks, now
 from rag.notes import Note, Notes
 from rag.types import Citation
 
@@ -203,10 +203,16 @@ def _renamed_sources(record: dict, renamed: dict[str, str]) -> dict:
     return record
 
 
-def import_notebook(path: str | Path, settings=None, name: str | None = None) -> Notebook:
+def import_notebook(
+    path: str | Path,
+    settings=None,
+    name: str | None = None,
+    open_notebook: Callable[[NotebookInfo], Notebook] | None = None,
+) -> Notebook:
     """A new notebook from a file export_notebook wrote: its sources unpacked into the new data folder and indexed
     again, its notes and chats added (their citations pointing at the new copies). Named as in the file, or
-    `name`, with " (2)" added when taken."""
+    `name`, with " (2)" added when taken. `open_notebook(info)`: how a server opens the new notebook (with the
+    models it has loaded, kept among those it closes); else a Notebook of its own, loading its own models."""
     from rag.notebook import Notebook
     from rag.settings import Settings
 
@@ -215,7 +221,9 @@ def import_notebook(path: str | Path, settings=None, name: str | None = None) ->
     with archive:
         shelf = Notebooks(settings.path)
         info = shelf.create(_free_name(shelf, name or str(manifest.get("name") or Path(path).stem)))
-        nb = Notebook(settings=settings.updated(path=info.folder, notebook=""))
+        nb = (
+            open_notebook(info) if open_notebook else Notebook(settings=settings.updated(path=info.folder, notebook=""))
+        )
         unpacked: dict[str, Path] = {}
         for s in manifest["sources"]:
             member = s.get("file")

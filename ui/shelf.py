@@ -174,7 +174,8 @@ def import_file(shelf: OpenNotebooks, file: str | None, lang: str) -> tuple[Any,
     if not file:
         return gr.skip(), gr.skip(), None
     try:
-        nb = import_notebook(file, shelf.settings)
+        # Opened by the shelf: the page's models shared (a Notebook of its own loaded them again, ~0.5 GB, never freed).
+        nb = import_notebook(file, shelf.settings, open_notebook=lambda info: shelf.get(info.id))
     except NotebookError as err:
         return str(err), gr.skip(), None
     return labels(lang)["nb_imported"].format(name=nb.name), {"notebook": nb.info.id, "chat": ""}, None

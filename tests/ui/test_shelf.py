@@ -77,7 +77,7 @@ def test_chats_are_saved_reopened_on_reload_and_deleted(opened):
     assert chat == [] and turns == [] and cleared == "" and picker["choices"] == []
 
 
-def test_an_answer_becomes_a_note_and_the_exports_are_files(opened):
+def test_an_answer_becomes_a_note_and_the_exports_are_files(opened, monkeypatch):
     _, nb, _ = opened
     from ui.session import Turn
 
@@ -98,9 +98,15 @@ def test_an_answer_becomes_a_note_and_the_exports_are_files(opened):
     assert notes.startswith("# Fruit: notes") and "cider" in notes
     zipped = shelf.export(nb, "", [], [], what="file")
     assert zipped.endswith(".notebook.zip")
+    from rag.notebook import Notebook
+
+    made, init = [], Notebook.__init__
+    monkeypatch.setattr(Notebook, "__init__", lambda self, *a, **kw: made.append(1) or init(self, *a, **kw))
     status, saved, _ = shelf.import_file(opened[2], zipped, "en")
     assert status == "✓ Imported “Fruit (2)”." and saved["notebook"]
     copy = opened[2].get(saved["notebook"])
+    # Opened once, by the page's shelf with the models it has loaded (not by the import with models of its own).
+    assert len(made) == 1 and copy.dense_embedder is nb.dense_embedder
     assert {s["title"] for s in copy.sources()} == {s["title"] for s in nb.sources()}
     assert json.loads(json.dumps(copy.info.as_dict()))["name"] == "Fruit (2)"
 
