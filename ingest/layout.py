@@ -53,7 +53,7 @@ def _gutter(lines: list[Line], h: float) -> tuple[float, float] | None:
             start = x
         elif count > allowed and start is not None:
             if start > 0 and x < len(cover) and x - start >= GUTTER_HEIGHTS * h:
-                gaps.append(_deepest(cover, start, x, GUTTER_HEIGHTS * h, left_edge))
+                gaps.append(_deepest(cover, start, x, left_edge))
             start = None
     for a, b in sorted(gaps, key=lambda g: g[0] - g[1]):
         left = [ln for ln in lines if ln.box[2] <= a]
@@ -66,16 +66,17 @@ def _gutter(lines: list[Line], h: float) -> tuple[float, float] | None:
     return None
 
 
-def _deepest(cover: list[int], start: int, end: int, width: float, offset: int) -> tuple[int, int]:
-    """The widest part of a low strip that the fewest lines cross, if it is still `width` wide (lines ending a little
-    into the gutter should not count as crossing it), else the whole strip."""
+def _deepest(cover: list[int], start: int, end: int, offset: int) -> tuple[int, int]:
+    """The widest part of a low strip that the fewest lines cross: lines that end a little into the gutter (a long
+    line of the left column, a table row) or start in it must not count as crossing it, so the gutter is that part,
+    however narrow, not the whole strip."""
     least = min(cover[start:end])
-    best, run = (start, end), None
+    best, run = (start, start), None
     for x in range(start, end + 1):
         if x < end and cover[x] == least:
             run = x if run is None else run
         elif run is not None:
-            if x - run >= width and (best == (start, end) or x - run > best[1] - best[0]):
+            if x - run > best[1] - best[0]:
                 best = (run, x)
             run = None
     return best[0] + offset, best[1] + offset

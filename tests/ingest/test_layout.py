@@ -75,3 +75,33 @@ def test_vertical_text_is_read_right_to_left():
         _line("第三行", 120, 10, 24, 90),
     ]
     assert [ln.text for ln in paragraphs(lines)[0]] == ["第一行直書", "第二行直書", "第三行"]
+
+
+def test_a_right_column_starting_a_few_pixels_into_the_gutter_is_still_read_after_the_left_one():
+    """Boxes of a two-column forum page (the bench's dev page forum-01, 1400 px wide): the left column holds short
+    table rows, so the strip few lines cross runs from x≈570 to the right column; its right column's boxes start
+    at 725-729, a little into that strip. Only the strip no line crosses (698-725) is the gutter: the whole strip
+    made the right column's lines "cross" it, and the page was read as rows across both columns."""
+    left = [
+        ("#[問題]通勤騎機車還是搭捷運比較划算？", 67, 78, 698, 116),
+        ("住新店，公司在內湖，單程大約17公里。現在騎機車，", 70, 240, 653, 267),
+        ("想改搭捷運，但不知道算起來哪個划算，大家幫我看看。", 69, 278, 664, 304),
+        ("我自己整理了一下每月成本：", 69, 315, 376, 342),
+        ("|項目|機車|捷運|", 67, 352, 286, 382),
+        ("油錢／車資|約650元|1,200元（定期票）", 69, 426, 570, 454),
+        ("|停車費|公司停車位每月600元|0|", 66, 460, 469, 495),
+        ("**回覆 1 (wenhu_rider):**", 66, 570, 408, 603),
+    ]
+    right = [
+        ("你漏算了折舊。一台新機車七八萬，騎五年，每個月也要", 729, 167, 1331, 194),
+        ("一千多。這樣算捷運其實便宜。", 729, 204, 1062, 230),
+        ("**回覆 2 (xindian_mom):**", 725, 236, 1085, 271),
+        ("我也是新店到內湖，改搭捷運兩年了。最大好處是可以在", 728, 278, 1331, 304),
+        ("坪林站常常擠不上第一班。", 727, 349, 1014, 379),
+        ("**回覆 3 (ricebowl88，原PO)：**", 725, 383, 1130, 419),
+        ("謝謝大家！算上折舊確實是捷運便宜。我決定下個月開始", 729, 426, 1330, 452),
+        ("**回覆 4 (safety_first):**", 725, 494, 1047, 530),
+    ]
+    lines = [Line(text, 0.99, (x0, y0, x1, y1)) for text, x0, y0, x1, y1 in left + right]
+    read = [ln.text for para in paragraphs(lines) for ln in para]
+    assert read == [text for text, *_ in left + right]
