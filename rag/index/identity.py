@@ -128,8 +128,11 @@ def _tell_about_other_setup(folder: Path, prefix: str, name: str) -> None:
     commits = folder / "commits.sqlite3"
     if not commits.is_file():
         return
-    with closing(sqlite3.connect(commits)) as db:  # the commit record: which collections hold chunks (no Chroma)
-        held = dict(db.execute("SELECT collection, count(*) FROM chunks GROUP BY collection").fetchall())
+    try:
+        with closing(sqlite3.connect(commits)) as db:  # the commit record: which collections hold chunks (no Chroma)
+            held = dict(db.execute("SELECT collection, count(*) FROM chunks GROUP BY collection").fetchall())
+    except sqlite3.Error:  # a damaged or older record: the index rebuilds it when opened, and says so there
+        return
     others = {other: n for other, n in held.items() if other.startswith(prefix) and other != name}
     if others and not held.get(name):
         other, count = max(others.items(), key=lambda item: item[1])
