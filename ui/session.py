@@ -82,9 +82,19 @@ def search(notebook: Notebook, question: str, k: int | None = None, sources: lis
     return notebook.search(question, k, sources)
 
 
+def own_copies(notebook: Notebook) -> list[Path]:
+    """Folders of the notebook's own copies of documents, in its data folder: the notes added as documents and the
+    sources an imported notebook file brought."""
+    from rag.export import SOURCES_FOLDER
+    from rag.notes import NOTES_FOLDER
+
+    return [notebook.path.resolve() / NOTES_FOLDER, notebook.path.resolve() / SOURCES_FOLDER]
+
+
 def removable_folders(notebook: Notebook) -> list[Path]:
-    """Folders whose files the UI may delete: the uploads folder and the seeds folder."""
-    return [uploads_folder(notebook).resolve(), Path(notebook.settings.seeds).resolve()]
+    """Folders whose files the UI may delete: the uploads folder, the seeds folder and the notebook's own copies
+    (a removed document left there would come back at the next re-index)."""
+    return [uploads_folder(notebook).resolve(), Path(notebook.settings.seeds).resolve(), *own_copies(notebook)]
 
 
 def remove_source(notebook: Notebook, source: str) -> bool:
@@ -98,11 +108,9 @@ def remove_source(notebook: Notebook, source: str) -> bool:
 
 
 def reindex_paths(notebook: Notebook) -> list[Path]:
-    """What "re-index" brings in step: the uploads folder and the notes added as documents (when there are), and
+    """What "re-index" brings in step: the uploads folder and the notebook's own copies (when there are), and
     the seeds folder when the notebook holds a document from it (a new notebook never gets the sample posts)."""
-    from rag.notes import NOTES_FOLDER
-
     seeds = Path(notebook.settings.seeds).resolve()
     has_seeds = any(notebook.source_file(s["source"]).resolve().is_relative_to(seeds) for s in notebook.sources())
-    folders = [uploads_folder(notebook), notebook.path.resolve() / NOTES_FOLDER]
+    folders = [uploads_folder(notebook), *own_copies(notebook)]
     return ([seeds] if has_seeds else []) + [folder for folder in folders if folder.is_dir()]

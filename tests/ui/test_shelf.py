@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ui import shelf
+from ui import session, shelf
 
 REPO = Path(__file__).resolve().parents[2]
 APPLES = "# Apples\n\nApples grow on trees in orchards. Farmers pick apples in autumn and press them into cider.\n"
@@ -109,6 +109,14 @@ def test_an_answer_becomes_a_note_and_the_exports_are_files(opened, monkeypatch)
     assert len(made) == 1 and copy.dense_embedder is nb.dense_embedder
     assert {s["title"] for s in copy.sources()} == {s["title"] for s in nb.sources()}
     assert json.loads(json.dumps(copy.info.as_dict()))["name"] == "Fruit (2)"
+    # Its sources are the notebook's own copies: re-index keeps them in step, remove deletes the copy.
+    assert copy.path.resolve() / "sources" in session.reindex_paths(copy)
+    report = copy.index(*session.reindex_paths(copy), progress=False)
+    assert report.removed == 0 and {s["title"] for s in copy.sources()} == {s["title"] for s in nb.sources()}
+    apples = next(s["source"] for s in copy.sources() if s["title"] == "Apples")
+    assert session.remove_source(copy, apples)
+    copy.index(*session.reindex_paths(copy), progress=False)
+    assert "Apples" not in [s["title"] for s in copy.sources()]
 
 
 def test_the_notes_picker_keeps_the_note_open_in_the_editor_so_saving_it_makes_no_copy(opened):
@@ -169,3 +177,8 @@ def test_a_note_added_as_a_document_is_indexed_and_answers(opened):
     assert [s["title"] for s in nb.sources() if s["source"].endswith(f"notes/{note_id}.md")] == ["Quince"]
     answer = nb.ask("What are quinces cooked into?")
     assert "membrillo" in answer.text and answer.citations
+    # Taken out in the page, its copy goes too: a re-index does not bring it back (the note itself stays).
+    source = next(s["source"] for s in nb.sources() if s["title"] == "Quince")
+    assert session.remove_source(nb, source) and not nb.source_file(source).exists()
+    nb.index(*session.reindex_paths(nb), progress=False)
+    assert "Quince" not in [s["title"] for s in nb.sources()] and shelf.open_note(nb, note_id)[0] == "Quince"
