@@ -335,12 +335,12 @@ def page_set(docs: list[dict], split: str, quick: bool) -> list[Page]:
         clean = single(stem, lang, text, ("sans", "serif")[i % 2], (26, 30, 34)[i % 3])
         clean.written = doc["lang"]
         pages.append(clean)
+        pages.append(two_columns(stem + "-2col", lang, text))  # dev too: the cut and the fixes see every kind
+        pages.append(phone(stem + "-phone", lang, text))
+        pages[-2].written = pages[-1].written = doc["lang"]
         if split == "dev":
             pages.append(degrade(clean, DEGRADATIONS[i % len(DEGRADATIONS)], i))
             continue
-        pages.append(two_columns(stem + "-2col", lang, text))
-        pages.append(phone(stem + "-phone", lang, text))
-        pages[-2].written = pages[-1].written = doc["lang"]
         for k, how in enumerate(DEGRADATIONS):
             if quick or (i + k) % 2 == 0:  # each degradation on half the test documents (all in --quick)
                 pages.append(degrade(clean, how, i * 10 + k))
