@@ -53,6 +53,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
         turns = gr.State([])
         notebook_id = gr.State(first.id)  # the page's notebook: each tab may have its own
         chat_id = gr.State("")  # the open chat, saved after each answer ("": not saved yet)
+        note_open = gr.State("")  # the note in the editor ("": a new one), the one the notes picker shows picked
         indexing_seen = gr.State(0)  # background jobs whose reports this page has shown
         seen_sources = gr.State([])  # the documents the lists show, to notice another tab's or process's change
         # The last notebook and chat, kept by the browser so that a reload (or a restarted server) opens them again.
@@ -246,15 +247,19 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             lambda: gr.update(interactive=True), None, [question], queue=False, **private
         )
         reload: dict[str, Any] = {"fn": page_state, "inputs": [saved, scope], "outputs": state_outputs, **private}
-        cleared = (shelf.cleared, [lang], [passages, note_title, note_body, source_panel])
+        cleared_outputs = [passages, note_title, note_body, source_panel, note_open]
+        cleared = (shelf.cleared, [lang], cleared_outputs)
 
         def shows_other_notebook(event: Any) -> None:
             """After `event` set the page's notebook: everything read again from it, the old one's panels emptied."""
             event.then(**reload).then(*cleared, **private).then(*show_guide, queue=False, **private)
 
-        # The pickers act on a pick (select), not on input: Gradio sends a dropdown's input again when the list is
-        # left without a pick, which reopened the notebook (the chat gone) or the note (unsaved edits gone).
-        shows_other_notebook(notebook_pick.select(shelf.switch, [notebook_pick], [saved], **private))
+        # The pickers' input events come again whenever their list is left, picked or not (the only event a pick
+        # made with the keyboard sends): each does nothing when the notebook, chat or note is the open one already.
+        notebook_pick.input(
+            partial(shelf.switch, notebooks, examples=EXAMPLES), [notebook_pick, notebook_id, scope, lang],
+            [saved, *state_outputs, *cleared_outputs], **private,
+        ).then(*show_guide, queue=False, **private)  # fmt: skip
         shows_other_notebook(
             nb_new.click(partial(shelf.create, notebooks), [notebook_name, lang], [status, saved], **private)
         )
@@ -272,8 +277,11 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             )
         )
 
-        chat_pick.select(
-            on(shelf.open_chat), [notebook_id, chat_pick], [chatbot, turns, chat_id, passages, saved], **private
+        chat_pick.input(
+            on(shelf.open_chat),
+            [notebook_id, chat_pick, chat_id],
+            [chatbot, turns, chat_id, passages, saved],
+            **private,
         )
         new_chat.click(on(shelf.new_chat), [notebook_id], [chatbot, turns, chat_id, chat_pick, passages], **private)
         delete_chat.click(
@@ -286,15 +294,19 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             [status, note_pick],
             **private,
         )
-        note_pick.select(on(shelf.open_note), [notebook_id, note_pick], [note_title, note_body], **private)
+        note_pick.input(
+            on(shelf.open_note), [notebook_id, note_pick, note_open], [note_title, note_body, note_open], **private
+        )
         note_save.click(
-            on(shelf.write_note), [notebook_id, note_pick, note_title, note_body, note_search, lang], [status, note_pick],
-            **private,
+            on(shelf.write_note), [notebook_id, note_pick, note_title, note_body, note_search, lang],
+            [status, note_pick, note_open], **private,
         )  # fmt: skip
-        note_new.click(lambda: (gr.update(value=None), "", ""), None, [note_pick, note_title, note_body], **private)
+        note_new.click(
+            lambda: (gr.update(value=None), "", "", ""), None, [note_pick, note_title, note_body, note_open], **private
+        )
         note_delete.click(
-            on(shelf.delete_note), [notebook_id, note_pick, note_search, lang], [status, note_pick, note_title, note_body],
-            **private,
+            on(shelf.delete_note), [notebook_id, note_pick, note_search, lang],
+            [status, note_pick, note_title, note_body, note_open], **private,
         )  # fmt: skip
         note_search.change(on(shelf.find_notes), [notebook_id, note_search, note_pick], [note_pick], **private)
         note_source.click(on(shelf.note_as_source), [notebook_id, note_pick, lang], [status], **locked)

@@ -157,16 +157,31 @@ def delete(shelf: OpenNotebooks, ref: str, typed: str, lang: str) -> tuple[Any, 
     return L["nb_deleted"].format(name=info.name), {"notebook": "", "chat": ""}
 
 
-def cleared(lang: str) -> tuple[str, str, str, str]:
-    """(passages, note title, note text, source panel) emptied: another notebook is shown."""
+def cleared(lang: str) -> tuple[str, str, str, str, str]:
+    """(passages, note title, note text, source panel, open note) emptied: another notebook is shown."""
     from ui import render
 
-    return "", "", "", render.message_html(labels(lang)["source_empty"])
+    return "", "", "", render.message_html(labels(lang)["source_empty"]), ""
 
 
-def switch(ref: str) -> dict:
-    """The page's saved state for another notebook (a new chat in it; its past chats listed)."""
-    return {"notebook": ref, "chat": ""}
+PAGE_STATE_OUTPUTS = 12  # how many values page_state gives
+
+
+def switch(
+    shelf: OpenNotebooks,
+    ref: str | None,
+    current: str,
+    selected: list[str],
+    lang: str,
+    examples: list[str] | tuple = (),
+) -> tuple[Any, ...]:
+    """The notebook picked in the notebook picker, shown: (saved state, page_state's values, cleared's values), a new
+    chat in it. Nothing when it is the page's notebook already: Gradio sends the picker's input again whenever its
+    list is left, picked or not, and reopening would drop the chat and the note being written."""
+    if not ref or ref == current:
+        return (gr.skip(),) * (1 + PAGE_STATE_OUTPUTS + len(cleared(lang)))
+    saved = {"notebook": ref, "chat": ""}
+    return (saved, *page_state(shelf, saved, selected, examples), *cleared(lang))
 
 
 def import_file(shelf: OpenNotebooks, file: str | None, lang: str) -> tuple[Any, ...]:
@@ -200,8 +215,11 @@ def save_chat(notebook: Notebook, chat_id: str, history: list[dict], turns: list
     )
 
 
-def open_chat(notebook: Notebook, chat_id: str | None) -> tuple[Any, ...]:
-    """(chat, turns, chat id, passages, saved state) of a chat picked in the list."""
+def open_chat(notebook: Notebook, chat_id: str | None, open_id: str = "") -> tuple[Any, ...]:
+    """(chat, turns, chat id, passages, saved state) of a chat picked in the list; nothing when it is the open chat
+    `open_id` (the list left without a pick sends its value again)."""
+    if (chat_id or "") == (open_id or ""):
+        return (gr.skip(),) * 5
     history, turns = chat_state(notebook, chat_id or "")
     return history, turns, chat_id or "", "", {"notebook": notebook.info.id, "chat": chat_id or ""}
 
@@ -234,29 +252,32 @@ def save_answer(
     return L["note_saved"].format(title=note.title), note_picker(notebook, query, picked)
 
 
-def open_note(notebook: Notebook, note_id: str | None) -> tuple[Any, ...]:
-    """(title, text) of the picked note."""
+def open_note(notebook: Notebook, note_id: str | None, open_id: str = "") -> tuple[Any, ...]:
+    """(title, text, open note) of the picked note; nothing when it is the note open in the editor already (the list
+    left without a pick sends its value again: reading the note would undo what is being written)."""
+    if (note_id or "") == (open_id or ""):
+        return gr.skip(), gr.skip(), gr.skip()
     note = Notes(notebook.path).get(note_id) if note_id else None
-    return (note.title, note.body) if note else ("", "")
+    return (note.title, note.body, note.id) if note else ("", "", "")
 
 
 def write_note(
     notebook: Notebook, note_id: str | None, title: str, body: str, query: str, lang: str
 ) -> tuple[Any, ...]:
-    """Save the note being edited (a new one when none is picked); (status, notes picker)."""
+    """Save the note being edited (a new one when none is picked); (status, notes picker, open note)."""
     L = labels(lang)
     if not (body or "").strip():
-        return L["note_empty"], gr.skip()
+        return L["note_empty"], gr.skip(), gr.skip()
     notes = Notes(notebook.path)
     note = (notes.edit(note_id, body, title) if note_id else None) or notes.add(body, title)
-    return L["note_saved"].format(title=note.title), note_picker(notebook, query, note.id)
+    return L["note_saved"].format(title=note.title), note_picker(notebook, query, note.id), note.id
 
 
 def delete_note(notebook: Notebook, note_id: str | None, query: str, lang: str) -> tuple[Any, ...]:
-    """(status, notes picker, title, text) after deleting the picked note."""
+    """(status, notes picker, title, text, open note) after deleting the picked note."""
     if note_id:
         Notes(notebook.path).delete(note_id)
-    return labels(lang)["note_deleted"], gr.update(choices=note_choices(notebook, query), value=None), "", ""
+    return labels(lang)["note_deleted"], gr.update(choices=note_choices(notebook, query), value=None), "", "", ""
 
 
 def find_notes(notebook: Notebook, query: str, picked: str | None) -> Any:

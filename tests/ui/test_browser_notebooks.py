@@ -361,9 +361,11 @@ def test_a_note_is_written_edited_searched_and_deleted_in_the_page(page, noteboo
     wait_for_options(page, "#note-pick", [], absent=[edited, lychee])
     fill(page, "#note-search", "")
     wait_for_options(page, "#note-pick", [edited, lychee])
-    # Picked, it opens in the editor; deleted, it leaves the list and the notebook.
+    # Picked (with the keyboard: typed, then Enter), it opens in the editor; deleted, it leaves the list and the notebook.
     page.click("#note-pick input")
-    page.get_by_role("option", name=edited).click()
+    page.keyboard.type("Kumquat marm")
+    page.get_by_role("option", name=edited).wait_for()
+    page.keyboard.press("Enter")
     page.wait_for_function(
         "(t) => document.querySelector('#note-title textarea, #note-title input').value === t", arg=edited
     )
@@ -380,17 +382,20 @@ def test_a_picker_opened_and_left_without_a_pick_keeps_the_chat_and_the_note_bei
     page.click("#notes")  # open the notes accordion
     fill(page, "#note-title", "Unsaved thoughts")
     fill(page, "#note-body", "Orchards need bees in spring.")
-    sent: list[str] = []  # the events the page sends to the server's queue from here on
-    page.on("request", lambda r: sent.append(r.post_data or "") if "/queue/join" in r.url else None)
     for picker in ("#note-pick", "#chat-pick", "#notebook-pick"):
         page.click(f"{picker} input")
-        page.click("#title")  # looked at the list, picked nothing
+        page.click("#title")  # looked at the list, picked nothing (Gradio sends the picker's input event on leaving)
     page.click("#note-body textarea")
-    page.wait_for_timeout(1000)  # an event sent on leaving a list goes out at once
-    assert sent == [], sent
+    # Those events are done once none of their outputs shows Gradio's progress overlay.
+    page.wait_for_function(
+        """() => !['#note-title', '#note-body', '#chatbot', '#notebook-pick', '#chat-pick', '#note-pick', '#scope']
+                   .some(box => [...document.querySelectorAll(`${box} [data-testid="status-tracker"]`)]
+                                .some(t => t.innerText.trim()))"""
+    )
     assert field(page, "#note-title") == "Unsaved thoughts"
     assert field(page, "#note-body") == "Orchards need bees in spring."
     assert page.locator("#chatbot [data-testid='bot']").count() == 1
+    assert QUESTION in page.locator("#chat-pick input").input_value()
 
 
 def test_a_note_added_as_a_document_is_indexed_and_answers_with_its_citation(page):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
 from ui import session, shelf
@@ -73,6 +74,10 @@ def test_chats_are_saved_reopened_on_reload_and_deleted(opened):
     assert state[6]["value"] == history and state[8] == chat_id
     assert state[7][0].answer.citations == answer.citations  # citations still open after the reload
     assert shelf.page_state(notebooks, {"notebook": nb.info.id, "chat": "gone"})[8] == ""
+    # The list left without a pick sends the open chat again: nothing changes; another chat picked opens.
+    assert shelf.open_chat(nb, chat_id, chat_id) == (gr.skip(),) * 5
+    reopened, _, open_id, _, _ = shelf.open_chat(nb, chat_id, "")
+    assert reopened == history and open_id == chat_id
     chat, turns, cleared, picker, _ = shelf.delete_chat(nb, chat_id)
     assert chat == [] and turns == [] and cleared == "" and picker["choices"] == []
 
@@ -89,7 +94,8 @@ def test_an_answer_becomes_a_note_and_the_exports_are_files(opened, monkeypatch)
     status, picker = shelf.save_answer(nb, history, [Turn(answer, answer.hits)], "", None, "en")
     assert status.startswith("✓ Saved the note") and picker["value"] is None  # the editor holds no note
     saved = next(i for t, i in picker["choices"] if t == "What do farmers press apples into?")
-    title, body = shelf.open_note(nb, saved)
+    title, body, open_id = shelf.open_note(nb, saved)
+    assert open_id == saved
     assert title == "What do farmers press apples into?" and "cider" in body
     assert shelf.save_answer(nb, history[:1], [], "", None, "en")[0] == "No answer to save yet."
     chat = Path(shelf.export(nb, "", history, [Turn(answer, answer.hits)], what="chat")).read_text(encoding="utf-8")
@@ -132,11 +138,17 @@ def test_the_notes_picker_keeps_the_note_open_in_the_editor_so_saving_it_makes_n
         return [i for _, i in picker["choices"]]
 
     assert listed(shelf.find_notes(nb, "lychees", None)) == [lychee]  # the search narrows the list
+    # The list left without a pick sends the open note again: the editor is left as it is; another note opens.
+    assert shelf.open_note(nb, kumquat, kumquat) == (gr.skip(),) * 3
+    assert shelf.open_note(nb, lychee, kumquat) == ("Lychee tart", "Fresh lychees on cream.", lychee)
     # The note open in the editor (picked) stays listed and picked while the search narrows the others ...
     picker = shelf.find_notes(nb, "lychees", kumquat)
     assert set(listed(picker)) == {kumquat, lychee} and picker["value"] == kumquat
     # ... so that saving the editor then edits it, even when its new text does not match the search.
-    status, picker = shelf.write_note(nb, kumquat, "Kumquat marmalade", "Slice kumquats thin.", "lychees", "en")
+    status, picker, open_id = shelf.write_note(
+        nb, kumquat, "Kumquat marmalade", "Slice kumquats thin.", "lychees", "en"
+    )
+    assert open_id == kumquat
     assert status == "✓ Saved the note “Kumquat marmalade”." and picker["value"] == kumquat
     assert kumquat in listed(picker)
     assert [n.title for n in Notes(nb.path).list() if n.title.startswith("Kumquat")] == ["Kumquat marmalade"]
@@ -154,6 +166,13 @@ def test_the_notes_picker_keeps_the_note_open_in_the_editor_so_saving_it_makes_n
 def test_notebooks_made_renamed_and_deleted_only_by_their_typed_name(opened):
     *_, notebooks = opened
     status, saved = shelf.create(notebooks, "Scratch", "en")
+    # Picked in the notebook picker: shown, its state read; the picker left without a pick changes nothing.
+    first = notebooks.default().id
+    state = shelf.page_state(notebooks, None)
+    assert len(state) == shelf.PAGE_STATE_OUTPUTS
+    switched = shelf.switch(notebooks, saved["notebook"], first, [], "en")
+    assert switched[0] == saved and switched[1] == saved["notebook"] and len(switched) == 1 + len(state) + 5
+    assert shelf.switch(notebooks, first, first, [], "en") == (gr.skip(),) * len(switched)
     assert status.startswith("✓ Made “Scratch”") and saved["chat"] == ""
     assert shelf.create(notebooks, "scratch", "en")[0] == "a notebook named 'scratch' already exists"
     ref = saved["notebook"]
