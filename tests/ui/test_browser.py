@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -114,19 +114,31 @@ def upload(page, *files: Path) -> str:
     return page.inner_text("#status")
 
 
+def status_after(page, act: Callable[[], object], pattern: str = r"\S") -> str:
+    """Do `act` (a click, an upload), then the status line once it says something new matching `pattern` and Gradio's
+    progress overlay on it is gone; its text (a failure shows what it said instead of timing out)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.locator("#status").evaluate("e => e.dataset.before = e.innerText")
+    act()
+    try:
+        return page.wait_for_function(
+            """(pattern) => { const s = document.querySelector('#status');
+                              const busy = s?.querySelector('[data-testid="status-tracker"]')?.innerText.trim();
+                              return s && !busy && s.innerText !== s.dataset.before
+                                     && new RegExp(pattern).test(s.innerText) && s.innerText; }""",
+            arg=pattern,
+        ).json_value()
+    except PlaywrightTimeout as err:
+        raise AssertionError(f"the status line never matched {pattern!r}: {page.inner_text('#status')!r}") from err
+
+
 def remove_picked(page, option) -> str:
     """Pick a document in the remove picker (`option`: its label, a string or a pattern), press remove; the status
-    line once it changed (a failure shows what it said instead of timing out)."""
+    line once it changed."""
     page.click("#remove-pick input")
     page.get_by_role("option", name=option).first.click()
-    page.locator("#status").evaluate("e => e.dataset.before = e.innerText")
-    page.click("#remove")
-    changed = page.wait_for_function(
-        """() => { const s = document.querySelector('#status');  // changed, and Gradio's progress overlay gone
-                   const busy = s?.querySelector('[data-testid="status-tracker"]')?.innerText.trim();
-                   return s && !busy && s.innerText.trim() && s.innerText !== s.dataset.before && s.innerText; }"""
-    )
-    return changed.json_value()
+    return status_after(page, lambda: page.click("#remove"))
 
 
 def mark_in_view(page) -> bool:

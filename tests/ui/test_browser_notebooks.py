@@ -1,16 +1,25 @@
 """Notebooks in a real browser (Debian's Chromium via Playwright): the page keeps its state across tabs, reloads and a
-server restart; notebooks made and switched; an answer saved as a note; exports downloaded with their citations."""
+server restart; notebooks made and switched; notes written, edited, searched, deleted and added as documents; an
+answer saved as a note; exports downloaded with their citations; a notebook file exported and imported."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.ui.test_browser import CHROMIUM, ask, browser, open_page, remove_picked, upload  # noqa: F401 -- browser: a fixture
+from tests.ui.test_browser import (  # noqa: F401 -- browser: a fixture
+    CHROMIUM,
+    ask,
+    browser,
+    open_page,
+    remove_picked,
+    status_after,
+    upload,
+)
 
 APPLES = "# Apples\n\nApples grow on trees in orchards. Farmers pick apples in autumn and press them into cider.\n"
 TEA = "# 凍頂烏龍茶\n\n凍頂烏龍茶產於南投鹿谷。茶農在春季和冬季採收茶葉，經過輕發酵與焙火製成。\n"
@@ -271,26 +280,6 @@ def contrast(foreground: str, background: str) -> float:
 
 
 # ---- notes and the notebook file ----------------------------------------------------------------------------
-def status_after(page, act: Callable[[], object], pattern: str) -> str:
-    """Do `act` (a click, an upload), then the status line once it says something new matching `pattern` and Gradio's
-    progress overlay on it is gone; its text."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    page.locator("#status").evaluate("e => e.dataset.before = e.innerText")
-    act()
-    try:
-        return page.wait_for_function(
-            """(pattern) => { const s = document.querySelector('#status');
-                              const busy = s?.querySelector('[data-testid="status-tracker"]')?.innerText.trim();
-                              return s && !busy && s.innerText !== s.dataset.before
-                                     && new RegExp(pattern).test(s.innerText) && s.innerText; }""",
-            arg=pattern,
-        ).json_value()
-    except PlaywrightTimeout as err:  # what it said instead
-        page.screenshot(path="/tmp/notes34-status.png")
-        raise AssertionError(f"the status line never matched {pattern!r}: {page.inner_text('#status')!r}") from err
-
-
 def wait_for_options(page, dropdown: str, present: list[str], absent: list[str] = ()) -> list[str]:
     """Open `dropdown` and wait until it lists each of `present` once and none of `absent` (an event may still be
     redrawing its choices); the options it lists then."""
