@@ -217,6 +217,7 @@ def build_app(notebook: Notebook) -> gr.Blocks:
             on(handlers.upload),
             [notebook_id, upload_box, scope, lang],
             [status, scope, remove_pick, upload_box],
+            show_progress="minimal",  # no overlay on the status line: the timer writes a scan's OCR progress there
             **locked,
         )
         remove_button.click(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -261,6 +262,28 @@ def test_uploaded_note_is_indexed_answered_and_removed(page, notebook, tmp_path)
     page.wait_for_function("() => !document.querySelector('#guide-panel').textContent.includes('桂花烏龍拿鐵')")
     assert not saved.exists()
     assert all(s["source"] != "uploads/藍鯨咖啡館.txt" for s in notebook.sources())
+
+
+def test_an_uploaded_scan_shows_its_pages_being_read_then_is_answered_from(page, tmp_path):
+    from tests.ingest.readers.builders import image_bytes, text_image
+
+    tag = uuid.uuid4().hex[:6]  # new pixels: never read from the OCR cache of an earlier run
+    lines = [f"Harbour ledger {tag} page {n}: the ferry to Lamma left at {n + 6} o'clock." for n in range(1, 5)]
+    pages = [text_image([(30, 40 + 60 * i, line) for i in range(6)], (1100, 420), 28) for line in lines]
+    scan = tmp_path / f"ledger-{tag}.tif"
+    scan.write_bytes(image_bytes(pages[0], "TIFF", save_all=True, append_images=pages[1:]))
+    # Every text the status line shows, however briefly (the 1 s timer writes each page's progress there).
+    page.evaluate(
+        """() => { window.__shown = []; const s = document.querySelector('#status');
+                   new MutationObserver(() => window.__shown.push(s.innerText))
+                       .observe(s, {subtree: true, childList: true, characterData: true}); }"""
+    )
+    status = upload(page, scan)
+    assert "✓ 新增 1" in status and "✗" not in status, status
+    shown = page.evaluate("() => window.__shown")
+    assert any(f"OCR 辨識 ledger-{tag}.tif" in text and "/4 頁" in text for text in shown), shown
+    reply = ask(page, f"When did the ferry to Lamma leave on page 3 of the harbour ledger {tag}?")
+    assert "9" in reply and "[1]" in reply, reply
 
 
 def test_an_uploaded_pdf_is_cited_at_its_page_and_the_panel_shows_that_page(page, notebook, tmp_path):
