@@ -30,6 +30,16 @@ ENGINE_TAG = "rapidocr-3.10.0-ppocrv6-small-3"  # 2: long lines read as a few ma
 # photo's texture or a scan's specks make are noise.
 MIN_LINE_CHARS = 2
 NOISE_SURE = 0.9
+# A table's rule ("|---|---|", "+----+----+", "=====") has no letters but is no noise: a wide line of at least this
+# many dashes or equals signs, its marks mostly rule marks (the recogniser reads a pipe as "]" or "1" now and
+# then), with a pipe-delimited row (at least two "|") just above or below it.
+RULE_MARKS = frozenset("|-:+=")
+RULE_DASHES = 3
+RULE_SHARE = 0.8
+RULE_WIDE = 3.0
+TABLE_GAP = 1.5
+# Rows of one table: left edges within this many line heights (a pipe drawn there, read or not).
+TABLE_EDGE = 0.5
 # A page whose kept lines have fewer letters or digits than this has no text (a photo of nothing).
 MIN_PAGE_CHARS = 3
 
@@ -60,7 +70,11 @@ class PageText:
     def kept(self, min_confidence: float) -> tuple[list[Line], int]:
         """The lines worth indexing and how many were kept out for low confidence (noise is not counted)."""
         sure = [line for line in self.lines if line.score >= min_confidence]
-        kept = [line for line in sure if _letters(line.text) >= MIN_LINE_CHARS or line.score >= NOISE_SURE]
+        kept = [
+            line
+            for line in sure
+            if _letters(line.text) >= MIN_LINE_CHARS or line.score >= NOISE_SURE or _table_rule(line, sure)
+        ]
         if sum(_letters(line.text) for line in kept) < MIN_PAGE_CHARS:
             kept = []
         return kept, len(self.lines) - len(sure)
@@ -102,6 +116,66 @@ def chinese_marks(lines: list[str], page_chinese: bool = False) -> list[str]:
         return _ASCII_MARK.sub(mark, line)
 
     return [full_width(line) for line in lines]
+
+
+def _is_rule(text: str) -> bool:
+    marks = text.replace(" ", "")
+    dashes = marks.count("-") + marks.count("=")
+    return dashes >= RULE_DASHES and sum(ch in RULE_MARKS for ch in marks) >= RULE_SHARE * len(marks)
+
+
+def _pipe_row(text: str) -> bool:
+    return text.count("|") >= 2 and not _is_rule(text)
+
+
+def _next_to(a: Line, b: Line) -> bool:
+    """Whether b is on the line just above or below a, sharing some of its width."""
+    h = max(a.box[3] - a.box[1], 1.0)
+    gap = max(b.box[1] - a.box[3], a.box[1] - b.box[3])
+    return a is not b and 0 <= gap < TABLE_GAP * h and min(a.box[2], b.box[2]) > max(a.box[0], b.box[0])
+
+
+def _table_rule(line: Line, lines: list[Line]) -> bool:
+    """A wide line of rule marks next to a table's row: the table's rule, not a speck."""
+    x0, y0, x1, y1 = line.box
+    return (
+        _is_rule(line.text)
+        and x1 - x0 >= RULE_WIDE * max(y1 - y0, 1.0)
+        and any(_pipe_row(other.text) and _next_to(line, other) for other in lines)
+    )
+
+
+def table_edges(lines: list[Line]) -> list[Line]:
+    """The lines with the outer pipes of a table's rows given back where the recogniser left them out. A table: rows
+    with pipes (and its rules) one under another, their left edges aligned, whose whole rows ("|a|b|": at least two,
+    or one and a rule) agree on their number of pipes. A row of it short of exactly its missing "|" at the start or
+    the end gets them back: the pipe is drawn there, at the aligned edge, only the recogniser left it out."""
+    tables: list[list[int]] = []
+    for i in sorted(range(len(lines)), key=lambda i: lines[i].box[1]):
+        line = lines[i]
+        if not (_pipe_row(line.text) or _is_rule(line.text)):
+            continue
+        h = max(line.box[3] - line.box[1], 1.0)
+        for table in tables:
+            last = lines[table[-1]]
+            if _next_to(last, line) and abs(last.box[0] - line.box[0]) < TABLE_EDGE * h:
+                table.append(i)
+                break
+        else:
+            tables.append([i])
+    out = list(lines)
+    for table in tables:
+        texts = [lines[i].text for i in table]
+        whole = [t.count("|") for t in texts if _pipe_row(t) and t.startswith("|") and t.endswith("|")]
+        rules = sum(_is_rule(t) for t in texts)
+        if len(set(whole)) != 1 or len(whole) + min(rules, 1) < 2 or len(table) < 3:
+            continue
+        for i in table:
+            text = lines[i].text
+            mended = ("" if text.startswith("|") else "|") + text + ("" if text.endswith("|") else "|")
+            if _pipe_row(text) and mended != text and mended.count("|") == whole[0]:
+                out[i] = Line(mended, lines[i].score, lines[i].box)
+    return out
 
 
 def _letters(text: str) -> int:

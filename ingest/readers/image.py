@@ -118,10 +118,11 @@ def add_ocr_page(builder: TextBuilder, page, number: int, limits: Limits) -> int
     """One OCR'd page's paragraphs in reading order, every line's box recorded; the lines kept out for low
     confidence are counted (returned)."""
     from ingest.layout import paragraphs
-    from ingest.ocr import chinese_marks
+    from ingest.ocr import chinese_marks, table_edges
     from rag.text.script import han_share
 
     kept, dropped = page.kept(limits.ocr_min_confidence)
+    kept = table_edges(kept)
     chinese = han_share("".join(ln.text for ln in kept)) > 0.5
     for para in paragraphs(kept):
         texts = chinese_marks([ln.text for ln in para], chinese)

@@ -172,6 +172,52 @@ def test_lines_below_the_confidence_are_kept_out_and_counted():
     assert page.kept(0.99) == ([], 3)
 
 
+# A screenshot of a Markdown table as rapidocr read it (dev page forum-01-commute-cost: text, score, box): the rule
+# has no letters and is read at 0.805; the pipe at the start of three rows, and at the end of one, was not read.
+TABLE = [
+    ("我自己整理了一下每月成本：", 0.99, (90.0, 322.0, 700.0, 352.0)),
+    ("|項目|機車|捷運|", 0.960, (89.0, 383.0, 320.0, 413.0)),
+    ("|---|--|---|", 0.805, (87.0, 442.0, 208.0, 477.0)),
+    ("油錢／車資|約650元|1,200元（定期票）", 0.986, (90.0, 504.0, 630.0, 534.0)),
+    ("|停車費|公司停車位每月600元|0|", 0.979, (90.0, 566.0, 521.0, 596.0)),
+    ("保養與保險|約400元|0|", 0.990, (90.0, 627.0, 417.0, 657.0)),
+    ("單程時間|40分鐘|55分鐘|", 0.985, (90.0, 688.0, 443.0, 717.0)),
+    ("--", 0.85, (600.0, 900.0, 640.0, 930.0)),  # a speck of marks: noise
+    ("------------", 0.85, (90.0, 1000.0, 400.0, 1030.0)),  # a line of dashes with no table by it: noise as before
+]
+
+
+def test_a_tables_rule_is_kept_between_its_rows_though_it_has_no_letters():
+    page = PageText(1240, 1200, [Line(*row) for row in TABLE])
+    kept, dropped = page.kept(0.3)
+    assert [ln.text for ln in kept] == [row[0] for row in TABLE[:7]] and dropped == 0
+
+
+def test_a_screenshot_of_a_table_reads_as_the_table_with_the_pipes_the_recogniser_left_out(tmp_path):
+    """Rows aligned under one another whose whole rows agree on four pipes: a row short of its first or last pipe
+    gets it back; wrapped text that holds pipes (a phone's lines of a table written inline) is left as read."""
+    from ingest.ocr import table_edges
+    from ingest.readers.image import build
+
+    doc = build({1: PageText(1240, 1200, [Line(*row) for row in TABLE])}, tmp_path / "table.png", Limits())
+    assert doc.text.strip().split("\n\n")[1:] == [
+        "|項目|機車|捷運|",
+        "|---|--|---|",
+        "|油錢／車資|約650元|1,200元（定期票）|",
+        "|停車費|公司停車位每月600元|0|",
+        "|保養與保險|約400元|0|",
+        "|單程時間|40分鐘|55分鐘|",
+    ]
+    phone = [  # dev page forum-01-commute-cost-phone: the table's source wrapped as running text
+        ("|項目|機車|捷運||---|-----||油錢／車資|", 0.905, (45.0, 473.0, 626.0, 511.0)),
+        ("約650元|1,200元（定期票)|停車費|公", 0.947, (46.0, 517.0, 635.0, 555.0)),
+        ("司停車位每月600元|0||保養與保險|約", 0.972, (46.0, 563.0, 599.0, 604.0)),
+        ("400元|0||單程時間", 0.960, (44.0, 608.0, 332.0, 649.0)),
+    ]
+    lines = [Line(*row) for row in phone]
+    assert table_edges(lines) == lines  # an ImportError on the code before: the pipes were never given back
+
+
 def test_chinese_gets_back_the_full_width_marks_the_recogniser_gives_as_ascii(tmp_path):
     """The recogniser reads 「多久？」 as "多久?": a Chinese paragraph, or a line with Han on a Chinese page (a
     reply's heading of names), gets the full-width marks back; numbers and English paragraphs keep theirs."""
