@@ -193,6 +193,32 @@ def test_a_tables_rule_is_kept_between_its_rows_though_it_has_no_letters():
     assert [ln.text for ln in kept] == [row[0] for row in TABLE[:7]] and dropped == 0
 
 
+def test_a_plain_text_tables_borders_and_pipes_are_kept_as_drawn():
+    """A table drawn in plain text (+---+ borders, | between cells): the borders are its rules, and the row whose
+    first pipe was not read gets it back, as does the header whose last pipe was not."""
+    from ingest.ocr import table_edges
+
+    drawn = [
+        ("+--------+-------+", 0.7, (50, 100, 300, 120)),
+        ("| Name | Age", 0.95, (50, 130, 300, 160)),
+        ("+--------+-------+", 0.7, (50, 170, 300, 190)),
+        ("| Ann | 31 |", 0.95, (50, 200, 250, 230)),
+        ("Bob | 40 |", 0.95, (51, 240, 250, 270)),
+        ("+--------+-------+", 0.7, (50, 280, 300, 300)),
+        ("Some words under it.", 0.99, (50, 340, 400, 370)),
+    ]
+    kept, _ = PageText(500, 500, [Line(*row) for row in drawn]).kept(0.3)
+    assert [ln.text for ln in table_edges(kept)] == [
+        "+--------+-------+",
+        "| Name | Age|",
+        "+--------+-------+",
+        "| Ann | 31 |",
+        "|Bob | 40 |",
+        "+--------+-------+",
+        "Some words under it.",
+    ]
+
+
 def test_a_screenshot_of_a_table_reads_as_the_table_with_the_pipes_the_recogniser_left_out(tmp_path):
     """Rows aligned under one another whose whole rows agree on four pipes: a row short of its first or last pipe
     gets it back; wrapped text that holds pipes (a phone's lines of a table written inline) is left as read."""
