@@ -98,7 +98,7 @@ def ask(page, question: str) -> str:
     page.press("#question textarea", "Enter")
     page.wait_for_function(
         """([n]) => document.querySelectorAll('#chatbot [data-testid="bot"]').length > n
-             && document.querySelector('#passages').innerText.trim().length > 0""",
+             && (document.querySelector('#passages')?.innerText ?? '').trim().length > 0""",
         arg=[answers],
     )
     return page.locator("#chatbot [data-testid='bot']").last.inner_text()
@@ -110,7 +110,7 @@ def upload(page, *files: Path) -> str:
     page.set_input_files("#upload input[type=file]", [str(f) for f in files])
     page.wait_for_function(
         """() => { const s = document.querySelector('#status');
-                   return /[✓✗]/.test(s.innerText) && s.innerText !== s.dataset.before; }"""
+                   return s && /[✓✗]/.test(s.innerText) && s.innerText !== s.dataset.before; }"""
     )
     return page.inner_text("#status")
 
@@ -251,7 +251,7 @@ def test_uploaded_note_is_indexed_answered_and_removed(page, notebook, tmp_path)
     assert saved.is_file()
     page.locator("#scope input[name='uploads/藍鯨咖啡館.txt']").wait_for()
     page.locator("#guide").get_by_text("筆記本導覽").first.click()  # its guide joins the notebook guide
-    page.wait_for_function("() => document.querySelector('#guide-panel').textContent.includes('桂花烏龍拿鐵')")
+    page.wait_for_function("() => (document.querySelector('#guide-panel')?.textContent ?? '').includes('桂花烏龍拿鐵')")
 
     reply = ask(page, "藍鯨咖啡館的招牌飲料是什麼?")
     assert "桂花烏龍拿鐵" in reply
@@ -259,7 +259,9 @@ def test_uploaded_note_is_indexed_answered_and_removed(page, notebook, tmp_path)
     status = remove_picked(page, "藍鯨咖啡館 · 藍鯨咖啡館.txt")
     assert "已移除" in status, status
     page.locator("#scope input[name='uploads/藍鯨咖啡館.txt']").wait_for(state="detached")
-    page.wait_for_function("() => !document.querySelector('#guide-panel').textContent.includes('桂花烏龍拿鐵')")
+    page.wait_for_function(
+        "() => document.querySelector('#guide-panel')?.textContent.includes('桂花烏龍拿鐵') === false"
+    )
     assert not saved.exists()
     assert all(s["source"] != "uploads/藍鯨咖啡館.txt" for s in notebook.sources())
 
@@ -354,7 +356,7 @@ def test_labels_follow_the_browser_language_and_the_switch(browser, url):
 def test_reindex_reports_what_changed(page):
     page.click("#reindex")
     # Re-index covers seeds/ and uploads/: nothing changed since they were indexed.
-    page.wait_for_function("() => /未變更 \\d/.test(document.querySelector('#status').innerText)", timeout=90000)
+    page.wait_for_function("() => /未變更 \\d/.test(document.querySelector('#status')?.innerText ?? '')", timeout=90000)
     assert "新增 0、更新 0、移除 0" in page.inner_text("#status")
 
 

@@ -125,7 +125,7 @@ def test_a_chat_survives_a_reload_and_a_server_restart(browser, served, notebook
         assert "orchards" in reply and "[1]" in reply
         # Saved once answered: the past chats list names it.
         context_page.wait_for_function(
-            "(q) => document.querySelector('#chat-pick input').value.includes(q)", arg=QUESTION
+            "(q) => (document.querySelector('#chat-pick input')?.value ?? '').includes(q)", arg=QUESTION
         )
         served.restart()
         context_page.reload()
@@ -153,7 +153,7 @@ def test_notebooks_are_made_switched_and_deleted_in_the_page(page, notebook):
     page.fill("#nb-name textarea, #nb-name input", "Empty one")
     page.click("#nb-new")
     page.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').includes('已建立')")
-    page.wait_for_function("() => document.querySelector('#notebook-pick input').value === 'Empty one'")
+    page.wait_for_function("() => document.querySelector('#notebook-pick input')?.value === 'Empty one'")
     wait_for_scope(page, "Apples", present=False)  # a new notebook starts empty
     assert scope_labels(page) == []
     assert page.locator("#chatbot button", has_text="TPU能否取代GPU?").count() == 0  # no examples about nothing
@@ -165,7 +165,7 @@ def test_notebooks_are_made_switched_and_deleted_in_the_page(page, notebook):
     wait_for_scope(page, "Apples")
     page.click("#notebook-pick input")
     page.get_by_role("option", name="Empty one").click()
-    page.wait_for_function("() => document.querySelector('#nb-name textarea, #nb-name input').value === 'Empty one'")
+    page.wait_for_function("() => document.querySelector('#nb-name textarea, #nb-name input')?.value === 'Empty one'")
     page.click("#nb-delete")  # the name typed is the notebook's own: deleted
     page.wait_for_function("() => (document.querySelector('#status')?.innerText ?? '').includes('已刪除')")
     wait_for_scope(page, "Apples")
@@ -198,7 +198,7 @@ def download_file(page, button: str, folder: Path | None = None) -> Path:
     page.locator("#download").evaluate("e => e.dataset.before = e.innerText")
     page.click(button)
     page.wait_for_function(
-        "() => { const d = document.querySelector('#download'); return d.querySelector('a') && d.innerText !== d.dataset.before; }"
+        "() => { const d = document.querySelector('#download'); return d?.querySelector('a') && d.innerText !== d.dataset.before; }"
     )
     with page.expect_download() as info:
         page.locator("#download a").first.click()
@@ -320,7 +320,7 @@ def test_a_note_is_written_edited_searched_and_deleted_in_the_page(page, noteboo
     fill(page, "#note-body", "Boil the kumquats whole with rock sugar for an hour.")
     status = status_after(page, lambda: page.click("#note-save"), "已儲存筆記")
     assert f"「{kumquat}」" in status, status
-    page.wait_for_function("(t) => document.querySelector('#note-pick input').value === t", arg=kumquat)
+    page.wait_for_function("(t) => document.querySelector('#note-pick input')?.value === t", arg=kumquat)
     wait_for_options(page, "#note-pick", [kumquat])
     # Edited: the same note changes, in the list and in the notebook (no second note).
     edited = f"Kumquat marmalade {tag}"
@@ -335,13 +335,13 @@ def test_a_note_is_written_edited_searched_and_deleted_in_the_page(page, noteboo
     ]
     # A second note, written after "+ new note"; then the search box narrows the list, in either Chinese script.
     page.click("#note-new")
-    page.wait_for_function("() => document.querySelector('#note-title textarea, #note-title input').value === ''")
+    page.wait_for_function("() => document.querySelector('#note-title textarea, #note-title input')?.value === ''")
     fill(page, "#note-title", lychee)
     fill(page, "#note-body", "荔枝塔用新鮮荔枝和奶油做成。")
     status_after(page, lambda: page.click("#note-save"), f"「{lychee}」")
     wait_for_options(page, "#note-pick", [edited, lychee])
     page.click("#note-new")  # the note open in the editor stays listed whatever the search: none open
-    page.wait_for_function("() => document.querySelector('#note-title textarea, #note-title input').value === ''")
+    page.wait_for_function("() => document.querySelector('#note-title textarea, #note-title input')?.value === ''")
     fill(page, "#note-search", f"kumquats {tag}")  # a word of the body only, and the title's tag
     wait_for_options(page, "#note-pick", [edited], absent=[lychee])
     fill(page, "#note-search", "荔枝 奶油")
@@ -356,7 +356,7 @@ def test_a_note_is_written_edited_searched_and_deleted_in_the_page(page, noteboo
     page.get_by_role("option", name=edited).wait_for()
     page.keyboard.press("Enter")
     page.wait_for_function(
-        "(t) => document.querySelector('#note-title textarea, #note-title input').value === t", arg=edited
+        "(t) => document.querySelector('#note-title textarea, #note-title input')?.value === t", arg=edited
     )
     assert "Slice the kumquats" in field(page, "#note-body")
     status_after(page, lambda: page.click("#note-delete"), "已刪除筆記")
@@ -367,7 +367,7 @@ def test_a_note_is_written_edited_searched_and_deleted_in_the_page(page, noteboo
 
 def test_a_picker_opened_and_left_without_a_pick_keeps_the_chat_and_the_note_being_written(page):
     ask(page, QUESTION)
-    page.wait_for_function("(q) => document.querySelector('#chat-pick input').value.includes(q)", arg=QUESTION)
+    page.wait_for_function("(q) => (document.querySelector('#chat-pick input')?.value ?? '').includes(q)", arg=QUESTION)
     page.click("#notes")  # open the notes accordion
     fill(page, "#note-title", "Unsaved thoughts")
     fill(page, "#note-body", "Orchards need bees in spring.")
@@ -396,7 +396,7 @@ def test_a_note_added_as_a_document_is_indexed_and_answers_with_its_citation(pag
     fill(page, "#note-title", title)
     fill(page, "#note-body", f"The Moonrise Bakery {tag} bakes saffron buns every Thursday morning.")
     status_after(page, lambda: page.click("#note-save"), f"「{title}」")
-    page.wait_for_function("(t) => document.querySelector('#note-pick input').value === t", arg=title)
+    page.wait_for_function("(t) => document.querySelector('#note-pick input')?.value === t", arg=title)
     # Indexed in the background like an upload: the page's timer reports it, and it joins the documents.
     status = status_after(page, lambda: page.click("#note-source"), "✓ 新增 1")
     assert "✗" not in status, status
@@ -422,7 +422,7 @@ def test_a_notebook_exported_as_one_file_is_imported_switched_to_and_holds_its_s
     assert quotes and all(c.title == "凍頂烏龍茶" for c in expected.citations if c.n == 1)
     reply = ask(page, question)  # a chat, saved once answered
     assert "南投" in reply and "[1]" in reply, reply
-    page.wait_for_function("(q) => document.querySelector('#chat-pick input').value.includes(q)", arg=question)
+    page.wait_for_function("(q) => (document.querySelector('#chat-pick input')?.value ?? '').includes(q)", arg=question)
     status_after(page, lambda: page.click("#save-note"), "已儲存筆記")  # and the answer as a note
     titles = sorted(s["title"] for s in notebook.sources())  # what the file carries
     page.click("#export")  # open the export accordion
@@ -438,7 +438,7 @@ def test_a_notebook_exported_as_one_file_is_imported_switched_to_and_holds_its_s
     name = imported.group(1)
     assert name.startswith(f"{NAME} (") and name not in names  # a new notebook beside the exported one
     # Switched to: the picker lists and shows it, the name box holds its name, its documents are the file's.
-    page.wait_for_function("(n) => document.querySelector('#notebook-pick input').value === n", arg=name)
+    page.wait_for_function("(n) => document.querySelector('#notebook-pick input')?.value === n", arg=name)
     wait_for_options(page, "#notebook-pick", [NAME, name])
     assert field(page, "#nb-name") == name
     page.wait_for_function(
