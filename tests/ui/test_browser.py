@@ -137,6 +137,9 @@ def status_after(page, act: Callable[[], object], pattern: str = r"\S") -> str:
 def remove_picked(page, option) -> str:
     """Pick a document in the remove picker (`option`: its label, a string or a pattern), press remove; the status
     line once it changed."""
+    # The option list floats below the picker: with the picker low in the window (a long chat above it) the list
+    # opens outside the viewport, where no click reaches it. The picker goes to the middle of the window first.
+    page.locator("#remove-pick input").evaluate("e => e.scrollIntoView({block: 'center'})")
     page.click("#remove-pick input")
     page.get_by_role("option", name=option).first.click()
     return status_after(page, lambda: page.click("#remove"))
