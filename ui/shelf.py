@@ -277,7 +277,7 @@ def delete_note(notebook: Notebook, note_id: str | None, query: str, lang: str) 
     """(status, notes picker, title, text, open note) after deleting the picked note."""
     if note_id:
         Notes(notebook.path).delete(note_id)
-    return labels(lang)["note_deleted"], gr.update(choices=note_choices(notebook, query), value=None), "", "", ""
+    return labels(lang)["note_deleted"], note_picker(notebook, query, None), "", "", ""
 
 
 def find_notes(notebook: Notebook, query: str, picked: str | None) -> Any:
